@@ -1,0 +1,89 @@
+"""Human-readable history: what each event did, in one line."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from registry.catalog import upcast
+from registry.store import StoredEvent
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One event of a model's history: who did what, when, and in which run."""
+
+    position: int
+    recorded_at: str
+    actor: str | None
+    event_type: str
+    summary: str
+    run_id: str | None
+    data: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Stable JSON shape of the entry."""
+        return {
+            "position": self.position, "recorded_at": self.recorded_at, "actor": self.actor,
+            "event": self.event_type, "summary": self.summary, "run_id": self.run_id, "data": self.data,
+        }
+
+
+def _fields(changes: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in sorted(changes.items()))
+
+
+def _tags(data: dict[str, Any]) -> str:
+    parts = [f"+tag {t!r}" for t in data.get("tags_added", ())] + [f"-tag {t!r}" for t in data.get("tags_removed", ())]
+    return ", ".join(parts)
+
+
+def _join(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
+
+
+def _link(d: dict[str, Any]) -> str:
+    return (f"linked {d['kind']} {d['name']!r} v{d['link_version']} (artifact {d['artifact_name']!r} "
+            f"v{d['artifact_version']}, {d['pipeline']}/{d['step']}) to version {d['number']}")
+
+
+_DESCRIBERS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "ModelNameClaimed": lambda d: f"name {d['name']!r} claimed",
+    "ModelNameReleased": lambda d: f"name {d['name']!r} released",
+    "ModelRegistered": lambda d: f"registered model {d['name']!r}" + (" (implicitly, by a pipeline)"
+                                                                       if d.get("implicit") else ""),
+    "ModelUpdated": lambda d: "updated model: " + (_join(_fields(d.get("changes", {})), _tags(d)) or "no change"),
+    "ModelDeleted": lambda d: f"deleted model {d['name']!r}",
+    "ModelVersionCreated": lambda d: f"created version {d['number']}"
+                                     + (f" named {d['name']!r}" if d["name"] != str(d["number"]) else ""),
+    "ModelVersionUpdated": lambda d: f"updated version {d['number']}: "
+                                     + (_join(_fields(d.get("changes", {})), _tags(d)) or "no change"),
+    "ModelVersionStageChanged": lambda d: f"version {d['number']} stage {d['from_stage']} -> {d['to_stage']}"
+                                          + (f" (displaced by version {d['displaced_by']})"
+                                             if d.get("displaced_by") else "")
+                                          + (" [forced]" if d.get("forced") and not d.get("displaced_by") else ""),
+    "ModelVersionAliasSet": lambda d: f"alias @{d['alias']} set on version {d['number']}"
+                                      + (f" (moved from version {d['previous_number']})"
+                                         if d.get("previous_number") else ""),
+    "ModelVersionAliasRemoved": lambda d: f"alias @{d['alias']} removed from version {d['number']}",
+    "ModelVersionDeleted": lambda d: f"deleted version {d['number']} (reason: {d['reason']})",
+    "ArtifactLinked": _link,
+    "ArtifactUnlinked": lambda d: f"unlinked every {d['kind']} {d['name']!r} ({d['pipeline']}/{d['step']}) "
+                                  f"from version {d['number']} (overwrite)",
+    "PipelineRunLinked": lambda d: f"linked run {d['run_id']} of pipeline {d['pipeline']!r} to version {d['number']}",
+    "PipelineRunStarted": lambda d: f"run of pipeline {d['pipeline']!r} started",
+    "PipelineStepCompleted": lambda d: f"step {d['step']!r} completed" + (" (cached)" if d.get("cached") else ""),
+    "PipelineRunCompleted": lambda d: "run completed",
+    "PipelineRunFailed": lambda d: f"run failed: {d['error_type']}: {d['error_message']}",
+    "ArtifactVersionStored": lambda d: f"stored artifact {d['name']!r} v{d['version']} ({d['data_type']})",
+}
+
+
+def describe(event: StoredEvent) -> HistoryEntry:
+    """The history entry of a stored event."""
+    data = upcast(event.event_type, event.schema_version, event.data)
+    summary = _DESCRIBERS[event.event_type](data)
+    run_id = event.meta.get("run_id") or data.get("run_id")
+    return HistoryEntry(event.position, event.recorded_at, event.meta.get("actor"), event.event_type, summary,
+                        run_id, data)

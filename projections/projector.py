@@ -1,0 +1,255 @@
+"""The projector: turns log events into read-model rows, inline with the append or during a rebuild.
+
+Handlers read the events' JSON data (upcast to the current schema), so this module
+needs neither pydantic nor the event classes. The checkpoint is written in the same
+transaction as the rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import and_, update
+from sqlalchemy.engine import Connection
+
+from projections import tables as t
+from registry.catalog import upcast
+from registry.hashing import canonical_json
+from registry.store import StoredEvent
+from registry.validation import name_key
+
+Handler = Callable[[Connection, StoredEvent, dict[str, Any]], None]
+MODEL_FIELDS = ("license", "description", "audience", "use_cases", "limitations", "trade_offs", "ethics")
+
+
+def _model_id(event: StoredEvent) -> str:
+    return event.stream_id.removeprefix("model-")
+
+
+def _tags_json(tags: Sequence[str]) -> str:
+    return canonical_json(list(tags))
+
+
+def _merge_tags(current: str, added: Sequence[str], removed: Sequence[str]) -> str:
+    kept = [tag for tag in json.loads(current) if tag not in removed]
+    return _tags_json(kept + [tag for tag in added if tag not in kept])
+
+
+def _touch_model(conn: Connection, event: StoredEvent) -> None:
+    conn.execute(update(t.models).where(t.models.c.model_id == _model_id(event)).values(updated_at=event.recorded_at))
+
+
+def _version_where(event: StoredEvent, data: dict[str, Any], table: Any = t.versions) -> Any:
+    return and_(table.c.model_id == _model_id(event), table.c.number == data["number"])
+
+
+def _touch_version(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+    conn.execute(update(t.versions).where(_version_where(event, data)).values(updated_at=event.recorded_at))
+    _touch_model(conn, event)
+
+
+# --- models --------------------------------------------------------------------------
+
+
+def on_model_registered(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+    conn.execute(t.models.insert().values(
+        model_id=data["model_id"], name=data["name"], name_key=name_key(data["name"]),
+        tags=_tags_json(data.get("tags", ())), implicit=bool(data.get("implicit")),
+        created_at=event.recorded_at, updated_at=event.recorded_at, created_by=event.meta.get("actor"),
+        **{f: data.get(f) for f in MODEL_FIELDS},
+    ))
+
+
+def on_model_updated(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+    where = t.models.c.model_id == _model_id(event)
+    values: dict[str, Any] = dict(data.get("changes", {}))
+    if data.get("tags_added") or data.get("tags_removed"):
+        current = conn.execute(t.models.select().where(where)).one()
+        values["tags"] = _merge_tags(current.tags, data.get("tags_added", ()), data.get("tags_removed", ()))
+    conn.execute(update(t.models).where(where).values(updated_at=event.recorded_at, **values))
+
+
+def on_model_deleted(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+    model_id = _model_id(event)
+    for table in (t.artifact_links, t.run_links, t.aliases, t.versions, t.models):
+        conn.execute(table.delete().where(table.c.model_id == model_id))
+
+
+# --- versions ------------------------------------------------------------------------
+
+
+def on_version_created(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+    conn.execute(t.versions.insert().values(
+        model_id=_model_id(event), number=data["number"], name=data["name"], name_key=name_key(data["name"]),
+        description=data.get("description"), tags=_tags_json(data.get("tags", ())), stage="none",
+        created_at=event.recorded_at, updated_at=event.recorded_at, created_by=event.meta.get("actor"),
+        created_run_id=event.meta.get("run_id"),
+    ))
+    _touch_model(conn, event)
+
+
+def on_version_updated(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+    changes = dict(data.get("changes", {}))
+    if changes.get("name") is not None:
+        changes["name_key"] = name_key(changes["name"])
+    elif "name" in changes:
+        changes.pop("name")
+    if data.get("tags_added") or data.get("tags_removed"):
+        current = conn.execute(t.versions.select().where(_version_where(event, data))).one()
+        changes["tags"] = _merge_tags(current.tags, data.get("tags_added", ()), data.get("tags_removed", ()))
+    conn.execute(update(t.versions).where(_version_where(event, data)).values(**changes))
+    _touch_version(conn, event, data)
+
+
+def on_stage_changed(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+    conn.execute(update(t.versions).where(_version_where(event, data)).values(stage=data["to_stage"]))
+    _touch_version(conn, event, data)
+
+
+def on_alias_set(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+    model_id = _model_id(event)
+    conn.execute(t.aliases.delete().where(t.aliases.c.model_id == model_id, t.aliases.c.alias == data["alias"]))
+    conn.execute(t.aliases.insert().values(model_id=model_id, alias=data["alias"], number=data["number"]))
+    _touch_version(conn, event, data)
+
+
+def on_alias_removed(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+    where = and_(t.aliases.c.model_id == _model_id(event), t.aliases.c.alias == data["alias"])
+    conn.execute(t.aliases.delete().where(where))
+    _touch_version(conn, event, data)
+
+
+def on_version_deleted(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+    for table in (t.artifact_links, t.run_links, t.aliases, t.versions):
+        conn.execute(table.delete().where(_version_where(event, data, table)))
+    _touch_model(conn, event)
+
+
+def on_artifact_linked(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+    conn.execute(t.artifact_links.insert().values(
+        model_id=_model_id(event), number=data["number"], pipeline=data["pipeline"], step=data["step"],
+        name=data["name"], kind=data["kind"], link_version=data["link_version"], artifact_id=data["artifact_id"],
+        artifact_name=data["artifact_name"], artifact_version=data["artifact_version"],
+        content_hash=data["content_hash"], run_id=data.get("run_id"), created_at=event.recorded_at,
+        position=event.position,
+    ))
+    _touch_version(conn, event, data)
+
+
+def on_artifact_unlinked(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+    links = t.artifact_links
+    conn.execute(links.delete().where(
+        _version_where(event, data, links), links.c.pipeline == data["pipeline"], links.c.step == data["step"],
+        links.c.name == data["name"], links.c.kind == data["kind"],
+    ))
+    _touch_version(conn, event, data)
+
+
+def on_run_linked(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+    conn.execute(t.run_links.insert().values(
+        model_id=_model_id(event), number=data["number"], run_id=data["run_id"], pipeline=data["pipeline"],
+        created_at=event.recorded_at, position=event.position,
+    ))
+    _touch_version(conn, event, data)
+
+
+# --- runs and artifacts ----------------------------------------------------------------
+
+
+def _run_where(event: StoredEvent) -> Any:
+    return t.runs.c.run_id == event.stream_id.removeprefix("run-")
+
+
+def on_run_started(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+    conn.execute(t.runs.insert().values(
+        run_id=data["run_id"], pipeline=data["pipeline"], status="running", model_id=data.get("model_id"),
+        model_name=data.get("model_name"), version_number=data.get("version_number"),
+        created_version=bool(data.get("created_version")), started_at=event.recorded_at, steps_completed=0,
+        started_by=event.meta.get("actor"),
+    ))
+
+
+def on_step_completed(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+    run_id = event.stream_id.removeprefix("run-")
+    conn.execute(t.step_runs.insert().values(
+        run_id=run_id, step=data["step"], cached=bool(data.get("cached")), cache_key=data.get("cache_key"),
+        outputs=canonical_json(data.get("outputs", [])), duration_ms=float(data.get("duration_ms", 0.0)),
+        completed_at=event.recorded_at,
+    ))
+    conn.execute(update(t.runs).where(_run_where(event)).values(steps_completed=t.runs.c.steps_completed + 1))
+
+
+def on_run_completed(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+    conn.execute(update(t.runs).where(_run_where(event)).values(status="completed", finished_at=event.recorded_at))
+
+
+def on_run_failed(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+    conn.execute(update(t.runs).where(_run_where(event)).values(
+        status="failed", finished_at=event.recorded_at, failed_step=data.get("step"),
+        error_type=data["error_type"], error_message=data["error_message"],
+    ))
+
+
+def on_artifact_stored(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+    conn.execute(t.artifacts.insert().values(
+        artifact_id=data["artifact_id"], name=data["name"], name_key=name_key(data["name"]),
+        version=data["version"], uri=data["uri"], content_hash=data["content_hash"], data_type=data["data_type"],
+        materializer=data["materializer"], run_id=data.get("run_id"), step=data.get("step"),
+        created_at=event.recorded_at,
+    ))
+
+
+def _ignore(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+    """Name claims have no read model of their own (the models table carries names)."""
+
+
+HANDLERS: dict[str, Handler] = {
+    "ModelNameClaimed": _ignore,
+    "ModelNameReleased": _ignore,
+    "ModelRegistered": on_model_registered,
+    "ModelUpdated": on_model_updated,
+    "ModelDeleted": on_model_deleted,
+    "ModelVersionCreated": on_version_created,
+    "ModelVersionUpdated": on_version_updated,
+    "ModelVersionStageChanged": on_stage_changed,
+    "ModelVersionAliasSet": on_alias_set,
+    "ModelVersionAliasRemoved": on_alias_removed,
+    "ModelVersionDeleted": on_version_deleted,
+    "ArtifactLinked": on_artifact_linked,
+    "ArtifactUnlinked": on_artifact_unlinked,
+    "PipelineRunLinked": on_run_linked,
+    "PipelineRunStarted": on_run_started,
+    "PipelineStepCompleted": on_step_completed,
+    "PipelineRunCompleted": on_run_completed,
+    "PipelineRunFailed": on_run_failed,
+    "ArtifactVersionStored": on_artifact_stored,
+}
+
+
+def apply_events(conn: Connection, batch: Sequence[StoredEvent]) -> None:
+    """Apply events to the read-model tables (no checkpoint)."""
+    for event in batch:
+        data = upcast(event.event_type, event.schema_version, event.data)
+        HANDLERS[event.event_type](conn, event, data)
+
+
+def save_checkpoint(conn: Connection, position: int) -> None:
+    """Record how far the read models reflect the log."""
+    conn.execute(update(t.checkpoints).where(t.checkpoints.c.name == t.CHECKPOINT_NAME).values(position=position))
+
+
+def read_checkpoint(conn: Connection) -> int:
+    """The log position the read models reflect."""
+    found = conn.execute(t.checkpoints.select().where(t.checkpoints.c.name == t.CHECKPOINT_NAME)).first()
+    return int(found.position) if found else 0
+
+
+class ViewProjector:
+    """The registry's read models as a :class:`registry.store.Projector`."""
+
+    def project(self, conn: Connection, events: Sequence[StoredEvent]) -> None:
+        """Apply ``events`` and move the checkpoint, in the caller's transaction."""
+        apply_events(conn, events)
+        save_checkpoint(conn, events[-1].position)

@@ -1,0 +1,430 @@
+"""Queries over the read models, live or at any past point of the log.
+
+A point-in-time query replays exactly the events up to that point into a scratch,
+in-memory copy of the read-model tables (through the same projector), then runs the
+same SQL as a live query. A query about one model replays only that model's stream
+(and the streams of the runs linked to it). Queries never load aggregates and never
+write to the registry.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import StaticPool
+
+from projections import tables as t
+from projections.history import HistoryEntry, describe
+from projections.projector import apply_events
+from projections.views import ArtifactView, LinkView, ModelView, Page, RunView, VersionView
+from registry.database import transaction
+from registry.errors import InvalidInputError, NotFoundError
+from registry.selectors import SelectorKind, VersionSelector, parse_selector
+from registry.store import EventStore, StoredEvent
+from registry.validation import name_key
+
+SORT_FIELDS = {"name": t.models.c.name_key, "created": t.models.c.created_at, "updated": t.models.c.updated_at}
+KINDS = ("data", "model", "deployment")
+CLOCK_SKEW = timedelta(seconds=5)
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class ReadModel:
+    """Every read the CLI and SDK make, each answerable live or ``as_of`` / ``at_position``."""
+
+    def __init__(self, engine: Engine, store: EventStore) -> None:
+        self.engine, self.store = engine, store
+        self._scratch: Engine | None = None
+        self._scratch_lock = threading.Lock()
+
+    # --- points in time ------------------------------------------------------------
+
+    def resolve_point(self, as_of: datetime | None = None, at_position: int | None = None) -> int | None:
+        """The log position a read refers to (None = live)."""
+        if as_of is not None and at_position is not None:
+            raise InvalidInputError("give either as_of or at_position, not both")
+        if at_position is not None:
+            return self._check_position(at_position)
+        if as_of is not None:
+            return self._position_of(as_of)
+        return None
+
+    def _check_position(self, position: int) -> int:
+        if isinstance(position, bool) or not isinstance(position, int) or position < 0:
+            raise InvalidInputError(f"log position must be a whole number >= 0, got {position!r}")
+        head = self.store.head()
+        if position > head:
+            raise InvalidInputError(f"log position {position} is beyond the end of the log (last position {head})")
+        return position
+
+    def _position_of(self, as_of: datetime) -> int:
+        moment = as_of if as_of.tzinfo else as_of.astimezone()
+        if moment > datetime.now(UTC) + CLOCK_SKEW:
+            raise InvalidInputError(f"as-of time {moment.isoformat()} is in the future")
+        return self.store.position_at(moment)
+
+    @contextmanager
+    def _live(self) -> Iterator[Connection]:
+        with transaction(self.engine) as conn:
+            yield conn
+
+    @contextmanager
+    def _replayed(self, batches: Iterator[list[StoredEvent]]) -> Iterator[Connection]:
+        with self._scratch_lock:
+            engine = self._scratch_engine()
+            with engine.begin() as conn:
+                for table in t.VIEW_TABLES:
+                    conn.execute(table.delete())
+                for batch in batches:
+                    if batch:
+                        apply_events(conn, batch)
+                yield conn
+
+    def _scratch_engine(self) -> Engine:
+        if self._scratch is None:
+            self._scratch = create_engine("sqlite://", poolclass=StaticPool,
+                                          connect_args={"check_same_thread": False})
+            with self._scratch.begin() as conn:
+                t.create_view_schema(conn)
+        return self._scratch
+
+    @contextmanager
+    def _model_reader(self, model: str, position: int | None) -> Iterator[tuple[Connection, str]]:
+        """A connection that sees ``model`` as it was at ``position`` (live when None), and its id."""
+        if position is None:
+            with self._live() as conn:
+                yield conn, self._live_model_id(conn, model)
+            return
+        model_id = self._model_id_at(model, position)
+        with self._replayed(self._model_batches(model_id, position)) as conn:
+            yield conn, model_id
+
+    def _model_batches(self, model_id: str, position: int) -> Iterator[list[StoredEvent]]:
+        stream = self.store.read_stream(f"model-{model_id}", to_position=position)
+        yield stream
+        run_ids = sorted({e.data["run_id"] for e in stream if e.event_type == "PipelineRunLinked"})
+        if run_ids:
+            yield list(self.store.read_all(to_position=position, stream_ids=[f"run-{r}" for r in run_ids]))
+
+    # --- model lookups -------------------------------------------------------------
+
+    def _live_model_id(self, conn: Connection, name: str) -> str:
+        found = conn.execute(select(t.models.c.model_id).where(t.models.c.name_key == name_key(name))).first()
+        if found is None:
+            raise NotFoundError(f"model {name!r} does not exist; {self._known_models(conn)}")
+        return str(found.model_id)
+
+    def _known_models(self, conn: Connection) -> str:
+        names = conn.execute(select(t.models.c.name).order_by(t.models.c.name_key).limit(11)).scalars().all()
+        if not names:
+            return "there are no models"
+        return "models: " + ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
+
+    def _claims(self, name: str, position: int | None) -> list[StoredEvent]:
+        return self.store.read_stream(f"name-{name_key(name)}", to_position=position)
+
+    def _model_id_at(self, name: str, position: int) -> str:
+        claims = self._claims(name, position)
+        if not claims or claims[-1].event_type != "ModelNameClaimed":
+            raise NotFoundError(f"model {name!r} did not exist at log position {position}")
+        return str(claims[-1].data["model_id"])
+
+    def model_id_for_history(self, name: str) -> str:
+        """The id of the model that last held ``name``, even if it has been deleted since."""
+        claimed = [e for e in self._claims(name, None) if e.event_type == "ModelNameClaimed"]
+        if not claimed:
+            raise NotFoundError(f"no model named {name!r} has ever existed")
+        return str(claimed[-1].data["model_id"])
+
+    # --- models --------------------------------------------------------------------
+
+    def list_models(
+        self, *, name: str | None = None, tag: str | None = None, sort_by: str = "name", page: int = 1,
+        size: int = 50, as_of: datetime | None = None, at_position: int | None = None,
+    ) -> Page[ModelView]:
+        """A page of live models (optionally filtered by name substring and tag), sorted."""
+        if sort_by not in SORT_FIELDS:
+            raise InvalidInputError(f"cannot sort by {sort_by!r}; choose one of {', '.join(SORT_FIELDS)}")
+        if page < 1 or size < 1 or size > 10_000:
+            raise InvalidInputError("page must be >= 1 and size between 1 and 10000")
+        position = self.resolve_point(as_of, at_position)
+        with self._all_models_reader(position) as conn:
+            return self._model_page(conn, name, tag, sort_by, page, size)
+
+    @contextmanager
+    def _all_models_reader(self, position: int | None) -> Iterator[Connection]:
+        if position is None:
+            with self._live() as conn:
+                yield conn
+            return
+        batches = _batched(self.store.read_all(to_position=position, stream_prefix="model-"))
+        with self._replayed(batches) as conn:
+            yield conn
+
+    def _model_page(self, conn: Connection, name: str | None, tag: str | None, sort_by: str, page: int,
+                    size: int) -> Page[ModelView]:
+        where = []
+        if name:
+            where.append(t.models.c.name_key.like(f"%{_like_escape(name_key(name))}%", escape="\\"))
+        if tag:
+            where.append(t.models.c.tags.like(f"%{_like_escape(json.dumps(tag, ensure_ascii=False))}%", escape="\\"))
+        total = conn.execute(select(func.count()).select_from(t.models).where(*where)).scalar_one()
+        query = (_model_select().where(*where).order_by(SORT_FIELDS[sort_by], t.models.c.model_id)
+                 .limit(size).offset((page - 1) * size))
+        return Page([_model_view(row) for row in conn.execute(query)], int(total), page, size)
+
+    def get_model(self, name: str, *, as_of: datetime | None = None, at_position: int | None = None) -> ModelView:
+        """One model by name."""
+        position = self.resolve_point(as_of, at_position)
+        with self._model_reader(name, position) as (conn, model_id):
+            row = conn.execute(_model_select().where(t.models.c.model_id == model_id)).first()
+            if row is None:
+                raise NotFoundError(f"model {name!r} did not exist at log position {position}")
+            return _model_view(row)
+
+    # --- versions ------------------------------------------------------------------
+
+    def list_versions(self, model: str, *, stage: str | None = None, as_of: datetime | None = None,
+                      at_position: int | None = None) -> list[VersionView]:
+        """Every live version of a model by number (optionally only those in ``stage``)."""
+        position = self.resolve_point(as_of, at_position)
+        with self._model_reader(model, position) as (conn, model_id):
+            self._require_model(conn, model, model_id, position)
+            where = [t.versions.c.model_id == model_id]
+            if stage is not None:
+                where.append(t.versions.c.stage == stage)
+            rows = conn.execute(t.versions.select().where(*where).order_by(t.versions.c.number)).all()
+            return self._version_views(conn, model, model_id, rows)
+
+    def get_version(self, model: str, version: Any = None, *, as_of: datetime | None = None,
+                    at_position: int | None = None) -> VersionView:
+        """The version a selector (number, name, stage, ``latest``, ``@alias``) names."""
+        selector = parse_selector(version)
+        position = self.resolve_point(as_of, at_position)
+        with self._model_reader(model, position) as (conn, model_id):
+            self._require_model(conn, model, model_id, position)
+            row = self._find_version(conn, model, model_id, selector)
+            return self._version_views(conn, model, model_id, [row])[0]
+
+    def _require_model(self, conn: Connection, model: str, model_id: str, position: int | None) -> None:
+        if conn.execute(select(t.models.c.model_id).where(t.models.c.model_id == model_id)).first() is None:
+            raise NotFoundError(f"model {model!r} did not exist at log position {position}")
+
+    def _find_version(self, conn: Connection, model: str, model_id: str, selector: VersionSelector) -> Any:
+        v = t.versions
+        query = v.select().where(v.c.model_id == model_id)
+        if selector.kind is SelectorKind.NUMBER:
+            query = query.where(v.c.number == selector.value)
+        elif selector.kind is SelectorKind.NAME:
+            query = query.where(v.c.name_key == name_key(str(selector.value)))
+        elif selector.kind is SelectorKind.STAGE:
+            query = query.where(v.c.stage == selector.value)
+        elif selector.kind is SelectorKind.ALIAS:
+            alias = select(t.aliases.c.number).where(t.aliases.c.model_id == model_id,
+                                                     t.aliases.c.alias == selector.value)
+            query = query.where(v.c.number == alias.scalar_subquery())
+        row = conn.execute(query.order_by(v.c.number.desc()).limit(1)).first()
+        if row is None:
+            raise NotFoundError(f"model {model!r} has no {selector.describe()}; {self._known_versions(conn, model_id)}")
+        return row
+
+    def _known_versions(self, conn: Connection, model_id: str) -> str:
+        v = t.versions
+        rows = conn.execute(select(v.c.number, v.c.name).where(v.c.model_id == model_id)
+                            .order_by(v.c.number.desc()).limit(10)).all()
+        if not rows:
+            return "it has no versions"
+        labels = [str(r.number) if r.name == str(r.number) else f"{r.number} ({r.name!r})" for r in reversed(rows)]
+        return "existing versions: " + ", ".join(labels)
+
+    def _version_views(self, conn: Connection, model: str, model_id: str, rows: list[Any]) -> list[VersionView]:
+        if not rows:
+            return []
+        numbers = [r.number for r in rows] if len(rows) <= 500 else None
+        counts = self._link_counts(conn, model_id, numbers)
+        runs = self._run_counts(conn, model_id, numbers)
+        aliases = self._aliases(conn, model_id)
+        model_name = conn.execute(select(t.models.c.name).where(t.models.c.model_id == model_id)).scalar_one()
+        return [_version_view(r, model_name, counts, runs, aliases) for r in rows]
+
+    def _link_counts(self, conn: Connection, model_id: str, numbers: list[int] | None) -> dict[tuple[int, str], int]:
+        link = t.artifact_links
+        query = select(link.c.number, link.c.kind, func.count()).where(link.c.model_id == model_id)
+        if numbers is not None:
+            query = query.where(link.c.number.in_(numbers))
+        return {(n, k): c for n, k, c in conn.execute(query.group_by(link.c.number, link.c.kind))}
+
+    def _run_counts(self, conn: Connection, model_id: str, numbers: list[int] | None) -> dict[int, int]:
+        link = t.run_links
+        query = select(link.c.number, func.count()).where(link.c.model_id == model_id)
+        if numbers is not None:
+            query = query.where(link.c.number.in_(numbers))
+        return dict(conn.execute(query.group_by(link.c.number)).all())  # type: ignore[arg-type]
+
+    def _aliases(self, conn: Connection, model_id: str) -> dict[int, list[str]]:
+        found: dict[int, list[str]] = {}
+        query = select(t.aliases.c.number, t.aliases.c.alias).where(t.aliases.c.model_id == model_id)
+        for number, alias in conn.execute(query.order_by(t.aliases.c.alias)):
+            found.setdefault(number, []).append(alias)
+        return found
+
+    # --- links and runs ------------------------------------------------------------
+
+    def list_links(self, model: str, version: Any = None, *, kind: str | None = None,
+                   as_of: datetime | None = None, at_position: int | None = None) -> list[LinkView]:
+        """Artifacts linked to a version (optionally one kind), in link order."""
+        if kind is not None and kind not in KINDS:
+            raise InvalidInputError(f"unknown artifact kind {kind!r}; kinds are {', '.join(KINDS)}")
+        selector = parse_selector(version)
+        position = self.resolve_point(as_of, at_position)
+        with self._model_reader(model, position) as (conn, model_id):
+            self._require_model(conn, model, model_id, position)
+            number = self._find_version(conn, model, model_id, selector).number
+            link = t.artifact_links
+            query = link.select().where(link.c.model_id == model_id, link.c.number == number)
+            if kind is not None:
+                query = query.where(link.c.kind == kind)
+            return [_link_view(r) for r in conn.execute(query.order_by(link.c.position))]
+
+    def list_version_runs(self, model: str, version: Any = None, *, as_of: datetime | None = None,
+                          at_position: int | None = None) -> list[RunView]:
+        """Runs linked to a version, in link order, with their status at that point."""
+        selector = parse_selector(version)
+        position = self.resolve_point(as_of, at_position)
+        with self._model_reader(model, position) as (conn, model_id):
+            self._require_model(conn, model, model_id, position)
+            number = self._find_version(conn, model, model_id, selector).number
+            rl, r = t.run_links, t.runs
+            query = (select(rl.c.run_id, rl.c.pipeline, rl.c.created_at.label("linked_at"), r)
+                     .select_from(rl.outerjoin(r, r.c.run_id == rl.c.run_id))
+                     .where(rl.c.model_id == model_id, rl.c.number == number).order_by(rl.c.position))
+            return [_run_view(row) for row in conn.execute(query)]
+
+    def get_run(self, run_id: str) -> RunView:
+        """A run by id (live)."""
+        with self._live() as conn:
+            row = conn.execute(select(t.runs, t.runs.c.started_at.label("linked_at"))
+                               .where(t.runs.c.run_id == run_id)).first()
+        if row is None:
+            raise NotFoundError(f"run {run_id!r} does not exist")
+        return _run_view(row)
+
+    def list_runs(self, *, limit: int = 50) -> list[RunView]:
+        """The most recent runs (live)."""
+        with self._live() as conn:
+            query = select(t.runs, t.runs.c.started_at.label("linked_at")).order_by(t.runs.c.started_at.desc())
+            return [_run_view(row) for row in conn.execute(query.limit(limit))]
+
+    def get_artifact(self, artifact_id: str) -> ArtifactView:
+        """An artifact version by id (live)."""
+        with self._live() as conn:
+            row = conn.execute(t.artifacts.select().where(t.artifacts.c.artifact_id == artifact_id)).first()
+        if row is None:
+            raise NotFoundError(f"artifact {artifact_id!r} does not exist")
+        return ArtifactView(**{c: row._mapping[c] for c in ArtifactView.__dataclass_fields__})
+
+    def list_artifacts(self) -> list[ArtifactView]:
+        """Every stored artifact version (live)."""
+        with self._live() as conn:
+            rows = conn.execute(t.artifacts.select().order_by(t.artifacts.c.name_key, t.artifacts.c.version)).all()
+        return [ArtifactView(**{c: r._mapping[c] for c in ArtifactView.__dataclass_fields__}) for r in rows]
+
+    def find_cached_step(self, cache_key: str) -> list[dict[str, Any]] | None:
+        """Outputs of the latest successful run's step with this cache key, or None."""
+        s, r = t.step_runs, t.runs
+        query = (select(s.c.outputs).select_from(s.join(r, r.c.run_id == s.c.run_id))
+                 .where(s.c.cache_key == cache_key, r.c.status == "completed")
+                 .order_by(s.c.completed_at.desc()).limit(1))
+        with self._live() as conn:
+            found = conn.execute(query).first()
+        return None if found is None else list(json.loads(found.outputs))
+
+    # --- history -------------------------------------------------------------------
+
+    def history(self, model: str, *, as_of: datetime | None = None, at_position: int | None = None,
+                include_runs: bool = False) -> list[HistoryEntry]:
+        """The ordered history of a model's stream (deleted models too), optionally with its runs' events."""
+        position = self.resolve_point(as_of, at_position)
+        model_id = self.model_id_for_history(model) if position is None else self._model_id_at_any(model, position)
+        stream = self.store.read_stream(f"model-{model_id}", to_position=position)
+        events = list(stream)
+        if include_runs:
+            run_ids = sorted({e.data["run_id"] for e in stream if e.event_type == "PipelineRunLinked"})
+            if run_ids:
+                events += list(self.store.read_all(to_position=position, stream_ids=[f"run-{r}" for r in run_ids]))
+        return [describe(e) for e in sorted(events, key=lambda e: e.position)]
+
+    def _model_id_at_any(self, name: str, position: int) -> str:
+        claimed = [e for e in self._claims(name, position) if e.event_type == "ModelNameClaimed"]
+        if not claimed:
+            raise NotFoundError(f"no model named {name!r} existed at log position {position}")
+        return str(claimed[-1].data["model_id"])
+
+
+def _batched(events: Iterator[StoredEvent], size: int = 5_000) -> Iterator[list[StoredEvent]]:
+    batch: list[StoredEvent] = []
+    for event in events:
+        batch.append(event)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    yield batch
+
+
+def _model_select() -> Any:
+    v = t.versions
+    latest = select(func.max(v.c.number)).where(v.c.model_id == t.models.c.model_id).scalar_subquery()
+    count = select(func.count()).select_from(v).where(v.c.model_id == t.models.c.model_id).scalar_subquery()
+    return select(t.models, latest.label("latest_version"), count.label("version_count"))
+
+
+def _model_view(row: Any) -> ModelView:
+    m = row._mapping
+    return ModelView(
+        id=m["model_id"], name=m["name"], license=m["license"], description=m["description"],
+        audience=m["audience"], use_cases=m["use_cases"], limitations=m["limitations"],
+        trade_offs=m["trade_offs"], ethics=m["ethics"], tags=tuple(json.loads(m["tags"])),
+        latest_version=m["latest_version"], version_count=int(m["version_count"] or 0),
+        created_at=m["created_at"], updated_at=m["updated_at"], created_by=m["created_by"],
+    )
+
+
+def _version_view(row: Any, model_name: str, counts: dict[tuple[int, str], int], runs: dict[int, int],
+                  aliases: dict[int, list[str]]) -> VersionView:
+    n = row.number
+    return VersionView(
+        model_id=row.model_id, model_name=model_name, number=n, name=row.name, description=row.description,
+        tags=tuple(json.loads(row.tags)), stage=row.stage, aliases=tuple(aliases.get(n, ())),
+        data_count=counts.get((n, "data"), 0), model_count=counts.get((n, "model"), 0),
+        deployment_count=counts.get((n, "deployment"), 0), run_count=runs.get(n, 0),
+        created_at=row.created_at, updated_at=row.updated_at, created_by=row.created_by,
+        created_run_id=row.created_run_id,
+    )
+
+
+def _link_view(row: Any) -> LinkView:
+    return LinkView(**{name: row._mapping[name] for name in LinkView.__dataclass_fields__})
+
+
+def _run_view(row: Any) -> RunView:
+    m = row._mapping
+    error = f"{m['error_type']}: {m['error_message']}" if m.get("error_type") else None
+    return RunView(
+        run_id=m["run_id"], pipeline=m["pipeline"], status=m.get("status") or "unknown",
+        started_at=m.get("started_at"), finished_at=m.get("finished_at"),
+        steps_completed=int(m.get("steps_completed") or 0), error=error, linked_at=m.get("linked_at"),
+        model_name=m.get("model_name"), version_number=m.get("version_number"),
+    )
+
+
+__all__ = ["ReadModel"]

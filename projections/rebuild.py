@@ -1,0 +1,142 @@
+"""Rebuild (reset + replay), catch-up and verification of the read models against the log."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from itertools import zip_longest
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, update
+from sqlalchemy.engine import Connection, Engine
+
+from projections import tables as t
+from projections.projector import apply_events, read_checkpoint, save_checkpoint
+from registry.database import transaction
+from registry.store import EventStore, StoredEvent
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class RebuildReport:
+    """How many events a rebuild replayed and how long it took."""
+
+    events: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        """Events per second."""
+        return self.events / self.seconds if self.seconds > 0 else float("inf")
+
+
+@dataclass
+class VerifyViewsReport:
+    """Differences between the live read models and a fresh replay."""
+
+    checked_position: int
+    differences: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when the live read models equal a fresh replay."""
+        return not self.differences
+
+
+def reset_views(conn: Connection) -> None:
+    """Empty every read-model table and set the checkpoint back to 0."""
+    for table in t.VIEW_TABLES:
+        conn.execute(table.delete())
+    conn.execute(update(t.checkpoints).where(t.checkpoints.c.name == t.CHECKPOINT_NAME).values(position=0))
+
+
+def replay(conn: Connection, store: EventStore, *, after: int = 0, until: int | None = None,
+           progress: Progress | None = None, batch_size: int = 5_000, source: Connection | None = None) -> int:
+    """Apply the log's events after ``after`` (up to ``until``) to the tables ``conn`` sees.
+
+    Events are read through ``source`` (default: ``conn`` itself, same database).
+    """
+    reader = source if source is not None else conn
+    total = (until if until is not None else store.head(reader)) - after
+    done, batch = 0, []
+    for event in store.read_all(from_position=after + 1, to_position=until, batch_size=batch_size, conn=reader):
+        batch.append(event)
+        if len(batch) >= batch_size:
+            done += _apply_batch(conn, batch, done, total, progress)
+            batch = []
+    if batch:
+        done += _apply_batch(conn, batch, done, total, progress)
+    return done
+
+
+def _apply_batch(conn: Connection, batch: list[StoredEvent], done: int, total: int, progress: Progress | None) -> int:
+    apply_events(conn, batch)
+    save_checkpoint(conn, batch[-1].position)
+    if progress:
+        progress(done + len(batch), total)
+    return len(batch)
+
+
+def rebuild(engine: Engine, store: EventStore, progress: Progress | None = None) -> RebuildReport:
+    """Reset the read models and replay the whole log in one transaction (readers see old or new, never half)."""
+    started = time.perf_counter()
+    with transaction(engine, write=True) as conn:
+        reset_views(conn)
+        count = replay(conn, store, progress=progress)
+    return RebuildReport(count, time.perf_counter() - started)
+
+
+def catch_up(engine: Engine, store: EventStore) -> int:
+    """Bring read models that lag the log up to date (rebuilding if the checkpoint is past the log)."""
+    with transaction(engine) as conn:
+        if read_checkpoint(conn) == store.head(conn):
+            return 0
+    with transaction(engine, write=True) as conn:
+        checkpoint, head = read_checkpoint(conn), store.head(conn)
+        if checkpoint > head:
+            reset_views(conn)
+            checkpoint = 0
+        return replay(conn, store, after=checkpoint) if checkpoint < head else 0
+
+
+def verify(engine: Engine, store: EventStore, progress: Progress | None = None) -> VerifyViewsReport:
+    """Replay the log into a scratch database and compare every read-model table with the live one."""
+    with tempfile.TemporaryDirectory(prefix="modelog-verify-") as scratch_dir:
+        scratch = create_engine(f"sqlite:///{Path(scratch_dir) / 'views.db'}")
+        try:
+            with transaction(engine) as live:
+                head = read_checkpoint(live)
+                with scratch.begin() as conn:
+                    t.create_view_schema(conn)
+                    replay(conn, store, until=head, progress=progress, source=live)
+                    report = VerifyViewsReport(head)
+                    if store.head(live) != head:
+                        report.differences.append(
+                            f"checkpoint is at position {head} but the log ends at {store.head(live)}")
+                    for table in t.VIEW_TABLES:
+                        report.differences.extend(_compare(table, live, conn))
+                    return report
+        finally:
+            scratch.dispose()
+
+
+def _rows(conn: Connection, table: Any) -> Iterator[tuple[Any, ...]]:
+    keys = list(table.primary_key.columns)
+    result = conn.execution_options(stream_results=True).execute(table.select().order_by(*keys))
+    for row in result:
+        yield tuple(row)
+
+
+def _compare(table: Any, live: Connection, fresh: Connection, limit: int = 20) -> list[str]:
+    problems: list[str] = []
+    for live_row, fresh_row in zip_longest(_rows(live, table), _rows(fresh, table)):
+        if live_row != fresh_row:
+            problems.append(f"{table.name}: live {live_row} != replayed {fresh_row}")
+            if len(problems) >= limit:
+                problems.append(f"{table.name}: (more differences not shown)")
+                break
+    return problems

@@ -1,0 +1,140 @@
+"""Read-model tables, updated in the append transaction, and the checkpoint that records how far they got."""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy.engine import Connection
+
+from registry.schema import PositionType
+
+metadata = MetaData()
+
+CHECKPOINT_NAME = "registry_views"
+
+models = Table(
+    "view_models", metadata,
+    Column("model_id", String(64), primary_key=True),
+    Column("name", String(300), nullable=False),
+    Column("name_key", String(300), nullable=False, index=True),
+    Column("license", Text), Column("description", Text), Column("audience", Text), Column("use_cases", Text),
+    Column("limitations", Text), Column("trade_offs", Text), Column("ethics", Text),
+    Column("tags", Text, nullable=False),
+    Column("implicit", Boolean, nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    Column("created_by", String(300)),
+)
+
+versions = Table(
+    "view_versions", metadata,
+    Column("model_id", String(64), primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("name", String(300), nullable=False),
+    Column("name_key", String(300), nullable=False),
+    Column("description", Text),
+    Column("tags", Text, nullable=False),
+    Column("stage", String(20), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    Column("created_by", String(300)),
+    Column("created_run_id", String(64)),
+    Index("ix_view_versions_stage", "model_id", "stage"),
+    Index("ix_view_versions_name", "model_id", "name_key"),
+)
+
+aliases = Table(
+    "view_aliases", metadata,
+    Column("model_id", String(64), primary_key=True),
+    Column("alias", String(300), primary_key=True),
+    Column("number", Integer, nullable=False),
+)
+
+artifact_links = Table(
+    "view_artifact_links", metadata,
+    Column("model_id", String(64), primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("pipeline", String(300), primary_key=True),
+    Column("step", String(300), primary_key=True),
+    Column("name", String(300), primary_key=True),
+    Column("kind", String(20), primary_key=True),
+    Column("link_version", Integer, primary_key=True),
+    Column("artifact_id", String(64), nullable=False),
+    Column("artifact_name", String(300), nullable=False),
+    Column("artifact_version", Integer, nullable=False),
+    Column("content_hash", String(100), nullable=False),
+    Column("run_id", String(64)),
+    Column("created_at", String(32), nullable=False),
+    Column("position", PositionType, nullable=False),
+)
+
+run_links = Table(
+    "view_run_links", metadata,
+    Column("model_id", String(64), primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("run_id", String(64), primary_key=True),
+    Column("pipeline", String(300), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("position", PositionType, nullable=False),
+)
+
+runs = Table(
+    "view_runs", metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("pipeline", String(300), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("model_id", String(64)),
+    Column("model_name", String(300)),
+    Column("version_number", Integer),
+    Column("created_version", Boolean, nullable=False),
+    Column("started_at", String(32), nullable=False),
+    Column("finished_at", String(32)),
+    Column("steps_completed", Integer, nullable=False),
+    Column("failed_step", String(300)),
+    Column("error_type", String(300)),
+    Column("error_message", Text),
+    Column("started_by", String(300)),
+)
+
+step_runs = Table(
+    "view_step_runs", metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("step", String(300), primary_key=True),
+    Column("cached", Boolean, nullable=False),
+    Column("cache_key", String(100), index=True),
+    Column("outputs", Text, nullable=False),
+    Column("duration_ms", Float, nullable=False),
+    Column("completed_at", String(32), nullable=False),
+)
+
+artifacts = Table(
+    "view_artifacts", metadata,
+    Column("artifact_id", String(64), primary_key=True),
+    Column("name", String(300), nullable=False),
+    Column("name_key", String(300), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("uri", Text, nullable=False),
+    Column("content_hash", String(100), nullable=False, index=True),
+    Column("data_type", String(300), nullable=False),
+    Column("materializer", String(300), nullable=False),
+    Column("run_id", String(64)),
+    Column("step", String(300)),
+    Column("created_at", String(32), nullable=False),
+    Index("ix_view_artifacts_name", "name_key", "version"),
+)
+
+checkpoints = Table(
+    "view_checkpoints", metadata,
+    Column("name", String(100), primary_key=True),
+    Column("position", PositionType, nullable=False),
+)
+
+#: Every read-model table, in the order a reset clears them.
+VIEW_TABLES = (artifact_links, run_links, aliases, versions, models, step_runs, runs, artifacts)
+
+
+def create_view_schema(conn: Connection) -> None:
+    """Create the read-model tables (if missing) and the checkpoint row."""
+    metadata.create_all(conn, checkfirst=True)
+    found = conn.execute(checkpoints.select().where(checkpoints.c.name == CHECKPOINT_NAME)).first()
+    if found is None:
+        conn.execute(checkpoints.insert().values(name=CHECKPOINT_NAME, position=0))

@@ -1,0 +1,47 @@
+"""The registry's exception tree: every error the core raises derives from :class:`RegistryError`."""
+
+from __future__ import annotations
+
+
+class RegistryError(Exception):
+    """Base class of every error raised by the registry core."""
+
+
+class InvalidInputError(RegistryError, ValueError):
+    """A command or query argument is malformed (empty name, unknown stage, ...)."""
+
+
+class NotFoundError(RegistryError, LookupError):
+    """A model, version, run or artifact does not exist (at the requested point in time)."""
+
+
+class ConflictError(RegistryError):
+    """The command contradicts the current state (name taken, stage occupied, ...)."""
+
+
+class ConcurrencyError(RegistryError):
+    """Another writer appended to the stream first; re-read and decide again."""
+
+    def __init__(self, stream_id: str, expected: int, actual: int) -> None:
+        super().__init__(
+            f"stream {stream_id!r} is at version {actual}, expected {expected}"
+        )
+        self.stream_id = stream_id
+        self.expected = expected
+        self.actual = actual
+
+
+class EventSchemaError(RegistryError):
+    """A stored event has an unknown type or a schema version newer than this code."""
+
+
+class IntegrityError(RegistryError):
+    """The log or an artifact failed an integrity check (hash chain, content hash)."""
+
+
+class StorageError(RegistryError):
+    """The database failed (locked, read-only, full, unreachable) and nothing was written."""
+
+
+class SchemaVersionError(RegistryError):
+    """The database schema is newer than this code, or needs an upgrade first."""

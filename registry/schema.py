@@ -1,0 +1,112 @@
+"""Tables of the event log and the schema-version record, plus the append-only guards."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.engine import Connection
+
+from registry.errors import SchemaVersionError
+
+#: Version of the database layout this code writes; bumped by every migration.
+SCHEMA_VERSION = 1
+
+metadata = MetaData()
+
+# BigInteger is rendered as INTEGER on SQLite so that the column is the rowid alias.
+PositionType = BigInteger().with_variant(Integer(), "sqlite")
+
+events = Table(
+    "events",
+    metadata,
+    Column("position", PositionType, primary_key=True, autoincrement=False),
+    Column("stream_id", String(300), nullable=False),
+    Column("stream_version", Integer, nullable=False),
+    Column("event_type", String(100), nullable=False),
+    Column("schema_version", Integer, nullable=False),
+    Column("data", Text, nullable=False),
+    Column("meta", Text, nullable=False),
+    Column("recorded_at", String(32), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    UniqueConstraint("stream_id", "stream_version", name="uq_events_stream_version"),
+    Index("ix_events_recorded_at", "recorded_at"),
+)
+
+schema_info = Table(
+    "modelog_schema",
+    metadata,
+    Column("component", String(50), primary_key=True),
+    Column("version", Integer, nullable=False),
+)
+
+_SQLITE_GUARDS = (
+    "CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events "
+    "BEGIN SELECT RAISE(ABORT, 'events are append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events "
+    "BEGIN SELECT RAISE(ABORT, 'events are append-only'); END",
+)
+
+_POSTGRES_GUARDS = (
+    "CREATE OR REPLACE FUNCTION modelog_events_append_only() RETURNS trigger "
+    "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'events are append-only (%% refused)', TG_OP; END $$",
+    "DROP TRIGGER IF EXISTS events_no_change ON events",
+    "CREATE TRIGGER events_no_change BEFORE UPDATE OR DELETE ON events "
+    "FOR EACH ROW EXECUTE FUNCTION modelog_events_append_only()",
+    "DROP TRIGGER IF EXISTS events_no_truncate ON events",
+    "CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events "
+    "FOR EACH STATEMENT EXECUTE FUNCTION modelog_events_append_only()",
+)
+
+
+def install_guards(conn: Connection) -> None:
+    """Install the triggers that make ``events`` append-only in the database itself."""
+    statements = _POSTGRES_GUARDS if conn.dialect.name == "postgresql" else _SQLITE_GUARDS
+    for statement in statements:
+        conn.exec_driver_sql(statement)
+
+
+def read_schema_version(conn: Connection, component: str = "registry") -> int | None:
+    """The schema version recorded in the database, or None for an empty database."""
+    if not conn.dialect.has_table(conn, schema_info.name):
+        return None
+    row = conn.execute(
+        schema_info.select().where(schema_info.c.component == component)
+    ).first()
+    return None if row is None else int(row.version)
+
+
+def check_schema_version(found: int | None, expected: int = SCHEMA_VERSION) -> None:
+    """Refuse a database written by newer code, or one that needs ``modelog db upgrade``."""
+    if found is not None and found > expected:
+        raise SchemaVersionError(
+            f"database schema version {found} is newer than this modelog supports ({expected}); upgrade modelog"
+        )
+    if found is not None and found < expected:
+        raise SchemaVersionError(
+            f"database schema version {found} is older than {expected}; run 'modelog db upgrade'"
+        )
+
+
+def create_log_schema(conn: Connection) -> None:
+    """Create the log tables and guards if missing and record the schema version."""
+    metadata.create_all(conn, checkfirst=True)
+    install_guards(conn)
+    if read_schema_version(conn) is None:
+        conn.execute(schema_info.insert().values(component="registry", version=SCHEMA_VERSION))
+
+
+def lock_schema_setup(conn: Connection) -> None:
+    """Serialise concurrent first-time set-up (SQLite already holds its write lock)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(4242001)"))

@@ -1,0 +1,339 @@
+"""The command layer: run a command in a unit of work, retrying when another writer got there first."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from registry import commands as cmd
+from registry import events as ev
+from registry.aggregates import (
+    ArtifactState,
+    ModelState,
+    NameClaim,
+    RunState,
+    VersionState,
+    artifact_stream,
+    model_stream,
+    name_stream,
+    run_stream,
+)
+from registry.database import is_transient, transaction
+from registry.errors import ConcurrencyError, ConflictError, InvalidInputError, NotFoundError, StorageError
+from registry.store import EventStore, StoredEvent
+from registry.unit_of_work import AggregateCache, UnitOfWork
+from registry.values import DeleteReason
+
+log = structlog.get_logger("modelog.commands")
+
+
+def default_actor() -> str:
+    """Who is acting: ``$MODELOG_ACTOR``, else the operating-system user."""
+    try:
+        return os.environ.get("MODELOG_ACTOR") or getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+@dataclass
+class CommandResult:
+    """What a command did: the events it appended and the ids it touched."""
+
+    events: list[StoredEvent] = field(default_factory=list)
+    model_id: str | None = None
+    model_name: str | None = None
+    number: int | None = None
+    run_id: str | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Outcome:
+    result: CommandResult
+    run_id: str | None = None
+
+
+class CommandService:
+    """Executes commands: decide on fresh state, append atomically, retry on concurrency conflicts."""
+
+    def __init__(self, store: EventStore, *, actor: str | None = None, attempts: int = 10) -> None:
+        self.store = store
+        self.actor = actor or default_actor()
+        self.attempts = attempts
+        self.cache = AggregateCache()
+        self._handlers: dict[type, Callable[[UnitOfWork, Any], _Outcome]] = {
+            cmd.RegisterModel: self._register_model,
+            cmd.UpdateModel: self._update_model,
+            cmd.DeleteModel: self._delete_model,
+            cmd.CreateVersion: self._create_version,
+            cmd.UpdateVersion: self._update_version,
+            cmd.SetStage: self._set_stage,
+            cmd.SetAlias: self._set_alias,
+            cmd.RemoveAlias: self._remove_alias,
+            cmd.LinkArtifact: self._link_artifact,
+            cmd.LinkRun: self._link_run,
+            cmd.DeleteVersion: self._delete_version,
+            cmd.StartRun: self._start_run,
+            cmd.CompleteStep: self._complete_step,
+            cmd.FinishRun: self._finish_run,
+        }
+
+    # --- execution -----------------------------------------------------------------
+
+    def execute(self, command: cmd.Command, *, correlation_id: str | None = None,
+                causation_id: str | None = None) -> CommandResult:
+        """Run ``command``; raises a RegistryError subclass on refusal, having written nothing."""
+        handler = self._handlers.get(type(command))
+        if handler is None:
+            raise InvalidInputError(f"unknown command {type(command).__name__}")
+        meta = {"actor": self.actor, "command": type(command).__name__,
+                "correlation_id": correlation_id or str(uuid.uuid4())}
+        if causation_id:
+            meta["causation_id"] = causation_id
+        with self.cache.lock:
+            return self._with_retries(handler, command, meta)
+
+    def _with_retries(self, handler: Callable[[UnitOfWork, Any], _Outcome], command: Any,
+                      meta: dict[str, Any]) -> CommandResult:
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return self._attempt(handler, command, meta)
+            except ConcurrencyError as error:
+                log.debug("concurrency conflict, retrying", stream=error.stream_id, attempt=attempt)
+                if attempt == self.attempts:
+                    raise
+            except StorageError as error:
+                if attempt == self.attempts or error.__cause__ is None or not is_transient(error.__cause__):
+                    raise
+                log.debug("transient storage failure, retrying", error=str(error), attempt=attempt)
+            time.sleep(min(0.002 * 2**attempt, 0.5))
+        raise AssertionError("unreachable")
+
+    def _attempt(self, handler: Callable[[UnitOfWork, Any], _Outcome], command: Any,
+                 meta: dict[str, Any]) -> CommandResult:
+        uow: UnitOfWork | None = None
+        try:
+            with transaction(self.store.engine, write=True) as conn:
+                uow = UnitOfWork(self.store, conn, self.cache)
+                outcome = handler(uow, command)
+                run_meta = {**meta, "run_id": outcome.run_id} if outcome.run_id else meta
+                outcome.result.events = uow.flush(run_meta)
+            return outcome.result
+        except BaseException:
+            if uow is not None:
+                uow.discard()
+            raise
+
+    # --- lookups -------------------------------------------------------------------
+
+    def _model(self, uow: UnitOfWork, name: str) -> ModelState:
+        claim = uow.load(NameClaim, name_stream(name))
+        if claim.holder is None:
+            raise NotFoundError(f"model {name!r} does not exist")
+        return uow.load(ModelState, model_stream(claim.holder))
+
+    def _version(self, uow: UnitOfWork, command: Any) -> tuple[ModelState, VersionState]:
+        model = self._model(uow, command.model)
+        return model, model.resolve(command.selector)
+
+    def _record_model(self, uow: UnitOfWork, model: ModelState, new: list[ev.Event]) -> None:
+        uow.record(model_stream(model.model_id), model, new)
+
+    # --- model handlers ------------------------------------------------------------
+
+    def _register_model(self, uow: UnitOfWork, command: cmd.RegisterModel) -> _Outcome:
+        model = self._register(uow, command)
+        return _Outcome(CommandResult(model_id=model.model_id, model_name=model.name))
+
+    def _register(self, uow: UnitOfWork, command: cmd.RegisterModel) -> ModelState:
+        claim_stream = name_stream(command.name)
+        claim = uow.load(NameClaim, claim_stream)
+        if claim.holder is not None:
+            raise ConflictError(f"a model named {command.name!r} already exists")
+        model_id = str(uuid.uuid4())
+        uow.record(claim_stream, claim, [ev.ModelNameClaimed(name=command.name, model_id=model_id)])
+        model = uow.load(ModelState, model_stream(model_id))
+        registered = ev.ModelRegistered(model_id=model_id, name=command.name, tags=command.tags,
+                                        implicit=command.implicit, **command.fields)
+        uow.record(model_stream(model_id), model, [registered])
+        return model
+
+    def _update_model(self, uow: UnitOfWork, command: cmd.UpdateModel) -> _Outcome:
+        model = self._model(uow, command.model)
+        self._record_model(uow, model, model.update(command.changes, command.add_tags, command.remove_tags))
+        return _Outcome(CommandResult(model_id=model.model_id, model_name=model.name))
+
+    def _delete_model(self, uow: UnitOfWork, command: cmd.DeleteModel) -> _Outcome:
+        model = self._model(uow, command.model)
+        self._record_model(uow, model, model.delete())
+        claim_stream = name_stream(model.name)
+        claim = uow.load(NameClaim, claim_stream)
+        uow.record(claim_stream, claim, [ev.ModelNameReleased(name=model.name, model_id=model.model_id)])
+        return _Outcome(CommandResult(model_id=model.model_id, model_name=model.name))
+
+    # --- version handlers ----------------------------------------------------------
+
+    def _create_version(self, uow: UnitOfWork, command: cmd.CreateVersion) -> _Outcome:
+        model = self._model(uow, command.model)
+        new = model.create_version(command.name, command.description, command.tags)
+        self._record_model(uow, model, new)
+        return _Outcome(self._version_result(model, model.max_number))
+
+    def _version_result(self, model: ModelState, number: int | None, **info: Any) -> CommandResult:
+        return CommandResult(model_id=model.model_id, model_name=model.name, number=number, info=info)
+
+    def _update_version(self, uow: UnitOfWork, command: cmd.UpdateVersion) -> _Outcome:
+        model, target = self._version(uow, command)
+        changes: dict[str, str | None] = {}
+        if command.name is not None:
+            changes["name"] = command.name
+        if command.description is not None or command.set_description:
+            changes["description"] = command.description
+        self._record_model(uow, model, model.update_version(target, changes, command.add_tags, command.remove_tags))
+        return _Outcome(self._version_result(model, target.number))
+
+    def _set_stage(self, uow: UnitOfWork, command: cmd.SetStage) -> _Outcome:
+        model, target = self._version(uow, command)
+        new = model.set_stage(target, command.stage, command.force)
+        archived = [e.number for e in new if isinstance(e, ev.ModelVersionStageChanged) and e.number != target.number]
+        self._record_model(uow, model, new)
+        return _Outcome(self._version_result(model, target.number, archived=archived, changed=bool(new)))
+
+    def _set_alias(self, uow: UnitOfWork, command: cmd.SetAlias) -> _Outcome:
+        model, target = self._version(uow, command)
+        new = model.set_alias(target, command.alias)
+        moved_from = new[0].previous_number if new else None  # type: ignore[attr-defined]
+        self._record_model(uow, model, new)
+        return _Outcome(self._version_result(model, target.number, moved_from=moved_from))
+
+    def _remove_alias(self, uow: UnitOfWork, command: cmd.RemoveAlias) -> _Outcome:
+        model = self._model(uow, command.model)
+        new = model.remove_alias(command.alias)
+        self._record_model(uow, model, new)
+        return _Outcome(self._version_result(model, new[0].number))  # type: ignore[attr-defined]
+
+    def _link_artifact(self, uow: UnitOfWork, command: cmd.LinkArtifact) -> _Outcome:
+        model, target = self._version(uow, command)
+        new = model.link_artifact(target, command.link_fields(), command.overwrite)
+        self._record_model(uow, model, new)
+        linked = [e.link_version for e in new if isinstance(e, ev.ArtifactLinked)]
+        return _Outcome(self._version_result(model, target.number, link_version=linked[0] if linked else None),
+                        run_id=command.run_id)
+
+    def _link_run(self, uow: UnitOfWork, command: cmd.LinkRun) -> _Outcome:
+        model, target = self._version(uow, command)
+        self._record_model(uow, model, model.link_run(target, command.run_id, command.pipeline))
+        return _Outcome(self._version_result(model, target.number), run_id=command.run_id)
+
+    def _delete_version(self, uow: UnitOfWork, command: cmd.DeleteVersion) -> _Outcome:
+        model, target = self._version(uow, command)
+        self._record_model(uow, model, model.delete_version(target, command.reason, command.run_id))
+        return _Outcome(self._version_result(model, target.number), run_id=command.run_id)
+
+    # --- run handlers --------------------------------------------------------------
+
+    def _start_run(self, uow: UnitOfWork, command: cmd.StartRun) -> _Outcome:
+        run = uow.load(RunState, run_stream(command.run_id))
+        if run.version:
+            raise ConflictError(f"run {command.run_id} already exists")
+        model, target, created = self._run_model(uow, command.model) if command.model else (None, None, False)
+        if model is not None and target is not None:
+            self._record_model(uow, model, model.link_run(target, command.run_id, command.pipeline))
+        started = ev.PipelineRunStarted(
+            run_id=command.run_id, pipeline=command.pipeline, enable_cache=command.enable_cache,
+            model_id=model.model_id if model else None, model_name=model.name if model else None,
+            version_number=target.number if target else None, created_version=created,
+        )
+        uow.record(run_stream(command.run_id), run, [started])
+        result = CommandResult(model_id=started.model_id, model_name=started.model_name,
+                               number=started.version_number, run_id=command.run_id, info={"created": created})
+        return _Outcome(result, run_id=command.run_id)
+
+    def _run_model(self, uow: UnitOfWork, context: cmd.ModelContext) -> tuple[ModelState, VersionState, bool]:
+        claim = uow.load(NameClaim, name_stream(context.name))
+        if claim.holder is None:
+            model = self._register(uow, context.register or cmd.RegisterModel(name=context.name, implicit=True))
+        else:
+            model = uow.load(ModelState, model_stream(claim.holder))
+        if not context.create_new_version:
+            return model, model.resolve(context.version), False
+        new = model.create_version(context.version_name, context.version_description, ())
+        self._record_model(uow, model, new)
+        return model, model.versions[model.max_number], True
+
+    def _running(self, uow: UnitOfWork, run_id: str) -> RunState:
+        run = uow.load(RunState, run_stream(run_id))
+        if not run.version:
+            raise NotFoundError(f"run {run_id} does not exist")
+        run.require_running()
+        return run
+
+    def _complete_step(self, uow: UnitOfWork, command: cmd.CompleteStep) -> _Outcome:
+        run = self._running(uow, command.run_id)
+        model = uow.load(ModelState, model_stream(run.model_id)) if run.model_id else None
+        outputs = tuple(self._record_output(uow, run, command.step, spec, model) for spec in command.outputs)
+        completed = ev.PipelineStepCompleted(step=command.step, outputs=outputs, cached=command.cached,
+                                             cache_key=command.cache_key, duration_ms=command.duration_ms)
+        uow.record(run_stream(command.run_id), run, [completed])
+        return _Outcome(CommandResult(run_id=command.run_id, info={"outputs": outputs}), run_id=command.run_id)
+
+    def _record_output(self, uow: UnitOfWork, run: RunState, step: str, spec: cmd.OutputSpec,
+                       model: ModelState | None) -> ev.StepOutput:
+        artifact_id, version = spec.artifact_id, spec.artifact_version
+        if artifact_id is None or version is None:
+            artifact_id, version = self._store_artifact(uow, run, step, spec)
+        output = ev.StepOutput(name=spec.name, artifact_id=artifact_id, artifact_name=spec.artifact_name,
+                               artifact_version=version, content_hash=spec.content_hash)
+        if model is not None and spec.kind is not None:
+            self._link_output(uow, run, step, spec, model, output)
+        return output
+
+    def _store_artifact(self, uow: UnitOfWork, run: RunState, step: str, spec: cmd.OutputSpec) -> tuple[str, int]:
+        stream = artifact_stream(spec.artifact_name)
+        artifact = uow.load(ArtifactState, stream)
+        stored = ev.ArtifactVersionStored(
+            artifact_id=str(uuid.uuid4()), name=spec.artifact_name, version=artifact.latest + 1, uri=spec.uri,
+            content_hash=spec.content_hash, data_type=spec.data_type, materializer=spec.materializer,
+            run_id=run.run_id, step=step,
+        )
+        uow.record(stream, artifact, [stored])
+        return stored.artifact_id, stored.version
+
+    def _link_output(self, uow: UnitOfWork, run: RunState, step: str, spec: cmd.OutputSpec, model: ModelState,
+                     output: ev.StepOutput) -> None:
+        target = model.versions.get(run.version_number or 0)
+        if target is None or target.deleted:
+            raise ConflictError(f"version {run.version_number} of model {model.name!r} no longer exists")
+        link = {"pipeline": run.pipeline, "step": step, "name": spec.name, "kind": spec.kind,
+                "artifact_id": output.artifact_id, "artifact_name": output.artifact_name,
+                "artifact_version": output.artifact_version, "content_hash": output.content_hash,
+                "run_id": run.run_id}
+        self._record_model(uow, model, model.link_artifact(target, link, spec.overwrite))
+
+    def _finish_run(self, uow: UnitOfWork, command: cmd.FinishRun) -> _Outcome:
+        run = self._running(uow, command.run_id)
+        if command.error_type is None:
+            uow.record(run_stream(run.run_id), run, [ev.PipelineRunCompleted(duration_ms=command.duration_ms)])
+            return _Outcome(CommandResult(run_id=run.run_id), run_id=run.run_id)
+        deleted = self._delete_created(uow, run) if command.delete_created_version else None
+        failed = ev.PipelineRunFailed(step=command.failed_step, error_type=command.error_type,
+                                      error_message=(command.error_message or "")[:10_000])
+        uow.record(run_stream(run.run_id), run, [failed])
+        return _Outcome(CommandResult(run_id=run.run_id, number=deleted), run_id=run.run_id)
+
+    def _delete_created(self, uow: UnitOfWork, run: RunState) -> int | None:
+        if not (run.created_version and run.model_id and run.version_number):
+            return None
+        model = uow.load(ModelState, model_stream(run.model_id))
+        target = model.versions.get(run.version_number)
+        if model.deleted or target is None or target.deleted:
+            return None
+        self._record_model(uow, model, model.delete_version(target, DeleteReason.PIPELINE_FAILURE, run.run_id))
+        return target.number

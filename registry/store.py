@@ -1,0 +1,371 @@
+"""The event store: an append-only, hash-chained log keyed by (stream, version) with a global position.
+
+Appends are serialised (SQLite's write lock, a transaction-scoped advisory lock on
+PostgreSQL), so positions are gap-free and committed in order: a reader following the
+log by position can never miss an event that commits later with a lower position.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import Connection, Engine
+
+from registry.database import transaction
+from registry.errors import ConcurrencyError, InvalidInputError
+from registry.hashing import GENESIS_HASH, canonical_json, chain_hash
+from registry.schema import events
+
+#: Advisory lock key that serialises appends on PostgreSQL.
+APPEND_LOCK_KEY = 4242002
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event about to be appended: its type, schema version and JSON data."""
+
+    event_type: str
+    schema_version: int
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AppendRequest:
+    """Events for one stream, valid only if the stream is still at ``expected_version``."""
+
+    stream_id: str
+    expected_version: int | None
+    events: Sequence[NewEvent]
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event as recorded in the log."""
+
+    position: int
+    stream_id: str
+    stream_version: int
+    event_type: str
+    schema_version: int
+    data: dict[str, Any]
+    meta: dict[str, Any]
+    recorded_at: str
+    prev_hash: str
+    hash: str
+
+    @property
+    def recorded_datetime(self) -> datetime:
+        """``recorded_at`` as an aware UTC datetime."""
+        return parse_time(self.recorded_at)
+
+
+class Projector(Protocol):
+    """Something that updates read models from freshly appended events, in the append's transaction."""
+
+    def project(self, conn: Connection, events: Sequence[StoredEvent]) -> None:
+        """Apply ``events`` (already in the log, same transaction) to the read models."""
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """Outcome of walking the hash chain."""
+
+    checked: int
+    first_bad_position: int | None = None
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when every event checked out."""
+        return self.first_bad_position is None
+
+
+def format_time(moment: datetime) -> str:
+    """Fixed-width UTC text that sorts like the instant it names."""
+    return moment.astimezone(UTC).strftime(TIME_FORMAT)
+
+
+def parse_time(value: str) -> datetime:
+    """Parse a stored timestamp back into an aware datetime."""
+    return datetime.strptime(value, TIME_FORMAT).replace(tzinfo=UTC)
+
+
+def utc_now() -> datetime:
+    """The current time, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def _row_to_event(row: Any) -> StoredEvent:
+    return StoredEvent(
+        position=row.position,
+        stream_id=row.stream_id,
+        stream_version=row.stream_version,
+        event_type=row.event_type,
+        schema_version=row.schema_version,
+        data=json.loads(row.data),
+        meta=json.loads(row.meta),
+        recorded_at=row.recorded_at,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
+
+
+@dataclass
+class EventStore:
+    """Appends to and reads from the log; runs its projectors inside every append."""
+
+    engine: Engine
+    projectors: list[Projector] = field(default_factory=list)
+    clock: Callable[[], datetime] = utc_now
+
+    # --- writing -------------------------------------------------------------------
+
+    def append(
+        self,
+        stream_id: str,
+        expected_version: int | None,
+        new_events: Sequence[NewEvent],
+        meta: dict[str, Any] | None = None,
+        *,
+        conn: Connection | None = None,
+    ) -> list[StoredEvent]:
+        """Append ``new_events`` to one stream atomically; ConcurrencyError if it moved on."""
+        return self.append_batch([AppendRequest(stream_id, expected_version, new_events)], meta, conn=conn)
+
+    def append_batch(
+        self,
+        requests: Sequence[AppendRequest],
+        meta: dict[str, Any] | None = None,
+        *,
+        conn: Connection | None = None,
+    ) -> list[StoredEvent]:
+        """Append to several streams in one all-or-nothing transaction."""
+        if conn is None:
+            with transaction(self.engine, write=True) as own:
+                return self.append_batch(requests, meta, conn=own)
+        _lock_appends(conn)
+        versions = self._check_expected(conn, requests)
+        stored = self._build(conn, requests, versions, meta or {})
+        if stored:
+            conn.execute(events.insert(), [_event_to_row(e) for e in stored])
+            for projector in self.projectors:
+                projector.project(conn, stored)
+        return stored
+
+    def _check_expected(self, conn: Connection, requests: Sequence[AppendRequest]) -> dict[str, int]:
+        streams = {r.stream_id for r in requests}
+        if len(streams) != len(requests):
+            raise InvalidInputError("one append names the same stream twice")
+        versions = self.stream_versions(conn, streams)
+        for request in requests:
+            actual = versions[request.stream_id]
+            if request.expected_version is not None and request.expected_version != actual:
+                raise ConcurrencyError(request.stream_id, request.expected_version, actual)
+        return versions
+
+    def _build(
+        self, conn: Connection, requests: Sequence[AppendRequest], versions: dict[str, int], meta: dict[str, Any]
+    ) -> list[StoredEvent]:
+        position, prev_hash, last_time = self._head_row(conn)
+        now = format_time(self.clock())
+        recorded_at = max(now, last_time) if last_time else now  # never earlier than the log's end
+        meta_text = canonical_json(meta)
+        stored: list[StoredEvent] = []
+        for request in requests:
+            for offset, new in enumerate(request.events, start=1):
+                position += 1
+                event = _seal(position, request.stream_id, versions[request.stream_id] + offset, new, meta, meta_text,
+                              recorded_at, prev_hash)
+                prev_hash = event.hash
+                stored.append(event)
+        return stored
+
+    def import_events(self, conn: Connection, batch: Sequence[StoredEvent]) -> None:
+        """Insert already-sealed events verbatim (import of an exported, verified log)."""
+        conn.execute(events.insert(), [_event_to_row(e) for e in batch])
+        for projector in self.projectors:
+            projector.project(conn, batch)
+
+    # --- reading -------------------------------------------------------------------
+
+    def stream_versions(self, conn: Connection, stream_ids: Iterable[str]) -> dict[str, int]:
+        """Current version of each stream (0 for a stream with no events)."""
+        ids = list(stream_ids)
+        query = (
+            select(events.c.stream_id, func.max(events.c.stream_version))
+            .where(events.c.stream_id.in_(ids))
+            .group_by(events.c.stream_id)
+        )
+        found = dict(conn.execute(query).all())
+        return {stream_id: int(found.get(stream_id) or 0) for stream_id in ids}
+
+    def read_stream(
+        self,
+        stream_id: str,
+        *,
+        after_version: int = 0,
+        to_position: int | None = None,
+        conn: Connection | None = None,
+    ) -> list[StoredEvent]:
+        """Events of one stream in version order, optionally only up to a log position."""
+        query = events.select().where(events.c.stream_id == stream_id, events.c.stream_version > after_version)
+        if to_position is not None:
+            query = query.where(events.c.position <= to_position)
+        query = query.order_by(events.c.stream_version)
+        if conn is not None:
+            return [_row_to_event(row) for row in conn.execute(query)]
+        with transaction(self.engine) as own:
+            return [_row_to_event(row) for row in own.execute(query)]
+
+    def read_all(
+        self,
+        *,
+        from_position: int = 1,
+        to_position: int | None = None,
+        limit: int | None = None,
+        stream_prefix: str | None = None,
+        stream_ids: Sequence[str] | None = None,
+        batch_size: int = 5_000,
+        conn: Connection | None = None,
+    ) -> Iterator[StoredEvent]:
+        """Stream the log in position order, in batches (memory stays flat however long the log)."""
+        remaining = limit
+        cursor = from_position
+        while remaining is None or remaining > 0:
+            size = batch_size if remaining is None else min(batch_size, remaining)
+            batch = self._read_batch(cursor, to_position, size, stream_prefix, stream_ids, conn)
+            yield from batch
+            if len(batch) < size:
+                return
+            cursor = batch[-1].position + 1
+            if remaining is not None:
+                remaining -= len(batch)
+
+    def _read_batch(
+        self, start: int, end: int | None, size: int, prefix: str | None, stream_ids: Sequence[str] | None,
+        conn: Connection | None = None,
+    ) -> list[StoredEvent]:
+        query = events.select().where(events.c.position >= start)
+        if end is not None:
+            query = query.where(events.c.position <= end)
+        if prefix is not None:
+            query = query.where(events.c.stream_id.startswith(prefix, autoescape=True))
+        if stream_ids is not None:
+            query = query.where(events.c.stream_id.in_(list(stream_ids)))
+        query = query.order_by(events.c.position).limit(size)
+        if conn is not None:
+            return [_row_to_event(row) for row in conn.execute(query)]
+        with transaction(self.engine) as own:
+            return [_row_to_event(row) for row in own.execute(query)]
+
+    def head(self, conn: Connection | None = None) -> int:
+        """The position of the last event (0 for an empty log)."""
+        if conn is None:
+            with transaction(self.engine) as own:
+                return self.head(own)
+        return int(conn.execute(select(func.coalesce(func.max(events.c.position), 0))).scalar_one())
+
+    def _head_row(self, conn: Connection) -> tuple[int, str, str | None]:
+        row = conn.execute(
+            select(events.c.position, events.c.hash, events.c.recorded_at)
+            .order_by(events.c.position.desc())
+            .limit(1)
+        ).first()
+        if row is None:
+            return 0, GENESIS_HASH, None
+        return int(row.position), row.hash, row.recorded_at
+
+    def position_at(self, moment: datetime, conn: Connection | None = None) -> int:
+        """The last log position recorded at or before ``moment`` (0 if none)."""
+        if moment.tzinfo is None:
+            raise InvalidInputError("as_of must be timezone-aware")
+        query = select(func.coalesce(func.max(events.c.position), 0)).where(
+            events.c.recorded_at <= format_time(moment)
+        )
+        if conn is not None:
+            return int(conn.execute(query).scalar_one())
+        with transaction(self.engine) as own:
+            return int(own.execute(query).scalar_one())
+
+    # --- integrity -----------------------------------------------------------------
+
+    def verify(self, progress: Callable[[int], None] | None = None) -> VerifyReport:
+        """Walk the whole log and report the first position whose chain link is broken."""
+        prev_hash, expected_position, checked = GENESIS_HASH, 1, 0
+        for event in self._raw_rows():
+            problem = check_link(event, expected_position, prev_hash)
+            if problem:
+                return VerifyReport(checked, expected_position if "missing" in problem else event.position, problem)
+            prev_hash, expected_position, checked = event.hash, expected_position + 1, checked + 1
+            if progress and checked % 10_000 == 0:
+                progress(checked)
+        return VerifyReport(checked)
+
+    def _raw_rows(self, batch_size: int = 10_000) -> Iterator[Any]:
+        cursor = -(2**62)
+        while True:
+            query = events.select().where(events.c.position > cursor).order_by(events.c.position).limit(batch_size)
+            with transaction(self.engine) as conn:
+                rows = conn.execute(query).all()
+            yield from rows
+            if len(rows) < batch_size:
+                return
+            cursor = rows[-1].position
+
+
+def check_link(row: Any, expected_position: int, prev_hash: str) -> str | None:
+    """Why the stored row at ``expected_position`` breaks the chain after ``prev_hash`` (None if intact)."""
+    if row.position != expected_position:
+        return f"position {expected_position} is missing (next stored position is {row.position})"
+    if row.prev_hash != prev_hash:
+        return "prev_hash does not match the previous event's hash"
+    recomputed = chain_hash(
+        row.prev_hash, row.position, row.stream_id, row.stream_version, row.event_type,
+        row.schema_version, row.data, row.meta, row.recorded_at,
+    )
+    if recomputed != row.hash:
+        return "stored hash does not match the event's contents"
+    return None
+
+
+def _seal(
+    position: int,
+    stream_id: str,
+    stream_version: int,
+    new: NewEvent,
+    meta: dict[str, Any],
+    meta_text: str,
+    recorded_at: str,
+    prev_hash: str,
+) -> StoredEvent:
+    data_text = canonical_json(new.data)
+    digest = chain_hash(prev_hash, position, stream_id, stream_version, new.event_type, new.schema_version,
+                        data_text, meta_text, recorded_at)
+    return StoredEvent(position, stream_id, stream_version, new.event_type, new.schema_version,
+                       json.loads(data_text), meta, recorded_at, prev_hash, digest)
+
+
+def _event_to_row(event: StoredEvent) -> dict[str, Any]:
+    return {
+        "position": event.position,
+        "stream_id": event.stream_id,
+        "stream_version": event.stream_version,
+        "event_type": event.event_type,
+        "schema_version": event.schema_version,
+        "data": canonical_json(event.data),
+        "meta": canonical_json(event.meta),
+        "recorded_at": event.recorded_at,
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    }
+
+
+def _lock_appends(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(f"SELECT pg_advisory_xact_lock({APPEND_LOCK_KEY})"))

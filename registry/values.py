@@ -1,0 +1,55 @@
+"""Small value types shared by the write and read sides (no heavy imports)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from registry.errors import InvalidInputError
+
+
+class Stage(StrEnum):
+    """Lifecycle stages a model version can be in (``latest`` is a selector, not a stage)."""
+
+    NONE = "none"
+    STAGING = "staging"
+    PRODUCTION = "production"
+    ARCHIVED = "archived"
+
+
+#: Stages at most one live version of a model may hold at a time.
+EXCLUSIVE_STAGES = frozenset({Stage.STAGING, Stage.PRODUCTION})
+
+
+class ArtifactKind(StrEnum):
+    """What a linked artifact is to a model version."""
+
+    DATA = "data"
+    MODEL = "model"
+    DEPLOYMENT = "deployment"
+
+
+class DeleteReason(StrEnum):
+    """Why a model version was deleted."""
+
+    USER = "user"
+    PIPELINE_FAILURE = "pipeline_failure"
+
+
+def parse_stage(value: object) -> Stage:
+    """Parse a stage given as a :class:`Stage` member or its (case-insensitive) value."""
+    if isinstance(value, Stage):
+        return value
+    text = str(getattr(value, "value", value)).strip().casefold()
+    try:
+        return Stage(text)
+    except ValueError:
+        names = ", ".join(s.value for s in Stage)
+        raise InvalidInputError(f"unknown stage {value!r}; stages are {names}") from None
+
+
+def parse_kind(value: object) -> ArtifactKind:
+    """Parse an artifact kind (data, model, deployment)."""
+    try:
+        return ArtifactKind(str(getattr(value, "value", value)).casefold())
+    except ValueError:
+        raise InvalidInputError(f"unknown artifact kind {value!r}; kinds are data, model, deployment") from None
