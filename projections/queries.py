@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,6 +29,7 @@ from registry.errors import InvalidInputError, NotFoundError
 from registry.selectors import SelectorKind, VersionSelector, parse_selector
 from registry.store import EventStore, StoredEvent
 from registry.validation import name_key
+from registry.values import parse_stage
 
 SORT_FIELDS = {"name": t.models.c.name_key, "created": t.models.c.created_at, "updated": t.models.c.updated_at}
 KINDS = ("data", "model", "deployment")
@@ -112,9 +113,13 @@ class ReadModel:
     def _model_batches(self, model_id: str, position: int) -> Iterator[list[StoredEvent]]:
         stream = self.store.read_stream(f"model-{model_id}", to_position=position)
         yield stream
+        yield self._linked_run_events(stream, position)
+
+    def _linked_run_events(self, stream: list[StoredEvent], position: int | None) -> list[StoredEvent]:
+        """The events of every run linked in ``stream``, each read through the stream index, in log order."""
         run_ids = sorted({e.data["run_id"] for e in stream if e.event_type == "PipelineRunLinked"})
-        if run_ids:
-            yield list(self.store.read_all(to_position=position, stream_ids=[f"run-{r}" for r in run_ids]))
+        found = [e for r in run_ids for e in self.store.read_stream(f"run-{r}", to_position=position)]
+        return sorted(found, key=lambda e: e.position)
 
     # --- model lookups -------------------------------------------------------------
 
@@ -202,7 +207,7 @@ class ReadModel:
             self._require_model(conn, model, model_id, position)
             where = [t.versions.c.model_id == model_id]
             if stage is not None:
-                where.append(t.versions.c.stage == stage)
+                where.append(t.versions.c.stage == parse_stage(stage).value)
             rows = conn.execute(t.versions.select().where(*where).order_by(t.versions.c.number)).all()
             return self._version_views(conn, model, model_id, rows)
 
@@ -310,32 +315,59 @@ class ReadModel:
                      .where(rl.c.model_id == model_id, rl.c.number == number).order_by(rl.c.position))
             return [_run_view(row) for row in conn.execute(query)]
 
-    def get_run(self, run_id: str) -> RunView:
-        """A run by id (live)."""
-        with self._live() as conn:
+    @contextmanager
+    def _streams_reader(self, position: int | None, batches: Callable[[int], Iterator[list[StoredEvent]]]
+                        ) -> Iterator[Connection]:
+        """The live tables, or a replay of the events ``batches(position)`` yields."""
+        if position is None:
+            with self._live() as conn:
+                yield conn
+            return
+        with self._replayed(batches(position)) as conn:
+            yield conn
+
+    def get_run(self, run_id: str, *, as_of: datetime | None = None, at_position: int | None = None) -> RunView:
+        """A run by id (a past point replays only that run's stream)."""
+        position = self.resolve_point(as_of, at_position)
+        one_run = lambda p: iter([self.store.read_stream(f"run-{run_id}", to_position=p)])  # noqa: E731
+        with self._streams_reader(position, one_run) as conn:
             row = conn.execute(select(t.runs, t.runs.c.started_at.label("linked_at"))
                                .where(t.runs.c.run_id == run_id)).first()
         if row is None:
-            raise NotFoundError(f"run {run_id!r} does not exist")
+            raise NotFoundError(f"run {run_id!r} does not exist" + _at(position))
         return _run_view(row)
 
-    def list_runs(self, *, limit: int = 50) -> list[RunView]:
-        """The most recent runs (live)."""
-        with self._live() as conn:
-            query = select(t.runs, t.runs.c.started_at.label("linked_at")).order_by(t.runs.c.started_at.desc())
+    def list_runs(self, *, limit: int = 50, as_of: datetime | None = None,
+                  at_position: int | None = None) -> list[RunView]:
+        """The most recent runs."""
+        position = self.resolve_point(as_of, at_position)
+        all_runs = lambda p: _batched(self.store.read_all(to_position=p, stream_prefix="run-"))  # noqa: E731
+        with self._streams_reader(position, all_runs) as conn:
+            query = select(t.runs, t.runs.c.started_at.label("linked_at")).order_by(
+                t.runs.c.started_at.desc(), t.runs.c.run_id)
             return [_run_view(row) for row in conn.execute(query.limit(limit))]
 
-    def get_artifact(self, artifact_id: str) -> ArtifactView:
-        """An artifact version by id (live)."""
+    def get_artifact(self, artifact_id: str, *, as_of: datetime | None = None,
+                     at_position: int | None = None) -> ArtifactView:
+        """An artifact version by id (a past point replays only that artifact name's stream)."""
+        position = self.resolve_point(as_of, at_position)
         with self._live() as conn:
+            name = conn.execute(select(t.artifacts.c.name).where(t.artifacts.c.artifact_id == artifact_id)).first()
+        if name is None:
+            raise NotFoundError(f"artifact {artifact_id!r} does not exist")
+        stream = f"artifact-{name_key(name.name)}"
+        one_name = lambda p: iter([self.store.read_stream(stream, to_position=p)])  # noqa: E731
+        with self._streams_reader(position, one_name) as conn:
             row = conn.execute(t.artifacts.select().where(t.artifacts.c.artifact_id == artifact_id)).first()
         if row is None:
-            raise NotFoundError(f"artifact {artifact_id!r} does not exist")
+            raise NotFoundError(f"artifact {artifact_id!r} does not exist" + _at(position))
         return ArtifactView(**{c: row._mapping[c] for c in ArtifactView.__dataclass_fields__})
 
-    def list_artifacts(self) -> list[ArtifactView]:
-        """Every stored artifact version (live)."""
-        with self._live() as conn:
+    def list_artifacts(self, *, as_of: datetime | None = None, at_position: int | None = None) -> list[ArtifactView]:
+        """Every stored artifact version, by name and version."""
+        position = self.resolve_point(as_of, at_position)
+        everything = lambda p: _batched(self.store.read_all(to_position=p, stream_prefix="artifact-"))  # noqa: E731
+        with self._streams_reader(position, everything) as conn:
             rows = conn.execute(t.artifacts.select().order_by(t.artifacts.c.name_key, t.artifacts.c.version)).all()
         return [ArtifactView(**{c: r._mapping[c] for c in ArtifactView.__dataclass_fields__}) for r in rows]
 
@@ -357,11 +389,7 @@ class ReadModel:
         position = self.resolve_point(as_of, at_position)
         model_id = self.model_id_for_history(model) if position is None else self._model_id_at_any(model, position)
         stream = self.store.read_stream(f"model-{model_id}", to_position=position)
-        events = list(stream)
-        if include_runs:
-            run_ids = sorted({e.data["run_id"] for e in stream if e.event_type == "PipelineRunLinked"})
-            if run_ids:
-                events += list(self.store.read_all(to_position=position, stream_ids=[f"run-{r}" for r in run_ids]))
+        events = stream + self._linked_run_events(stream, position) if include_runs else stream
         return [describe(e) for e in sorted(events, key=lambda e: e.position)]
 
     def _model_id_at_any(self, name: str, position: int) -> str:
@@ -369,6 +397,10 @@ class ReadModel:
         if not claimed:
             raise NotFoundError(f"no model named {name!r} existed at log position {position}")
         return str(claimed[-1].data["model_id"])
+
+
+def _at(position: int | None) -> str:
+    return "" if position is None else f" at log position {position}"
 
 
 def _batched(events: Iterator[StoredEvent], size: int = 5_000) -> Iterator[list[StoredEvent]]:

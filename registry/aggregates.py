@@ -109,7 +109,7 @@ class ModelState(Aggregate):
             return next((v for v in reversed(live) if v.stage == selector.value), None)
         if selector.kind is SelectorKind.ALIAS:
             number = self.aliases.get(str(selector.value))
-            return self.versions.get(number) if number is not None else None
+            return next((v for v in live if v.number == number), None)
         return live[-1] if live else None
 
     def _existing(self) -> str:
@@ -208,8 +208,8 @@ class ModelState(Aggregate):
         """Link an artifact version under its key: idempotent per artifact id, else the next link version."""
         key: LinkKey = (link["pipeline"], link["step"], link["name"], ArtifactKind(link["kind"]).value)
         existing = target.links.get(key, [])
-        if link["artifact_id"] in existing and not overwrite:
-            return []
+        if link["artifact_id"] in existing and not (overwrite and len(existing) > 1):
+            return []  # already linked; overwriting a key that holds only this artifact changes nothing
         decided: list[ev.Event] = []
         if overwrite and existing:
             decided.append(ev.ArtifactUnlinked(number=target.number, pipeline=key[0], step=key[1], name=key[2],

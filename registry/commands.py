@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from registry.errors import InvalidInputError
 from registry.selectors import VersionSelector, parse_selector
 from registry.validation import clean_alias, clean_name, clean_tags, clean_text, clean_version_name
 from registry.values import ArtifactKind, DeleteReason, Stage, parse_kind, parse_stage
@@ -12,11 +13,23 @@ from registry.values import ArtifactKind, DeleteReason, Stage, parse_kind, parse
 MODEL_TEXT_FIELDS = ("license", "description", "audience", "use_cases", "limitations", "trade_offs", "ethics")
 
 
+def clean_id(value: object, what: str) -> str:
+    """Validate an identifier (run id, artifact id): non-empty text without control characters or slashes."""
+    return clean_name(value, what)
+
+
+def parse_reason(value: object) -> DeleteReason:
+    """Parse a delete reason (user, pipeline_failure)."""
+    try:
+        return DeleteReason(str(getattr(value, "value", value)).strip().casefold())
+    except ValueError:
+        choices = ", ".join(r.value for r in DeleteReason)
+        raise InvalidInputError(f"unknown delete reason {value!r}; reasons are {choices}") from None
+
+
 def _clean_changes(changes: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, str | None]:
     unknown = sorted(set(changes) - set(allowed))
     if unknown:
-        from registry.errors import InvalidInputError
-
         raise InvalidInputError(f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}")
     return {k: clean_text(v, k.replace("_", " ")) for k, v in changes.items()}
 
@@ -175,6 +188,10 @@ class LinkArtifact(_VersionCommand):
         for attr in ("pipeline", "step", "name", "artifact_name"):
             object.__setattr__(self, attr, clean_name(getattr(self, attr), attr.replace("_", " ")))
         object.__setattr__(self, "kind", parse_kind(self.kind))
+        object.__setattr__(self, "artifact_id", clean_id(self.artifact_id, "artifact id"))
+        if isinstance(self.artifact_version, bool) or not isinstance(self.artifact_version, int) \
+                or self.artifact_version < 1:
+            raise InvalidInputError(f"artifact version must be a whole number >= 1, got {self.artifact_version!r}")
 
     def link_fields(self) -> dict[str, Any]:
         """The fields of the ArtifactLinked event this command asks for."""
@@ -192,6 +209,11 @@ class LinkRun(_VersionCommand):
     run_id: str = ""
     pipeline: str = ""
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "run_id", clean_id(self.run_id, "run id"))
+        object.__setattr__(self, "pipeline", clean_name(self.pipeline, "pipeline name"))
+
 
 @dataclass(frozen=True)
 class DeleteVersion(_VersionCommand):
@@ -202,7 +224,9 @@ class DeleteVersion(_VersionCommand):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        object.__setattr__(self, "reason", DeleteReason(self.reason))
+        object.__setattr__(self, "reason", parse_reason(self.reason))
+        if self.reason is DeleteReason.PIPELINE_FAILURE and not self.run_id:
+            raise InvalidInputError("a version deleted for a pipeline failure must name the failed run (run_id)")
 
 
 @dataclass(frozen=True)
@@ -233,6 +257,7 @@ class StartRun(Command):
     enable_cache: bool = False
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "run_id", clean_id(self.run_id, "run id"))
         object.__setattr__(self, "pipeline", clean_name(self.pipeline, "pipeline name"))
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
 
 from registry.errors import StorageError
 
@@ -49,9 +49,12 @@ def create_engine_for(
     *,
     synchronous: str | None = None,
     busy_timeout_ms: int = 30_000,
-    statement_timeout_ms: int = 60_000,
+    statement_timeout_ms: int | None = None,
 ) -> Engine:
-    """Create a configured engine for ``url`` (SQLite file or PostgreSQL)."""
+    """Create a configured engine for ``url`` (SQLite file or PostgreSQL).
+
+    On PostgreSQL ``statement_timeout_ms`` defaults to ``$MODELOG_STATEMENT_TIMEOUT_MS``, else 60 s.
+    """
     if is_sqlite(url):
         return _sqlite_engine(url, synchronous or os.environ.get("MODELOG_SQLITE_SYNCHRONOUS", "FULL"), busy_timeout_ms)
     return _server_engine(url, statement_timeout_ms)
@@ -60,7 +63,8 @@ def create_engine_for(
 def _sqlite_engine(url: str, synchronous: str, busy_timeout_ms: int) -> Engine:
     level = synchronous.upper()
     if level not in SYNCHRONOUS_LEVELS:
-        raise StorageError(f"unknown SQLite synchronous level {synchronous!r}; use one of {', '.join(SYNCHRONOUS_LEVELS)}")
+        choices = ", ".join(SYNCHRONOUS_LEVELS)
+        raise StorageError(f"unknown SQLite synchronous level {synchronous!r}; use one of {choices}")
     _ensure_parent_dir(url)
     engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000})
 
@@ -91,11 +95,48 @@ def _ensure_parent_dir(url: str) -> None:
         Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
-def _server_engine(url: str, statement_timeout_ms: int) -> Engine:
+def _server_engine(url: str, statement_timeout_ms: int | None) -> Engine:
     connect_args: dict[str, Any] = {}
     if url.startswith("postgresql"):
-        connect_args["options"] = f"-c statement_timeout={int(statement_timeout_ms)}"
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args=connect_args)
+        connect_args = _postgres_connect_args(url, statement_timeout_ms)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args=connect_args)
+    if url.startswith("postgresql"):
+        event.listen(engine, "begin", _queue_writer)
+    return engine
+
+
+def _queue_writer(conn: Connection) -> None:
+    # Like SQLite's BEGIN IMMEDIATE: a write transaction queues for the append lock before it
+    # reads, so it decides on state nobody can change before it commits. Without this, writers
+    # contending for one stream keep invalidating each other's reads and exhaust their retries.
+    if conn.get_execution_options().get(WRITE_OPTION):
+        from registry.store import APPEND_LOCK_KEY  # registry.store imports this module
+
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({APPEND_LOCK_KEY})")
+
+
+def statement_timeout(explicit_ms: int | None = None) -> int:
+    """The PostgreSQL statement timeout in ms: ``explicit_ms``, else ``$MODELOG_STATEMENT_TIMEOUT_MS``, else 60 s."""
+    if explicit_ms is not None:
+        return int(explicit_ms)
+    raw = os.environ.get("MODELOG_STATEMENT_TIMEOUT_MS", "60000")
+    try:
+        return int(raw)
+    except ValueError:
+        message = f"MODELOG_STATEMENT_TIMEOUT_MS must be a whole number of milliseconds, not {raw!r}"
+        raise StorageError(message) from None
+
+
+def _postgres_connect_args(url: str, statement_timeout_ms: int | None) -> dict[str, Any]:
+    # Options given in the URL's query string (?options=...) are kept; ours come last and win.
+    query = make_url(url).query
+    given = query.get("options", "")
+    given = given if isinstance(given, str) else " ".join(given)
+    options = f"{given} -c statement_timeout={statement_timeout(statement_timeout_ms)}".strip()
+    args: dict[str, Any] = {"options": options}
+    if "application_name" not in query:
+        args["application_name"] = "modelog"
+    return args
 
 
 #: Error texts of failures worth retrying after a short back-off.
@@ -111,9 +152,18 @@ _TRANSIENT_MARKERS = (
 )
 
 
+#: PostgreSQL SQLSTATEs worth retrying: serialization failure, deadlock, server shutdown or restart
+#: (57P01 is also what a session killed by pg_terminate_backend gets); class 08 is any lost connection.
+_TRANSIENT_SQLSTATES = ("40001", "40P01", "57P01", "57P02", "57P03")
+_TRANSIENT_SQLSTATE_CLASSES = ("08",)
+
+
 def is_transient(error: BaseException) -> bool:
     """True for failures another attempt may cure (lock timeouts, deadlocks, dropped connections)."""
     if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return True
+    state = getattr(getattr(error, "orig", None), "sqlstate", None) or getattr(error, "sqlstate", None)
+    if isinstance(state, str) and (state in _TRANSIENT_SQLSTATES or state[:2] in _TRANSIENT_SQLSTATE_CLASSES):
         return True
     text = str(error).lower()
     return any(marker in text for marker in _TRANSIENT_MARKERS)
@@ -129,7 +179,10 @@ def describe_db_error(error: sa_exc.DBAPIError) -> str:
 @contextmanager
 def transaction(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
     """A transaction on a pooled connection; ``write=True`` takes the write lock first on SQLite."""
-    conn = engine.connect()
+    try:
+        conn = engine.connect()
+    except sa_exc.DBAPIError as error:
+        raise StorageError(describe_db_error(error)) from error
     if write:
         conn = conn.execution_options(**{WRITE_OPTION: True})
     try:

@@ -22,10 +22,8 @@ class ConflictError(RegistryError):
 class ConcurrencyError(RegistryError):
     """Another writer appended to the stream first; re-read and decide again."""
 
-    def __init__(self, stream_id: str, expected: int, actual: int) -> None:
-        super().__init__(
-            f"stream {stream_id!r} is at version {actual}, expected {expected}"
-        )
+    def __init__(self, stream_id: str, expected: int, actual: int, detail: str | None = None) -> None:
+        super().__init__(detail or f"stream {stream_id!r} is at version {actual}, expected {expected}")
         self.stream_id = stream_id
         self.expected = expected
         self.actual = actual

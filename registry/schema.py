@@ -20,6 +20,8 @@ from registry.errors import SchemaVersionError
 
 #: Version of the database layout this code writes; bumped by every migration.
 SCHEMA_VERSION = 1
+#: The version of a log created before the schema was versioned (no ``modelog_schema`` table).
+PRE_VERSIONING = 0
 
 metadata = MetaData()
 
@@ -77,9 +79,13 @@ def install_guards(conn: Connection) -> None:
 
 
 def read_schema_version(conn: Connection, component: str = "registry") -> int | None:
-    """The schema version recorded in the database, or None for an empty database."""
+    """The schema version recorded in the database, or None for an empty database.
+
+    A log without the version table predates schema versioning: version 0, which
+    ``modelog db upgrade`` adopts in place.
+    """
     if not conn.dialect.has_table(conn, schema_info.name):
-        return None
+        return PRE_VERSIONING if conn.dialect.has_table(conn, events.name) else None
     row = conn.execute(
         schema_info.select().where(schema_info.c.component == component)
     ).first()

@@ -33,13 +33,13 @@ class VersionSelector:
     value: str | int | None = None
 
     def describe(self) -> str:
-        """How the selector reads to a user (``version 3``, ``the production version``...)."""
+        """How the selector reads to a user (``version 3``, ``production version``...)."""
         if self.kind is SelectorKind.NUMBER:
             return f"version {self.value}"
         if self.kind is SelectorKind.NAME:
             return f"version named {self.value!r}"
         if self.kind is SelectorKind.STAGE:
-            return f"the {self.value} version"
+            return f"{self.value} version"
         if self.kind is SelectorKind.ALIAS:
             return f"version @{self.value}"
         return "the latest version"

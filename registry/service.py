@@ -100,6 +100,25 @@ class CommandService:
         with self.cache.lock:
             return self._with_retries(handler, command, meta)
 
+    def execute_all(self, commands: list[cmd.Command], *, correlation_id: str | None = None) -> CommandResult:
+        """Run several commands as one unit of work: all their events are appended together, or none.
+
+        The returned result carries every appended event; ``info["results"]`` holds each command's own result.
+        """
+        handlers = [self._handlers.get(type(c)) for c in commands]
+        unknown = [type(c).__name__ for c, h in zip(commands, handlers, strict=True) if h is None]
+        if unknown:
+            raise InvalidInputError(f"unknown command {unknown[0]}")
+        meta = {"actor": self.actor, "command": "+".join(type(c).__name__ for c in commands),
+                "correlation_id": correlation_id or str(uuid.uuid4())}
+
+        def run_all(uow: UnitOfWork, _: Any) -> _Outcome:
+            results = [h(uow, c).result for h, c in zip(handlers, commands, strict=True)]  # type: ignore[misc]
+            return _Outcome(CommandResult(info={"results": results}))
+
+        with self.cache.lock:
+            return self._with_retries(run_all, None, meta)
+
     def _with_retries(self, handler: Callable[[UnitOfWork, Any], _Outcome], command: Any,
                       meta: dict[str, Any]) -> CommandResult:
         for attempt in range(1, self.attempts + 1):
@@ -309,7 +328,7 @@ class CommandService:
     def _link_output(self, uow: UnitOfWork, run: RunState, step: str, spec: cmd.OutputSpec, model: ModelState,
                      output: ev.StepOutput) -> None:
         target = model.versions.get(run.version_number or 0)
-        if target is None or target.deleted:
+        if model.deleted or target is None or target.deleted:
             raise ConflictError(f"version {run.version_number} of model {model.name!r} no longer exists")
         link = {"pipeline": run.pipeline, "step": step, "name": spec.name, "kind": spec.kind,
                 "artifact_id": output.artifact_id, "artifact_name": output.artifact_name,

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Connection, Engine
 
@@ -149,11 +150,11 @@ class EventStore:
         if conn is None:
             with transaction(self.engine, write=True) as own:
                 return self.append_batch(requests, meta, conn=own)
-        _lock_appends(conn)
+        lock_appends(conn)
         versions = self._check_expected(conn, requests)
         stored = self._build(conn, requests, versions, meta or {})
         if stored:
-            conn.execute(events.insert(), [_event_to_row(e) for e in stored])
+            _insert(conn, requests, stored)
             for projector in self.projectors:
                 projector.project(conn, stored)
         return stored
@@ -301,7 +302,7 @@ class EventStore:
         for event in self._raw_rows():
             problem = check_link(event, expected_position, prev_hash)
             if problem:
-                return VerifyReport(checked, expected_position if "missing" in problem else event.position, problem)
+                return VerifyReport(checked, min(expected_position, event.position), problem)
             prev_hash, expected_position, checked = event.hash, expected_position + 1, checked + 1
             if progress and checked % 10_000 == 0:
                 progress(checked)
@@ -321,8 +322,10 @@ class EventStore:
 
 def check_link(row: Any, expected_position: int, prev_hash: str) -> str | None:
     """Why the stored row at ``expected_position`` breaks the chain after ``prev_hash`` (None if intact)."""
-    if row.position != expected_position:
+    if row.position > expected_position:
         return f"position {expected_position} is missing (next stored position is {row.position})"
+    if row.position < expected_position:
+        return f"unexpected event at position {row.position} (expected position {expected_position} next)"
     if row.prev_hash != prev_hash:
         return "prev_hash does not match the previous event's hash"
     recomputed = chain_hash(
@@ -366,6 +369,21 @@ def _event_to_row(event: StoredEvent) -> dict[str, Any]:
     }
 
 
-def _lock_appends(conn: Connection) -> None:
+def lock_appends(conn: Connection) -> None:
+    """Serialise with every other appender until ``conn``'s transaction ends (SQLite: its write lock does)."""
     if conn.dialect.name == "postgresql":
         conn.execute(text(f"SELECT pg_advisory_xact_lock({APPEND_LOCK_KEY})"))
+
+
+def _insert(conn: Connection, requests: Sequence[AppendRequest], stored: list[StoredEvent]) -> None:
+    """Insert sealed events; a (stream, version) or position collision means another writer won the race."""
+    try:
+        conn.execute(events.insert(), [_event_to_row(e) for e in stored])
+    except sa_exc.IntegrityError as error:
+        streams = ", ".join(repr(r.stream_id) for r in requests)
+        first = requests[0]
+        raise ConcurrencyError(
+            first.stream_id, first.expected_version if first.expected_version is not None else -1, -1,
+            f"another writer appended to {streams} first (the log already holds the positions or stream "
+            f"versions this append computed); re-read and decide again",
+        ) from error

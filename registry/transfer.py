@@ -1,7 +1,9 @@
 """Export the whole log as JSON Lines, and import such a file into an empty registry.
 
-An import verifies the hash chain line by line while it streams, and is all or
-nothing: one transaction, so a truncated or edited file leaves the registry empty.
+The file ends with an end record naming the event count and the last hash, so a file
+cut short at a line boundary (still a valid chain prefix) is refused too. An import
+verifies the hash chain line by line while it streams, and is all or nothing: one
+transaction, so a truncated or edited file leaves the registry empty.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import json
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
+from registry.catalog import upcast
 from registry.database import transaction
 from registry.errors import ConflictError, IntegrityError, InvalidInputError
 from registry.hashing import GENESIS_HASH, canonical_json
@@ -17,6 +20,7 @@ from registry.store import EventStore, StoredEvent, check_link
 
 FIELDS = ("position", "stream_id", "stream_version", "event_type", "schema_version", "data", "meta",
           "recorded_at", "prev_hash", "hash")
+END_KEY = "modelog_export_end"
 Progress = Callable[[int], None]
 
 
@@ -26,21 +30,25 @@ def event_to_json(event: StoredEvent) -> str:
 
 
 def export_log(store: EventStore, out: IO[str], progress: Progress | None = None) -> int:
-    """Write every event, in position order, one JSON object per line; return the count."""
-    count = 0
-    for event in store.read_all():
+    """Write every event, in position order, one JSON object per line, then the end record; return the count."""
+    count, last_hash = 0, GENESIS_HASH
+    for event in store.read_all(to_position=store.head()):
         out.write(event_to_json(event) + "\n")
-        count += 1
+        count, last_hash = count + 1, event.hash
         if progress and count % 10_000 == 0:
             progress(count)
+    out.write(canonical_json({END_KEY: {"events": count, "last_hash": last_hash}}) + "\n")
     return count
 
 
-def _parse_line(line: str, number: int) -> StoredEvent:
+def _parse_json(line: str, number: int) -> Any:
     try:
-        record: dict[str, Any] = json.loads(line)
+        return json.loads(line)
     except json.JSONDecodeError as error:
-        raise InvalidInputError(f"line {number} is not valid JSON ({error.msg})") from None
+        raise InvalidInputError(f"line {number} is not valid JSON ({error.msg}); is the file truncated?") from None
+
+
+def _parse_line(record: Any, number: int) -> StoredEvent:
     if not isinstance(record, dict) or set(record) != set(FIELDS):
         raise InvalidInputError(f"line {number} is not an exported event (expected fields {', '.join(FIELDS)})")
     if not isinstance(record["data"], dict) or not isinstance(record["meta"], dict):
@@ -58,16 +66,36 @@ class _Row:
 
 
 def _verified(lines: IO[str]) -> Iterator[StoredEvent]:
-    prev_hash, expected = GENESIS_HASH, 1
+    prev_hash, expected, end = GENESIS_HASH, 1, None
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        event = _parse_line(line, number)
+        record = _parse_json(line, number)
+        if end is not None:
+            raise IntegrityError(f"line {number} follows the end record; nothing was imported")
+        if isinstance(record, dict) and set(record) == {END_KEY}:
+            end = record[END_KEY]
+            continue
+        event = _parse_line(record, number)
         problem = check_link(_Row(event), expected, prev_hash)
         if problem:
             raise IntegrityError(f"line {number} (position {event.position}): {problem}; nothing was imported")
+        upcast(event.event_type, event.schema_version, event.data)  # unknown or newer events fail loudly
         prev_hash, expected = event.hash, expected + 1
         yield event
+    _check_end(end, expected - 1, prev_hash)
+
+
+def _check_end(end: Any, count: int, last_hash: str) -> None:
+    if end is None:
+        raise IntegrityError(
+            "the file has no end record: it is truncated or not a modelog export; nothing was imported"
+        )
+    if not isinstance(end, dict) or end.get("events") != count or end.get("last_hash") != last_hash:
+        raise IntegrityError(
+            f"the end record announces {end.get('events') if isinstance(end, dict) else '?'} events but the file "
+            f"holds {count} (or its last hash differs): it is truncated or edited; nothing was imported"
+        )
 
 
 def import_log(store: EventStore, source: IO[str], progress: Progress | None = None,

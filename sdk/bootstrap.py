@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
@@ -18,8 +19,10 @@ from projections.rebuild import catch_up
 from projections.tables import create_view_schema
 from registry.database import create_engine_for, registry_home, resolve_url, transaction
 from registry.schema import check_schema_version, create_log_schema, lock_schema_setup, read_schema_version
-from registry.service import CommandService
 from registry.store import EventStore
+
+if TYPE_CHECKING:
+    from registry.service import CommandService
 
 
 @dataclass
@@ -65,6 +68,8 @@ def open_registry(
     synchronous: str | None = None,
 ) -> Registry:
     """Open (creating on first use) the registry at ``url`` / ``$MODELOG_DATABASE_URL`` / the home's SQLite file."""
+    from registry.service import CommandService  # lazily: read-only callers (open_reader) never load pydantic
+
     resolved = resolve_url(url, home)
     engine = create_engine_for(resolved, synchronous=synchronous)
     try:
@@ -76,3 +81,106 @@ def open_registry(
         raise
     return Registry(resolved, registry_home(home), engine, store, CommandService(store, actor=actor),
                     ReadModel(engine, store))
+
+
+@dataclass
+class Reader:
+    """An open registry for queries only: the log and the read models, without the command service."""
+
+    url: str
+    home: Path
+    engine: Engine
+    store: EventStore
+    reads: ReadModel
+
+    def close(self) -> None:
+        """Release every pooled database connection."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Reader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_reader(url: str | None = None, *, home: str | os.PathLike[str] | None = None) -> Reader:
+    """Open the registry like :func:`open_registry` but for reading only (no pydantic, no write side loaded)."""
+    resolved = resolve_url(url, home)
+    engine = create_engine_for(resolved)
+    try:
+        ensure_schema(engine)
+        store = EventStore(engine, [ViewProjector()])
+        catch_up(engine, store)
+    except BaseException:
+        engine.dispose()
+        raise
+    return Reader(resolved, registry_home(home), engine, store, ReadModel(engine, store))
+
+
+def upgrade_database(url: str | None = None, *, home: str | os.PathLike[str] | None = None) -> tuple[int | None, int]:
+    """Upgrade the registry database in place to this modelog's schema (``modelog db upgrade``).
+
+    Returns ``(from_version, to_version)``; ``from_version`` is None for an empty database
+    and 0 for a log that predates schema versioning. Every pending migration commits
+    together or not at all; a database from a newer modelog is refused untouched.
+    Afterwards the read models are caught up with the log (a pre-versioning log is replayed).
+    """
+    from registry.migrations import runner
+
+    engine = create_engine_for(resolve_url(url, home))
+    try:
+        with transaction(engine, write=True) as conn:
+            lock_schema_setup(conn)
+            found = read_schema_version(conn)
+            reached = runner.upgrade(conn)
+        catch_up(engine, EventStore(engine, [ViewProjector()]))
+    finally:
+        engine.dispose()
+    return found, reached
+
+
+def database_status(url: str | None = None, *, home: str | os.PathLike[str] | None = None) -> dict[str, object]:
+    """Where the registry database is and whether its schema fits this modelog (``modelog db status``).
+
+    Keys: ``url`` (password hidden), ``backend``, ``schema_version`` (None: empty), ``supported_version``,
+    ``alembic_revision``, ``state`` (empty | current | upgrade needed | newer than this modelog) and
+    ``head`` (the last log position). Reads only; creates nothing.
+    """
+    from sqlalchemy.engine import make_url
+
+    from registry.migrations.runner import applied_revision
+    from registry.schema import SCHEMA_VERSION
+
+    resolved = resolve_url(url, home)
+    parsed = make_url(resolved)
+    status: dict[str, object] = {
+        "url": parsed.render_as_string(hide_password=True), "backend": parsed.get_backend_name(),
+        "schema_version": None, "supported_version": SCHEMA_VERSION, "alembic_revision": None,
+        "state": "empty", "head": 0,
+    }
+    if parsed.get_backend_name() == "sqlite" and not _sqlite_file_exists(parsed.database):
+        return status
+    engine = create_engine_for(resolved)
+    try:
+        with transaction(engine) as conn:
+            found = read_schema_version(conn)
+            status["schema_version"] = found
+            status["alembic_revision"] = applied_revision(conn)
+            status["head"] = EventStore(engine).head(conn) if found is not None else 0
+    finally:
+        engine.dispose()
+    status["state"] = _schema_state(found, SCHEMA_VERSION)
+    return status
+
+
+def _sqlite_file_exists(database: str | None) -> bool:
+    return bool(database) and (database == ":memory:" or Path(database).expanduser().exists())
+
+
+def _schema_state(found: int | None, supported: int) -> str:
+    if found is None:
+        return "empty"
+    if found > supported:
+        return "newer than this modelog"
+    return "current" if found == supported else "upgrade needed"

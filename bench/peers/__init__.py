@@ -1,0 +1,1 @@
+"""Peer measurements, run as standalone scripts in their own virtualenvs (they import nothing from modelog)."""

@@ -1,0 +1,103 @@
+"""Shared pieces of the commands: read options (--as-of, --at-position, -o), opening the registry, confirmations.
+
+Imports stay light: the registry is opened lazily inside the helpers.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from sdk.bootstrap import Reader, Registry
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+AS_OF_HELP = ("Answer from the log as it was at TIMESTAMP (ISO 8601, e.g. 2024-05-01T12:00:00Z; "
+              "without a time zone it is local time).")
+AT_POSITION_HELP = "Answer from the log as it was right after log position N (0 = empty)."
+YES_HELP = "Do not ask for confirmation."
+
+
+class IsoTimestamp(click.ParamType):
+    """An ISO 8601 timestamp; a naive one is taken as local time and made aware."""
+
+    name = "timestamp"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        """Parse ``value``; a malformed timestamp is a usage error."""
+        if isinstance(value, datetime):
+            return value if value.tzinfo else value.astimezone()
+        try:
+            moment = datetime.fromisoformat(str(value).strip())
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO 8601 timestamp (for example 2024-05-01T12:00:00Z)", param, ctx)
+        return moment if moment.tzinfo else moment.astimezone()
+
+
+def read_options(func: F) -> F:
+    """Add --as-of, --at-position and -o/--output to a read command."""
+    func = click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True,
+                        help="Aligned table for people, or JSON for machines (e.g. jq).")(func)
+    func = click.option("--at-position", type=click.IntRange(min=0), metavar="N", help=AT_POSITION_HELP)(func)
+    return click.option("--as-of", type=IsoTimestamp(), metavar="TIMESTAMP", help=AS_OF_HELP)(func)
+
+
+def yes_option(func: F) -> F:
+    """Add -y/--yes to a destructive command."""
+    return click.option("-y", "--yes", is_flag=True, help=YES_HELP)(func)
+
+
+def point_in_time(as_of: datetime | None, at_position: int | None) -> dict[str, Any]:
+    """Keyword arguments selecting the point of the log a read answers from (usage error if both are given)."""
+    if as_of is not None and at_position is not None:
+        raise click.UsageError("give either --as-of or --at-position, not both")
+    return {"as_of": as_of, "at_position": at_position}
+
+
+@contextmanager
+def open_reads() -> Iterator[Reader]:
+    """The registry opened for queries only (no write side, no pydantic)."""
+    from sdk.bootstrap import open_reader
+
+    with open_reader() as reader:
+        yield reader
+
+
+@contextmanager
+def open_writes() -> Iterator[Registry]:
+    """The registry opened with its command service."""
+    from sdk.bootstrap import open_registry
+
+    with open_registry() as registry:
+        yield registry
+
+
+def is_interactive() -> bool:
+    """True when a person can answer a prompt (stdin is a terminal)."""
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def confirm(action: str, yes: bool) -> None:
+    """Ask "<action>?" unless ``yes``; without a terminal refuse (exit 1) instead of waiting for input."""
+    if yes:
+        return
+    if not is_interactive():
+        raise click.ClickException(f"refusing to {action} without confirmation (no terminal to ask on); "
+                                   "pass -y/--yes to confirm")
+    click.confirm(f"{action[0].upper()}{action[1:]}?", abort=True)
+
+
+def ask(question: str, refusal: str) -> bool:
+    """Ask a yes/no question at a terminal; without one, fail with ``refusal`` (exit 1) instead of waiting."""
+    if not is_interactive():
+        raise click.ClickException(refusal)
+    return click.confirm(question, default=False)

@@ -1,0 +1,33 @@
+"""Logging set-up for the CLI: structlog on stderr, quiet unless ``-v``, console or JSON lines."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+
+def configure_logging(*, verbose: bool, fmt: str) -> None:
+    """Warnings and errors only by default; everything with ``verbose``; ``fmt`` is console or json."""
+    import structlog  # lazily: `modelog --help` never pays for it
+
+    level = logging.DEBUG if verbose else logging.WARNING
+    renderer = structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
+    processors = [
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info if fmt == "json" else structlog.processors.StackInfoRenderer(),
+        renderer,
+    ]
+    structlog.configure(
+        processors=processors,
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+def log_traceback(error: BaseException) -> None:
+    """Log ``error`` with its traceback at debug level (shown only with ``-v``)."""
+    import structlog
+
+    structlog.get_logger("modelog.cli").debug("command failed", error_type=type(error).__name__, exc_info=error)

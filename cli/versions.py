@@ -1,0 +1,230 @@
+"""``modelog model version ...``: list versions, their linked artifacts and runs, update and delete them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import click
+
+from cli.common import ask, confirm, open_reads, open_writes, point_in_time, read_options, yes_option
+from cli.output import echo_json, echo_table, when
+
+VERSION_COLUMNS = ("NAME", "NUMBER", "DESCRIPTION", "STAGE", "ALIASES", "DATA_ARTIFACTS_COUNT",
+                   "MODEL_ARTIFACTS_COUNT", "DEPLOYMENTS_COUNT", "PIPELINE_RUNS_COUNT", "UPDATED")
+LINK_COLUMNS = ("PIPELINE", "STEP", "NAME", "LINK_VERSION", "ARTIFACT", "CREATED")
+RUN_COLUMNS = ("PIPELINE", "RUN_ID", "STATUS", "STEPS", "STARTED", "FINISHED")
+STAGES = ("none", "staging", "production", "archived")
+VERSION_HELP = "VERSION is a number, a name, a stage, 'latest' (the default) or '@alias'."
+LINK_JSON = ("JSON: a list of {\"pipeline\", \"step\", \"name\", \"kind\", \"link_version\", \"artifact_id\", "
+             "\"artifact_name\", \"artifact_version\", \"content_hash\", \"run_id\", \"created_at\"}.")
+
+
+@click.group()
+def version() -> None:
+    """List, inspect, promote and delete the versions of a model.
+
+    \b
+    Example:
+      modelog model version list demo
+    """
+
+
+def _describe(model: str, selector: str | None) -> str:
+    from registry.selectors import parse_selector
+
+    return f"{parse_selector(selector).describe()} of model {model!r}"
+
+
+@version.command("list")
+@click.argument("model")
+@click.option("--stage", type=click.Choice(STAGES, case_sensitive=False), help="Only versions in this stage.")
+@read_options
+def list_versions(model: str, stage: str | None, as_of: datetime | None, at_position: int | None,
+                  output: str) -> None:
+    """List the versions of MODEL with their link counts.
+
+    JSON: a list of {"model_id", "model_name", "number", "name", "description", "tags", "stage", "aliases",
+    "data_count", "model_count", "deployment_count", "run_count", "created_at", "updated_at", "created_by",
+    "created_run_id"}.
+
+    \b
+    Example:
+      modelog model version list demo --stage production
+    """
+    with open_reads() as reader:
+        found = reader.reads.list_versions(model, stage=stage.lower() if stage else None,
+                                           **point_in_time(as_of, at_position))
+    if output == "json":
+        echo_json([v.as_dict() for v in found])
+        return
+    rows = [(v.name, v.number, v.description, v.stage, ["@" + a for a in v.aliases], v.data_count, v.model_count,
+             v.deployment_count, v.run_count, when(v.updated_at)) for v in found]
+    echo_table(VERSION_COLUMNS, rows, f"No versions found for model {model!r}.")
+
+
+def _link_command(name: str, kind: str, what: str) -> click.Command:
+    @read_options
+    def command(model: str, version: str | None, as_of: datetime | None, at_position: int | None,
+                output: str) -> None:
+        with open_reads() as reader:
+            links = reader.reads.list_links(model, version, kind=kind, **point_in_time(as_of, at_position))
+        if output == "json":
+            echo_json([link.as_dict() for link in links])
+            return
+        rows = [(link.pipeline, link.step, link.name, link.link_version,
+                 f"{link.artifact_name}:{link.artifact_version}", when(link.created_at)) for link in links]
+        echo_table(LINK_COLUMNS, rows, f"No {what} linked to {_describe(model, version)}.")
+
+    command.__doc__ = (f"List the {what} linked to a version of MODEL. {VERSION_HELP}\n\n{LINK_JSON}\n\n"
+                       f"\b\nExample:\n  modelog model version {name} demo 1")
+    command = click.argument("version", required=False)(command)
+    command = click.argument("model")(command)
+    return version.command(name)(command)
+
+
+artifacts = _link_command("artifacts", "data", "data artifacts")
+model_objects = _link_command("model_objects", "model", "model objects")
+deployments = _link_command("deployments", "deployment", "deployments")
+
+
+@version.command("runs")
+@click.argument("model")
+@click.argument("version", required=False)
+@read_options
+def runs(model: str, version: str | None, as_of: datetime | None, at_position: int | None, output: str) -> None:
+    """List the pipeline runs linked to a version of MODEL.
+
+    VERSION is a number, a name, a stage, 'latest' (the default) or '@alias'.
+
+    JSON: a list of {"run_id", "pipeline", "status", "started_at", "finished_at", "steps_completed", "error",
+    "linked_at", "model_name", "version_number"}.
+
+    \b
+    Example:
+      modelog model version runs demo production
+    """
+    with open_reads() as reader:
+        found = reader.reads.list_version_runs(model, version, **point_in_time(as_of, at_position))
+    if output == "json":
+        echo_json([r.as_dict() for r in found])
+        return
+    rows = [(r.pipeline, r.run_id, r.status, r.steps_completed, when(r.started_at), when(r.finished_at))
+            for r in found]
+    echo_table(RUN_COLUMNS, rows, f"No runs linked to {_describe(model, version)}.")
+
+
+@version.command("update")
+@click.argument("model")
+@click.argument("version")
+@click.option("-s", "--stage", type=click.Choice(STAGES, case_sensitive=False), help="Move the version to STAGE.")
+@click.option("-f", "--force", is_flag=True, help="Archive the version currently holding staging/production.")
+@click.option("-n", "--name", metavar="NAME", help="Rename the version.")
+@click.option("-d", "--description", metavar="TEXT", help="New description of the version.")
+@click.option("--alias", "aliases", multiple=True, metavar="ALIAS",
+              help="Point ALIAS at this version, moving it from another version (repeatable).")
+@click.option("--remove-alias", "remove_aliases", multiple=True, metavar="ALIAS", help="Remove ALIAS (repeatable).")
+def update(model: str, version: str, stage: str | None, force: bool, name: str | None, description: str | None,
+           aliases: tuple[str, ...], remove_aliases: tuple[str, ...]) -> None:
+    """Promote, rename, describe or alias a version of MODEL; all changes are written together or not at all.
+
+    VERSION is a number, a name, a stage, 'latest' or '@alias'. Promoting into an occupied staging or
+    production stage without --force shows the holder and asks.
+
+    \b
+    Example:
+      modelog model version update demo 2 -s production --alias champion
+    """
+    if not (stage or name or description is not None or aliases or remove_aliases):
+        raise click.UsageError("nothing to update: give -s/--stage, -n/--name, -d/--description, --alias or "
+                               "--remove-alias")
+    with open_writes() as registry:
+        current = registry.reads.get_version(model, version)
+        if stage:
+            force = _settle_stage(registry.reads, current, stage.lower(), force)
+        commands = _update_commands(current, stage, force, name, description, aliases, remove_aliases)
+        outcome = registry.commands.execute_all(commands)
+    for line in _update_report(current, commands, outcome.info["results"]):
+        click.echo(line)
+
+
+def _settle_stage(reads: Any, current: Any, stage: str, force: bool) -> bool:
+    """Whether to force the promotion: the holder of an occupied stage is shown and the user asked."""
+    from registry.errors import NotFoundError
+
+    if force or stage not in ("staging", "production"):
+        return force
+    try:
+        holder = reads.get_version(current.model_name, stage)
+    except NotFoundError:
+        return False
+    if holder.number == current.number:
+        return False
+    held = f"{stage} of model {current.model_name!r} is held by version {holder.number} ({holder.name!r})"
+    refusal = f"{held}; pass -f/--force to archive it and promote version {current.number}"
+    if not ask(f"{held[0].upper()}{held[1:]}. Archive it and promote version {current.number}?", refusal):
+        raise click.Abort()
+    return True
+
+
+def _update_commands(current: Any, stage: str | None, force: bool, name: str | None, description: str | None,
+                     aliases: tuple[str, ...], remove_aliases: tuple[str, ...]) -> list[Any]:
+    from registry import commands as cmd
+
+    model, number = current.model_name, current.number
+    found: list[Any] = [cmd.SetStage(model=model, version=number, stage=stage, force=force)] if stage else []
+    found += [cmd.SetAlias(model=model, version=number, alias=a) for a in aliases]
+    found += [cmd.RemoveAlias(model=model, alias=a) for a in remove_aliases]
+    if name is not None or description is not None:
+        found.append(cmd.UpdateVersion(model=model, version=number, name=name, description=description))
+    return found
+
+
+def _update_report(current: Any, commands: list[Any], results: list[Any]) -> list[str]:
+    from registry import commands as cmd
+
+    subject = f"Version {current.number} of model {current.model_name!r}"
+    lines = []
+    for command, result in zip(commands, results, strict=True):
+        if isinstance(command, cmd.SetStage):
+            lines += [f"Version {n} archived (displaced from {command.stage.value})." for n in result.info["archived"]]
+            lines.append(f"{subject} moved to stage {command.stage.value}." if result.info["changed"]
+                         else f"{subject} is already in stage {command.stage.value}.")
+        elif isinstance(command, cmd.SetAlias):
+            lines.append(_alias_line(current, command.alias, result.info.get("moved_from")))
+        elif isinstance(command, cmd.RemoveAlias):
+            lines.append(f"Alias @{command.alias} removed from version {result.number}.")
+        else:
+            lines.append(f"{subject} updated.")
+    return lines
+
+
+def _alias_line(current: Any, alias: str, moved_from: int | None) -> str:
+    if alias in current.aliases:
+        return f"Alias @{alias} already points at version {current.number}."
+    if moved_from is not None:
+        return f"Alias @{alias} moved from version {moved_from} to version {current.number}."
+    return f"Alias @{alias} set on version {current.number}."
+
+
+@version.command("delete")
+@click.argument("model")
+@click.argument("version")
+@yes_option
+def delete(model: str, version: str, yes: bool) -> None:
+    """Delete a version of MODEL (asks first; its history stays in the log).
+
+    VERSION is a number, a name, a stage, 'latest' or '@alias'.
+
+    \b
+    Example:
+      modelog model version delete demo 2 -y
+    """
+    from registry.commands import DeleteVersion
+
+    with open_writes() as registry:
+        current = registry.reads.get_version(model, version)
+        command = DeleteVersion(model=current.model_name, version=current.number)
+        confirm(f"delete version {current.number} ({current.name!r}) of model {current.model_name!r}", yes)
+        registry.commands.execute(command)
+    click.echo(f"Version {current.number} of model {current.model_name!r} deleted.")

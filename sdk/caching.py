@@ -1,0 +1,77 @@
+"""Step caching: a step whose source, parameters and input artifacts match an earlier successful run
+reuses that run's outputs (recorded as a cached step and linked like any other)."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from registry.commands import CompleteStep
+from sdk.artifact_store import content_hash
+from sdk.config import ArtifactConfig
+from sdk.errors import ArtifactIntegrityError, ConfigError
+from sdk.materializers import serialize
+from sdk.outputs import StoredOutput, load_value
+from sdk.steps import Step
+
+if TYPE_CHECKING:
+    from sdk.client import Client
+    from sdk.pipelines import RunContext
+
+log = structlog.get_logger("modelog.sdk")
+CACHE_KEY_VERSION = 1
+
+
+def _input_hash(value: Any, run: RunContext) -> str:
+    produced = run.artifact_hash_of(value)
+    if produced is not None:
+        return f"artifact:{produced}"
+    try:
+        return f"value:{content_hash(serialize(value, warn=False).data)}"
+    except ConfigError:
+        return f"unhashable:{id(value)}:{type(value).__qualname__}"
+
+
+def cache_key(step: Step, bound: inspect.BoundArguments, run: RunContext) -> str:
+    """SHA-256 of the step's name and source and the content hashes of its inputs."""
+    inputs = {name: _input_hash(value, run) for name, value in bound.arguments.items()}
+    body = {"v": CACHE_KEY_VERSION, "step": step.name, "source": step.source, "inputs": inputs}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def _configs(step: Step) -> dict[str, ArtifactConfig]:
+    return {decl.name: decl.config for decl in step.outputs or ()}
+
+
+def load_cached(client: Client, step: Step, key: str) -> list[StoredOutput] | None:
+    """The outputs of the latest successful step with ``key``, loaded and verified; None on a miss."""
+    found = client.reads.find_cached_step(key)
+    if found is None:
+        return None
+    configs = _configs(step)
+    outputs = []
+    for recorded in found:
+        artifact = client.get_artifact(recorded["artifact_id"])
+        output = StoredOutput(
+            name=recorded["name"], artifact_id=artifact.artifact_id, artifact_name=artifact.name,
+            artifact_version=artifact.version, content_hash=artifact.content_hash, uri=artifact.uri,
+            materializer=artifact.materializer, data_type=artifact.data_type,
+            config=configs.get(recorded["name"], ArtifactConfig()), cached=True,
+        )
+        try:
+            output.value = load_value(client, output)
+        except ArtifactIntegrityError as error:
+            log.warning("cached output is unusable; running the step again", step=step.name, error=str(error))
+            return None
+        outputs.append(output)
+    return outputs
+
+
+def record_cached(client: Client, run_id: str, step: str, key: str, outputs: list[StoredOutput]) -> None:
+    """Record a step served from cache: its outputs reuse the earlier artifact versions."""
+    client.commands.execute(CompleteStep(run_id=run_id, step=step, outputs=tuple(o.spec(reuse=True) for o in outputs),
+                                         cached=True, cache_key=key))

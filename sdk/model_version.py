@@ -1,0 +1,102 @@
+"""A handle on one model version: its stage, linked artifacts, runs and history."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from projections.history import HistoryEntry
+from projections.views import LinkView, RunView, VersionView
+from registry.commands import SetStage
+from sdk.config import ModelStages
+from sdk.errors import ArtifactNotFoundError
+
+if TYPE_CHECKING:
+    from sdk.client import Client
+
+
+class ModelVersion:
+    """One version of a model, addressed by number; reads are live unless the handle is pinned to a log position."""
+
+    def __init__(self, client: Client, model: str, number: int, *, position: int | None = None) -> None:
+        self.client = client
+        self.model_name = model
+        self.number = number
+        self.position = position
+
+    def __repr__(self) -> str:
+        pinned = f", position={self.position}" if self.position is not None else ""
+        return f"ModelVersion(model={self.model_name!r}, number={self.number}{pinned})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ModelVersion) and (self.model_name, self.number, self.position) == (
+            other.model_name, other.number, other.position)
+
+    def __hash__(self) -> int:
+        return hash((self.model_name, self.number, self.position))
+
+    @property
+    def view(self) -> VersionView:
+        """The version's read-model row (number, name, stage, counts...)."""
+        return self.client.reads.get_version(self.model_name, self.number, at_position=self.position)
+
+    @property
+    def name(self) -> str:
+        """The version's name (its number as text unless it was named)."""
+        return self.view.name
+
+    @property
+    def stage(self) -> ModelStages:
+        """The version's current stage."""
+        return ModelStages(self.view.stage)
+
+    def set_stage(self, stage: ModelStages | str, force: bool = False) -> None:
+        """Move this version into ``stage``; ``force`` archives the version currently holding it."""
+        self.client.commands.execute(SetStage(model=self.model_name, version=self.number,
+                                              stage=getattr(stage, "value", stage), force=force))
+
+    def _links(self, kind: str | None = None) -> list[LinkView]:
+        return self.client.reads.list_links(self.model_name, self.number, kind=kind, at_position=self.position)
+
+    @property
+    def artifacts(self) -> list[LinkView]:
+        """Data artifacts linked to this version, in link order."""
+        return self._links("data")
+
+    @property
+    def model_objects(self) -> list[LinkView]:
+        """Model objects linked to this version."""
+        return self._links("model")
+
+    @property
+    def deployments(self) -> list[LinkView]:
+        """Deployments linked to this version."""
+        return self._links("deployment")
+
+    @property
+    def runs(self) -> list[RunView]:
+        """Pipeline runs linked to this version, in link order."""
+        return self.client.reads.list_version_runs(self.model_name, self.number, at_position=self.position)
+
+    def get_artifact(self, name: str, version: int | None = None) -> LinkView:
+        """The link named ``name`` (its latest link version, or link version ``version``)."""
+        links = self._links()
+        named = [link for link in links if name in (link.name, link.artifact_name)]
+        if version is not None:
+            named = [link for link in named if link.link_version == version]
+        if not named:
+            known = ", ".join(sorted({link.name for link in links})) or "none"
+            which = f"{name!r}" + (f" link version {version}" if version is not None else "")
+            raise ArtifactNotFoundError(
+                f"version {self.number} of model {self.model_name!r} has no artifact {which}; linked: {known}")
+        return named[-1]
+
+    def load_artifact(self, name: str, version: int | None = None) -> Any:
+        """Load (verifying its content hash first) the artifact linked under ``name``."""
+        return self.client.load_artifact(self.get_artifact(name, version).artifact_id)
+
+    def history(self) -> list[HistoryEntry]:
+        """The model history entries about this version, including its runs' events."""
+        entries = self.client.reads.history(self.model_name, at_position=self.position, include_runs=True)
+        run_ids = {e.data["run_id"] for e in entries
+                   if e.event_type == "PipelineRunLinked" and e.data.get("number") == self.number}
+        return [e for e in entries if e.data.get("number") == self.number or (e.run_id in run_ids)]

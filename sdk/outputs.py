@@ -1,0 +1,70 @@
+"""Storing step outputs: materialise, write to the artifact store, record the step, load back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from registry.commands import CompleteStep, OutputSpec
+from sdk.config import ArtifactConfig
+from sdk.materializers import deserialize, serialize
+from sdk.steps import OutputDecl
+
+if TYPE_CHECKING:
+    from sdk.client import Client
+
+
+@dataclass
+class StoredOutput:
+    """One step output as stored: its artifact version, where the bytes are, and the loaded value."""
+
+    name: str
+    artifact_id: str
+    artifact_name: str
+    artifact_version: int
+    content_hash: str
+    uri: str
+    materializer: str
+    data_type: str
+    config: ArtifactConfig = field(repr=False)
+    value: Any = field(default=None, repr=False)
+    cached: bool = False
+
+    def spec(self, *, reuse: bool) -> OutputSpec:
+        """The core's output spec for this output (``reuse``: point at the existing artifact version)."""
+        return OutputSpec(
+            name=self.name, uri=self.uri, content_hash=self.content_hash, data_type=self.data_type,
+            materializer=self.materializer, artifact_name=self.artifact_name, kind=self.config.kind,
+            overwrite=self.config.overwrite, artifact_id=self.artifact_id if reuse else None,
+            artifact_version=self.artifact_version if reuse else None,
+        )
+
+
+def load_value(client: Client, output: StoredOutput) -> Any:
+    """The verified, deserialised value of a stored output."""
+    label = f"{output.artifact_name!r} v{output.artifact_version}"
+    data = client.artifact_store.get(output.uri, output.content_hash, label=label)
+    return deserialize(data, output.materializer)
+
+
+def _stage(client: Client, decl: OutputDecl, value: Any) -> StoredOutput:
+    serialized = serialize(value)
+    blob = client.artifact_store.put(serialized.data)
+    return StoredOutput(name=decl.name, artifact_id="", artifact_name=decl.config.name or decl.name,
+                        artifact_version=0, content_hash=blob.content_hash, uri=blob.uri,
+                        materializer=serialized.materializer, data_type=serialized.data_type, config=decl.config)
+
+
+def store_outputs(client: Client, run_id: str, step: str, pairs: list[tuple[OutputDecl, Any]], cache_key: str,
+                  duration_ms: float) -> list[StoredOutput]:
+    """Write each output to the store, record the completed step, and load the outputs back (verified)."""
+    outputs = [_stage(client, decl, value) for decl, value in pairs]
+    result = client.commands.execute(CompleteStep(
+        run_id=run_id, step=step, outputs=tuple(o.spec(reuse=False) for o in outputs), cached=False,
+        cache_key=cache_key, duration_ms=duration_ms,
+    ))
+    for output, recorded in zip(outputs, result.info["outputs"], strict=True):
+        output.artifact_id, output.artifact_version = recorded.artifact_id, recorded.artifact_version
+        output.artifact_name = recorded.artifact_name
+        output.value = load_value(client, output)
+    return outputs

@@ -1,0 +1,67 @@
+"""Helpers for event-store tests: a bare log on a test database, raw events, attacker-style SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from registry.database import create_engine_for, transaction
+from registry.schema import create_log_schema
+from registry.store import EventStore, NewEvent, StoredEvent
+
+
+def log_engine(url: str) -> Engine:
+    """An engine on ``url`` with the log tables and guards created."""
+    engine = create_engine_for(url, synchronous="NORMAL")
+    with transaction(engine, write=True) as conn:
+        create_log_schema(conn)
+    return engine
+
+
+def new(i: int = 1, event_type: str = "ModelUpdated", schema_version: int = 1) -> NewEvent:
+    """A raw event whose data names ``i``."""
+    return NewEvent(event_type, schema_version, {"changes": {"description": f"d{i}"}})
+
+
+def drop_guards(engine: Engine) -> None:
+    """Remove the append-only triggers (what an attacker with DDL rights does first)."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("DROP TRIGGER IF EXISTS events_no_change ON events")
+            conn.exec_driver_sql("DROP TRIGGER IF EXISTS events_no_truncate ON events")
+        else:
+            conn.exec_driver_sql("DROP TRIGGER IF EXISTS events_no_update")
+            conn.exec_driver_sql("DROP TRIGGER IF EXISTS events_no_delete")
+
+
+def fill(store: EventStore, count: int, streams: Sequence[str] = ("s-a", "s-b", "s-c")) -> list[StoredEvent]:
+    """Append ``count`` events round-robin over ``streams``, one append each."""
+    stored: list[StoredEvent] = []
+    for i in range(count):
+        stored += store.append(streams[i % len(streams)], None, [new(i)])
+    return stored
+
+
+class CountingStore(EventStore):
+    """An event store that counts the events its reads return (a real store, not a mock)."""
+
+    events_read: int = 0
+    streams_read: list[str]
+
+    def reset_count(self) -> None:
+        """Start counting from zero."""
+        self.events_read, self.streams_read = 0, []
+
+    def read_stream(self, stream_id: str, **kwargs: Any) -> list[StoredEvent]:  # type: ignore[override]
+        """Read one stream, counting its events."""
+        found = super().read_stream(stream_id, **kwargs)
+        self.events_read += len(found)
+        self.streams_read = [*getattr(self, "streams_read", []), stream_id]
+        return found
+
+    def _read_batch(self, *args: Any, **kwargs: Any) -> list[StoredEvent]:
+        found = super()._read_batch(*args, **kwargs)
+        self.events_read += len(found)
+        return found

@@ -1,0 +1,176 @@
+"""``modelog model ...`` through click's CliRunner against a real registry on every backend."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+
+import pytest
+import structlog
+from click.testing import CliRunner, Result
+
+from cli.main import cli
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """The CLI configures structlog globally; give later tests the defaults back."""
+    yield
+    structlog.reset_defaults()
+
+
+def run(*args: str, input: str | None = None) -> Result:
+    """Invoke the CLI in-process (the environment points it at the test registry)."""
+    return CliRunner().invoke(cli, list(args), input=input)
+
+
+def event_count(registry: object) -> int:
+    return registry.store.head()  # type: ignore[attr-defined]
+
+
+def test_empty_registry_lists_no_models(registry: object) -> None:
+    result = run("model", "list")
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "No models found.\n", "")
+
+
+def test_register_then_list_shows_the_model_in_aligned_columns(registry: object) -> None:
+    result = run("model", "register", "-n", "demo_cli", "-d", "created from cli", "-t", "cli", "-l", "MIT")
+    assert result.exit_code == 0, result.output
+    found = registry.reads.get_model("demo_cli")  # type: ignore[attr-defined]
+    assert result.stdout == f"Model 'demo_cli' registered (id {found.id}).\n"
+    listing = run("model", "list")
+    assert listing.exit_code == 0
+    assert listing.stdout == (
+        "ID        NAME      LATEST_VERSION  DESCRIPTION       TAGS  USE_CASES  AUDIENCE  LIMITATIONS  TRADE_OFFS"
+        "  ETHICS  LICENSE  UPDATED\n"
+        f"{found.id[:8]}  demo_cli                  created from cli  cli{' ' * 57}MIT      {found.updated_at[:19]}Z\n"
+    )
+
+
+def test_register_json_listing_has_the_documented_keys(registry: object) -> None:
+    run("model", "register", "-n", "a", "-t", "x", "-t", "y")
+    data = json.loads(run("model", "list", "-o", "json").stdout)
+    assert set(data) == {"items", "total", "page", "size"}
+    assert data["total"] == 1
+    assert set(data["items"][0]) == {"id", "name", "license", "description", "audience", "use_cases", "limitations",
+                                     "trade_offs", "ethics", "tags", "latest_version", "version_count", "created_at",
+                                     "updated_at", "created_by"}
+    assert data["items"][0]["tags"] == ["x", "y"]
+
+
+def test_duplicate_name_is_one_error_line_and_writes_nothing(registry: object) -> None:
+    run("model", "register", "-n", "demo")
+    before = event_count(registry)
+    result = run("model", "register", "-n", "DEMO")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == "Error: a model named 'DEMO' already exists\n"
+    assert event_count(registry) == before
+
+
+def test_invalid_name_is_rejected_before_anything_is_written(registry: object) -> None:
+    result = run("model", "register", "-n", "a/b")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
+    assert event_count(registry) == 0
+
+
+def test_missing_required_option_is_a_usage_error(registry: object) -> None:
+    result = run("model", "register")
+    assert result.exit_code == 2
+    assert "Error: Missing option '-n' / '--name'." in result.stderr
+
+
+def test_update_changes_only_given_fields_and_tags(registry: object) -> None:
+    run("model", "register", "-n", "demo", "-l", "Apache", "-d", "first", "-t", "old")
+    result = run("model", "update", "demo", "-t", "tag1", "-t", "tag2", "-e", "some ethical implications",
+                 "-r", "old")
+    assert (result.exit_code, result.stdout) == (0, "Model 'demo' updated.\n")
+    found = registry.reads.get_model("demo")  # type: ignore[attr-defined]
+    assert (found.license, found.description, found.ethics) == ("Apache", "first", "some ethical implications")
+    assert found.tags == ("tag1", "tag2")
+
+
+def test_update_of_a_missing_model_names_the_models_that_exist(registry: object) -> None:
+    run("model", "register", "-n", "demo")
+    result = run("model", "update", "dmeo", "-d", "x")
+    assert (result.exit_code, result.stderr) == (1, "Error: model 'dmeo' does not exist; models: demo\n")
+
+
+def test_delete_without_terminal_and_without_yes_refuses(registry: object) -> None:
+    run("model", "register", "-n", "demo")
+    before = event_count(registry)
+    result = run("model", "delete", "demo")
+    assert result.exit_code == 1
+    assert result.stderr == ("Error: refusing to delete model 'demo' and its 0 version(s) without confirmation "
+                             "(no terminal to ask on); pass -y/--yes to confirm\n")
+    assert event_count(registry) == before
+
+
+def test_delete_asks_at_a_terminal(registry: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("cli.common.is_interactive", lambda: True)
+    run("model", "register", "-n", "demo")
+    declined = run("model", "delete", "demo", input="n\n")
+    assert declined.exit_code == 1
+    assert registry.reads.get_model("demo").name == "demo"  # type: ignore[attr-defined]
+    accepted = run("model", "delete", "demo", input="y\n")
+    assert accepted.exit_code == 0
+    assert accepted.stdout == "Delete model 'demo' and its 0 version(s)? [y/N]: y\nModel 'demo' deleted.\n"
+
+
+def test_delete_with_yes(registry: object) -> None:
+    run("model", "register", "-n", "demo")
+    result = run("model", "delete", "demo", "-y")
+    assert (result.exit_code, result.stdout) == (0, "Model 'demo' deleted.\n")
+    assert run("model", "list").stdout == "No models found.\n"
+
+
+def test_list_at_a_past_position_and_time(registry: object) -> None:
+    run("model", "register", "-n", "first")
+    position = event_count(registry)
+    moment = datetime.now().isoformat()  # naive: local time
+    run("model", "register", "-n", "second")
+    names = lambda r: [m["name"] for m in json.loads(r.stdout)["items"]]  # noqa: E731
+    assert names(run("model", "list", "-o", "json")) == ["first", "second"]
+    assert names(run("model", "list", "-o", "json", "--at-position", str(position))) == ["first"]
+    assert names(run("model", "list", "-o", "json", "--as-of", moment)) == ["first"]
+    assert run("model", "list", "--at-position", "0").stdout == "No models found.\n"
+
+
+def test_point_in_time_errors(registry: object) -> None:
+    malformed = run("model", "list", "--as-of", "yesterday")
+    assert malformed.exit_code == 2
+    assert ("Error: Invalid value for '--as-of': 'yesterday' is not an ISO 8601 timestamp "
+            "(for example 2024-05-01T12:00:00Z)") in malformed.stderr
+    both = run("model", "list", "--as-of", "2024-01-01", "--at-position", "1")
+    assert both.exit_code == 2
+    assert "Error: give either --as-of or --at-position, not both" in both.stderr
+    beyond = run("model", "list", "--at-position", "5")
+    assert (beyond.exit_code, beyond.stderr) == (
+        1, "Error: log position 5 is beyond the end of the log (last position 0)\n")
+
+
+def test_list_filters_sorts_and_pages(registry: object) -> None:
+    for name, tag in (("alpha", "a"), ("beta", "b"), ("gamma", "a")):
+        run("model", "register", "-n", name, "-t", tag)
+    names = lambda *a: [m["name"] for m in json.loads(run("model", "list", "-o", "json", *a).stdout)["items"]]  # noqa: E731
+    assert names("--tag", "a") == ["alpha", "gamma"]
+    assert names("--name", "MM") == ["gamma"]
+    assert names("--size", "2", "--page", "2") == ["gamma"]
+    paged = run("model", "list", "--size", "2")
+    assert paged.stdout.endswith("Page 1 of 2 (3 models).\n")
+
+
+def test_history_lists_every_event_even_after_deletion(registry: object) -> None:
+    run("model", "register", "-n", "demo", "-l", "Apache")
+    run("model", "update", "demo", "-t", "t1")
+    run("model", "delete", "demo", "-y")
+    result = run("model", "history", "demo", "-o", "json")
+    assert result.exit_code == 0
+    entries = json.loads(result.stdout)
+    assert [e["event"] for e in entries] == ["ModelRegistered", "ModelUpdated", "ModelDeleted"]
+    assert entries[1]["summary"] == "updated model: +tag 't1'"
+    assert {e["actor"] for e in entries} == {"tester"}
+    table = run("model", "history", "demo").stdout.splitlines()
+    assert table[0].split() == ["POSITION", "TIME", "ACTOR", "EVENT", "CHANGE", "RUN"]
+    assert table[2].endswith("ModelUpdated     updated model: +tag 't1'")

@@ -1,0 +1,196 @@
+"""Schema versioning: the packaged Alembic migrations build today's schema and upgrade old databases in place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import inspect, text
+
+from projections import tables as view_tables
+from projections.rebuild import verify as verify_views
+from registry import commands as cmd
+from registry.database import create_engine_for, transaction
+from registry.errors import SchemaVersionError, StorageError
+from registry.migrations.runner import MIGRATIONS_DIR, applied_revision, revision_id
+from registry.schema import SCHEMA_VERSION, events
+from registry.schema import metadata as log_metadata
+from registry.service import CommandService
+from registry.store import EventStore
+from sdk.bootstrap import database_status, open_registry, upgrade_database
+from tests import backends
+
+ALEMBIC_TABLE = "alembic_version"
+
+
+def _second_url(backend: str, tmp_path: Path) -> str:
+    """A second empty database (PostgreSQL: the test database, emptied again)."""
+    return backends.reset_postgres() if backend == "postgres" else f"sqlite:///{tmp_path / 'second.db'}"
+
+
+def _triggers(conn: Any) -> list[str]:
+    if conn.dialect.name == "postgresql":
+        query = "SELECT tgname FROM pg_trigger WHERE tgrelid = 'events'::regclass AND NOT tgisinternal"
+    else:
+        query = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+    return sorted(row[0] for row in conn.exec_driver_sql(query))
+
+
+def _table_layout(inspector: Any, table: str) -> dict[str, Any]:
+    return {
+        "columns": [(c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)],
+        "primary_key": inspector.get_pk_constraint(table)["constrained_columns"],
+        "unique": sorted((u["name"], tuple(u["column_names"])) for u in inspector.get_unique_constraints(table)),
+        "indexes": sorted((i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                          for i in inspector.get_indexes(table)),
+    }
+
+
+def dump_schema(url: str) -> dict[str, Any]:
+    """Tables, columns, keys, indexes, triggers and bookkeeping rows of the database at ``url``."""
+    engine = create_engine_for(url)
+    try:
+        with engine.connect() as conn:
+            inspector = inspect(conn)
+            tables = sorted(t for t in inspector.get_table_names() if t != ALEMBIC_TABLE)
+            return {
+                "tables": {table: _table_layout(inspector, table) for table in tables},
+                "triggers": _triggers(conn),
+                "schema_rows": conn.exec_driver_sql("SELECT component, version FROM modelog_schema").all(),
+                "checkpoints": conn.exec_driver_sql("SELECT name, position FROM view_checkpoints").all(),
+            }
+    finally:
+        engine.dispose()
+
+
+def log_rows(url: str) -> list[tuple[Any, ...]]:
+    """Every stored event row, verbatim, in position order."""
+    engine = create_engine_for(url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(events.select().order_by(events.c.position))]
+    finally:
+        engine.dispose()
+
+
+def make_pre_versioning_log(url: str) -> None:
+    """A "version 0" database: only the events table (no version record, guards or read models), with real events."""
+    engine = create_engine_for(url)
+    try:
+        with transaction(engine, write=True) as conn:
+            events.create(conn)
+        service = CommandService(EventStore(engine), actor="old-modelog")
+        service.execute(cmd.RegisterModel(name="churn", fields={"description": "from before versioning"}))
+        for _ in range(3):
+            service.execute(cmd.CreateVersion(model="churn"))
+        service.execute(cmd.SetStage(model="churn", version=2, stage="production"))
+        service.execute(cmd.SetAlias(model="churn", version=3, alias="champion"))
+    finally:
+        engine.dispose()
+
+
+def test_migrations_ship_inside_the_package() -> None:
+    assert MIGRATIONS_DIR.parent.name == "registry"
+    assert (MIGRATIONS_DIR / "env.py").is_file() and (MIGRATIONS_DIR / "script.py.mako").is_file()
+    revisions = sorted(p.name for p in (MIGRATIONS_DIR / "versions").glob("[0-9]*.py"))
+    assert [name[:4] for name in revisions] == [revision_id(v) for v in range(1, SCHEMA_VERSION + 1)]
+
+
+def test_migrations_build_exactly_the_schema_a_fresh_registry_creates(backend: str, db_url: str, home: Path,
+                                                                      tmp_path: Path) -> None:
+    open_registry(db_url, home=home).close()
+    created = dump_schema(db_url)
+    migrated_url = _second_url(backend, tmp_path)
+    assert upgrade_database(migrated_url, home=home) == (None, SCHEMA_VERSION)
+    migrated = dump_schema(migrated_url)
+    assert migrated == created
+    expected_tables = set(log_metadata.tables) | set(view_tables.metadata.tables)
+    assert set(migrated["tables"]) == expected_tables
+    assert migrated["schema_rows"] == [("registry", SCHEMA_VERSION)]
+
+
+def test_pre_versioning_log_is_refused_then_upgraded_in_place_keeping_every_event(db_url: str, home: Path) -> None:
+    make_pre_versioning_log(db_url)
+    before = log_rows(db_url)
+    with pytest.raises(SchemaVersionError, match="modelog db upgrade"):
+        open_registry(db_url, home=home)
+    assert database_status(db_url, home=home)["state"] == "upgrade needed"
+
+    assert upgrade_database(db_url, home=home) == (0, SCHEMA_VERSION)
+
+    assert log_rows(db_url) == before
+    with open_registry(db_url, home=home) as registry:
+        assert registry.store.verify().ok
+        assert verify_views(registry.engine, registry.store).ok
+        model = registry.reads.get_model("churn")
+        assert model.description == "from before versioning"
+        versions = registry.reads.list_versions("churn")
+        assert [(v.number, v.stage, v.aliases) for v in versions] == [
+            (1, "none", ()), (2, "production", ()), (3, "none", ("champion",))]
+        registry.commands.execute(cmd.CreateVersion(model="churn"))
+        assert registry.store.head() == len(before) + 1
+    status = database_status(db_url, home=home)
+    assert (status["state"], status["schema_version"], status["alembic_revision"]) == (
+        "current", SCHEMA_VERSION, revision_id(SCHEMA_VERSION))
+
+
+def test_upgraded_database_is_append_only(backend: str, db_url: str, home: Path) -> None:
+    make_pre_versioning_log(db_url)
+    upgrade_database(db_url, home=home)
+    before = log_rows(db_url)
+    statements = ["UPDATE events SET data = '{}'", "DELETE FROM events"]
+    statements += ["TRUNCATE events"] if backend == "postgres" else []
+    engine = create_engine_for(db_url)
+    try:
+        for statement in statements:
+            with pytest.raises(StorageError, match="append-only"), transaction(engine, write=True) as conn:
+                conn.exec_driver_sql(statement)
+    finally:
+        engine.dispose()
+    assert log_rows(db_url) == before
+
+
+def test_registry_created_without_alembic_is_stamped_not_rebuilt(db_url: str, home: Path) -> None:
+    with open_registry(db_url, home=home) as registry:
+        registry.commands.execute(cmd.RegisterModel(name="fraud"))
+    before = log_rows(db_url)
+    assert database_status(db_url, home=home)["alembic_revision"] is None
+
+    assert upgrade_database(db_url, home=home) == (SCHEMA_VERSION, SCHEMA_VERSION)
+    assert upgrade_database(db_url, home=home) == (SCHEMA_VERSION, SCHEMA_VERSION)
+
+    assert log_rows(db_url) == before
+    engine = create_engine_for(db_url)
+    try:
+        with engine.connect() as conn:
+            assert applied_revision(conn) == revision_id(SCHEMA_VERSION)
+    finally:
+        engine.dispose()
+
+
+def test_newer_database_is_refused_by_open_and_by_upgrade_and_left_untouched(db_url: str, home: Path) -> None:
+    with open_registry(db_url, home=home) as registry:
+        registry.commands.execute(cmd.RegisterModel(name="fraud"))
+    engine = create_engine_for(db_url)
+    try:
+        with transaction(engine, write=True) as conn:
+            conn.execute(text("UPDATE modelog_schema SET version = :v"), {"v": SCHEMA_VERSION + 1})
+    finally:
+        engine.dispose()
+    before = dump_schema(db_url), log_rows(db_url)
+
+    with pytest.raises(SchemaVersionError, match="newer than this modelog supports"):
+        open_registry(db_url, home=home)
+    with pytest.raises(SchemaVersionError, match="newer than this modelog supports"):
+        upgrade_database(db_url, home=home)
+
+    assert (dump_schema(db_url), log_rows(db_url)) == before
+    assert database_status(db_url, home=home)["state"] == "newer than this modelog"
+
+
+def test_status_of_a_missing_sqlite_registry_creates_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MODELOG_DATABASE_URL", raising=False)
+    status = database_status(home=tmp_path / "nowhere")
+    assert (status["state"], status["schema_version"], status["backend"]) == ("empty", None, "sqlite")
+    assert not (tmp_path / "nowhere").exists()

@@ -1,0 +1,228 @@
+"""Random command sequences (refused ones included) against a real SQLite file.
+
+After every step: the live read models equal a fresh replay, the hash chain verifies, a
+refused command appended nothing, and domain invariants hold. Every state the registry
+was in stays answerable: at the end, ``at_position`` and ``as_of`` at each earlier step
+give exactly the snapshot taken then, and ``rebuild()`` reproduces the live tables.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from projections import tables as t
+from projections.rebuild import rebuild, verify
+from registry import commands as cmd
+from registry.database import transaction
+from registry.errors import RegistryError
+from registry.store import parse_time
+
+NAMES = st.sampled_from(["alpha", "Alpha", "beta", "gamma"])
+SELECTORS = st.sampled_from([1, 2, 3, "1", "4", "latest", "production", "staging", "@champ", "cand", "Cand"])
+VERSION_NAMES = st.sampled_from([None, None, "cand", "Cand", "rc"])
+STAGES = st.sampled_from(["none", "staging", "production", "archived"])
+ALIASES = st.sampled_from(["champ", "best"])
+ARTIFACTS = st.sampled_from(["a1", "a2", "a3"])
+RUNS = st.sampled_from(["r1", "r2", "r3"])
+
+
+class Ticking:
+    """A clock that moves one second per reading, so every append has its own instant."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2021, 1, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+
+def snapshot(reads: Any, **point: Any) -> dict[str, Any]:
+    """Everything the read side says about every model (at a point, or live)."""
+    found: dict[str, Any] = {}
+    for model in reads.list_models(size=1000, **point).items:
+        versions = reads.list_versions(model.name, **point)
+        found[model.name] = {
+            "model": model.as_dict(),
+            "versions": [v.as_dict() for v in versions],
+            "links": {v.number: [x.as_dict() for x in reads.list_links(model.name, v.number, **point)]
+                      for v in versions},
+            "runs": {v.number: [r.as_dict() for r in reads.list_version_runs(model.name, v.number, **point)]
+                     for v in versions},
+            "history": [h.as_dict() for h in reads.history(model.name, **point)],
+        }
+    return found
+
+
+def dump_views(engine: Any) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every read-model table, in key order."""
+    with transaction(engine) as conn:
+        return {table.name: sorted(tuple(r) for r in conn.execute(table.select()))
+                for table in (*t.VIEW_TABLES, t.checkpoints)}
+
+
+class RegistryMachine(RuleBasedStateMachine):
+    """Drives the command service with random, often invalid, commands."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from sdk.bootstrap import open_registry
+
+        self.dir = Path(tempfile.mkdtemp(prefix="modelog-stateful-"))
+        self.reg = open_registry(f"sqlite:///{self.dir / 'registry.db'}", home=self.dir, actor="machine",
+                                 synchronous="OFF")
+        self.reg.store.clock = Ticking()
+        self.snapshots: dict[int, dict[str, Any]] = {0: {}}
+        self.numbers_seen: dict[str, set[int]] = {}
+        self.runs: list[str] = []
+        self.refused = 0
+
+    def run(self, command: cmd.Command) -> None:
+        head = self.reg.store.head()
+        try:
+            self.reg.commands.execute(command)
+        except RegistryError:
+            self.refused += 1
+            assert self.reg.store.head() == head, "a refused command appended events"
+
+    def build_and_run(self, build: Any) -> None:
+        try:
+            command = build()
+        except RegistryError:  # refused on construction: nothing to execute
+            return
+        self.run(command)
+
+    # --- rules ---------------------------------------------------------------------------
+
+    @rule(name=NAMES, tag=st.sampled_from([(), ("x",), ("x", "y")]))
+    def register(self, name: str, tag: tuple[str, ...]) -> None:
+        self.run(cmd.RegisterModel(name=name, tags=tag, fields={"license": "MIT"}))
+
+    @rule(name=NAMES, license=st.sampled_from([None, "MIT", "GPL"]), add=st.sampled_from([(), ("x",), ("z",)]),
+          remove=st.sampled_from([(), ("x",), ("nope",)]))
+    def update_model(self, name: str, license: str | None, add: tuple[str, ...], remove: tuple[str, ...]) -> None:
+        self.run(cmd.UpdateModel(model=name, changes={"license": license}, add_tags=add, remove_tags=remove))
+
+    @rule(name=NAMES)
+    def delete_model(self, name: str) -> None:
+        self.run(cmd.DeleteModel(model=name))
+
+    @rule(name=NAMES, version_name=VERSION_NAMES)
+    def create_version(self, name: str, version_name: str | None) -> None:
+        self.run(cmd.CreateVersion(model=name, name=version_name, description="d"))
+
+    @rule(name=NAMES, selector=SELECTORS, new_name=VERSION_NAMES, add=st.sampled_from([(), ("t",)]))
+    def update_version(self, name: str, selector: Any, new_name: str | None, add: tuple[str, ...]) -> None:
+        self.run(cmd.UpdateVersion(model=name, version=selector, name=new_name, add_tags=add))
+
+    @rule(name=NAMES, selector=SELECTORS, stage=STAGES, force=st.booleans())
+    def set_stage(self, name: str, selector: Any, stage: str, force: bool) -> None:
+        self.run(cmd.SetStage(model=name, version=selector, stage=stage, force=force))
+
+    @rule(name=NAMES, selector=SELECTORS, alias=ALIASES)
+    def set_alias(self, name: str, selector: Any, alias: str) -> None:
+        self.run(cmd.SetAlias(model=name, version=selector, alias=alias))
+
+    @rule(name=NAMES, alias=ALIASES)
+    def remove_alias(self, name: str, alias: str) -> None:
+        self.run(cmd.RemoveAlias(model=name, alias=alias))
+
+    @rule(name=NAMES, selector=SELECTORS)
+    def delete_version(self, name: str, selector: Any) -> None:
+        self.run(cmd.DeleteVersion(model=name, version=selector))
+
+    @rule(name=NAMES, selector=SELECTORS, artifact=ARTIFACTS, kind=st.sampled_from(["data", "model"]),
+          overwrite=st.booleans())
+    def link_artifact(self, name: str, selector: Any, artifact: str, kind: str, overwrite: bool) -> None:
+        self.run(cmd.LinkArtifact(model=name, version=selector, pipeline="p", step="s", name="out", kind=kind,
+                                  artifact_id=artifact, artifact_name="out", content_hash="h" + artifact,
+                                  overwrite=overwrite))
+
+    @rule(name=NAMES, selector=SELECTORS, run_id=RUNS)
+    def link_run(self, name: str, selector: Any, run_id: str) -> None:
+        self.run(cmd.LinkRun(model=name, version=selector, run_id=run_id, pipeline="p"))
+
+    @rule(name=NAMES, new_version=st.booleans(), version_name=VERSION_NAMES)
+    def start_run(self, name: str, new_version: bool, version_name: str | None) -> None:
+        run_id = f"run-{len(self.runs) + 1}"
+        context = lambda: cmd.ModelContext(name=name, create_new_version=new_version,  # noqa: E731
+                                           version_name=version_name if new_version else None)
+        self.build_and_run(lambda: cmd.StartRun(run_id=run_id, pipeline="p", model=context()))
+        if self.reg.store.read_stream(f"run-{run_id}"):
+            self.runs.append(run_id)
+
+    @precondition(lambda self: bool(self.runs))
+    @rule(data=st.data(), cached=st.booleans())
+    def complete_step(self, data: st.DataObject, cached: bool) -> None:
+        run_id = data.draw(st.sampled_from(self.runs))
+        output = cmd.OutputSpec(name="model", uri="file:///m", content_hash="hm", data_type="pickle",
+                                materializer="m", kind="model")
+        self.run(cmd.CompleteStep(run_id=run_id, step="train", outputs=(output,), cached=cached, cache_key="k"))
+
+    @precondition(lambda self: bool(self.runs))
+    @rule(data=st.data(), failed=st.booleans())
+    def finish_run(self, data: st.DataObject, failed: bool) -> None:
+        run_id = data.draw(st.sampled_from(self.runs))
+        error = "ValueError" if failed else None
+        self.run(cmd.FinishRun(run_id=run_id, error_type=error, error_message="boom", delete_created_version=True))
+
+    # --- checks after every step -----------------------------------------------------------
+
+    @invariant()
+    def log_and_views_agree(self) -> None:
+        assert self.reg.store.verify().ok
+        report = verify(self.reg.engine, self.reg.store)
+        assert report.ok, report.differences
+
+    @invariant()
+    def domain_rules_hold(self) -> None:
+        for model in self.reg.reads.list_models(size=1000).items:
+            versions = self.reg.reads.list_versions(model.name)
+            for stage in ("staging", "production"):
+                assert sum(v.stage == stage for v in versions) <= 1
+            numbers = [v.number for v in versions]
+            assert numbers == sorted(set(numbers))
+            aliases = [a for v in versions for a in v.aliases]
+            assert len(aliases) == len(set(aliases))
+            seen = self.numbers_seen.setdefault(model.id, set())
+            assert all(n > max(seen, default=0) for n in set(numbers) - seen), "a version number was reused"
+            seen.update(numbers)
+
+    @invariant()
+    def remember_this_state(self) -> None:
+        self.snapshots[self.reg.store.head()] = snapshot(self.reg.reads)
+
+    def teardown(self) -> None:
+        try:
+            self.check_the_past()
+            before = dump_views(self.reg.engine)
+            rebuild(self.reg.engine, self.reg.store)
+            assert dump_views(self.reg.engine) == before
+        finally:
+            self.reg.close()
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def check_the_past(self) -> None:
+        reads, events = self.reg.reads, {e.position: e for e in self.reg.store.read_all()}
+        for position, expected in self.snapshots.items():
+            assert snapshot(reads, at_position=position) == expected, f"at_position={position}"
+            if position:
+                moment = parse_time(events[position].recorded_at)
+                assert snapshot(reads, as_of=moment) == expected, f"as_of={moment}"
+
+
+RegistryMachine.TestCase.settings = settings(
+    max_examples=int(os.environ.get("MODELOG_STATEFUL_EXAMPLES", "30")),  # raise it for a long soak
+    stateful_step_count=25, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+TestRegistryStateful = RegistryMachine.TestCase

@@ -1,0 +1,463 @@
+"""The event-store contract: every backend (SQLite file, PostgreSQL) must pass all of it."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+
+from registry.database import transaction
+from registry.errors import (
+    ConcurrencyError,
+    ConflictError,
+    EventSchemaError,
+    IntegrityError,
+    InvalidInputError,
+    SchemaVersionError,
+    StorageError,
+)
+from registry.events import decode_event
+from registry.hashing import GENESIS_HASH
+from registry.schema import SCHEMA_VERSION
+from registry.store import AppendRequest, EventStore, NewEvent, StoredEvent, parse_time
+from registry.transfer import export_log, import_log
+from tests.integration.store_support import drop_guards, fill, log_engine, new
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """A fresh database holding only the log tables."""
+    eng = log_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def store(engine: Engine) -> EventStore:
+    """A bare event store (no projectors)."""
+    return EventStore(engine)
+
+
+def positions(store: EventStore) -> list[int]:
+    return [e.position for e in store.read_all()]
+
+
+# --- append / read ------------------------------------------------------------------------
+
+
+def test_append_and_read_round_trip(store: EventStore) -> None:
+    first = store.append("s-1", 0, [new(1), new(2)], {"actor": "ann", "correlation_id": "c1"})
+    second = store.append("s-2", 0, [new(3, "ModelDeleted")])
+    assert [(e.position, e.stream_version) for e in first] == [(1, 1), (2, 2)]
+    assert (second[0].position, second[0].stream_version) == (3, 1)
+    read = store.read_stream("s-1")
+    assert read == first
+    assert read[0].data == {"changes": {"description": "d1"}}
+    assert read[0].meta == {"actor": "ann", "correlation_id": "c1"}
+    assert read[1].prev_hash == read[0].hash and read[0].prev_hash == GENESIS_HASH
+    assert store.read_stream("s-2")[0].event_type == "ModelDeleted"
+    assert list(store.read_all()) == [*first, *second]
+    assert store.head() == 3
+    assert store.read_stream("s-1", after_version=1) == first[1:]
+    assert store.read_stream("s-1", to_position=1) == first[:1]
+    assert store.read_stream("nothing") == []
+
+
+def test_unicode_and_nested_data_survive(store: EventStore) -> None:
+    data = {"name": "modèle ☃ 模型", "nested": {"list": [1, 2.5, None, True], "empty": {}}}
+    store.append("s-u", 0, [NewEvent("ModelRegistered", 1, data)])
+    assert store.read_stream("s-u")[0].data == data
+    assert store.verify().ok
+
+
+def test_batch_appends_to_several_streams_atomically(store: EventStore) -> None:
+    stored = store.append_batch([AppendRequest("s-a", 0, [new(1)]), AppendRequest("s-b", 0, [new(2), new(3)])])
+    assert [(e.stream_id, e.stream_version, e.position) for e in stored] == [
+        ("s-a", 1, 1), ("s-b", 1, 2), ("s-b", 2, 3)]
+    assert len({e.recorded_at for e in stored}) == 1
+
+
+def test_concurrency_error_on_second_stream_leaves_nothing(store: EventStore) -> None:
+    store.append("s-a", 0, [new(1)])
+    with pytest.raises(ConcurrencyError) as caught:
+        store.append_batch([AppendRequest("s-b", 0, [new(2)]), AppendRequest("s-a", 0, [new(3)])])
+    assert (caught.value.stream_id, caught.value.expected, caught.value.actual) == ("s-a", 0, 1)
+    assert store.head() == 1 and store.read_stream("s-b") == []
+
+
+class _FailingProjector:
+    def project(self, conn: Connection, events: Sequence[StoredEvent]) -> None:
+        raise RuntimeError("projector broke")
+
+
+class _SideTableProjector:
+    def project(self, conn: Connection, events: Sequence[StoredEvent]) -> None:
+        for event in events:
+            conn.execute(text("INSERT INTO side_effects (position) VALUES (:p)"), {"p": event.position})
+
+
+def test_failing_projector_rolls_back_events_and_earlier_projector_writes(engine: Engine) -> None:
+    with transaction(engine, write=True) as conn:
+        conn.execute(text("CREATE TABLE side_effects (position INTEGER)"))
+    good = EventStore(engine, [_SideTableProjector()])
+    good.append("s-a", 0, [new(1)])
+    broken = EventStore(engine, [_SideTableProjector(), _FailingProjector()])
+    with pytest.raises(RuntimeError, match="projector broke"):
+        broken.append_batch([AppendRequest("s-a", 1, [new(2)]), AppendRequest("s-b", 0, [new(3)])])
+    assert good.head() == 1 and good.read_stream("s-b") == []
+    with transaction(engine) as conn:
+        assert conn.execute(text("SELECT position FROM side_effects")).scalars().all() == [1]
+
+
+def test_wrong_expected_version_raises_concurrency_error(store: EventStore) -> None:
+    store.append("s-a", 0, [new(1), new(2)])
+    for wrong in (0, 1, 3):
+        with pytest.raises(ConcurrencyError, match="expected"):
+            store.append("s-a", wrong, [new(9)])
+    assert store.head() == 2
+    store.append("s-a", 2, [new(3)])
+    store.append("s-a", None, [new(4)])  # None: append whatever the version
+    assert [e.stream_version for e in store.read_stream("s-a")] == [1, 2, 3, 4]
+
+
+class _StaleStore(EventStore):
+    """A writer whose view of stream versions is out of date (it read before a rival committed)."""
+
+    def stream_versions(self, conn: Connection, stream_ids: object) -> dict[str, int]:  # type: ignore[override]
+        return {stream_id: 0 for stream_id in stream_ids}  # type: ignore[attr-defined]
+
+
+def test_unique_stream_version_collision_is_a_concurrency_error(engine: Engine, store: EventStore) -> None:
+    store.append("s-a", 0, [new(1)])
+    with pytest.raises(ConcurrencyError, match="another writer"):
+        _StaleStore(engine).append("s-a", 0, [new(2)])
+    assert store.head() == 1 and store.verify().ok
+
+
+def test_same_stream_twice_in_one_batch_is_refused(store: EventStore) -> None:
+    with pytest.raises(InvalidInputError):
+        store.append_batch([AppendRequest("s-a", 0, [new(1)]), AppendRequest("s-a", 1, [new(2)])])
+    assert store.head() == 0
+
+
+def test_positions_are_gap_free_across_refusals(store: EventStore) -> None:
+    store.append("s-a", 0, [new(1)])
+    with pytest.raises(ConcurrencyError):
+        store.append("s-a", 0, [new(2)])
+    with pytest.raises(RuntimeError):
+        EventStore(store.engine, [_FailingProjector()]).append("s-b", 0, [new(3)])
+    store.append("s-b", 0, [new(4), new(5)])
+    assert positions(store) == [1, 2, 3]
+
+
+def test_concurrent_writers_get_gap_free_positions_and_a_valid_chain(store: EventStore) -> None:
+    errors: list[BaseException] = []
+
+    def write(worker: int) -> None:
+        try:
+            for i in range(8):
+                store.append(f"w-{worker}", i, [new(i)])
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert positions(store) == list(range(1, 33))
+    assert all([e.stream_version for e in store.read_stream(f"w-{w}")] == list(range(1, 9)) for w in range(4))
+    assert store.verify().ok
+
+
+# --- reading the whole log ----------------------------------------------------------------
+
+
+def test_read_all_batches_and_filters(store: EventStore) -> None:
+    fill(store, 25, ("s-a", "s-b", "x_c"))
+    every = list(store.read_all())
+    assert [e.position for e in every] == list(range(1, 26))
+    assert list(store.read_all(batch_size=4)) == every
+    assert list(store.read_all(batch_size=5)) == every  # batch size dividing the count exactly
+    assert [e.position for e in store.read_all(from_position=10, to_position=14, batch_size=2)] == [10, 11, 12, 13, 14]
+    assert [e.position for e in store.read_all(limit=7, batch_size=3)] == list(range(1, 8))
+    assert [e.position for e in store.read_all(from_position=24, limit=10)] == [24, 25]
+    assert {e.stream_id for e in store.read_all(stream_prefix="s-")} == {"s-a", "s-b"}
+    assert list(store.read_all(stream_prefix="x%")) == []  # LIKE wildcards are literal
+    assert len(list(store.read_all(stream_prefix="x_"))) == 8
+    assert [e.position for e in store.read_all(stream_ids=["s-b"], batch_size=2)] == list(range(2, 26, 3))
+    assert list(store.read_all(from_position=26)) == []
+
+
+def test_read_all_uses_bounded_batches(store: EventStore) -> None:
+    fill(store, 10)
+    sizes: list[int] = []
+    original = store._read_batch
+
+    def recording(*args: object, **kwargs: object) -> list[StoredEvent]:
+        batch = original(*args, **kwargs)  # type: ignore[arg-type]
+        sizes.append(len(batch))
+        return batch
+
+    store._read_batch = recording  # type: ignore[method-assign]
+    assert len(list(store.read_all(batch_size=3))) == 10
+    assert sizes == [3, 3, 3, 1]
+
+
+def test_position_at_finds_the_last_event_recorded_by_then(engine: Engine) -> None:
+    base = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    times = iter([base, base + timedelta(seconds=10), base + timedelta(seconds=10), base + timedelta(seconds=30)])
+    store = EventStore(engine, clock=lambda: next(times))
+    for i in range(4):
+        store.append("s-a", i, [new(i)])
+    assert store.position_at(base - timedelta(microseconds=1)) == 0
+    assert store.position_at(base) == 1
+    assert store.position_at(base + timedelta(seconds=10)) == 3
+    assert store.position_at(base + timedelta(seconds=29)) == 3
+    assert store.position_at(base + timedelta(days=1)) == 4
+    assert store.position_at((base + timedelta(seconds=10)).astimezone(timezone_plus_two())) == 3
+    assert parse_time(store.read_stream("s-a")[0].recorded_at) == base
+    with pytest.raises(InvalidInputError, match="timezone"):
+        store.position_at(datetime(2024, 5, 1, 12, 0))
+
+
+def timezone_plus_two() -> object:
+    from datetime import timezone
+
+    return timezone(timedelta(hours=2))
+
+
+def test_recorded_times_never_go_backwards(engine: Engine) -> None:
+    base = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    times = iter([base, base - timedelta(hours=1), base + timedelta(seconds=1)])
+    store = EventStore(engine, clock=lambda: next(times))
+    for i in range(3):
+        store.append("s-a", i, [new(i)])
+    stamps = [e.recorded_at for e in store.read_all()]
+    assert stamps == sorted(stamps) and stamps[0] == stamps[1]
+
+
+# --- append-only guard and tamper detection -----------------------------------------------
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE events SET data = '{}' WHERE position = 2",
+    "DELETE FROM events WHERE position = 2",
+    "DELETE FROM events",
+])
+def test_database_refuses_changes_to_events(store: EventStore, statement: str) -> None:
+    fill(store, 3)
+    before = list(store.read_all())
+    with pytest.raises(StorageError, match="append-only"), transaction(store.engine, write=True) as conn:
+        conn.exec_driver_sql(statement)
+    assert list(store.read_all()) == before
+
+
+def test_postgres_refuses_truncate(store: EventStore, backend: str) -> None:
+    if backend != "postgres":
+        pytest.skip("TRUNCATE exists only on PostgreSQL")
+    fill(store, 2)
+    with pytest.raises(StorageError, match="append-only"), transaction(store.engine, write=True) as conn:
+        conn.exec_driver_sql("TRUNCATE events")
+    assert store.head() == 2
+
+
+def _attack(engine: Engine, *statements: str) -> None:
+    drop_guards(engine)
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.exec_driver_sql(statement)
+
+
+def test_verify_accepts_an_intact_log(store: EventStore) -> None:
+    assert store.verify().ok and store.verify().checked == 0
+    fill(store, 6)
+    report = store.verify()
+    assert report.ok and report.checked == 6 and report.first_bad_position is None
+
+
+@pytest.mark.parametrize(("attack", "first_bad", "problem"), [
+    (["UPDATE events SET data = '{\"changes\":{\"description\":\"evil\"}}' WHERE position = 3"], 3, "contents"),
+    (["UPDATE events SET meta = '{\"actor\":\"mallory\"}' WHERE position = 4"], 4, "contents"),
+    (["UPDATE events SET recorded_at = '2000-01-01T00:00:00.000000Z' WHERE position = 5"], 5, "contents"),
+    (["UPDATE events SET hash = prev_hash WHERE position = 6"], 6, "contents"),
+    (["DELETE FROM events WHERE position = 3"], 3, "missing"),
+    (["DELETE FROM events WHERE position = 1"], 1, "missing"),
+    ([
+        "UPDATE events SET position = -position WHERE position >= 3",
+        "UPDATE events SET position = 1 - position WHERE position < 0",
+        "INSERT INTO events (position, stream_id, stream_version, event_type, schema_version, data, meta, "
+        "recorded_at, prev_hash, hash) SELECT 3, 'evil', 1, event_type, schema_version, data, meta, recorded_at, "
+        "hash, hash FROM events WHERE position = 2",
+    ], 3, "contents"),
+    ([
+        "INSERT INTO events (position, stream_id, stream_version, event_type, schema_version, data, meta, "
+        "recorded_at, prev_hash, hash) SELECT 7, 'evil', 1, event_type, schema_version, data, meta, recorded_at, "
+        "hash, hash FROM events WHERE position = 6",
+    ], 7, "contents"),
+    ([
+        "INSERT INTO events (position, stream_id, stream_version, event_type, schema_version, data, meta, "
+        "recorded_at, prev_hash, hash) SELECT 0, 'evil', 1, event_type, schema_version, data, meta, recorded_at, "
+        "prev_hash, hash FROM events WHERE position = 1",
+    ], 0, "unexpected"),
+    ([
+        "UPDATE events SET position = -2 WHERE position = 2",
+        "UPDATE events SET position = 2 WHERE position = 3",
+        "UPDATE events SET position = 3 WHERE position = -2",
+    ], 2, "hash"),
+])
+def test_verify_names_the_first_tampered_position(store: EventStore, attack: list[str], first_bad: int,
+                                                  problem: str) -> None:
+    fill(store, 6)
+    _attack(store.engine, *attack)
+    report = store.verify()
+    assert not report.ok
+    assert report.first_bad_position == first_bad, report
+    assert problem in (report.problem or "")
+
+
+# --- schema versions of the database and of events -----------------------------------------
+
+
+def _open(url: str, home: Path) -> Any:
+    from sdk.bootstrap import open_registry
+
+    return open_registry(url, home=home, actor="tester")
+
+
+@pytest.mark.parametrize(("stored", "message"), [
+    (SCHEMA_VERSION + 1, "newer than this modelog supports"),
+    (SCHEMA_VERSION - 1, "modelog db upgrade"),
+])
+def test_registry_refuses_a_database_of_another_schema_version(db_url: str, tmp_path: Path, stored: int,
+                                                                message: str) -> None:
+    _open(db_url, tmp_path).close()
+    engine = log_engine(db_url)
+    with transaction(engine, write=True) as conn:
+        conn.execute(text("UPDATE modelog_schema SET version = :v WHERE component = 'registry'"), {"v": stored})
+    engine.dispose()
+    with pytest.raises(SchemaVersionError, match=message) as caught:
+        _open(db_url, tmp_path)
+    assert str(stored) in str(caught.value)
+
+
+def test_unknown_event_type_fails_loudly_everywhere(store: EventStore, tmp_path: Path) -> None:
+    store.append("model-x", 0, [NewEvent("ModelTeleported", 1, {"to": "mars"})])
+    with pytest.raises(EventSchemaError, match="unknown event type 'ModelTeleported'"):
+        decode_event("ModelTeleported", 1, {"to": "mars"})
+    with pytest.raises(EventSchemaError, match="ModelTeleported"):
+        _open(str(store.engine.url.render_as_string(hide_password=False)), tmp_path)  # catch-up replays it
+
+
+def test_newer_event_schema_version_fails_loudly(registry: Any) -> None:
+    from registry.commands import CreateVersion, RegisterModel
+
+    result = registry.commands.execute(RegisterModel(name="demo"))
+    newer = NewEvent("ModelVersionCreated", 99, {"number": 1, "name": "1"})
+    with pytest.raises(EventSchemaError, match="schema version 99, newer than supported 1"):
+        registry.store.append(f"model-{result.model_id}", None, [newer])  # the projector refuses it
+    assert registry.store.head() == 2
+    EventStore(registry.engine).append(f"model-{result.model_id}", None, [newer])  # a newer writer did it
+    fresh = type(registry.commands)(registry.store, actor="tester")
+    with pytest.raises(EventSchemaError, match="upgrade modelog"):
+        fresh.execute(CreateVersion(model="demo"))
+
+
+# --- export / import ------------------------------------------------------------------------
+
+
+def _populate(reg: Any) -> None:
+    from registry.commands import CreateVersion, DeleteVersion, RegisterModel, SetAlias, SetStage
+
+    run = reg.commands.execute
+    run(RegisterModel(name="Démo", fields={"description": "a ☃ model"}, tags=("a", "b")))
+    for _ in range(3):
+        run(CreateVersion(model="démo"))
+    run(SetStage(model="Démo", version=2, stage="production"))
+    run(SetAlias(model="Démo", version="1", alias="champion"))
+    run(DeleteVersion(model="Démo", version=3))
+    run(RegisterModel(name="other"))
+
+
+def _export(store: EventStore) -> str:
+    out = io.StringIO()
+    export_log(store, out)
+    return out.getvalue()
+
+
+def _snapshot(reg: Any) -> Any:
+    models = reg.reads.list_models().items
+    return [m.as_dict() for m in models], {m.name: [v.as_dict() for v in reg.reads.list_versions(m.name)]
+                                           for m in models}
+
+
+def test_export_import_round_trip(registry: Any, tmp_path: Path) -> None:
+    source = _open(f"sqlite:///{tmp_path / 'source.db'}", tmp_path)
+    _populate(source)
+    text_out = _export(source.store)
+    assert text_out.count("\n") == source.store.head() + 1
+    assert import_log(registry.store, io.StringIO(text_out)) == source.store.head()
+    assert list(registry.store.read_all()) == list(source.store.read_all())
+    assert registry.store.verify().ok
+    assert _snapshot(registry) == _snapshot(source)
+    assert _export(registry.store) == text_out
+    source.close()
+
+
+def _exported(tmp_path: Path) -> list[str]:
+    source = _open(f"sqlite:///{tmp_path / 'source.db'}", tmp_path)
+    _populate(source)
+    lines = _export(source.store).splitlines(keepends=True)
+    source.close()
+    return lines
+
+
+def _tamper_data(lines: list[str]) -> list[str]:
+    record = json.loads(lines[2])
+    record["data"]["name"] = "evil"
+    return [*lines[:2], json.dumps(record) + "\n", *lines[3:]]
+
+
+@pytest.mark.parametrize(("edit", "error", "message"), [
+    (_tamper_data, IntegrityError, "line 3"),
+    (lambda lines: lines[:-1], IntegrityError, "no end record"),
+    (lambda lines: [*lines[:-3], lines[-1]], IntegrityError, "truncated"),
+    (lambda lines: [*lines[:-1], lines[-1][:-9]], InvalidInputError, "not valid JSON"),
+    (lambda lines: [lines[0], *lines[2:]], IntegrityError, "line 2"),
+    (lambda lines: [*lines, lines[0]], IntegrityError, "follows the end record"),
+    (lambda lines: ["{\"hello\": 1}\n", *lines], InvalidInputError, "line 1 is not an exported event"),
+])
+def test_import_refuses_a_tampered_or_truncated_file(registry: Any, tmp_path: Path, edit: Any, error: type,
+                                                    message: str) -> None:
+    lines = edit(_exported(tmp_path))
+    with pytest.raises(error, match=message):
+        import_log(registry.store, io.StringIO("".join(lines)))
+    assert registry.store.head() == 0
+    assert registry.reads.list_models().total == 0
+
+
+def test_import_refuses_unknown_event_types_even_with_a_valid_chain(registry: Any, tmp_path: Path) -> None:
+    scratch = EventStore(log_engine(f"sqlite:///{tmp_path / 'odd.db'}"))
+    scratch.append("model-x", 0, [NewEvent("ModelTeleported", 1, {})])
+    with pytest.raises(EventSchemaError, match="ModelTeleported"):
+        import_log(registry.store, io.StringIO(_export(scratch)))
+    assert registry.store.head() == 0
+    scratch.engine.dispose()
+
+
+def test_import_refuses_a_non_empty_registry(registry: Any, tmp_path: Path) -> None:
+    from registry.commands import RegisterModel
+
+    registry.commands.execute(RegisterModel(name="already-here"))
+    with pytest.raises(ConflictError, match="not empty"):
+        import_log(registry.store, io.StringIO("".join(_exported(tmp_path))))
+    assert registry.store.head() == 2

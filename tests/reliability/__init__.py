@@ -1,0 +1,1 @@
+"""Reliability and security campaign: crashes, injected faults, hostile input and tampering."""

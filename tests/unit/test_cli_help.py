@@ -1,0 +1,53 @@
+"""Every command documents itself, and docs/cli.md is exactly what ``--help`` says."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import click
+import pytest
+import structlog
+from click.testing import CliRunner
+
+from cli import docs
+from cli.main import cli
+
+COMMANDS = [(path, ctx.command) for path, ctx in docs.walk(cli)]
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """The CLI configures structlog globally; give later tests the defaults back."""
+    yield
+    structlog.reset_defaults()
+
+
+@pytest.mark.parametrize(("path", "command"), COMMANDS, ids=[p for p, _ in COMMANDS])
+def test_every_command_has_a_summary_and_an_example(path: str, command: click.Command) -> None:
+    assert command.help and command.help.strip(), f"{path} has no help text"
+    assert command.get_short_help_str(), f"{path} has no one-line summary"
+    assert "Example:" in command.help and "modelog " in command.help.split("Example:")[1], path
+    for param in command.params:
+        if isinstance(param, click.Option):
+            assert param.help, f"{path} option {param.opts} has no help text"
+
+
+@pytest.mark.parametrize("path", [p for p, _ in COMMANDS])
+def test_short_help_flag_works_everywhere(path: str) -> None:
+    result = CliRunner().invoke(cli, [*path.split()[1:], "-h"])
+    assert result.exit_code == 0
+    assert result.stdout.startswith(f"Usage: {path}")
+
+
+def test_cli_reference_matches_help() -> None:
+    assert docs.DOC_PATH.read_text(encoding="utf-8") == docs.render(), "docs/cli.md is stale: python -m cli.docs"
+
+
+def test_completion_is_documented() -> None:
+    assert "_MODELOG_COMPLETE=bash_source modelog" in docs.render()
+
+
+def test_unknown_command_is_a_usage_error() -> None:
+    result = CliRunner().invoke(cli, ["modle"])
+    assert result.exit_code == 2
+    assert "Error: No such command 'modle'." in result.stderr
