@@ -240,6 +240,8 @@ class ReadModel:
             query = query.where(v.c.number == alias.scalar_subquery())
         row = conn.execute(query.order_by(v.c.number.desc()).limit(1)).first()
         if row is None:
+            if selector.kind is SelectorKind.LATEST:
+                raise NotFoundError(f"model {model!r} has no versions")
             raise NotFoundError(f"model {model!r} has no {selector.describe()}; {self._known_versions(conn, model_id)}")
         return row
 

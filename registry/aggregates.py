@@ -95,6 +95,8 @@ class ModelState(Aggregate):
         """The live version a selector names, or NotFoundError listing what exists."""
         found = self._find(selector)
         if found is None:
+            if selector.kind is SelectorKind.LATEST:
+                raise NotFoundError(f"model {self.name!r} has no versions")
             raise NotFoundError(f"model {self.name!r} has no {selector.describe()}; {self._existing()}")
         return found
 
