@@ -12,13 +12,11 @@ from typing import Any
 
 from sqlalchemy import String, create_engine, update
 from sqlalchemy import event as sa_event
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 
 from projections import tables as t
 from projections.projector import apply_events, read_checkpoint, save_checkpoint
 from registry.database import transaction
-from registry.errors import StorageError
 from registry.store import EventStore, StoredEvent, lock_appends
 
 Progress = Callable[[int, int], None]
@@ -95,28 +93,22 @@ def rebuild(engine: Engine, store: EventStore, progress: Progress | None = None)
 
 
 def catch_up(engine: Engine, store: EventStore) -> int:
-    """Bring read models that lag the log up to date (rebuilding if the checkpoint is past the log)."""
-    try:
-        return _catch_up(engine, store)
-    except StorageError as error:
-        if not isinstance(error.__cause__, sa_exc.IntegrityError):
-            raise
-        # The rows already hold events the checkpoint says are missing (checkpoint set back): start afresh.
-        return rebuild(engine, store).events
+    """Make read models that do not match the log's end whole again; return the events replayed.
 
-
-def _catch_up(engine: Engine, store: EventStore) -> int:
+    The checkpoint is written in the same transaction as the rows, so a checkpoint that is not the
+    log's last position means the views were damaged or written by something else: replaying only
+    the tail could apply an event twice, so they are rebuilt from the whole log instead.
+    """
     with transaction(engine) as conn:
         if _has_views(conn) and read_checkpoint(conn) == store.head(conn):
             return 0
     with transaction(engine, write=True) as conn:
         lock_appends(conn)
         t.create_view_schema(conn)  # a log written without read models (a bare store, an old import) gets them
-        checkpoint, head = read_checkpoint(conn), store.head(conn)
-        if checkpoint > head:
-            reset_views(conn)
-            checkpoint = 0
-        return replay(conn, store, after=checkpoint) if checkpoint < head else 0
+        if read_checkpoint(conn) == store.head(conn):
+            return 0
+        reset_views(conn)
+        return replay(conn, store)
 
 
 def _scratch_engine(path: Path) -> Engine:

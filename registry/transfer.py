@@ -16,7 +16,7 @@ from registry.catalog import upcast
 from registry.database import transaction
 from registry.errors import ConflictError, IntegrityError, InvalidInputError
 from registry.hashing import GENESIS_HASH, canonical_json
-from registry.store import EventStore, StoredEvent, check_link
+from registry.store import EventStore, StoredEvent, check_link, lock_appends
 
 FIELDS = ("position", "stream_id", "stream_version", "event_type", "schema_version", "data", "meta",
           "recorded_at", "prev_hash", "hash")
@@ -102,6 +102,7 @@ def import_log(store: EventStore, source: IO[str], progress: Progress | None = N
                batch_size: int = 2_000) -> int:
     """Import an exported log into an empty registry; verifies the chain; all or nothing."""
     with transaction(store.engine, write=True) as conn:
+        lock_appends(conn)  # no append (or second import) may slip in between the emptiness check and the insert
         if store.head(conn) != 0:
             raise ConflictError("the registry is not empty; import only into a new registry")
         count, batch = 0, []
