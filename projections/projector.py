@@ -53,7 +53,7 @@ def _touch_version(conn: Connection, event: StoredEvent, data: dict[str, Any]) -
 # --- models --------------------------------------------------------------------------
 
 
-def on_model_registered(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+def _on_model_registered(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
     conn.execute(t.models.insert().values(
         model_id=data["model_id"], name=data["name"], name_key=name_key(data["name"]),
         tags=_tags_json(data.get("tags", ())), implicit=bool(data.get("implicit")),
@@ -62,7 +62,7 @@ def on_model_registered(conn: Connection, event: StoredEvent, data: dict[str, An
     ))
 
 
-def on_model_updated(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+def _on_model_updated(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
     where = t.models.c.model_id == _model_id(event)
     values: dict[str, Any] = dict(data.get("changes", {}))
     if data.get("tags_added") or data.get("tags_removed"):
@@ -71,7 +71,7 @@ def on_model_updated(conn: Connection, event: StoredEvent, data: dict[str, Any])
     conn.execute(update(t.models).where(where).values(updated_at=event.recorded_at, **values))
 
 
-def on_model_deleted(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+def _on_model_deleted(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
     model_id = _model_id(event)
     for table in (t.artifact_links, t.run_links, t.aliases, t.versions, t.models):
         conn.execute(table.delete().where(table.c.model_id == model_id))
@@ -80,7 +80,7 @@ def on_model_deleted(conn: Connection, event: StoredEvent, data: dict[str, Any])
 # --- versions ------------------------------------------------------------------------
 
 
-def on_version_created(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+def _on_version_created(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
     conn.execute(t.versions.insert().values(
         model_id=_model_id(event), number=data["number"], name=data["name"], name_key=name_key(data["name"]),
         description=data.get("description"), tags=_tags_json(data.get("tags", ())), stage="none",
@@ -90,7 +90,7 @@ def on_version_created(conn: Connection, event: StoredEvent, data: dict[str, Any
     _touch_model(conn, event)
 
 
-def on_version_updated(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+def _on_version_updated(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
     changes = dict(data.get("changes", {}))
     if changes.get("name") is not None:
         changes["name_key"] = name_key(changes["name"])
@@ -103,31 +103,31 @@ def on_version_updated(conn: Connection, event: StoredEvent, data: dict[str, Any
     _touch_version(conn, event, data)
 
 
-def on_stage_changed(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+def _on_stage_changed(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
     conn.execute(update(t.versions).where(_version_where(event, data)).values(stage=data["to_stage"]))
     _touch_version(conn, event, data)
 
 
-def on_alias_set(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+def _on_alias_set(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
     model_id = _model_id(event)
     conn.execute(t.aliases.delete().where(t.aliases.c.model_id == model_id, t.aliases.c.alias == data["alias"]))
     conn.execute(t.aliases.insert().values(model_id=model_id, alias=data["alias"], number=data["number"]))
     _touch_version(conn, event, data)
 
 
-def on_alias_removed(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+def _on_alias_removed(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
     where = and_(t.aliases.c.model_id == _model_id(event), t.aliases.c.alias == data["alias"])
     conn.execute(t.aliases.delete().where(where))
     _touch_version(conn, event, data)
 
 
-def on_version_deleted(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+def _on_version_deleted(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
     for table in (t.artifact_links, t.run_links, t.aliases, t.versions):
         conn.execute(table.delete().where(_version_where(event, data, table)))
     _touch_model(conn, event)
 
 
-def on_artifact_linked(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+def _on_artifact_linked(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
     conn.execute(t.artifact_links.insert().values(
         model_id=_model_id(event), number=data["number"], pipeline=data["pipeline"], step=data["step"],
         name=data["name"], kind=data["kind"], link_version=data["link_version"], artifact_id=data["artifact_id"],
@@ -138,7 +138,7 @@ def on_artifact_linked(conn: Connection, event: StoredEvent, data: dict[str, Any
     _touch_version(conn, event, data)
 
 
-def on_artifact_unlinked(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+def _on_artifact_unlinked(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
     links = t.artifact_links
     conn.execute(links.delete().where(
         _version_where(event, data, links), links.c.pipeline == data["pipeline"], links.c.step == data["step"],
@@ -147,7 +147,7 @@ def on_artifact_unlinked(conn: Connection, event: StoredEvent, data: dict[str, A
     _touch_version(conn, event, data)
 
 
-def on_run_linked(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+def _on_run_linked(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
     conn.execute(t.run_links.insert().values(
         model_id=_model_id(event), number=data["number"], run_id=data["run_id"], pipeline=data["pipeline"],
         created_at=event.recorded_at, position=event.position,
@@ -162,7 +162,7 @@ def _run_where(event: StoredEvent) -> Any:
     return t.runs.c.run_id == event.stream_id.removeprefix("run-")
 
 
-def on_run_started(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+def _on_run_started(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
     conn.execute(t.runs.insert().values(
         run_id=data["run_id"], pipeline=data["pipeline"], status="running", model_id=data.get("model_id"),
         model_name=data.get("model_name"), version_number=data.get("version_number"),
@@ -171,7 +171,7 @@ def on_run_started(conn: Connection, event: StoredEvent, data: dict[str, Any]) -
     ))
 
 
-def on_step_completed(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+def _on_step_completed(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
     run_id = event.stream_id.removeprefix("run-")
     conn.execute(t.step_runs.insert().values(
         run_id=run_id, step=data["step"], cached=bool(data.get("cached")), cache_key=data.get("cache_key"),
@@ -181,18 +181,18 @@ def on_step_completed(conn: Connection, event: StoredEvent, data: dict[str, Any]
     conn.execute(update(t.runs).where(_run_where(event)).values(steps_completed=t.runs.c.steps_completed + 1))
 
 
-def on_run_completed(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+def _on_run_completed(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
     conn.execute(update(t.runs).where(_run_where(event)).values(status="completed", finished_at=event.recorded_at))
 
 
-def on_run_failed(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+def _on_run_failed(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
     conn.execute(update(t.runs).where(_run_where(event)).values(
         status="failed", finished_at=event.recorded_at, failed_step=data.get("step"),
         error_type=data["error_type"], error_message=data["error_message"],
     ))
 
 
-def on_artifact_stored(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+def _on_artifact_stored(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
     conn.execute(t.artifacts.insert().values(
         artifact_id=data["artifact_id"], name=data["name"], name_key=name_key(data["name"]),
         version=data["version"], uri=data["uri"], content_hash=data["content_hash"], data_type=data["data_type"],
@@ -208,23 +208,23 @@ def _ignore(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
 HANDLERS: dict[str, Handler] = {
     "ModelNameClaimed": _ignore,
     "ModelNameReleased": _ignore,
-    "ModelRegistered": on_model_registered,
-    "ModelUpdated": on_model_updated,
-    "ModelDeleted": on_model_deleted,
-    "ModelVersionCreated": on_version_created,
-    "ModelVersionUpdated": on_version_updated,
-    "ModelVersionStageChanged": on_stage_changed,
-    "ModelVersionAliasSet": on_alias_set,
-    "ModelVersionAliasRemoved": on_alias_removed,
-    "ModelVersionDeleted": on_version_deleted,
-    "ArtifactLinked": on_artifact_linked,
-    "ArtifactUnlinked": on_artifact_unlinked,
-    "PipelineRunLinked": on_run_linked,
-    "PipelineRunStarted": on_run_started,
-    "PipelineStepCompleted": on_step_completed,
-    "PipelineRunCompleted": on_run_completed,
-    "PipelineRunFailed": on_run_failed,
-    "ArtifactVersionStored": on_artifact_stored,
+    "ModelRegistered": _on_model_registered,
+    "ModelUpdated": _on_model_updated,
+    "ModelDeleted": _on_model_deleted,
+    "ModelVersionCreated": _on_version_created,
+    "ModelVersionUpdated": _on_version_updated,
+    "ModelVersionStageChanged": _on_stage_changed,
+    "ModelVersionAliasSet": _on_alias_set,
+    "ModelVersionAliasRemoved": _on_alias_removed,
+    "ModelVersionDeleted": _on_version_deleted,
+    "ArtifactLinked": _on_artifact_linked,
+    "ArtifactUnlinked": _on_artifact_unlinked,
+    "PipelineRunLinked": _on_run_linked,
+    "PipelineRunStarted": _on_run_started,
+    "PipelineStepCompleted": _on_step_completed,
+    "PipelineRunCompleted": _on_run_completed,
+    "PipelineRunFailed": _on_run_failed,
+    "ArtifactVersionStored": _on_artifact_stored,
 }
 
 

@@ -26,7 +26,7 @@ from registry.database import transaction
 from registry.errors import RegistryError
 from registry.store import parse_time
 
-NAMES = st.sampled_from(["alpha", "Alpha", "beta"])
+NAMES = st.sampled_from(["alpha", "alpha", "Alpha", "beta"])
 # Weighted towards selectors that resolve, so that sequences get deep; the rest exercise refusals.
 SELECTORS = st.sampled_from([1, 1, "1", 2, "latest", "latest", 3, "production", "staging", "@champ", "cand", "Cand"])
 VERSION_NAMES = st.sampled_from([None, None, "cand", "Cand", "rc"])
