@@ -26,64 +26,6 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class Registry:
-    """An open registry: the log, the command service and the read models over one database."""
-
-    url: str
-    home: Path
-    engine: Engine
-    store: EventStore
-    commands: CommandService
-    reads: ReadModel
-
-    def close(self) -> None:
-        """Release every pooled database connection."""
-        self.engine.dispose()
-
-    def __enter__(self) -> Registry:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def ensure_schema(engine: Engine) -> None:
-    """Create the log and read-model tables on first use; refuse a database from newer code."""
-    with transaction(engine) as conn:
-        found = read_schema_version(conn)
-    check_schema_version(found)
-    if found is not None:
-        return
-    with transaction(engine, write=True) as conn:
-        lock_schema_setup(conn)
-        create_log_schema(conn)
-        create_view_schema(conn)
-
-
-def open_registry(
-    url: str | None = None,
-    *,
-    home: str | os.PathLike[str] | None = None,
-    actor: str | None = None,
-    synchronous: str | None = None,
-) -> Registry:
-    """Open (creating on first use) the registry at ``url`` / ``$MODELOG_DATABASE_URL`` / the home's SQLite file."""
-    from registry.service import CommandService  # lazily: read-only callers (open_reader) never load pydantic
-
-    resolved = resolve_url(url, home)
-    engine = create_engine_for(resolved, synchronous=synchronous)
-    try:
-        ensure_schema(engine)
-        store = EventStore(engine, [ViewProjector()])
-        catch_up(engine, store)
-    except BaseException:
-        engine.dispose()
-        raise
-    return Registry(resolved, registry_home(home), engine, store, CommandService(store, actor=actor),
-                    ReadModel(engine, store))
-
-
-@dataclass
 class Reader:
     """An open registry for queries only: the log and the read models, without the command service."""
 
@@ -104,10 +46,35 @@ class Reader:
         self.close()
 
 
-def open_reader(url: str | None = None, *, home: str | os.PathLike[str] | None = None) -> Reader:
-    """Open the registry like :func:`open_registry` but for reading only (no pydantic, no write side loaded)."""
+@dataclass
+class Registry(Reader):
+    """An open registry: the log, the read models and the command service over one database."""
+
+    commands: CommandService
+
+    def __enter__(self) -> Registry:
+        return self
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Create the log and read-model tables on first use; refuse a database from newer code."""
+    with transaction(engine) as conn:
+        found = read_schema_version(conn)
+    check_schema_version(found)
+    if found is not None:
+        return
+    with transaction(engine, write=True) as conn:
+        lock_schema_setup(conn)
+        create_log_schema(conn)
+        create_view_schema(conn)
+
+
+def open_reader(
+    url: str | None = None, *, home: str | os.PathLike[str] | None = None, synchronous: str | None = None
+) -> Reader:
+    """Open (creating on first use) the registry for reading only: no pydantic, no write side loaded."""
     resolved = resolve_url(url, home)
-    engine = create_engine_for(resolved)
+    engine = create_engine_for(resolved, synchronous=synchronous)
     try:
         ensure_schema(engine)
         store = EventStore(engine, [ViewProjector()])
@@ -116,6 +83,21 @@ def open_reader(url: str | None = None, *, home: str | os.PathLike[str] | None =
         engine.dispose()
         raise
     return Reader(resolved, registry_home(home), engine, store, ReadModel(engine, store))
+
+
+def open_registry(
+    url: str | None = None,
+    *,
+    home: str | os.PathLike[str] | None = None,
+    actor: str | None = None,
+    synchronous: str | None = None,
+) -> Registry:
+    """Open (creating on first use) the registry at ``url`` / ``$MODELOG_DATABASE_URL`` / the home's SQLite file."""
+    from registry.service import CommandService  # lazily: read-only callers (open_reader) never load pydantic
+
+    reader = open_reader(url, home=home, synchronous=synchronous)
+    return Registry(reader.url, reader.home, reader.engine, reader.store, reader.reads,
+                    CommandService(reader.store, actor=actor))
 
 
 def upgrade_database(url: str | None = None, *, home: str | os.PathLike[str] | None = None) -> tuple[int | None, int]:

@@ -58,3 +58,12 @@ def registry(db_url: str, home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     reg = open_registry(db_url, home=home, actor="tester")
     yield reg
     reg.close()
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """The CLI configures structlog globally; give every later test the defaults back."""
+    yield
+    import structlog
+
+    structlog.reset_defaults()

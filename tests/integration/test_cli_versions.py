@@ -4,27 +4,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import structlog
-from click.testing import CliRunner, Result
 
-from cli.main import cli
 from registry import commands as cmd
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """The CLI configures structlog globally; give later tests the defaults back."""
-    yield
-    structlog.reset_defaults()
-
-
-def run(*args: str, input: str | None = None) -> Result:
-    """Invoke the CLI in-process (the environment points it at the test registry)."""
-    return CliRunner().invoke(cli, list(args), input=input)
+from tests.cli_support import run
 
 
 @pytest.fixture

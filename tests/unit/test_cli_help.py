@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import click
 import pytest
-import structlog
 from click.testing import CliRunner
 
 from cli import docs
 from cli.main import cli
 
 COMMANDS = [(path, ctx.command) for path, ctx in docs.walk(cli)]
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """The CLI configures structlog globally; give later tests the defaults back."""
-    yield
-    structlog.reset_defaults()
 
 
 @pytest.mark.parametrize(("path", "command"), COMMANDS, ids=[p for p, _ in COMMANDS])

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import click
 import pytest
-import structlog
 from click.testing import CliRunner
 
 from cli.common import IsoTimestamp
 from cli.main import ModelogGroup, describe_error
 from cli.output import cell, render_table, when
 from registry.errors import ConflictError
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """The CLI configures structlog globally; give later tests the defaults back."""
-    yield
-    structlog.reset_defaults()
 
 
 def test_table_columns_are_aligned_without_trailing_spaces() -> None:
