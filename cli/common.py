@@ -61,11 +61,15 @@ def point_in_time(as_of: datetime | None, at_position: int | None) -> dict[str, 
 
 
 @contextmanager
-def open_reads() -> Iterator[Reader]:
-    """The registry opened for queries only (no write side, no pydantic)."""
+def open_reads(*, for_writing: bool = False) -> Iterator[Reader]:
+    """The registry opened for queries only (no write side, no pydantic).
+
+    A read-only SQLite registry is opened read-only, unless ``for_writing`` (import, rebuild):
+    then it is refused with one line naming the database.
+    """
     from sdk.bootstrap import open_reader
 
-    with open_reader() as reader:
+    with open_reader(read_only_fallback=not for_writing) as reader:
         yield reader
 
 

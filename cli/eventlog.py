@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -58,22 +59,72 @@ def show(streams: tuple[str, ...], from_position: int, limit: int, as_of: dateti
     echo_table(LOG_COLUMNS, rows, "No events found.", wide=("STREAM", "SUMMARY"))
 
 
+class AnchorType(click.ParamType):
+    """``POSITION:HASH`` as printed by ``modelog log head``; anything else is a usage error."""
+
+    name = "anchor"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """Parse ``value`` into a registry Anchor."""
+        from registry.anchors import parse_anchor
+        from registry.errors import InvalidInputError
+
+        try:
+            return parse_anchor(value)
+        except InvalidInputError as error:
+            self.fail(str(error), param, ctx)
+
+
+@log.command("head")
+@read_options
+def head(as_of: datetime | None, at_position: int | None, output: str) -> None:
+    """Show the last log position and its hash: an anchor to record for later audits.
+
+    Keep the printed POSITION:HASH somewhere the registry's operators cannot edit; later
+    'modelog log verify --anchor POSITION:HASH' fails if the log was truncated or rewritten since.
+    JSON: {"position", "hash", "anchor"}.
+
+    \b
+    Example:
+      modelog log head -o json
+    """
+    from registry.anchors import head_anchor
+
+    with open_reads() as reader:
+        anchor = head_anchor(reader.store, reader.reads.resolve_point(**point_in_time(as_of, at_position)))
+    if output == "json":
+        echo_json({"position": anchor.position, "hash": anchor.hash, "anchor": str(anchor)})
+        return
+    click.echo(f"Log head: position {anchor.position}, hash {anchor.hash}")
+    click.echo(f"Anchor: {anchor}")
+
+
 @log.command("verify")
-def verify() -> None:
+@click.option("--anchor", "anchors", multiple=True, type=AnchorType(), metavar="POSITION:HASH",
+              help="Also require the log to hold HASH at POSITION, as 'modelog log head' printed it (repeatable).")
+def verify(anchors: tuple[Any, ...]) -> None:
     """Verify the hash chain of the whole log; exit 1 naming the first bad position if it is broken.
 
     A missing position (a deleted event), an edited event or a broken link all fail the check.
+    With --anchor, a log truncated or rewritten (hashes recomputed) since the anchor was taken fails too.
 
     \b
     Example:
       modelog log verify
+      modelog log verify --anchor 42:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
     """
+    from registry.anchors import check_anchors
+
     with open_reads() as reader:
         report = reader.store.verify()
+        problem = check_anchors(reader.store, anchors) if report.ok and anchors else None
     if not report.ok:
         raise click.ClickException(f"log broken at position {report.first_bad_position}: {report.problem} "
                                    f"({report.checked} events before it are intact)")
-    click.echo(f"Log intact: {report.checked} events, hash chain verified.")
+    if problem:
+        raise click.ClickException(problem)
+    matched = f", {len(set(anchors))} anchor(s) match" if anchors else ""
+    click.echo(f"Log intact: {report.checked} events, hash chain verified{matched}.")
 
 
 @click.command("export")
@@ -110,6 +161,6 @@ def import_(file: Path) -> None:
     """
     from registry.transfer import import_log
 
-    with open_reads() as reader, file.open("r", encoding="utf-8") as source:
+    with open_reads(for_writing=True) as reader, file.open("r", encoding="utf-8") as source:
         count = import_log(reader.store, source)
     click.echo(f"Imported {count} events from {file}; hash chain verified.")

@@ -12,6 +12,7 @@ import sys
 import click
 
 from cli.logs import configure_logging, log_traceback
+from cli.output import escape_controls
 
 #: Every top-level command or group, as "module:attribute". Add a group here with one line.
 COMMANDS = (
@@ -24,6 +25,7 @@ COMMANDS = (
     "cli.eventlog:import_",
     "cli.projections_cmd:projections",
     "cli.artifacts_cmd:artifacts",
+    "cli.runs:run",
 )
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -36,11 +38,21 @@ class ModelogGroup(click.Group):
         """Run the chosen command, mapping registry/SDK errors (and anything unexpected) to a ClickException."""
         try:
             return super().invoke(ctx)
-        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+        except click.ClickException as error:
+            raise made_safe(error) from error.__cause__
+        except (click.exceptions.Exit, click.exceptions.Abort):
             raise
         except Exception as error:  # noqa: BLE001 - the CLI's last line of defence: one line, no traceback
             log_traceback(error)
-            raise click.ClickException(describe_error(error)) from None
+            raise made_safe(click.ClickException(describe_error(error))) from None
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: object) -> click.Context:
+        """Parse the root options; a usage error echoes the rejected text with control characters escaped."""
+        try:
+            return super().make_context(info_name, args, parent, **extra)  # type: ignore[arg-type]
+        except click.ClickException as error:
+            raise made_safe(error) from error.__cause__
 
 
 @click.group("modelog", cls=ModelogGroup, context_settings=CONTEXT_SETTINGS)
@@ -82,6 +94,12 @@ def _is_known_error(error: Exception) -> bool:
     return isinstance(error, RegistryError)
 
 
+def made_safe(error: click.ClickException) -> click.ClickException:
+    """``error`` with control characters in its message escaped (it may quote what the user typed)."""
+    error.message = escape_controls(error.message)
+    return error
+
+
 def describe_error(error: Exception) -> str:
     """The one line a user sees for ``error`` (after ``Error: ``)."""
     if _is_known_error(error):
@@ -95,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
         cli.main(args=argv, prog_name="modelog")
     except Exception as error:  # noqa: BLE001 - failures outside any command (should not happen)
         log_traceback(error)
-        click.echo(f"Error: {describe_error(error)}", err=True)
+        click.echo(f"Error: {escape_controls(describe_error(error))}", err=True)
         sys.exit(1)
 
 

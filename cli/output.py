@@ -3,12 +3,32 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import click
 
 MAX_CELL = 40
+#: Invisible characters that reorder text on a terminal (bidirectional overrides and isolates).
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with control characters (ESC, NUL, newlines, bidi overrides) spelled out as ``\\x1b``-style escapes.
+
+    Rejected user input is echoed in error lines; raw, an ESC could drive the terminal
+    (colours, cursor moves, a fake prompt) and a newline could forge further lines.
+    """
+    if text.isprintable():
+        return text
+    return "".join(_escaped(ch) for ch in text)
+
+
+def _escaped(ch: str) -> str:
+    if unicodedata.category(ch) == "Cc" or ch in BIDI_CONTROLS:
+        return ch.encode("unicode_escape").decode("ascii")
+    return ch
 
 
 def cell(value: Any, limit: int = MAX_CELL) -> str:

@@ -28,7 +28,7 @@ def rebuild() -> None:
     from cli.common import open_reads
     from projections.rebuild import rebuild as rebuild_views
 
-    with open_reads() as reader:
+    with open_reads(for_writing=True) as reader:
         total = reader.store.head()
         with click.progressbar(length=total, label="Replaying events", file=sys.stderr) as bar:
             report = rebuild_views(reader.engine, reader.store, progress=lambda done, _: bar.update(done - bar.pos))

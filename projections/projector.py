@@ -11,11 +11,12 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, update
+from sqlalchemy import and_, bindparam, update
 from sqlalchemy.engine import Connection
 
 from projections import tables as t
 from registry.catalog import upcast
+from registry.driver_sql import DriverStatement
 from registry.hashing import canonical_json
 from registry.store import StoredEvent
 from registry.validation import name_key
@@ -29,7 +30,7 @@ def _model_id(event: StoredEvent) -> str:
 
 
 def _tags_json(tags: Sequence[str]) -> str:
-    return canonical_json(list(tags))
+    return canonical_json(list(tags)) if tags else "[]"
 
 
 def _merge_tags(current: str, added: Sequence[str], removed: Sequence[str]) -> str:
@@ -53,13 +54,17 @@ def _touch_version(conn: Connection, event: StoredEvent, data: dict[str, Any]) -
 # --- models --------------------------------------------------------------------------
 
 
-def _on_model_registered(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
-    conn.execute(t.models.insert().values(
-        model_id=data["model_id"], name=data["name"], name_key=name_key(data["name"]),
-        tags=_tags_json(data.get("tags", ())), implicit=bool(data.get("implicit")),
-        created_at=event.recorded_at, updated_at=event.recorded_at, created_by=event.meta.get("actor"),
+def _model_row(event: StoredEvent, data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "model_id": data["model_id"], "name": data["name"], "name_key": name_key(data["name"]),
+        "tags": _tags_json(data.get("tags", ())), "implicit": bool(data.get("implicit")),
+        "created_at": event.recorded_at, "updated_at": event.recorded_at, "created_by": event.meta.get("actor"),
         **{f: data.get(f) for f in MODEL_FIELDS},
-    ))
+    }
+
+
+def _on_model_registered(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+    conn.execute(t.models.insert().values(**_model_row(event, data)))
 
 
 def _on_model_updated(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
@@ -80,13 +85,18 @@ def _on_model_deleted(conn: Connection, event: StoredEvent, data: dict[str, Any]
 # --- versions ------------------------------------------------------------------------
 
 
+def _version_row(event: StoredEvent, data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "model_id": _model_id(event), "number": data["number"], "name": data["name"],
+        "name_key": name_key(data["name"]), "description": data.get("description"),
+        "tags": _tags_json(data.get("tags", ())), "stage": "none", "created_at": event.recorded_at,
+        "updated_at": event.recorded_at, "created_by": event.meta.get("actor"),
+        "created_run_id": event.meta.get("run_id"),
+    }
+
+
 def _on_version_created(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
-    conn.execute(t.versions.insert().values(
-        model_id=_model_id(event), number=data["number"], name=data["name"], name_key=name_key(data["name"]),
-        description=data.get("description"), tags=_tags_json(data.get("tags", ())), stage="none",
-        created_at=event.recorded_at, updated_at=event.recorded_at, created_by=event.meta.get("actor"),
-        created_run_id=event.meta.get("run_id"),
-    ))
+    conn.execute(t.versions.insert().values(**_version_row(event, data)))
     _touch_model(conn, event)
 
 
@@ -127,14 +137,18 @@ def _on_version_deleted(conn: Connection, event: StoredEvent, data: dict[str, An
     _touch_model(conn, event)
 
 
+def _link_row(event: StoredEvent, data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "model_id": _model_id(event), "number": data["number"], "pipeline": data["pipeline"], "step": data["step"],
+        "name": data["name"], "kind": data["kind"], "link_version": data["link_version"],
+        "artifact_id": data["artifact_id"], "artifact_name": data["artifact_name"],
+        "artifact_version": data["artifact_version"], "content_hash": data["content_hash"],
+        "run_id": data.get("run_id"), "created_at": event.recorded_at, "position": event.position,
+    }
+
+
 def _on_artifact_linked(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
-    conn.execute(t.artifact_links.insert().values(
-        model_id=_model_id(event), number=data["number"], pipeline=data["pipeline"], step=data["step"],
-        name=data["name"], kind=data["kind"], link_version=data["link_version"], artifact_id=data["artifact_id"],
-        artifact_name=data["artifact_name"], artifact_version=data["artifact_version"],
-        content_hash=data["content_hash"], run_id=data.get("run_id"), created_at=event.recorded_at,
-        position=event.position,
-    ))
+    conn.execute(t.artifact_links.insert().values(**_link_row(event, data)))
     _touch_version(conn, event, data)
 
 
@@ -147,11 +161,13 @@ def _on_artifact_unlinked(conn: Connection, event: StoredEvent, data: dict[str, 
     _touch_version(conn, event, data)
 
 
+def _run_link_row(event: StoredEvent, data: dict[str, Any]) -> dict[str, Any]:
+    return {"model_id": _model_id(event), "number": data["number"], "run_id": data["run_id"],
+            "pipeline": data["pipeline"], "created_at": event.recorded_at, "position": event.position}
+
+
 def _on_run_linked(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
-    conn.execute(t.run_links.insert().values(
-        model_id=_model_id(event), number=data["number"], run_id=data["run_id"], pipeline=data["pipeline"],
-        created_at=event.recorded_at, position=event.position,
-    ))
+    conn.execute(t.run_links.insert().values(**_run_link_row(event, data)))
     _touch_version(conn, event, data)
 
 
@@ -162,13 +178,18 @@ def _run_where(event: StoredEvent) -> Any:
     return t.runs.c.run_id == event.stream_id.removeprefix("run-")
 
 
+def _run_row(event: StoredEvent, data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "run_id": data["run_id"], "pipeline": data["pipeline"], "status": "running", "model_id": data.get("model_id"),
+        "model_name": data.get("model_name"), "version_number": data.get("version_number"),
+        "created_version": bool(data.get("created_version")), "started_at": event.recorded_at,
+        "finished_at": None, "steps_completed": 0, "failed_step": None, "error_type": None, "error_message": None,
+        "started_by": event.meta.get("actor"),
+    }
+
+
 def _on_run_started(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
-    conn.execute(t.runs.insert().values(
-        run_id=data["run_id"], pipeline=data["pipeline"], status="running", model_id=data.get("model_id"),
-        model_name=data.get("model_name"), version_number=data.get("version_number"),
-        created_version=bool(data.get("created_version")), started_at=event.recorded_at, steps_completed=0,
-        started_by=event.meta.get("actor"),
-    ))
+    conn.execute(t.runs.insert().values(**_run_row(event, data)))
 
 
 def _on_step_completed(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
@@ -192,13 +213,17 @@ def _on_run_failed(conn: Connection, event: StoredEvent, data: dict[str, Any]) -
     ))
 
 
+def _artifact_row(event: StoredEvent, data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "artifact_id": data["artifact_id"], "name": data["name"], "name_key": name_key(data["name"]),
+        "version": data["version"], "uri": data["uri"], "content_hash": data["content_hash"],
+        "data_type": data["data_type"], "materializer": data["materializer"], "run_id": data.get("run_id"),
+        "step": data.get("step"), "created_at": event.recorded_at,
+    }
+
+
 def _on_artifact_stored(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
-    conn.execute(t.artifacts.insert().values(
-        artifact_id=data["artifact_id"], name=data["name"], name_key=name_key(data["name"]),
-        version=data["version"], uri=data["uri"], content_hash=data["content_hash"], data_type=data["data_type"],
-        materializer=data["materializer"], run_id=data.get("run_id"), step=data.get("step"),
-        created_at=event.recorded_at,
-    ))
+    conn.execute(t.artifacts.insert().values(**_artifact_row(event, data)))
 
 
 def _ignore(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
@@ -228,16 +253,117 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
+# --- batched application --------------------------------------------------------------
+
+_INSERTS = {table.name: DriverStatement(table.insert())
+            for table in (t.models, t.versions, t.artifact_links, t.run_links, t.runs, t.artifacts)}
+_TOUCH_VERSION = DriverStatement(
+    update(t.versions)
+    .where(t.versions.c.model_id == bindparam("key_model"), t.versions.c.number == bindparam("key_number"))
+    .values(updated_at=bindparam("key_at")))
+_TOUCH_MODEL = DriverStatement(
+    update(t.models).where(t.models.c.model_id == bindparam("key_model")).values(updated_at=bindparam("key_at")))
+_SAVE_CHECKPOINT = DriverStatement(
+    update(t.checkpoints).where(t.checkpoints.c.name == t.CHECKPOINT_NAME).values(position=bindparam("position")))
+
+
+class _Writes:
+    """Row inserts and ``updated_at`` touches of a run of events, flushed as one executemany per statement.
+
+    Only these two kinds of write are deferred, and every other handler flushes first, so each
+    statement still sees the rows of the events before it. Inserts land before touches, and a
+    touch only sets ``updated_at``, so keeping the last touch per row leaves exactly what a
+    one-statement-per-event replay leaves.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.rows: dict[str, list[dict[str, Any]]] = {}
+        self.versions: dict[tuple[str, int], str] = {}
+        self.models: dict[str, str] = {}
+
+    def insert(self, table: str, row: dict[str, Any]) -> None:
+        """Queue one row for ``table``."""
+        self.rows.setdefault(table, []).append(row)
+
+    def touch(self, event: StoredEvent, number: int | None = None) -> None:
+        """Queue ``updated_at`` of the event's model (and of one of its versions)."""
+        model_id = _model_id(event)
+        if number is not None:
+            self.versions[(model_id, number)] = event.recorded_at
+        self.models[model_id] = event.recorded_at
+
+    def flush(self) -> None:
+        """Execute everything queued, inserts first."""
+        for table, rows in self.rows.items():
+            _INSERTS[table].executemany(self.conn, rows)
+        _TOUCH_VERSION.executemany(self.conn, [{"key_model": m, "key_number": n, "key_at": at}
+                                               for (m, n), at in self.versions.items()])
+        _TOUCH_MODEL.executemany(self.conn, [{"key_model": m, "key_at": at} for m, at in self.models.items()])
+        self.rows, self.versions, self.models = {}, {}, {}
+
+
+def _queue_model(writes: _Writes, event: StoredEvent, data: dict[str, Any]) -> None:
+    writes.insert(t.models.name, _model_row(event, data))
+
+
+def _queue_version(writes: _Writes, event: StoredEvent, data: dict[str, Any]) -> None:
+    writes.insert(t.versions.name, _version_row(event, data))
+    writes.touch(event)
+
+
+def _queue_link(writes: _Writes, event: StoredEvent, data: dict[str, Any]) -> None:
+    writes.insert(t.artifact_links.name, _link_row(event, data))
+    writes.touch(event, data["number"])
+
+
+def _queue_run_link(writes: _Writes, event: StoredEvent, data: dict[str, Any]) -> None:
+    writes.insert(t.run_links.name, _run_link_row(event, data))
+    writes.touch(event, data["number"])
+
+
+def _queue_run(writes: _Writes, event: StoredEvent, data: dict[str, Any]) -> None:
+    writes.insert(t.runs.name, _run_row(event, data))
+
+
+def _queue_artifact(writes: _Writes, event: StoredEvent, data: dict[str, Any]) -> None:
+    writes.insert(t.artifacts.name, _artifact_row(event, data))
+
+
+def _queue_nothing(writes: _Writes, event: StoredEvent, data: dict[str, Any]) -> None:
+    """Name claims have no read model of their own."""
+
+
+#: Handlers that only insert rows and touch ``updated_at``: their writes are batched.
+BATCHED: dict[str, Callable[[_Writes, StoredEvent, dict[str, Any]], None]] = {
+    "ModelNameClaimed": _queue_nothing,
+    "ModelNameReleased": _queue_nothing,
+    "ModelRegistered": _queue_model,
+    "ModelVersionCreated": _queue_version,
+    "ArtifactLinked": _queue_link,
+    "PipelineRunLinked": _queue_run_link,
+    "PipelineRunStarted": _queue_run,
+    "ArtifactVersionStored": _queue_artifact,
+}
+
+
 def apply_events(conn: Connection, batch: Sequence[StoredEvent]) -> None:
     """Apply events to the read-model tables (no checkpoint)."""
+    writes = _Writes(conn)
     for event in batch:
         data = upcast(event.event_type, event.schema_version, event.data)
-        HANDLERS[event.event_type](conn, event, data)
+        queue = BATCHED.get(event.event_type)
+        if queue is not None:
+            queue(writes, event, data)
+        else:
+            writes.flush()
+            HANDLERS[event.event_type](conn, event, data)
+    writes.flush()
 
 
 def save_checkpoint(conn: Connection, position: int) -> None:
     """Record how far the read models reflect the log."""
-    conn.execute(update(t.checkpoints).where(t.checkpoints.c.name == t.CHECKPOINT_NAME).values(position=position))
+    _SAVE_CHECKPOINT.execute(conn, {"position": position})
 
 
 def read_checkpoint(conn: Connection) -> int:

@@ -23,7 +23,7 @@ from sqlalchemy.pool import StaticPool
 from projections import tables as t
 from projections.history import HistoryEntry, describe
 from projections.projector import apply_events
-from projections.views import ArtifactView, LinkView, ModelView, Page, RunView, VersionView
+from projections.views import ArtifactView, LinkView, ModelView, Page, RunView, StepView, VersionView
 from registry.database import transaction
 from registry.errors import InvalidInputError, NotFoundError
 from registry.selectors import SelectorKind, VersionSelector, parse_selector
@@ -339,15 +339,30 @@ class ReadModel:
             raise NotFoundError(f"run {run_id!r} does not exist" + _at(position))
         return _run_view(row)
 
-    def list_runs(self, *, limit: int = 50, as_of: datetime | None = None,
-                  at_position: int | None = None) -> list[RunView]:
-        """The most recent runs."""
+    def list_runs(self, *, limit: int = 50, as_of: datetime | None = None, at_position: int | None = None,
+                  pipeline: str | None = None, status: str | None = None) -> list[RunView]:
+        """The most recent runs (optionally only one pipeline's, or only those with ``status``)."""
         position = self.resolve_point(as_of, at_position)
         all_runs = lambda p: _batched(self.store.read_all(to_position=p, stream_prefix="run-"))  # noqa: E731
         with self._streams_reader(position, all_runs) as conn:
             query = select(t.runs, t.runs.c.started_at.label("linked_at")).order_by(
                 t.runs.c.started_at.desc(), t.runs.c.run_id)
+            if pipeline is not None:
+                query = query.where(t.runs.c.pipeline == pipeline)
+            if status is not None:
+                query = query.where(t.runs.c.status == status)
             return [_run_view(row) for row in conn.execute(query.limit(limit))]
+
+    def list_run_steps(self, run_id: str, *, as_of: datetime | None = None,
+                       at_position: int | None = None) -> list[StepView]:
+        """The completed steps of a run in completion order (a past point replays only that run's stream)."""
+        position = self.resolve_point(as_of, at_position)
+        one_run = lambda p: iter([self.store.read_stream(f"run-{run_id}", to_position=p)])  # noqa: E731
+        s = t.step_runs
+        with self._streams_reader(position, one_run) as conn:
+            rows = conn.execute(s.select().where(s.c.run_id == run_id).order_by(s.c.completed_at, s.c.step)).all()
+        return [StepView(r.run_id, r.step, bool(r.cached), r.cache_key, float(r.duration_ms), r.completed_at,
+                         tuple(json.loads(r.outputs))) for r in rows]
 
     def get_artifact(self, artifact_id: str, *, as_of: datetime | None = None,
                      at_position: int | None = None) -> ArtifactView:

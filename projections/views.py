@@ -101,6 +101,26 @@ class RunView:
 
 
 @dataclass(frozen=True)
+class StepView:
+    """A completed step of a run: whether it was cached and the artifact versions it output.
+
+    Each output is {"name", "artifact_id", "artifact_name", "artifact_version", "content_hash"}.
+    """
+
+    run_id: str
+    step: str
+    cached: bool
+    cache_key: str | None
+    duration_ms: float
+    completed_at: str
+    outputs: tuple[dict[str, Any], ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Stable JSON shape."""
+        return {**asdict(self), "outputs": [dict(o) for o in self.outputs]}
+
+
+@dataclass(frozen=True)
 class ArtifactView:
     """A stored artifact version."""
 

@@ -11,13 +11,15 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Protocol
 
+from sqlalchemy import bindparam, func, select
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import func, select, text
 from sqlalchemy.engine import Connection, Engine
 
 from registry.database import transaction
+from registry.driver_sql import DriverStatement
 from registry.errors import ConcurrencyError, InvalidInputError
 from registry.hashing import GENESIS_HASH, canonical_json, chain_hash
 from registry.schema import events
@@ -25,6 +27,33 @@ from registry.schema import events
 #: Advisory lock key that serialises appends on PostgreSQL.
 APPEND_LOCK_KEY = 4242002
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+# Hot-path statements, compiled once per dialect (see registry.driver_sql).
+_c = events.c
+_READ_STREAM = DriverStatement(
+    events.select().where(_c.stream_id == bindparam("stream_id"), _c.stream_version > bindparam("after"))
+    .order_by(_c.stream_version))
+_READ_STREAM_UNTIL = DriverStatement(
+    events.select().where(_c.stream_id == bindparam("stream_id"), _c.stream_version > bindparam("after"),
+                          _c.position <= bindparam("until"))
+    .order_by(_c.stream_version))
+_READ_FROM = DriverStatement(
+    events.select().where(_c.position >= bindparam("start")).order_by(_c.position).limit(bindparam("size")))
+_READ_RANGE = DriverStatement(
+    events.select().where(_c.position >= bindparam("start"), _c.position <= bindparam("end"))
+    .order_by(_c.position).limit(bindparam("size")))
+_HEAD = DriverStatement(select(func.coalesce(func.max(_c.position), 0)))
+_HEAD_ROW = DriverStatement(select(_c.position, _c.hash, _c.recorded_at).order_by(_c.position.desc()).limit(1))
+_INSERT = DriverStatement(events.insert())
+_LOCK_SQL = f"SELECT pg_advisory_xact_lock({APPEND_LOCK_KEY})"
+
+
+@lru_cache(maxsize=32)
+def _stream_versions_statement(count: int) -> DriverStatement:
+    """``max(stream_version)`` per stream for ``count`` stream ids (binds ``s0``..)."""
+    ids = [bindparam(f"s{i}") for i in range(count)]
+    return DriverStatement(select(_c.stream_id, func.max(_c.stream_version)).where(_c.stream_id.in_(ids))
+                           .group_by(_c.stream_id))
 
 
 @dataclass(frozen=True)
@@ -103,18 +132,10 @@ def utc_now() -> datetime:
 
 
 def _row_to_event(row: Any) -> StoredEvent:
-    return StoredEvent(
-        position=row.position,
-        stream_id=row.stream_id,
-        stream_version=row.stream_version,
-        event_type=row.event_type,
-        schema_version=row.schema_version,
-        data=json.loads(row.data),
-        meta=json.loads(row.meta),
-        recorded_at=row.recorded_at,
-        prev_hash=row.prev_hash,
-        hash=row.hash,
-    )
+    # Rows of events.select(): columns in table order, which is StoredEvent's field order.
+    position, stream_id, stream_version, event_type, schema_version, data, meta, recorded_at, prev_hash, digest = row
+    return StoredEvent(position, stream_id, stream_version, event_type, schema_version, json.loads(data),
+                       json.loads(meta), recorded_at, prev_hash, digest)
 
 
 @dataclass
@@ -189,7 +210,7 @@ class EventStore:
 
     def import_events(self, conn: Connection, batch: Sequence[StoredEvent]) -> None:
         """Insert already-sealed events verbatim (import of an exported, verified log)."""
-        conn.execute(events.insert(), [_event_to_row(e) for e in batch])
+        _INSERT.executemany(conn, [_event_to_row(e) for e in batch])
         for projector in self.projectors:
             projector.project(conn, batch)
 
@@ -198,12 +219,10 @@ class EventStore:
     def stream_versions(self, conn: Connection, stream_ids: Iterable[str]) -> dict[str, int]:
         """Current version of each stream (0 for a stream with no events)."""
         ids = list(stream_ids)
-        query = (
-            select(events.c.stream_id, func.max(events.c.stream_version))
-            .where(events.c.stream_id.in_(ids))
-            .group_by(events.c.stream_id)
-        )
-        found = dict(conn.execute(query).all())
+        if not ids:
+            return {}
+        statement = _stream_versions_statement(len(ids))
+        found = dict(statement.execute(conn, {f"s{i}": stream_id for i, stream_id in enumerate(ids)}).all())
         return {stream_id: int(found.get(stream_id) or 0) for stream_id in ids}
 
     def read_stream(
@@ -215,14 +234,12 @@ class EventStore:
         conn: Connection | None = None,
     ) -> list[StoredEvent]:
         """Events of one stream in version order, optionally only up to a log position."""
-        query = events.select().where(events.c.stream_id == stream_id, events.c.stream_version > after_version)
-        if to_position is not None:
-            query = query.where(events.c.position <= to_position)
-        query = query.order_by(events.c.stream_version)
+        params = {"stream_id": stream_id, "after": after_version, "until": to_position}
+        statement = _READ_STREAM if to_position is None else _READ_STREAM_UNTIL
         if conn is not None:
-            return [_row_to_event(row) for row in conn.execute(query)]
+            return [_row_to_event(row) for row in statement.execute(conn, params)]
         with transaction(self.engine) as own:
-            return [_row_to_event(row) for row in own.execute(query)]
+            return [_row_to_event(row) for row in statement.execute(own, params)]
 
     def read_all(
         self,
@@ -252,6 +269,9 @@ class EventStore:
         self, start: int, end: int | None, size: int, prefix: str | None, stream_ids: Sequence[str] | None,
         conn: Connection | None = None,
     ) -> list[StoredEvent]:
+        if prefix is None and stream_ids is None and conn is not None:
+            statement = _READ_FROM if end is None else _READ_RANGE
+            return [_row_to_event(row) for row in statement.execute(conn, {"start": start, "end": end, "size": size})]
         query = events.select().where(events.c.position >= start)
         if end is not None:
             query = query.where(events.c.position <= end)
@@ -270,14 +290,10 @@ class EventStore:
         if conn is None:
             with transaction(self.engine) as own:
                 return self.head(own)
-        return int(conn.execute(select(func.coalesce(func.max(events.c.position), 0))).scalar_one())
+        return int(_HEAD.execute(conn).scalar_one())
 
     def _head_row(self, conn: Connection) -> tuple[int, str, str | None]:
-        row = conn.execute(
-            select(events.c.position, events.c.hash, events.c.recorded_at)
-            .order_by(events.c.position.desc())
-            .limit(1)
-        ).first()
+        row = _HEAD_ROW.execute(conn).first()
         if row is None:
             return 0, GENESIS_HASH, None
         return int(row.position), row.hash, row.recorded_at
@@ -372,13 +388,13 @@ def _event_to_row(event: StoredEvent) -> dict[str, Any]:
 def lock_appends(conn: Connection) -> None:
     """Serialise with every other appender until ``conn``'s transaction ends (SQLite: its write lock does)."""
     if conn.dialect.name == "postgresql":
-        conn.execute(text(f"SELECT pg_advisory_xact_lock({APPEND_LOCK_KEY})"))
+        conn.exec_driver_sql(_LOCK_SQL)
 
 
 def _insert(conn: Connection, requests: Sequence[AppendRequest], stored: list[StoredEvent]) -> None:
     """Insert sealed events; a (stream, version) or position collision means another writer won the race."""
     try:
-        conn.execute(events.insert(), [_event_to_row(e) for e in stored])
+        _INSERT.executemany(conn, [_event_to_row(e) for e in stored])
     except sa_exc.IntegrityError as error:
         streams = ", ".join(repr(r.stream_id) for r in requests)
         first = requests[0]

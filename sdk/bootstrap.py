@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
-from projections.projector import ViewProjector
+from projections.projector import ViewProjector, read_checkpoint
 from projections.queries import ReadModel
 from projections.rebuild import catch_up
-from projections.tables import create_view_schema
+from projections.tables import checkpoints, create_view_schema
 from registry.database import create_engine_for, registry_home, resolve_url, transaction
+from registry.errors import StorageError
+from registry.read_only import create_read_only_engine, read_only_reason, sqlite_file
 from registry.schema import check_schema_version, create_log_schema, lock_schema_setup, read_schema_version
 from registry.store import EventStore
 
@@ -70,10 +73,29 @@ def ensure_schema(engine: Engine) -> None:
 
 
 def open_reader(
-    url: str | None = None, *, home: str | os.PathLike[str] | None = None, synchronous: str | None = None
+    url: str | None = None, *, home: str | os.PathLike[str] | None = None, synchronous: str | None = None,
+    read_only_fallback: bool = True,
 ) -> Reader:
-    """Open (creating on first use) the registry for reading only: no pydantic, no write side loaded."""
+    """Open (creating on first use) the registry for reading only: no pydantic, no write side loaded.
+
+    A SQLite registry that cannot be written (a read-only file, directory or mount) is opened
+    read-only instead when ``read_only_fallback`` (the default); otherwise StorageError names it.
+    """
     resolved = resolve_url(url, home)
+    blocked = read_only_reason(resolved)
+    if blocked is not None:
+        if not read_only_fallback:
+            raise StorageError(f"cannot write to the registry: {blocked}; it can only be read")
+        return open_read_only(resolved, home=home)
+    try:
+        return _open_writable(resolved, home, synchronous)
+    except StorageError as error:
+        if not (read_only_fallback and "readonly database" in str(error)):
+            raise
+    return open_read_only(resolved, home=home)
+
+
+def _open_writable(resolved: str, home: str | os.PathLike[str] | None, synchronous: str | None) -> Reader:
     engine = create_engine_for(resolved, synchronous=synchronous)
     try:
         ensure_schema(engine)
@@ -83,6 +105,47 @@ def open_reader(
         engine.dispose()
         raise
     return Reader(resolved, registry_home(home), engine, store, ReadModel(engine, store))
+
+
+class _ReplayingReadModel(ReadModel):
+    """Reads of a read-only registry whose read models lag its log (they cannot be caught up in place).
+
+    "Now" is answered like a past read at the log's last position: replayed from the log,
+    never served stale.
+    """
+
+    def resolve_point(self, as_of: datetime | None = None, at_position: int | None = None) -> int | None:
+        """The requested point, or the log's last position for a live read."""
+        point = super().resolve_point(as_of, at_position)
+        return self.store.head() if point is None else point
+
+
+def open_read_only(url: str, *, home: str | os.PathLike[str] | None = None) -> Reader:
+    """Open the SQLite registry at ``url`` strictly for reading (SQLite ``mode=ro``, or ``immutable=1``).
+
+    Creates nothing and changes nothing; a write through it fails with "readonly database".
+    """
+    engine = create_read_only_engine(url)
+    try:
+        current = _views_current(engine, url)
+    except BaseException:
+        engine.dispose()
+        raise
+    store = EventStore(engine, [ViewProjector()])
+    reads = ReadModel(engine, store) if current else _ReplayingReadModel(engine, store)
+    return Reader(url, registry_home(home), engine, store, reads)
+
+
+def _views_current(engine: Engine, url: str) -> bool:
+    """Check a read-only registry's schema; True when its read models are at the log's end."""
+    with transaction(engine) as conn:
+        found = read_schema_version(conn)
+        if found is None:
+            raise StorageError(f"{sqlite_file(url)} holds no modelog registry (and is read-only)")
+        check_schema_version(found)
+        if not conn.dialect.has_table(conn, checkpoints.name):
+            return False
+        return read_checkpoint(conn) == EventStore(engine).head(conn)
 
 
 def open_registry(
@@ -95,7 +158,7 @@ def open_registry(
     """Open (creating on first use) the registry at ``url`` / ``$MODELOG_DATABASE_URL`` / the home's SQLite file."""
     from registry.service import CommandService  # lazily: read-only callers (open_reader) never load pydantic
 
-    reader = open_reader(url, home=home, synchronous=synchronous)
+    reader = open_reader(url, home=home, synchronous=synchronous, read_only_fallback=False)
     return Registry(reader.url, reader.home, reader.engine, reader.store, reader.reads,
                     CommandService(reader.store, actor=actor))
 
@@ -143,7 +206,7 @@ def database_status(url: str | None = None, *, home: str | os.PathLike[str] | No
     }
     if parsed.get_backend_name() == "sqlite" and not _sqlite_file_exists(parsed.database):
         return status
-    engine = create_engine_for(resolved)
+    engine = create_read_only_engine(resolved) if read_only_reason(resolved) else create_engine_for(resolved)
     try:
         with transaction(engine) as conn:
             found = read_schema_version(conn)

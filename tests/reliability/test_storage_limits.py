@@ -84,7 +84,7 @@ def test_read_only_database_fails_clearly_and_is_untouched(small_disk: Path) -> 
     _mount("-o", "remount,ro", str(small_disk))
     with pytest.raises(OSError):
         (small_disk / "probe").write_text("x")  # really read-only, even for root
-    with pytest.raises(StorageError, match="unable to open database file|readonly database") as refused, \
+    with pytest.raises(StorageError, match="unable to open database file|readonly database|read-only fi") as refused, \
             open_registry(url, home=small_disk) as registry:
         registry.commands.execute(cmd.CreateVersion(model="frozen"))
     assert "\n" not in str(refused.value)

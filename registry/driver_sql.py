@@ -1,0 +1,59 @@
+"""Statements compiled once per dialect and executed at driver level.
+
+Building a SQLAlchemy expression and looking up its compiled form costs more than the
+SQL itself on hot paths (an append, a projection, a replay). A :class:`DriverStatement`
+compiles its Core statement once per dialect and then hands the SQL text and parameters
+straight to the DB-API cursor via ``Connection.exec_driver_sql`` (same transaction, same
+error wrapping). Parameters are plain Python values: no SQLAlchemy type processing runs,
+so use it only for columns whose values the driver stores as given (text, numbers, bools).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from operator import itemgetter
+from typing import Any
+
+from sqlalchemy.engine import Connection, CursorResult
+from sqlalchemy.sql import ClauseElement
+
+
+class DriverStatement:
+    """A Core statement, compiled on first use per dialect, executed without re-compiling."""
+
+    def __init__(self, statement: ClauseElement) -> None:
+        self.statement = statement
+        self._compiled: dict[str, tuple[str, Callable[[Mapping[str, Any]], Any]]] = {}
+
+    def _compiled_for(self, conn: Connection) -> tuple[str, Callable[[Mapping[str, Any]], Any]]:
+        name = conn.dialect.name
+        found = self._compiled.get(name)
+        if found is None:
+            compiled = self.statement.compile(dialect=conn.dialect)
+            literals = {key: value for key, value in compiled.params.items() if value is not None}
+            found = self._compiled[name] = (compiled.string, _binder(compiled.positiontup, literals))
+        return found
+
+    def execute(self, conn: Connection, params: Mapping[str, Any] | None = None) -> CursorResult[Any]:
+        """Run the statement once with ``params`` (by bind name)."""
+        sql, bind = self._compiled_for(conn)
+        return conn.exec_driver_sql(sql, bind(params or {}))
+
+    def executemany(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run the statement once per row, in one driver ``executemany`` call."""
+        if not rows:
+            return
+        sql, bind = self._compiled_for(conn)
+        conn.exec_driver_sql(sql, [bind(row) for row in rows])
+
+
+def _binder(positions: Sequence[str] | None, literals: dict[str, Any]) -> Callable[[Mapping[str, Any]], Any]:
+    """Turn parameters by bind name into what the driver's paramstyle takes (a tuple or a dict)."""
+    if positions is None:
+        return (lambda params: {**literals, **params}) if literals else dict
+    if not positions:
+        return lambda params: ()
+    pick = itemgetter(*positions)
+    if len(positions) == 1:
+        return (lambda params: (pick({**literals, **params}),)) if literals else (lambda params: (pick(params),))
+    return (lambda params: pick({**literals, **params})) if literals else pick
