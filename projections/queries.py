@@ -450,14 +450,14 @@ def _model_view(row: Any) -> ModelView:
 
 def _version_view(row: Any, model_name: str, counts: dict[tuple[int, str], int], runs: dict[int, int],
                   aliases: dict[int, list[str]]) -> VersionView:
-    n = row.number
+    # Rows of t.versions.select(), unpacked by position: per-attribute Row access dominated long lists.
+    model_id, n, name, _name_key, description, tags, stage, created_at, updated_at, created_by, run_id = row
     return VersionView(
-        model_id=row.model_id, model_name=model_name, number=n, name=row.name, description=row.description,
-        tags=tuple(json.loads(row.tags)), stage=row.stage, aliases=tuple(aliases.get(n, ())),
+        model_id=model_id, model_name=model_name, number=n, name=name, description=description,
+        tags=tuple(json.loads(tags)) if tags != "[]" else (), stage=stage, aliases=tuple(aliases.get(n, ())),
         data_count=counts.get((n, "data"), 0), model_count=counts.get((n, "model"), 0),
         deployment_count=counts.get((n, "deployment"), 0), run_count=runs.get(n, 0),
-        created_at=row.created_at, updated_at=row.updated_at, created_by=row.created_by,
-        created_run_id=row.created_run_id,
+        created_at=created_at, updated_at=updated_at, created_by=created_by, created_run_id=run_id,
     )
 
 
