@@ -278,20 +278,30 @@ class _Writes:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self._reset()
+
+    def _reset(self) -> None:
         self.rows: dict[str, list[dict[str, Any]]] = {}
         self.versions: dict[tuple[str, int], str] = {}
         self.models: dict[str, str] = {}
+        # Rows queued in this run, by key: a touch of one of them is folded into the row itself.
+        self.new_versions: dict[tuple[str, int], dict[str, Any]] = {}
+        self.new_models: dict[str, dict[str, Any]] = {}
 
     def insert(self, table: str, row: dict[str, Any]) -> None:
         """Queue one row for ``table``."""
         self.rows.setdefault(table, []).append(row)
+        if table == t.versions.name:
+            self.new_versions[(row["model_id"], row["number"])] = row
+        elif table == t.models.name:
+            self.new_models[row["model_id"]] = row
 
     def touch(self, event: StoredEvent, number: int | None = None) -> None:
         """Queue ``updated_at`` of the event's model (and of one of its versions)."""
-        model_id = _model_id(event)
+        model_id, at = _model_id(event), event.recorded_at
         if number is not None:
-            self.versions[(model_id, number)] = event.recorded_at
-        self.models[model_id] = event.recorded_at
+            _set_or_queue(self.new_versions.get((model_id, number)), self.versions, (model_id, number), at)
+        _set_or_queue(self.new_models.get(model_id), self.models, model_id, at)
 
     def flush(self) -> None:
         """Execute everything queued, inserts first."""
@@ -300,7 +310,15 @@ class _Writes:
         _TOUCH_VERSION.executemany(self.conn, [{"key_model": m, "key_number": n, "key_at": at}
                                                for (m, n), at in self.versions.items()])
         _TOUCH_MODEL.executemany(self.conn, [{"key_model": m, "key_at": at} for m, at in self.models.items()])
-        self.rows, self.versions, self.models = {}, {}, {}
+        self._reset()
+
+
+def _set_or_queue(new_row: dict[str, Any] | None, touches: dict[Any, str], key: Any, at: str) -> None:
+    """Set ``updated_at`` in a row not yet inserted (same result as insert-then-update), else queue an UPDATE."""
+    if new_row is not None:
+        new_row["updated_at"] = at
+    else:
+        touches[key] = at
 
 
 def _queue_model(writes: _Writes, event: StoredEvent, data: dict[str, Any]) -> None:

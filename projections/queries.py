@@ -19,9 +19,11 @@ from typing import Any
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.schema import CreateTable
 
 from projections import tables as t
 from projections.history import HistoryEntry, describe
+from projections.log_rows import RowEvent, read_batches
 from projections.projector import apply_events
 from projections.views import ArtifactView, LinkView, ModelView, Page, RunView, StepView, VersionView
 from registry.database import transaction
@@ -80,7 +82,7 @@ class ReadModel:
             yield conn
 
     @contextmanager
-    def _replayed(self, batches: Iterator[list[StoredEvent]]) -> Iterator[Connection]:
+    def _replayed(self, batches: Iterator[list[StoredEvent]] | Iterator[list[RowEvent]]) -> Iterator[Connection]:
         with self._scratch_lock:
             engine = self._scratch_engine()
             with engine.begin() as conn:
@@ -96,8 +98,21 @@ class ReadModel:
             self._scratch = create_engine("sqlite://", poolclass=StaticPool,
                                           connect_args={"check_same_thread": False})
             with self._scratch.begin() as conn:
-                t.create_view_schema(conn)
+                for table in t.VIEW_TABLES:  # no secondary indexes: a replay inserts every row, a read scans few
+                    conn.execute(CreateTable(table))
         return self._scratch
+
+    def close(self) -> None:
+        """Release the scratch in-memory database past reads replay into (it is recreated if needed)."""
+        with self._scratch_lock:
+            if self._scratch is not None:
+                self._scratch.dispose()
+                self._scratch = None
+
+    def _log_batches(self, prefix: str, position: int) -> Iterator[list[RowEvent]]:
+        """Every event of the streams starting with ``prefix`` up to ``position``, in batches, read raw."""
+        with transaction(self.engine) as conn:
+            yield from read_batches(conn, until=position, prefix=prefix)
 
     @contextmanager
     def _model_reader(self, model: str, position: int | None) -> Iterator[tuple[Connection, str]]:
@@ -172,8 +187,7 @@ class ReadModel:
             with self._live() as conn:
                 yield conn
             return
-        batches = _batched(self.store.read_all(to_position=position, stream_prefix="model-"))
-        with self._replayed(batches) as conn:
+        with self._replayed(self._log_batches("model-", position)) as conn:
             yield conn
 
     def _model_page(self, conn: Connection, name: str | None, tag: str | None, sort_by: str, page: int,
@@ -318,7 +332,7 @@ class ReadModel:
             return [_run_view(row) for row in conn.execute(query)]
 
     @contextmanager
-    def _streams_reader(self, position: int | None, batches: Callable[[int], Iterator[list[StoredEvent]]]
+    def _streams_reader(self, position: int | None, batches: Callable[[int], Iterator[list[Any]]]
                         ) -> Iterator[Connection]:
         """The live tables, or a replay of the events ``batches(position)`` yields."""
         if position is None:
@@ -343,7 +357,7 @@ class ReadModel:
                   pipeline: str | None = None, status: str | None = None) -> list[RunView]:
         """The most recent runs (optionally only one pipeline's, or only those with ``status``)."""
         position = self.resolve_point(as_of, at_position)
-        all_runs = lambda p: _batched(self.store.read_all(to_position=p, stream_prefix="run-"))  # noqa: E731
+        all_runs = lambda p: self._log_batches("run-", p)  # noqa: E731
         with self._streams_reader(position, all_runs) as conn:
             query = select(t.runs, t.runs.c.started_at.label("linked_at")).order_by(
                 t.runs.c.started_at.desc(), t.runs.c.run_id)
@@ -383,7 +397,7 @@ class ReadModel:
     def list_artifacts(self, *, as_of: datetime | None = None, at_position: int | None = None) -> list[ArtifactView]:
         """Every stored artifact version, by name and version."""
         position = self.resolve_point(as_of, at_position)
-        everything = lambda p: _batched(self.store.read_all(to_position=p, stream_prefix="artifact-"))  # noqa: E731
+        everything = lambda p: self._log_batches("artifact-", p)  # noqa: E731
         with self._streams_reader(position, everything) as conn:
             rows = conn.execute(t.artifacts.select().order_by(t.artifacts.c.name_key, t.artifacts.c.version)).all()
         return [ArtifactView(**{c: r._mapping[c] for c in ArtifactView.__dataclass_fields__}) for r in rows]
@@ -418,16 +432,6 @@ class ReadModel:
 
 def _at(position: int | None) -> str:
     return "" if position is None else f" at log position {position}"
-
-
-def _batched(events: Iterator[StoredEvent], size: int = 5_000) -> Iterator[list[StoredEvent]]:
-    batch: list[StoredEvent] = []
-    for event in events:
-        batch.append(event)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    yield batch
 
 
 def _model_select() -> Any:

@@ -15,9 +15,10 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Connection, Engine
 
 from projections import tables as t
+from projections.log_rows import RowEvent, read_batches
 from projections.projector import apply_events, read_checkpoint, save_checkpoint
 from registry.database import transaction
-from registry.store import EventStore, StoredEvent, lock_appends
+from registry.store import EventStore, lock_appends
 
 Progress = Callable[[int, int], None]
 
@@ -62,19 +63,14 @@ def replay(conn: Connection, store: EventStore, *, after: int = 0, until: int | 
     Events are read through ``source`` (default: ``conn`` itself, same database).
     """
     reader = source if source is not None else conn
-    total = (until if until is not None else store.head(reader)) - after
-    done, batch = 0, []
-    for event in store.read_all(from_position=after + 1, to_position=until, batch_size=batch_size, conn=reader):
-        batch.append(event)
-        if len(batch) >= batch_size:
-            done += _apply_batch(conn, batch, done, total, progress)
-            batch = []
-    if batch:
-        done += _apply_batch(conn, batch, done, total, progress)
+    end = until if until is not None else store.head(reader)
+    done = 0
+    for batch in read_batches(reader, after=after, until=end, batch_size=batch_size):
+        done += _apply_batch(conn, batch, done, end - after, progress)
     return done
 
 
-def _apply_batch(conn: Connection, batch: list[StoredEvent], done: int, total: int, progress: Progress | None) -> int:
+def _apply_batch(conn: Connection, batch: list[RowEvent], done: int, total: int, progress: Progress | None) -> int:
     apply_events(conn, batch)
     save_checkpoint(conn, batch[-1].position)
     if progress:

@@ -101,9 +101,10 @@ class ModelState(Aggregate):
         return found
 
     def _find(self, selector: VersionSelector) -> VersionState | None:
+        if selector.kind is SelectorKind.NUMBER:  # by key: a command's decide stays O(1) however many versions
+            found = self.versions.get(selector.value)  # type: ignore[arg-type]
+            return found if found is not None and not found.deleted else None
         live = self.live_versions()
-        if selector.kind is SelectorKind.NUMBER:
-            return next((v for v in live if v.number == selector.value), None)
         if selector.kind is SelectorKind.NAME:
             key = name_key(str(selector.value))
             return next((v for v in live if name_key(v.name) == key), None)

@@ -115,6 +115,11 @@ def _queue_writer(conn: Connection) -> None:
         conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({APPEND_LOCK_KEY})")
 
 
+def append_lock_taken_at_begin(conn: Connection) -> bool:
+    """True when ``conn``'s write transaction already holds the PostgreSQL append lock (taken at BEGIN)."""
+    return bool(conn.get_execution_options().get(WRITE_OPTION)) and event.contains(conn.engine, "begin", _queue_writer)
+
+
 def statement_timeout(explicit_ms: int | None = None) -> int:
     """The PostgreSQL statement timeout in ms: ``explicit_ms``, else ``$MODELOG_STATEMENT_TIMEOUT_MS``, else 60 s."""
     if explicit_ms is not None:

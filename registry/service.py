@@ -144,10 +144,11 @@ class CommandService:
                 outcome = handler(uow, command)
                 run_meta = {**meta, "run_id": outcome.run_id} if outcome.run_id else meta
                 outcome.result.events = uow.flush(run_meta)
+            uow.committed()
             return outcome.result
-        except BaseException:
+        except BaseException as error:
             if uow is not None:
-                uow.discard()
+                uow.discard(trust_cache=not isinstance(error, ConcurrencyError))
             raise
 
     # --- lookups -------------------------------------------------------------------

@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 
-from registry.database import transaction
+from registry.database import append_lock_taken_at_begin, transaction
 from registry.driver_sql import DriverStatement
 from registry.errors import ConcurrencyError, InvalidInputError
 from registry.hashing import GENESIS_HASH, canonical_json, chain_hash
@@ -44,6 +44,9 @@ _READ_RANGE = DriverStatement(
     .order_by(_c.position).limit(bindparam("size")))
 _HEAD = DriverStatement(select(func.coalesce(func.max(_c.position), 0)))
 _HEAD_ROW = DriverStatement(select(_c.position, _c.hash, _c.recorded_at).order_by(_c.position.desc()).limit(1))
+_SINCE = DriverStatement(
+    select(_c.position, _c.hash, _c.recorded_at, _c.stream_id).where(_c.position >= bindparam("since"))
+    .order_by(_c.position).limit(bindparam("size")))
 _INSERT = DriverStatement(events.insert())
 _LOCK_SQL = f"SELECT pg_advisory_xact_lock({APPEND_LOCK_KEY})"
 
@@ -72,6 +75,18 @@ class AppendRequest:
     stream_id: str
     expected_version: int | None
     events: Sequence[NewEvent]
+
+
+@dataclass(frozen=True)
+class LogHead:
+    """The last event of the log: where the next append continues the chain (position 0: empty log)."""
+
+    position: int
+    hash: str
+    recorded_at: str | None
+
+
+EMPTY_LOG = LogHead(0, GENESIS_HASH, None)
 
 
 @dataclass(frozen=True)
@@ -173,44 +188,49 @@ class EventStore:
                 return self.append_batch(requests, meta, conn=own)
         lock_appends(conn)
         versions = self._check_expected(conn, requests)
-        stored = self._build(conn, requests, versions, meta or {})
+        return self._write(conn, requests, versions, meta or {}, self.log_head(conn))
+
+    def append_locked(
+        self, conn: Connection, requests: Sequence[AppendRequest], meta: dict[str, Any], head: LogHead
+    ) -> list[StoredEvent]:
+        """Append without re-reading what the caller read in this same write transaction.
+
+        The caller vouches that ``head`` and every request's ``expected_version`` were read under
+        the write lock ``conn`` holds (a unit of work does). The unique (stream, version) and
+        position keys still turn any mistake into a ConcurrencyError, never a forked chain.
+        """
+        lock_appends(conn)
+        _check_distinct(requests)
+        versions = {r.stream_id: _required_version(r) for r in requests}
+        return self._write(conn, requests, versions, meta, head)
+
+    def _write(
+        self, conn: Connection, requests: Sequence[AppendRequest], versions: dict[str, int], meta: dict[str, Any],
+        head: LogHead,
+    ) -> list[StoredEvent]:
+        stored, rows = _build(requests, versions, meta, head, format_time(self.clock()))
         if stored:
-            _insert(conn, requests, stored)
+            _insert(conn, requests, rows)
             for projector in self.projectors:
                 projector.project(conn, stored)
         return stored
 
     def _check_expected(self, conn: Connection, requests: Sequence[AppendRequest]) -> dict[str, int]:
-        streams = {r.stream_id for r in requests}
-        if len(streams) != len(requests):
-            raise InvalidInputError("one append names the same stream twice")
-        versions = self.stream_versions(conn, streams)
+        versions = self.stream_versions(conn, _check_distinct(requests))
         for request in requests:
             actual = versions[request.stream_id]
             if request.expected_version is not None and request.expected_version != actual:
                 raise ConcurrencyError(request.stream_id, request.expected_version, actual)
         return versions
 
-    def _build(
-        self, conn: Connection, requests: Sequence[AppendRequest], versions: dict[str, int], meta: dict[str, Any]
-    ) -> list[StoredEvent]:
-        position, prev_hash, last_time = self._head_row(conn)
-        now = format_time(self.clock())
-        recorded_at = max(now, last_time) if last_time else now  # never earlier than the log's end
-        meta_text = canonical_json(meta)
-        stored: list[StoredEvent] = []
-        for request in requests:
-            for offset, new in enumerate(request.events, start=1):
-                position += 1
-                event = _seal(position, request.stream_id, versions[request.stream_id] + offset, new, meta, meta_text,
-                              recorded_at, prev_hash)
-                prev_hash = event.hash
-                stored.append(event)
-        return stored
+    def import_events(
+        self, conn: Connection, batch: Sequence[StoredEvent], rows: Sequence[dict[str, Any]] | None = None
+    ) -> None:
+        """Insert already-sealed events verbatim (import of an exported, verified log).
 
-    def import_events(self, conn: Connection, batch: Sequence[StoredEvent]) -> None:
-        """Insert already-sealed events verbatim (import of an exported, verified log)."""
-        _INSERT.executemany(conn, [_event_to_row(e) for e in batch])
+        ``rows`` are the events' stored rows when the caller already has them (see :func:`event_row`).
+        """
+        _INSERT.executemany(conn, rows if rows is not None else [_event_to_row(e) for e in batch])
         for projector in self.projectors:
             projector.project(conn, batch)
 
@@ -292,11 +312,28 @@ class EventStore:
                 return self.head(own)
         return int(_HEAD.execute(conn).scalar_one())
 
-    def _head_row(self, conn: Connection) -> tuple[int, str, str | None]:
+    def log_head(self, conn: Connection) -> LogHead:
+        """The last event's position, hash and time (EMPTY_LOG for an empty log)."""
         row = _HEAD_ROW.execute(conn).first()
-        if row is None:
-            return 0, GENESIS_HASH, None
-        return int(row.position), row.hash, row.recorded_at
+        return EMPTY_LOG if row is None else LogHead(int(row[0]), row[1], row[2])
+
+    def moved_since(self, conn: Connection, known: LogHead, limit: int) -> tuple[LogHead, set[str]] | None:
+        """The head now and the streams appended to after ``known``, in one query.
+
+        None when ``known`` is no longer in the log (a different or rewound log) or when more
+        than ``limit`` events followed it.
+        """
+        rows = _SINCE.execute(conn, {"since": known.position, "size": limit + 2}).all()
+        if known.position:
+            if not rows or rows[0][0] != known.position or rows[0][1] != known.hash:
+                return None
+            rows = rows[1:]
+        if len(rows) > limit:
+            return None
+        if not rows:
+            return known, set()
+        position, digest, recorded_at, _ = rows[-1]
+        return LogHead(int(position), digest, recorded_at), {row[3] for row in rows}
 
     def position_at(self, moment: datetime, conn: Connection | None = None) -> int:
         """The last log position recorded at or before ``moment`` (0 if none)."""
@@ -353,48 +390,73 @@ def check_link(row: Any, expected_position: int, prev_hash: str) -> str | None:
     return None
 
 
-def _seal(
-    position: int,
-    stream_id: str,
-    stream_version: int,
-    new: NewEvent,
-    meta: dict[str, Any],
-    meta_text: str,
-    recorded_at: str,
-    prev_hash: str,
-) -> StoredEvent:
-    data_text = canonical_json(new.data)
-    digest = chain_hash(prev_hash, position, stream_id, stream_version, new.event_type, new.schema_version,
-                        data_text, meta_text, recorded_at)
-    return StoredEvent(position, stream_id, stream_version, new.event_type, new.schema_version,
-                       json.loads(data_text), meta, recorded_at, prev_hash, digest)
+def _check_distinct(requests: Sequence[AppendRequest]) -> set[str]:
+    streams = {r.stream_id for r in requests}
+    if len(streams) != len(requests):
+        raise InvalidInputError("one append names the same stream twice")
+    return streams
 
 
-def _event_to_row(event: StoredEvent) -> dict[str, Any]:
+def _required_version(request: AppendRequest) -> int:
+    if request.expected_version is None:
+        raise InvalidInputError(f"append_locked needs the expected version of {request.stream_id!r}")
+    return request.expected_version
+
+
+def _build(
+    requests: Sequence[AppendRequest], versions: dict[str, int], meta: dict[str, Any], head: LogHead, now: str
+) -> tuple[list[StoredEvent], list[dict[str, Any]]]:
+    """Seal the requests' events after ``head``: the stored events and their rows (each JSON text built once)."""
+    position, prev_hash = head.position, head.hash
+    recorded_at = max(now, head.recorded_at) if head.recorded_at else now  # never earlier than the log's end
+    meta_text = canonical_json(meta)
+    stored: list[StoredEvent] = []
+    rows: list[dict[str, Any]] = []
+    for request in requests:
+        for offset, new in enumerate(request.events, start=1):
+            position += 1
+            version = versions[request.stream_id] + offset
+            data_text = canonical_json(new.data)
+            digest = chain_hash(prev_hash, position, request.stream_id, version, new.event_type, new.schema_version,
+                                data_text, meta_text, recorded_at)
+            event = StoredEvent(position, request.stream_id, version, new.event_type, new.schema_version,
+                                json.loads(data_text), meta, recorded_at, prev_hash, digest)
+            stored.append(event)
+            rows.append(event_row(event, data_text, meta_text))
+            prev_hash = digest
+    return stored, rows
+
+
+def event_row(event: StoredEvent, data_text: str, meta_text: str) -> dict[str, Any]:
+    """The stored row of ``event`` given the canonical JSON texts of its data and meta."""
     return {
         "position": event.position,
         "stream_id": event.stream_id,
         "stream_version": event.stream_version,
         "event_type": event.event_type,
         "schema_version": event.schema_version,
-        "data": canonical_json(event.data),
-        "meta": canonical_json(event.meta),
+        "data": data_text,
+        "meta": meta_text,
         "recorded_at": event.recorded_at,
         "prev_hash": event.prev_hash,
         "hash": event.hash,
     }
 
 
+def _event_to_row(event: StoredEvent) -> dict[str, Any]:
+    return event_row(event, canonical_json(event.data), canonical_json(event.meta))
+
+
 def lock_appends(conn: Connection) -> None:
     """Serialise with every other appender until ``conn``'s transaction ends (SQLite: its write lock does)."""
-    if conn.dialect.name == "postgresql":
+    if conn.dialect.name == "postgresql" and not append_lock_taken_at_begin(conn):
         conn.exec_driver_sql(_LOCK_SQL)
 
 
-def _insert(conn: Connection, requests: Sequence[AppendRequest], stored: list[StoredEvent]) -> None:
+def _insert(conn: Connection, requests: Sequence[AppendRequest], rows: list[dict[str, Any]]) -> None:
     """Insert sealed events; a (stream, version) or position collision means another writer won the race."""
     try:
-        _INSERT.executemany(conn, [_event_to_row(e) for e in stored])
+        _INSERT.executemany(conn, rows)
     except sa_exc.IntegrityError as error:
         streams = ", ".join(repr(r.stream_id) for r in requests)
         first = requests[0]

@@ -12,11 +12,13 @@ import json
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
+from sqlalchemy.engine import Connection
+
 from registry.catalog import upcast
 from registry.database import transaction
 from registry.errors import ConflictError, IntegrityError, InvalidInputError
 from registry.hashing import GENESIS_HASH, canonical_json
-from registry.store import EventStore, StoredEvent, check_link, lock_appends
+from registry.store import EventStore, StoredEvent, check_link, event_row, lock_appends
 
 FIELDS = ("position", "stream_id", "stream_version", "event_type", "schema_version", "data", "meta",
           "recorded_at", "prev_hash", "hash")
@@ -57,15 +59,15 @@ def _parse_line(record: Any, number: int) -> StoredEvent:
 
 
 class _Row:
-    """Adapter giving a parsed event the stored-row shape the chain check reads."""
+    """A parsed event's stored row (its JSON texts built once), in the shape the chain check reads."""
 
     def __init__(self, event: StoredEvent) -> None:
-        self.__dict__.update({name: getattr(event, name) for name in FIELDS})
-        self.data = canonical_json(event.data)
-        self.meta = canonical_json(event.meta)
+        self.event = event
+        self.values = event_row(event, canonical_json(event.data), canonical_json(event.meta))
+        self.__dict__.update(self.values)
 
 
-def _verified(lines: IO[str]) -> Iterator[StoredEvent]:
+def _verified(lines: IO[str]) -> Iterator[_Row]:
     prev_hash, expected, end = GENESIS_HASH, 1, None
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -77,12 +79,13 @@ def _verified(lines: IO[str]) -> Iterator[StoredEvent]:
             end = record[END_KEY]
             continue
         event = _parse_line(record, number)
-        problem = check_link(_Row(event), expected, prev_hash)
+        row = _Row(event)
+        problem = check_link(row, expected, prev_hash)
         if problem:
             raise IntegrityError(f"line {number} (position {event.position}): {problem}; nothing was imported")
         upcast(event.event_type, event.schema_version, event.data)  # unknown or newer events fail loudly
         prev_hash, expected = event.hash, expected + 1
-        yield event
+        yield row
     _check_end(end, expected - 1, prev_hash)
 
 
@@ -99,22 +102,25 @@ def _check_end(end: Any, count: int, last_hash: str) -> None:
 
 
 def import_log(store: EventStore, source: IO[str], progress: Progress | None = None,
-               batch_size: int = 2_000) -> int:
+               batch_size: int = 5_000) -> int:
     """Import an exported log into an empty registry; verifies the chain; all or nothing."""
     with transaction(store.engine, write=True) as conn:
         lock_appends(conn)  # no append (or second import) may slip in between the emptiness check and the insert
         if store.head(conn) != 0:
             raise ConflictError("the registry is not empty; import only into a new registry")
         count, batch = 0, []
-        for event in _verified(source):
-            batch.append(event)
+        for row in _verified(source):
+            batch.append(row)
             if len(batch) >= batch_size:
-                store.import_events(conn, batch)
-                count += len(batch)
+                count += _import_batch(store, conn, batch)
                 batch = []
                 if progress:
                     progress(count)
         if batch:
-            store.import_events(conn, batch)
-            count += len(batch)
+            count += _import_batch(store, conn, batch)
         return count
+
+
+def _import_batch(store: EventStore, conn: Connection, batch: list[_Row]) -> int:
+    store.import_events(conn, [row.event for row in batch], [row.values for row in batch])
+    return len(batch)

@@ -39,7 +39,8 @@ class Reader:
     reads: ReadModel
 
     def close(self) -> None:
-        """Release every pooled database connection."""
+        """Release every pooled database connection (and the past reads' scratch database)."""
+        self.reads.close()
         self.engine.dispose()
 
     def __enter__(self) -> Reader:

@@ -1,0 +1,72 @@
+"""Raw reads of the log for bulk replays (rebuild, verify, as-of lists over every stream of a kind).
+
+A replay touches every event once, so the per-event cost of :class:`registry.store.StoredEvent`
+(two JSON decodes and a frozen dataclass) dominated it. These reads select only the columns the
+projector uses, with a statement compiled once per dialect, and decode ``meta`` only for the
+events whose handler asks for it (most events never do). The order and filters are the
+store's: position order, ``stream_id`` prefix via an escaped ``LIKE``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Connection
+
+from registry.driver_sql import DriverStatement
+from registry.schema import events
+
+_c = events.c
+_raw_decode = json.JSONDecoder().raw_decode
+_COLUMNS = (_c.position, _c.stream_id, _c.event_type, _c.schema_version, _c.data, _c.meta, _c.recorded_at)
+
+
+class RowEvent:
+    """A log event as the projector needs it: ``data`` decoded now, ``meta`` on first use."""
+
+    __slots__ = ("position", "stream_id", "event_type", "schema_version", "data", "recorded_at", "_meta")
+
+    def __init__(self, row: Any) -> None:
+        self.position, self.stream_id, self.event_type, self.schema_version, data, self._meta, self.recorded_at = row
+        self.data: dict[str, Any] = _decode(data)
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """The event's metadata (actor, command, correlation and run ids)."""
+        if isinstance(self._meta, str):
+            self._meta = _decode(self._meta)
+        return self._meta
+
+
+def _decode(text: str) -> Any:
+    """``json.loads`` for the store's compact JSON, without its two whitespace scans (a third of its cost)."""
+    value, end = _raw_decode(text)
+    if end != len(text):
+        raise json.JSONDecodeError("Extra data", text, end)
+    return value
+
+
+@lru_cache(maxsize=8)
+def _range_statement(prefix: str | None) -> DriverStatement:
+    """Up to ``size`` events with ``start <= position <= end`` (of streams starting with ``prefix``)."""
+    query = select(*_COLUMNS).where(_c.position >= bindparam("start"), _c.position <= bindparam("end"))
+    if prefix is not None:
+        query = query.where(_c.stream_id.startswith(prefix, autoescape=True))
+    return DriverStatement(query.order_by(_c.position).limit(bindparam("size")))
+
+
+def read_batches(conn: Connection, *, after: int = 0, until: int, prefix: str | None = None,
+                 batch_size: int = 5_000) -> Iterator[list[RowEvent]]:
+    """The events after ``after`` up to ``until`` in position order, ``batch_size`` at a time (memory stays flat)."""
+    statement, start = _range_statement(prefix), after + 1
+    while start <= until:
+        rows = statement.execute(conn, {"start": start, "end": until, "size": batch_size}).fetchall()
+        if rows:
+            yield [RowEvent(row) for row in rows]
+        if len(rows) < batch_size:
+            return
+        start = rows[-1][0] + 1
