@@ -22,6 +22,7 @@ from registry.store import StoredEvent
 from registry.validation import name_key
 
 Handler = Callable[[Connection, StoredEvent, dict[str, Any]], None]
+RowBuilder = Callable[[StoredEvent, dict[str, Any]], dict[str, Any]]
 MODEL_FIELDS = ("license", "description", "audience", "use_cases", "limitations", "trade_offs", "ethics")
 
 
@@ -273,11 +274,13 @@ class _Writes:
     Only these two kinds of write are deferred, and every other handler flushes first, so each
     statement still sees the rows of the events before it. Inserts land before touches, and a
     touch only sets ``updated_at``, so keeping the last touch per row leaves exactly what a
-    one-statement-per-event replay leaves.
+    one-statement-per-event replay leaves. A touch of a row queued in the same run is folded
+    into that row before it is inserted, for the same reason. ``only`` keeps the rows of just
+    those tables (see :func:`apply_events`).
     """
 
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
+    def __init__(self, conn: Connection, only: frozenset[str] | None = None) -> None:
+        self.conn, self.only = conn, only
         self._reset()
 
     def _reset(self) -> None:
@@ -288,8 +291,11 @@ class _Writes:
         self.new_versions: dict[tuple[str, int], dict[str, Any]] = {}
         self.new_models: dict[str, dict[str, Any]] = {}
 
-    def insert(self, table: str, row: dict[str, Any]) -> None:
-        """Queue one row for ``table``."""
+    def insert(self, table: str, build: RowBuilder, event: StoredEvent, data: dict[str, Any]) -> None:
+        """Queue the row ``build`` makes of the event for ``table`` (not built unless ``table`` is kept)."""
+        if self.only is not None and table not in self.only:
+            return
+        row = build(event, data)
         self.rows.setdefault(table, []).append(row)
         if table == t.versions.name:
             self.new_versions[(row["model_id"], row["number"])] = row
@@ -300,8 +306,17 @@ class _Writes:
         """Queue ``updated_at`` of the event's model (and of one of its versions)."""
         model_id, at = _model_id(event), event.recorded_at
         if number is not None:
-            _set_or_queue(self.new_versions.get((model_id, number)), self.versions, (model_id, number), at)
-        _set_or_queue(self.new_models.get(model_id), self.models, model_id, at)
+            key = (model_id, number)
+            row = self.new_versions.get(key)
+            if row is not None:  # not inserted yet: set it in the row (the same as insert, then update)
+                row["updated_at"] = at
+            else:
+                self.versions[key] = at
+        row = self.new_models.get(model_id)
+        if row is not None:
+            row["updated_at"] = at
+        else:
+            self.models[model_id] = at
 
     def flush(self) -> None:
         """Execute everything queued, inserts first."""
@@ -313,39 +328,31 @@ class _Writes:
         self._reset()
 
 
-def _set_or_queue(new_row: dict[str, Any] | None, touches: dict[Any, str], key: Any, at: str) -> None:
-    """Set ``updated_at`` in a row not yet inserted (same result as insert-then-update), else queue an UPDATE."""
-    if new_row is not None:
-        new_row["updated_at"] = at
-    else:
-        touches[key] = at
-
-
 def _queue_model(writes: _Writes, event: StoredEvent, data: dict[str, Any]) -> None:
-    writes.insert(t.models.name, _model_row(event, data))
+    writes.insert(t.models.name, _model_row, event, data)
 
 
 def _queue_version(writes: _Writes, event: StoredEvent, data: dict[str, Any]) -> None:
-    writes.insert(t.versions.name, _version_row(event, data))
+    writes.insert(t.versions.name, _version_row, event, data)
     writes.touch(event)
 
 
 def _queue_link(writes: _Writes, event: StoredEvent, data: dict[str, Any]) -> None:
-    writes.insert(t.artifact_links.name, _link_row(event, data))
+    writes.insert(t.artifact_links.name, _link_row, event, data)
     writes.touch(event, data["number"])
 
 
 def _queue_run_link(writes: _Writes, event: StoredEvent, data: dict[str, Any]) -> None:
-    writes.insert(t.run_links.name, _run_link_row(event, data))
+    writes.insert(t.run_links.name, _run_link_row, event, data)
     writes.touch(event, data["number"])
 
 
 def _queue_run(writes: _Writes, event: StoredEvent, data: dict[str, Any]) -> None:
-    writes.insert(t.runs.name, _run_row(event, data))
+    writes.insert(t.runs.name, _run_row, event, data)
 
 
 def _queue_artifact(writes: _Writes, event: StoredEvent, data: dict[str, Any]) -> None:
-    writes.insert(t.artifacts.name, _artifact_row(event, data))
+    writes.insert(t.artifacts.name, _artifact_row, event, data)
 
 
 def _queue_nothing(writes: _Writes, event: StoredEvent, data: dict[str, Any]) -> None:
@@ -365,9 +372,14 @@ BATCHED: dict[str, Callable[[_Writes, StoredEvent, dict[str, Any]], None]] = {
 }
 
 
-def apply_events(conn: Connection, batch: Sequence[StoredEvent]) -> None:
-    """Apply events to the read-model tables (no checkpoint)."""
-    writes = _Writes(conn)
+def apply_events(conn: Connection, batch: Sequence[StoredEvent], only: frozenset[str] | None = None) -> None:
+    """Apply events to the read-model tables (no checkpoint).
+
+    ``only`` (table names) skips the row inserts of every other table, for a scratch replay whose
+    query reads just those tables. No handler derives a row of one table from another table's
+    rows (only from its own), so the kept tables end up exactly as in a full replay.
+    """
+    writes = _Writes(conn, only)
     for event in batch:
         data = upcast(event.event_type, event.schema_version, event.data)
         queue = BATCHED.get(event.event_type)

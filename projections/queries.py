@@ -36,6 +36,8 @@ from registry.values import parse_stage
 SORT_FIELDS = {"name": t.models.c.name_key, "created": t.models.c.created_at, "updated": t.models.c.updated_at}
 KINDS = ("data", "model", "deployment")
 CLOCK_SKEW = timedelta(seconds=5)
+#: The tables a model query reads (``_model_select``): a past model read replays only their rows.
+MODEL_LIST_TABLES = frozenset({t.models.name, t.versions.name})
 
 
 def _like_escape(text: str) -> str:
@@ -82,7 +84,8 @@ class ReadModel:
             yield conn
 
     @contextmanager
-    def _replayed(self, batches: Iterator[list[StoredEvent]] | Iterator[list[RowEvent]]) -> Iterator[Connection]:
+    def _replayed(self, batches: Iterator[list[StoredEvent]] | Iterator[list[RowEvent]],
+                  only: frozenset[str] | None = None) -> Iterator[Connection]:
         with self._scratch_lock:
             engine = self._scratch_engine()
             with engine.begin() as conn:
@@ -90,7 +93,7 @@ class ReadModel:
                     conn.execute(table.delete())
                 for batch in batches:
                     if batch:
-                        apply_events(conn, batch)
+                        apply_events(conn, batch, only)
                 yield conn
 
     def _scratch_engine(self) -> Engine:
@@ -115,14 +118,18 @@ class ReadModel:
             yield from read_batches(conn, until=position, prefix=prefix)
 
     @contextmanager
-    def _model_reader(self, model: str, position: int | None) -> Iterator[tuple[Connection, str]]:
-        """A connection that sees ``model`` as it was at ``position`` (live when None), and its id."""
+    def _model_reader(self, model: str, position: int | None,
+                      only: frozenset[str] | None = None) -> Iterator[tuple[Connection, str]]:
+        """A connection that sees ``model`` as it was at ``position`` (live when None), and its id.
+
+        ``only`` names the tables the caller's query reads; a replay skips the rows of the others.
+        """
         if position is None:
             with self._live() as conn:
                 yield conn, self._live_model_id(conn, model)
             return
         model_id = self._model_id_at(model, position)
-        with self._replayed(self._model_batches(model_id, position)) as conn:
+        with self._replayed(self._model_batches(model_id, position), only) as conn:
             yield conn, model_id
 
     def _model_batches(self, model_id: str, position: int) -> Iterator[list[StoredEvent]]:
@@ -187,7 +194,7 @@ class ReadModel:
             with self._live() as conn:
                 yield conn
             return
-        with self._replayed(self._log_batches("model-", position)) as conn:
+        with self._replayed(self._log_batches("model-", position), MODEL_LIST_TABLES) as conn:
             yield conn
 
     def _model_page(self, conn: Connection, name: str | None, tag: str | None, sort_by: str, page: int,
@@ -205,7 +212,7 @@ class ReadModel:
     def get_model(self, name: str, *, as_of: datetime | None = None, at_position: int | None = None) -> ModelView:
         """One model by name."""
         position = self.resolve_point(as_of, at_position)
-        with self._model_reader(name, position) as (conn, model_id):
+        with self._model_reader(name, position, MODEL_LIST_TABLES) as (conn, model_id):
             row = conn.execute(_model_select().where(t.models.c.model_id == model_id)).first()
             if row is None:
                 raise NotFoundError(f"model {name!r} did not exist at log position {position}")

@@ -22,6 +22,7 @@ from registry.store import EventStore, StoredEvent, check_link, event_row, lock_
 
 FIELDS = ("position", "stream_id", "stream_version", "event_type", "schema_version", "data", "meta",
           "recorded_at", "prev_hash", "hash")
+FIELD_SET = frozenset(FIELDS)
 END_KEY = "modelog_export_end"
 Progress = Callable[[int], None]
 
@@ -51,7 +52,7 @@ def _parse_json(line: str, number: int) -> Any:
 
 
 def _parse_line(record: Any, number: int) -> StoredEvent:
-    if not isinstance(record, dict) or set(record) != set(FIELDS):
+    if not isinstance(record, dict) or record.keys() != FIELD_SET:
         raise InvalidInputError(f"line {number} is not an exported event (expected fields {', '.join(FIELDS)})")
     if not isinstance(record["data"], dict) or not isinstance(record["meta"], dict):
         raise InvalidInputError(f"line {number}: data and meta must be JSON objects")
@@ -75,7 +76,7 @@ def _verified(lines: IO[str]) -> Iterator[_Row]:
         record = _parse_json(line, number)
         if end is not None:
             raise IntegrityError(f"line {number} follows the end record; nothing was imported")
-        if isinstance(record, dict) and set(record) == {END_KEY}:
+        if isinstance(record, dict) and len(record) == 1 and END_KEY in record:
             end = record[END_KEY]
             continue
         event = _parse_line(record, number)
@@ -102,7 +103,7 @@ def _check_end(end: Any, count: int, last_hash: str) -> None:
 
 
 def import_log(store: EventStore, source: IO[str], progress: Progress | None = None,
-               batch_size: int = 5_000) -> int:
+               batch_size: int = 2_000) -> int:
     """Import an exported log into an empty registry; verifies the chain; all or nothing."""
     with transaction(store.engine, write=True) as conn:
         lock_appends(conn)  # no append (or second import) may slip in between the emptiness check and the insert

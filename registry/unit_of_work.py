@@ -42,8 +42,7 @@ class AggregateCache:
         if self.synced is not None:
             found = store.moved_since(conn, self.synced, CATCH_UP_LIMIT)
             if found is not None:
-                head, moved = found
-                return head, moved
+                return found
         self.entries.clear()
         self.synced = None
         return store.log_head(conn), set()

@@ -159,12 +159,17 @@ def test_transient_fault_is_retried_once(registry: Any, db_url: str, backend: st
     """A one-off lock/connection failure is retried by the command service: one command, one set of events."""
     _setup(registry)
     factory, _ = FAULTS[backend]["database is locked" if backend == "sqlite" else "connection lost"]
-    for k in range(1, 8):
+    retried = 0
+    for k in range(1, MAX_STATEMENTS):  # every statement of the command, until k is past its last one
         before = snapshot(db_url)
         with Fault(registry.engine, k, factory(admin)) as fault:
             result = registry.commands.execute(cmd.RegisterModel(name=f"retried-{k}"))
-        assert fault.fired == 1
+        assert fault.fired <= 1
         assert snapshot(db_url).head == before.head + len(result.events) == before.head + 2
+        if not fault.fired:
+            break
+        retried += 1
+    assert retried >= 5, f"only {retried} statements faulted"
     assert not check_log_and_views(db_url)[1]
 
 
