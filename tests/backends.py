@@ -62,3 +62,16 @@ def reset_postgres() -> str:
         conn.exec_driver_sql("CREATE SCHEMA public")
     engine.dispose()
     return url
+
+
+def require_postgres() -> None:
+    """Skip the calling test when PostgreSQL is unreachable, or fail it when it is required (CI)."""
+    import pytest
+
+    problem = postgres_problem()
+    if problem is None:
+        return
+    message = f"{ENABLE_HINT} ({problem})"
+    if postgres_required():
+        pytest.fail(message)
+    pytest.skip(message)

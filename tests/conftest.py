@@ -24,12 +24,7 @@ def backend(request: pytest.FixtureRequest) -> str:
     """The backend under test; PostgreSQL skips (or fails under CI) when unreachable."""
     name = str(request.param)
     if name == "postgres":
-        problem = backends.postgres_problem()
-        if problem is not None:
-            message = f"{backends.ENABLE_HINT} ({problem})"
-            if backends.postgres_required():
-                pytest.fail(message)
-            pytest.skip(message)
+        backends.require_postgres()
     return name
 
 

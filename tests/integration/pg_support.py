@@ -16,12 +16,7 @@ def postgres_url_or_skip() -> str:
     """A freshly emptied PostgreSQL test database; skips (fails under CI) when unavailable or deselected."""
     if "postgres" not in backends.selected_backends():
         pytest.skip("PostgreSQL not selected (MODELOG_TEST_BACKENDS)")
-    problem = backends.postgres_problem()
-    if problem is not None:
-        message = f"{backends.ENABLE_HINT} ({problem})"
-        if backends.postgres_required():
-            pytest.fail(message)
-        pytest.skip(message)
+    backends.require_postgres()
     return backends.reset_postgres()
 
 
