@@ -10,7 +10,7 @@ store's: position order, ``stream_id`` prefix via an escaped ``LIKE``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -19,10 +19,10 @@ from sqlalchemy.engine import Connection
 
 from registry.driver_sql import DriverStatement
 from registry.schema import events
+from registry.store import RAW_COLUMNS, EventStore
 
 _c = events.c
 _raw_decode = json.JSONDecoder().raw_decode
-_COLUMNS = (_c.position, _c.stream_id, _c.event_type, _c.schema_version, _c.data, _c.meta, _c.recorded_at)
 
 
 class RowEvent:
@@ -53,7 +53,7 @@ def _decode(text: str) -> Any:
 @lru_cache(maxsize=8)
 def _range_statement(prefix: str | None) -> DriverStatement:
     """Up to ``size`` events with ``start <= position <= end`` (of streams starting with ``prefix``)."""
-    query = select(*_COLUMNS).where(_c.position >= bindparam("start"), _c.position <= bindparam("end"))
+    query = select(*RAW_COLUMNS).where(_c.position >= bindparam("start"), _c.position <= bindparam("end"))
     if prefix is not None:
         query = query.where(_c.stream_id.startswith(prefix, autoescape=True))
     return DriverStatement(query.order_by(_c.position).limit(bindparam("size")))
@@ -70,3 +70,13 @@ def read_batches(conn: Connection, *, after: int = 0, until: int, prefix: str | 
         if len(rows) < batch_size:
             return
         start = rows[-1][0] + 1
+
+
+def stream_events(store: EventStore, stream_id: str, until: int, conn: Connection) -> list[RowEvent]:
+    """One stream up to position ``until`` in version order, read raw through the store's stream read."""
+    return [RowEvent(row) for row in store.read_stream_rows(stream_id, until, conn)]
+
+
+def linked_run_ids(stream: Sequence[Any]) -> list[str]:
+    """The ids of the runs linked in a model's stream (events with decoded ``data``), sorted."""
+    return sorted({e.data["run_id"] for e in stream if e.event_type == "PipelineRunLinked"})

@@ -23,7 +23,7 @@ from sqlalchemy.schema import CreateTable
 
 from projections import tables as t
 from projections.history import HistoryEntry, describe
-from projections.log_rows import RowEvent, read_batches
+from projections.log_rows import RowEvent, linked_run_ids, read_batches, stream_events
 from projections.projector import apply_events
 from projections.views import ArtifactView, LinkView, ModelView, Page, RunView, StepView, VersionView
 from registry.database import transaction
@@ -132,15 +132,16 @@ class ReadModel:
         with self._replayed(self._model_batches(model_id, position), only) as conn:
             yield conn, model_id
 
-    def _model_batches(self, model_id: str, position: int) -> Iterator[list[StoredEvent]]:
-        stream = self.store.read_stream(f"model-{model_id}", to_position=position)
-        yield stream
-        yield self._linked_run_events(stream, position)
+    def _model_batches(self, model_id: str, position: int) -> Iterator[list[RowEvent]]:
+        with transaction(self.engine) as conn:  # one snapshot for the model's stream and its runs'
+            stream = stream_events(self.store, f"model-{model_id}", position, conn)
+            yield stream
+            found = [e for r in linked_run_ids(stream) for e in stream_events(self.store, f"run-{r}", position, conn)]
+            yield sorted(found, key=lambda e: e.position)
 
     def _linked_run_events(self, stream: list[StoredEvent], position: int | None) -> list[StoredEvent]:
         """The events of every run linked in ``stream``, each read through the stream index, in log order."""
-        run_ids = sorted({e.data["run_id"] for e in stream if e.event_type == "PipelineRunLinked"})
-        found = [e for r in run_ids for e in self.store.read_stream(f"run-{r}", to_position=position)]
+        found = [e for r in linked_run_ids(stream) for e in self.store.read_stream(f"run-{r}", to_position=position)]
         return sorted(found, key=lambda e: e.position)
 
     # --- model lookups -------------------------------------------------------------

@@ -37,6 +37,11 @@ _READ_STREAM_UNTIL = DriverStatement(
     events.select().where(_c.stream_id == bindparam("stream_id"), _c.stream_version > bindparam("after"),
                           _c.position <= bindparam("until"))
     .order_by(_c.stream_version))
+#: The columns a projector uses, in the order ``read_stream_rows`` returns them.
+RAW_COLUMNS = (_c.position, _c.stream_id, _c.event_type, _c.schema_version, _c.data, _c.meta, _c.recorded_at)
+_READ_STREAM_ROWS_UNTIL = DriverStatement(
+    select(*RAW_COLUMNS).where(_c.stream_id == bindparam("stream_id"), _c.position <= bindparam("until"))
+    .order_by(_c.stream_version))
 _READ_FROM = DriverStatement(
     events.select().where(_c.position >= bindparam("start")).order_by(_c.position).limit(bindparam("size")))
 _READ_RANGE = DriverStatement(
@@ -260,6 +265,17 @@ class EventStore:
             return [_row_to_event(row) for row in statement.execute(conn, params)]
         with transaction(self.engine) as own:
             return [_row_to_event(row) for row in statement.execute(own, params)]
+
+    def read_stream_rows(self, stream_id: str, to_position: int, conn: Connection | None = None) -> list[Any]:
+        """Raw rows of one stream up to a log position, in version order, undecoded (see ``RAW_COLUMNS``).
+
+        For replays that decode only what they use; :meth:`read_stream` is the same read, decoded.
+        """
+        params = {"stream_id": stream_id, "until": to_position}
+        if conn is not None:
+            return _READ_STREAM_ROWS_UNTIL.execute(conn, params).fetchall()
+        with transaction(self.engine) as own:
+            return _READ_STREAM_ROWS_UNTIL.execute(own, params).fetchall()
 
     def read_all(
         self,

@@ -61,6 +61,13 @@ class CountingStore(EventStore):
         self.streams_read = [*getattr(self, "streams_read", []), stream_id]
         return found
 
+    def read_stream_rows(self, stream_id: str, *args: Any, **kwargs: Any) -> list[Any]:
+        """Read one stream raw, counting its events."""
+        found = super().read_stream_rows(stream_id, *args, **kwargs)
+        self.events_read += len(found)
+        self.streams_read = [*getattr(self, "streams_read", []), stream_id]
+        return found
+
     def _read_batch(self, *args: Any, **kwargs: Any) -> list[StoredEvent]:
         found = super()._read_batch(*args, **kwargs)
         self.events_read += len(found)
