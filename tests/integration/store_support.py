@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from registry.database import create_engine_for, transaction
 from registry.schema import create_log_schema
@@ -28,12 +28,17 @@ def new(i: int = 1, event_type: str = "ModelUpdated", schema_version: int = 1) -
 def drop_guards(engine: Engine) -> None:
     """Remove the append-only triggers (what an attacker with DDL rights does first)."""
     with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql("DROP TRIGGER IF EXISTS events_no_change ON events")
-            conn.exec_driver_sql("DROP TRIGGER IF EXISTS events_no_truncate ON events")
-        else:
-            conn.exec_driver_sql("DROP TRIGGER IF EXISTS events_no_update")
-            conn.exec_driver_sql("DROP TRIGGER IF EXISTS events_no_delete")
+        drop_guards_on(conn)
+
+
+def drop_guards_on(conn: Connection) -> None:
+    """Remove the append-only triggers inside the caller's transaction."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("DROP TRIGGER IF EXISTS events_no_change ON events")
+        conn.exec_driver_sql("DROP TRIGGER IF EXISTS events_no_truncate ON events")
+    else:
+        conn.exec_driver_sql("DROP TRIGGER IF EXISTS events_no_update")
+        conn.exec_driver_sql("DROP TRIGGER IF EXISTS events_no_delete")
 
 
 def fill(store: EventStore, count: int, streams: Sequence[str] = ("s-a", "s-b", "s-c")) -> list[StoredEvent]:

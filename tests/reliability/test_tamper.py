@@ -17,6 +17,7 @@ from registry import commands as cmd
 from registry.database import transaction
 from registry.errors import StorageError
 from registry.hashing import chain_hash
+from tests.integration.store_support import drop_guards_on
 from tests.reliability.support import REPO, subprocess_env
 
 TARGET = 7  # the position the attacker goes for
@@ -27,15 +28,6 @@ def modelog(*args: str, url: str, home: Any) -> subprocess.CompletedProcess[str]
     env = subprocess_env(MODELOG_DATABASE_URL=url, MODELOG_HOME=str(home))
     return subprocess.run([sys.executable, "-m", "cli.main", *args], cwd=REPO, env=env, text=True,
                           capture_output=True, timeout=120)
-
-
-def _drop_guards(conn: Connection) -> None:
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("DROP TRIGGER IF EXISTS events_no_change ON events")
-        conn.exec_driver_sql("DROP TRIGGER IF EXISTS events_no_truncate ON events")
-    else:
-        conn.exec_driver_sql("DROP TRIGGER IF EXISTS events_no_update")
-        conn.exec_driver_sql("DROP TRIGGER IF EXISTS events_no_delete")
 
 
 def _row(conn: Connection, position: int) -> Any:
@@ -129,7 +121,7 @@ def test_log_verify_names_first_bad_position(registry: Any, db_url: str, home: A
         intact = modelog("log", "verify", url=db_url, home=home)
         assert intact.returncode == 0 and "Log intact" in intact.stdout, intact.stderr
     with transaction(registry.engine, write=True) as conn:
-        _drop_guards(conn)
+        drop_guards_on(conn)
         bad = TAMPERS[tamper](conn)
     report = registry.store.verify()
     assert report.first_bad_position == bad, report
