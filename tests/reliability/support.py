@@ -19,6 +19,7 @@ from projections.projector import ViewProjector
 from projections.rebuild import verify as verify_views
 from registry.database import create_engine_for, transaction
 from registry.store import EventStore, StoredEvent
+from sdk.bootstrap import ensure_schema
 
 REPO = Path(__file__).resolve().parents[2]
 LONG = os.environ.get("MODELOG_LONG_RELIABILITY", "") in ("1", "true", "yes")
@@ -60,9 +61,14 @@ def snapshot(url: str) -> Snapshot:
 
 
 def check_log_and_views(url: str) -> tuple[int, list[str]]:
-    """Verify the hash chain and compare the live views with a fresh replay; (events, problems)."""
+    """Verify the hash chain and compare the live views with a fresh replay; (events, problems).
+
+    A writer killed before its first commit leaves an empty database file; opening it (as the next
+    command would) creates the schema, so the check starts the same way.
+    """
     engine = create_engine_for(url)
     try:
+        ensure_schema(engine)
         store = EventStore(engine, [ViewProjector()])
         report = store.verify()
         problems = [] if report.ok else [f"log: position {report.first_bad_position}: {report.problem}"]
