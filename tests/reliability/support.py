@@ -8,6 +8,8 @@ import subprocess
 import sys
 import tempfile
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -152,3 +154,24 @@ def check_in_flight(events: list[StoredEvent], journal: dict[str, dict[str, Any]
     expected = expected_events(prior, build_command(entry["command"], entry["kwargs"]))
     actual = [_shape(e) for e in found]
     return [] if actual == expected else [f"{cid} ({entry['command']}): log has {actual}, expected {expected}"]
+
+
+def mount(*args: str) -> None:
+    """Run ``mount`` with ``args`` (the tests run as root), failing loudly."""
+    subprocess.run(["mount", *args], check=True, capture_output=True, text=True)
+
+
+@contextmanager
+def tmpfs(where: Path, size: str, purpose: str) -> Iterator[Path]:
+    """A tmpfs of ``size`` mounted at ``where`` for the block; skips when mounting is not permitted."""
+    import pytest
+
+    where.mkdir(exist_ok=True)
+    try:
+        mount("-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where))
+    except (OSError, subprocess.CalledProcessError) as error:
+        pytest.skip(f"cannot mount a tmpfs here ({error}); run as root to test {purpose}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)

@@ -23,7 +23,7 @@ from registry.service import CommandService
 from registry.store import EventStore, NewEvent
 from sdk.bootstrap import open_reader, open_registry
 from tests.cli_support import run
-from tests.reliability.support import REPO, check_log_and_views, subprocess_env
+from tests.reliability.support import REPO, check_log_and_views, mount, subprocess_env, tmpfs
 
 READS = [
     ("model", "list"),
@@ -49,23 +49,13 @@ WRITES = [
 ]
 
 
-def _mount(*args: str) -> None:
-    subprocess.run(["mount", *args], check=True, capture_output=True, text=True)
-
-
 @pytest.fixture
 def disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A tmpfs of its own, where MODELOG_DATABASE_URL points."""
-    where = tmp_path / "disk"
-    where.mkdir()
-    try:
-        _mount("-t", "tmpfs", "-o", "size=8m", "tmpfs", str(where))
-    except (OSError, subprocess.CalledProcessError) as error:
-        pytest.skip(f"cannot mount a tmpfs here ({error}); run as root to test read-only registries")
-    monkeypatch.setenv("MODELOG_DATABASE_URL", f"sqlite:///{where / 'registry.db'}")
-    monkeypatch.setenv("MODELOG_HOME", str(where))
-    yield where
-    subprocess.run(["umount", "-l", str(where)], check=False)
+    with tmpfs(tmp_path / "disk", "8m", "read-only registries") as where:
+        monkeypatch.setenv("MODELOG_DATABASE_URL", f"sqlite:///{where / 'registry.db'}")
+        monkeypatch.setenv("MODELOG_HOME", str(where))
+        yield where
 
 
 def fill(url: str) -> None:
@@ -86,7 +76,7 @@ def outputs(commands: list[tuple[str, ...]]) -> list[tuple[int, str]]:
 
 def remount_read_only(where: Path) -> None:
     """Make ``where`` really read-only, even for root."""
-    _mount("-o", "remount,ro", str(where))
+    mount("-o", "remount,ro", str(where))
     with pytest.raises(OSError):
         (where / "probe").write_text("x")
 
@@ -104,7 +94,7 @@ def test_reads_answer_as_before_and_writes_fail_in_one_line(disk: Path) -> None:
     for command in WRITES:
         result = run(*command)
         assert (result.exit_code, result.stderr) == (1, expected), command
-    _mount("-o", "remount,rw", str(disk))
+    mount("-o", "remount,rw", str(disk))
     assert check_log_and_views(url) == (7, [])
     assert outputs(READS) == before  # nothing was written by any of the refused commands
 

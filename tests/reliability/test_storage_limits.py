@@ -9,7 +9,6 @@ these tests skip (saying why).
 from __future__ import annotations
 
 import sqlite3
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,24 +21,14 @@ from registry.errors import StorageError
 from registry.service import CommandService
 from registry.store import EventStore
 from sdk.bootstrap import open_registry
-from tests.reliability.support import check_log_and_views, snapshot
-
-
-def _mount(*args: str) -> None:
-    subprocess.run(["mount", *args], check=True, capture_output=True, text=True)
+from tests.reliability.support import check_log_and_views, mount, snapshot, tmpfs
 
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 1 MiB tmpfs of its own."""
-    where = tmp_path / "disk"
-    where.mkdir()
-    try:
-        _mount("-t", "tmpfs", "-o", "size=1m", "tmpfs", str(where))
-    except (OSError, subprocess.CalledProcessError) as error:
-        pytest.skip(f"cannot mount a tmpfs here ({error}); run as root to test full disks")
-    yield where
-    subprocess.run(["umount", "-l", str(where)], check=False)
+    with tmpfs(tmp_path / "disk", "1m", "full disks") as where:
+        yield where
 
 
 def _integrity_ok(db: Path) -> bool:
@@ -63,7 +52,7 @@ def test_full_disk_gives_clear_error_and_no_corruption(small_disk: Path) -> None
     assert snapshot(url) == before, "the refused command left a trace"
     checked, problems = check_log_and_views(url)
     assert problems == [] and checked == before.head
-    _mount("-o", "remount,size=16m", str(small_disk))  # space freed: the same command now succeeds
+    mount("-o", "remount,size=16m", str(small_disk))  # space freed: the same command now succeeds
     registry.commands.execute(cmd.RegisterModel(name=f"full-{written}", fields={"description": padding}))
     registry.close()
     assert _integrity_ok(small_disk / "registry.db")
@@ -81,14 +70,14 @@ def test_read_only_database_fails_clearly_and_is_untouched(small_disk: Path) -> 
         registry.commands.execute(cmd.RegisterModel(name="frozen"))
         registry.commands.execute(cmd.CreateVersion(model="frozen"))
     before = snapshot(url)
-    _mount("-o", "remount,ro", str(small_disk))
+    mount("-o", "remount,ro", str(small_disk))
     with pytest.raises(OSError):
         (small_disk / "probe").write_text("x")  # really read-only, even for root
     with pytest.raises(StorageError, match="unable to open database file|readonly database|read-only fi") as refused, \
             open_registry(url, home=small_disk) as registry:
         registry.commands.execute(cmd.CreateVersion(model="frozen"))
     assert "\n" not in str(refused.value)
-    _mount("-o", "remount,rw", str(small_disk))
+    mount("-o", "remount,rw", str(small_disk))
     assert snapshot(url) == before
     with open_registry(url, home=small_disk) as registry:
         registry.commands.execute(cmd.CreateVersion(model="frozen"))
