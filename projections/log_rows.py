@@ -9,7 +9,6 @@ store's: position order, ``stream_id`` prefix via an escaped ``LIKE``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from typing import Any
@@ -18,11 +17,11 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 
 from registry.driver_sql import DriverStatement
+from registry.json_decode import decode_json
 from registry.schema import events
 from registry.store import RAW_COLUMNS, EventStore
 
 _c = events.c
-_raw_decode = json.JSONDecoder().raw_decode
 
 
 class RowEvent:
@@ -32,22 +31,14 @@ class RowEvent:
 
     def __init__(self, row: Any) -> None:
         self.position, self.stream_id, self.event_type, self.schema_version, data, self._meta, self.recorded_at = row
-        self.data: dict[str, Any] = _decode(data)
+        self.data: dict[str, Any] = decode_json(data)
 
     @property
     def meta(self) -> dict[str, Any]:
         """The event's metadata (actor, command, correlation and run ids)."""
         if isinstance(self._meta, str):
-            self._meta = _decode(self._meta)
+            self._meta = decode_json(self._meta)
         return self._meta
-
-
-def _decode(text: str) -> Any:
-    """``json.loads`` for the store's compact JSON, without its two whitespace scans (a third of its cost)."""
-    value, end = _raw_decode(text)
-    if end != len(text):
-        raise json.JSONDecodeError("Extra data", text, end)
-    return value
 
 
 @lru_cache(maxsize=8)
@@ -64,7 +55,10 @@ def read_batches(conn: Connection, *, after: int = 0, until: int, prefix: str | 
     """The events after ``after`` up to ``until`` in position order, ``batch_size`` at a time (memory stays flat)."""
     statement, start = _range_statement(prefix), after + 1
     while start <= until:
-        rows = statement.execute(conn, {"start": start, "end": until, "size": batch_size}).fetchall()
+        # The driver's own rows (plain tuples): SQLAlchemy's row objects would add a step per event.
+        result = statement.execute(conn, {"start": start, "end": until, "size": batch_size})
+        rows = result.cursor.fetchall()
+        result.close()
         if rows:
             yield [RowEvent(row) for row in rows]
         if len(rows) < batch_size:

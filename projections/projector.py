@@ -15,19 +15,24 @@ from sqlalchemy import and_, bindparam, update
 from sqlalchemy.engine import Connection
 
 from projections import tables as t
-from registry.catalog import upcast
-from registry.driver_sql import DriverStatement
+from registry.catalog import CURRENT_SCHEMA, upcast
+from registry.driver_sql import DriverStatement, PositionalInsert
 from registry.hashing import canonical_json
 from registry.store import StoredEvent
 from registry.validation import name_key
 
 Handler = Callable[[Connection, StoredEvent, dict[str, Any]], None]
-RowBuilder = Callable[[StoredEvent, dict[str, Any]], dict[str, Any]]
+#: Builds the row an event inserts, as a list in the table's column order (see ``_INSERTS``).
+RowBuilder = Callable[[StoredEvent, dict[str, Any]], list[Any]]
 MODEL_FIELDS = ("license", "description", "audience", "use_cases", "limitations", "trade_offs", "ethics")
 
 
+_MODEL_PREFIX = len("model-")
+
+
 def _model_id(event: StoredEvent) -> str:
-    return event.stream_id.removeprefix("model-")
+    # Only model events reach the handlers that call this, so every stream id starts with "model-".
+    return event.stream_id[_MODEL_PREFIX:]
 
 
 def _tags_json(tags: Sequence[str]) -> str:
@@ -55,17 +60,15 @@ def _touch_version(conn: Connection, event: StoredEvent, data: dict[str, Any]) -
 # --- models --------------------------------------------------------------------------
 
 
-def _model_row(event: StoredEvent, data: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "model_id": data["model_id"], "name": data["name"], "name_key": name_key(data["name"]),
-        "tags": _tags_json(data.get("tags", ())), "implicit": bool(data.get("implicit")),
-        "created_at": event.recorded_at, "updated_at": event.recorded_at, "created_by": event.meta.get("actor"),
-        **{f: data.get(f) for f in MODEL_FIELDS},
-    }
+def _model_row(event: StoredEvent, data: dict[str, Any]) -> list[Any]:
+    get, at = data.get, event.recorded_at
+    return [data["model_id"], data["name"], name_key(data["name"]), get("license"), get("description"),
+            get("audience"), get("use_cases"), get("limitations"), get("trade_offs"), get("ethics"),
+            _tags_json(get("tags", ())), bool(get("implicit")), at, at, event.meta.get("actor")]
 
 
 def _on_model_registered(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
-    conn.execute(t.models.insert().values(**_model_row(event, data)))
+    _INSERTS[t.models.name].execute(conn, _model_row(event, data))
 
 
 def _on_model_updated(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
@@ -86,18 +89,14 @@ def _on_model_deleted(conn: Connection, event: StoredEvent, data: dict[str, Any]
 # --- versions ------------------------------------------------------------------------
 
 
-def _version_row(event: StoredEvent, data: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "model_id": _model_id(event), "number": data["number"], "name": data["name"],
-        "name_key": name_key(data["name"]), "description": data.get("description"),
-        "tags": _tags_json(data.get("tags", ())), "stage": "none", "created_at": event.recorded_at,
-        "updated_at": event.recorded_at, "created_by": event.meta.get("actor"),
-        "created_run_id": event.meta.get("run_id"),
-    }
+def _version_row(event: StoredEvent, data: dict[str, Any]) -> list[Any]:
+    meta, at = event.meta, event.recorded_at
+    return [_model_id(event), data["number"], data["name"], name_key(data["name"]), data.get("description"),
+            _tags_json(data.get("tags", ())), "none", at, at, meta.get("actor"), meta.get("run_id")]
 
 
 def _on_version_created(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
-    conn.execute(t.versions.insert().values(**_version_row(event, data)))
+    _INSERTS[t.versions.name].execute(conn, _version_row(event, data))
     _touch_model(conn, event)
 
 
@@ -138,18 +137,14 @@ def _on_version_deleted(conn: Connection, event: StoredEvent, data: dict[str, An
     _touch_model(conn, event)
 
 
-def _link_row(event: StoredEvent, data: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "model_id": _model_id(event), "number": data["number"], "pipeline": data["pipeline"], "step": data["step"],
-        "name": data["name"], "kind": data["kind"], "link_version": data["link_version"],
-        "artifact_id": data["artifact_id"], "artifact_name": data["artifact_name"],
-        "artifact_version": data["artifact_version"], "content_hash": data["content_hash"],
-        "run_id": data.get("run_id"), "created_at": event.recorded_at, "position": event.position,
-    }
+def _link_row(event: StoredEvent, data: dict[str, Any]) -> list[Any]:
+    return [_model_id(event), data["number"], data["pipeline"], data["step"], data["name"], data["kind"],
+            data["link_version"], data["artifact_id"], data["artifact_name"], data["artifact_version"],
+            data["content_hash"], data.get("run_id"), event.recorded_at, event.position]
 
 
 def _on_artifact_linked(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
-    conn.execute(t.artifact_links.insert().values(**_link_row(event, data)))
+    _INSERTS[t.artifact_links.name].execute(conn, _link_row(event, data))
     _touch_version(conn, event, data)
 
 
@@ -162,13 +157,12 @@ def _on_artifact_unlinked(conn: Connection, event: StoredEvent, data: dict[str, 
     _touch_version(conn, event, data)
 
 
-def _run_link_row(event: StoredEvent, data: dict[str, Any]) -> dict[str, Any]:
-    return {"model_id": _model_id(event), "number": data["number"], "run_id": data["run_id"],
-            "pipeline": data["pipeline"], "created_at": event.recorded_at, "position": event.position}
+def _run_link_row(event: StoredEvent, data: dict[str, Any]) -> list[Any]:
+    return [_model_id(event), data["number"], data["run_id"], data["pipeline"], event.recorded_at, event.position]
 
 
 def _on_run_linked(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
-    conn.execute(t.run_links.insert().values(**_run_link_row(event, data)))
+    _INSERTS[t.run_links.name].execute(conn, _run_link_row(event, data))
     _touch_version(conn, event, data)
 
 
@@ -179,18 +173,14 @@ def _run_where(event: StoredEvent) -> Any:
     return t.runs.c.run_id == event.stream_id.removeprefix("run-")
 
 
-def _run_row(event: StoredEvent, data: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "run_id": data["run_id"], "pipeline": data["pipeline"], "status": "running", "model_id": data.get("model_id"),
-        "model_name": data.get("model_name"), "version_number": data.get("version_number"),
-        "created_version": bool(data.get("created_version")), "started_at": event.recorded_at,
-        "finished_at": None, "steps_completed": 0, "failed_step": None, "error_type": None, "error_message": None,
-        "started_by": event.meta.get("actor"),
-    }
+def _run_row(event: StoredEvent, data: dict[str, Any]) -> list[Any]:
+    get = data.get
+    return [data["run_id"], data["pipeline"], "running", get("model_id"), get("model_name"), get("version_number"),
+            bool(get("created_version")), event.recorded_at, None, 0, None, None, None, event.meta.get("actor")]
 
 
 def _on_run_started(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
-    conn.execute(t.runs.insert().values(**_run_row(event, data)))
+    _INSERTS[t.runs.name].execute(conn, _run_row(event, data))
 
 
 def _on_step_completed(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
@@ -214,17 +204,14 @@ def _on_run_failed(conn: Connection, event: StoredEvent, data: dict[str, Any]) -
     ))
 
 
-def _artifact_row(event: StoredEvent, data: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "artifact_id": data["artifact_id"], "name": data["name"], "name_key": name_key(data["name"]),
-        "version": data["version"], "uri": data["uri"], "content_hash": data["content_hash"],
-        "data_type": data["data_type"], "materializer": data["materializer"], "run_id": data.get("run_id"),
-        "step": data.get("step"), "created_at": event.recorded_at,
-    }
+def _artifact_row(event: StoredEvent, data: dict[str, Any]) -> list[Any]:
+    return [data["artifact_id"], data["name"], name_key(data["name"]), data["version"], data["uri"],
+            data["content_hash"], data["data_type"], data["materializer"], data.get("run_id"), data.get("step"),
+            event.recorded_at]
 
 
 def _on_artifact_stored(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
-    conn.execute(t.artifacts.insert().values(**_artifact_row(event, data)))
+    _INSERTS[t.artifacts.name].execute(conn, _artifact_row(event, data))
 
 
 def _ignore(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
@@ -256,8 +243,10 @@ HANDLERS: dict[str, Handler] = {
 
 # --- batched application --------------------------------------------------------------
 
-_INSERTS = {table.name: DriverStatement(table.insert())
+_INSERTS = {table.name: PositionalInsert(table)
             for table in (t.models, t.versions, t.artifact_links, t.run_links, t.runs, t.artifacts)}
+_MODEL_UPDATED_AT = _INSERTS[t.models.name].columns.index("updated_at")
+_VERSION_UPDATED_AT = _INSERTS[t.versions.name].columns.index("updated_at")
 _TOUCH_VERSION = DriverStatement(
     update(t.versions)
     .where(t.versions.c.model_id == bindparam("key_model"), t.versions.c.number == bindparam("key_number"))
@@ -284,23 +273,27 @@ class _Writes:
         self._reset()
 
     def _reset(self) -> None:
-        self.rows: dict[str, list[dict[str, Any]]] = {}
+        self.rows: dict[str, list[list[Any]]] = {}
         self.versions: dict[tuple[str, int], str] = {}
         self.models: dict[str, str] = {}
         # Rows queued in this run, by key: a touch of one of them is folded into the row itself.
-        self.new_versions: dict[tuple[str, int], dict[str, Any]] = {}
-        self.new_models: dict[str, dict[str, Any]] = {}
+        self.new_versions: dict[tuple[str, int], list[Any]] = {}
+        self.new_models: dict[str, list[Any]] = {}
 
     def insert(self, table: str, build: RowBuilder, event: StoredEvent, data: dict[str, Any]) -> None:
         """Queue the row ``build`` makes of the event for ``table`` (not built unless ``table`` is kept)."""
         if self.only is not None and table not in self.only:
             return
         row = build(event, data)
-        self.rows.setdefault(table, []).append(row)
-        if table == t.versions.name:
-            self.new_versions[(row["model_id"], row["number"])] = row
-        elif table == t.models.name:
-            self.new_models[row["model_id"]] = row
+        found = self.rows.get(table)
+        if found is None:
+            self.rows[table] = [row]
+        else:
+            found.append(row)
+        if table == _VERSIONS:
+            self.new_versions[(row[0], row[1])] = row
+        elif table == _MODELS:
+            self.new_models[row[0]] = row
 
     def touch(self, event: StoredEvent, number: int | None = None) -> None:
         """Queue ``updated_at`` of the event's model (and of one of its versions)."""
@@ -309,23 +302,26 @@ class _Writes:
             key = (model_id, number)
             row = self.new_versions.get(key)
             if row is not None:  # not inserted yet: set it in the row (the same as insert, then update)
-                row["updated_at"] = at
+                row[_VERSION_UPDATED_AT] = at
             else:
                 self.versions[key] = at
         row = self.new_models.get(model_id)
         if row is not None:
-            row["updated_at"] = at
+            row[_MODEL_UPDATED_AT] = at
         else:
             self.models[model_id] = at
 
     def flush(self) -> None:
         """Execute everything queued, inserts first."""
         for table, rows in self.rows.items():
-            _INSERTS[table].executemany(self.conn, rows)
+            _INSERTS[table].executemany(self.conn, list(map(tuple, rows)))
         _TOUCH_VERSION.executemany(self.conn, [{"key_model": m, "key_number": n, "key_at": at}
                                                for (m, n), at in self.versions.items()])
         _TOUCH_MODEL.executemany(self.conn, [{"key_model": m, "key_at": at} for m, at in self.models.items()])
         self._reset()
+
+
+_MODELS, _VERSIONS = t.models.name, t.versions.name
 
 
 def _queue_model(writes: _Writes, event: StoredEvent, data: dict[str, Any]) -> None:
@@ -379,15 +375,17 @@ def apply_events(conn: Connection, batch: Sequence[StoredEvent], only: frozenset
     query reads just those tables. No handler derives a row of one table from another table's
     rows (only from its own), so the kept tables end up exactly as in a full replay.
     """
-    writes = _Writes(conn, only)
+    writes, current = _Writes(conn, only), CURRENT_SCHEMA.get
     for event in batch:
-        data = upcast(event.event_type, event.schema_version, event.data)
-        queue = BATCHED.get(event.event_type)
+        event_type, data = event.event_type, event.data
+        if event.schema_version != current(event_type):  # older, newer or unknown: upcast (or fail loudly)
+            data = upcast(event_type, event.schema_version, data)
+        queue = BATCHED.get(event_type)
         if queue is not None:
             queue(writes, event, data)
         else:
             writes.flush()
-            HANDLERS[event.event_type](conn, event, data)
+            HANDLERS[event_type](conn, event, data)
     writes.flush()
 
 

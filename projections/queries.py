@@ -26,6 +26,7 @@ from projections.history import HistoryEntry, describe
 from projections.log_rows import RowEvent, linked_run_ids, read_batches, stream_events
 from projections.projector import apply_events
 from projections.views import ArtifactView, LinkView, ModelView, Page, RunView, StepView, VersionView
+from registry.bulk import cyclic_gc_paused
 from registry.database import transaction
 from registry.errors import InvalidInputError, NotFoundError
 from registry.selectors import SelectorKind, VersionSelector, parse_selector
@@ -91,9 +92,10 @@ class ReadModel:
             with engine.begin() as conn:
                 for table in t.VIEW_TABLES:
                     conn.execute(table.delete())
-                for batch in batches:
-                    if batch:
-                        apply_events(conn, batch, only)
+                with cyclic_gc_paused():
+                    for batch in batches:
+                        if batch:
+                            apply_events(conn, batch, only)
                 yield conn
 
     def _scratch_engine(self) -> Engine:

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 from projections import tables as t
 from projections.log_rows import RowEvent, read_batches
 from projections.projector import apply_events, read_checkpoint, save_checkpoint
+from registry.bulk import cyclic_gc_paused
 from registry.database import transaction
 from registry.store import EventStore, lock_appends
 
@@ -65,8 +66,9 @@ def replay(conn: Connection, store: EventStore, *, after: int = 0, until: int | 
     reader = source if source is not None else conn
     end = until if until is not None else store.head(reader)
     done = 0
-    for batch in read_batches(reader, after=after, until=end, batch_size=batch_size):
-        done += _apply_batch(conn, batch, done, end - after, progress)
+    with cyclic_gc_paused():
+        for batch in read_batches(reader, after=after, until=end, batch_size=batch_size):
+            done += _apply_batch(conn, batch, done, end - after, progress)
     return done
 
 

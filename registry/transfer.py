@@ -14,10 +14,12 @@ from typing import IO, Any
 
 from sqlalchemy.engine import Connection
 
+from registry.bulk import cyclic_gc_paused
 from registry.catalog import upcast
 from registry.database import transaction
 from registry.errors import ConflictError, IntegrityError, InvalidInputError
 from registry.hashing import GENESIS_HASH, canonical_json
+from registry.json_decode import decode_json
 from registry.store import EventStore, StoredEvent, check_link, event_row, lock_appends
 
 FIELDS = ("position", "stream_id", "stream_version", "event_type", "schema_version", "data", "meta",
@@ -46,7 +48,7 @@ def export_log(store: EventStore, out: IO[str], progress: Progress | None = None
 
 def _parse_json(line: str, number: int) -> Any:
     try:
-        return json.loads(line)
+        return decode_json(line)
     except json.JSONDecodeError as error:
         raise InvalidInputError(f"line {number} is not valid JSON ({error.msg}); is the file truncated?") from None
 
@@ -105,7 +107,7 @@ def _check_end(end: Any, count: int, last_hash: str) -> None:
 def import_log(store: EventStore, source: IO[str], progress: Progress | None = None,
                batch_size: int = 2_000) -> int:
     """Import an exported log into an empty registry; verifies the chain; all or nothing."""
-    with transaction(store.engine, write=True) as conn:
+    with transaction(store.engine, write=True) as conn, cyclic_gc_paused():
         lock_appends(conn)  # no append (or second import) may slip in between the emptiness check and the insert
         if store.head(conn) != 0:
             raise ConflictError("the registry is not empty; import only into a new registry")
