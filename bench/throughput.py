@@ -62,6 +62,8 @@ INSERT_VERSION = ("INSERT INTO view_versions (model_id, number, name, name_key, 
 INSERT_LINK = ("INSERT INTO view_artifact_links (model_id, number, pipeline, step, name, kind, link_version, "
                "artifact_id, artifact_name, artifact_version, content_hash, run_id, created_at, position) VALUES (%s)")
 TOUCH_MODEL = "UPDATE view_models SET updated_at = {p} WHERE model_id = {p}"
+ADD_VERSION = ("UPDATE view_models SET updated_at = {p}, version_count = version_count + 1, latest_version = {p} "
+               "WHERE model_id = {p}")
 TOUCH_VERSION = "UPDATE view_versions SET updated_at = {p} WHERE model_id = {p} AND number = {p}"
 CHECKPOINT = "UPDATE view_checkpoints SET position = {p} WHERE name = {p}"
 
@@ -81,7 +83,7 @@ def run_plain(url: str, n: int) -> dict[str, float]:
     model_id = registry.reads.get_model("m").id
     marker = "?" if registry.engine.dialect.name == "sqlite" else "%s"
     sql = {k: _sql(v, w, marker) for k, v, w in (("event", INSERT_EVENT, 10), ("version", INSERT_VERSION, 11),
-           ("link", INSERT_LINK, 14), ("model", TOUCH_MODEL, 0), ("touch", TOUCH_VERSION, 0),
+           ("link", INSERT_LINK, 14), ("model", TOUCH_MODEL, 0), ("touch", TOUCH_VERSION, 0), ("added", ADD_VERSION, 0),
            ("checkpoint", CHECKPOINT, 0))}
     position = registry.store.head()
     stream = f"model-{model_id}"
@@ -94,7 +96,7 @@ def run_plain(url: str, n: int) -> dict[str, float]:
             conn.exec_driver_sql(sql["event"], _event_row(position, stream, 1 + k, "ModelVersionCreated", data, now))
             conn.exec_driver_sql(sql["version"], (model_id, k, str(k), str(k), None, "[]", "none", now, now,
                                                   "bench", None))
-            conn.exec_driver_sql(sql["model"], (now, model_id))
+            conn.exec_driver_sql(sql["added"], (now, k, model_id))
             conn.exec_driver_sql(sql["checkpoint"], (position, "registry_views"))
     versions_s = time.perf_counter() - started
     started = time.perf_counter()

@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, bindparam, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.engine import Connection
 
 from projections import tables as t
@@ -64,11 +64,7 @@ def _model_row(event: StoredEvent, data: dict[str, Any]) -> list[Any]:
     get, at = data.get, event.recorded_at
     return [data["model_id"], data["name"], name_key(data["name"]), get("license"), get("description"),
             get("audience"), get("use_cases"), get("limitations"), get("trade_offs"), get("ethics"),
-            _tags_json(get("tags", ())), bool(get("implicit")), at, at, event.meta.get("actor")]
-
-
-def _on_model_registered(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
-    _INSERTS[t.models.name].execute(conn, _model_row(event, data))
+            _tags_json(get("tags", ())), bool(get("implicit")), at, at, event.meta.get("actor"), 0, None]
 
 
 def _on_model_updated(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
@@ -93,11 +89,6 @@ def _version_row(event: StoredEvent, data: dict[str, Any]) -> list[Any]:
     meta, at = event.meta, event.recorded_at
     return [_model_id(event), data["number"], data["name"], name_key(data["name"]), data.get("description"),
             _tags_json(data.get("tags", ())), "none", at, at, meta.get("actor"), meta.get("run_id")]
-
-
-def _on_version_created(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
-    _INSERTS[t.versions.name].execute(conn, _version_row(event, data))
-    _touch_model(conn, event)
 
 
 def _on_version_updated(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
@@ -134,18 +125,18 @@ def _on_alias_removed(conn: Connection, event: StoredEvent, data: dict[str, Any]
 def _on_version_deleted(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
     for table in (t.artifact_links, t.run_links, t.aliases, t.versions):
         conn.execute(table.delete().where(_version_where(event, data, table)))
-    _touch_model(conn, event)
+    model_id, v = _model_id(event), t.versions
+    of_model = v.c.model_id == model_id
+    conn.execute(update(t.models).where(t.models.c.model_id == model_id).values(
+        updated_at=event.recorded_at,
+        version_count=select(func.count()).select_from(v).where(of_model).scalar_subquery(),
+        latest_version=select(func.max(v.c.number)).where(of_model).scalar_subquery()))
 
 
 def _link_row(event: StoredEvent, data: dict[str, Any]) -> list[Any]:
     return [_model_id(event), data["number"], data["pipeline"], data["step"], data["name"], data["kind"],
             data["link_version"], data["artifact_id"], data["artifact_name"], data["artifact_version"],
             data["content_hash"], data.get("run_id"), event.recorded_at, event.position]
-
-
-def _on_artifact_linked(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
-    _INSERTS[t.artifact_links.name].execute(conn, _link_row(event, data))
-    _touch_version(conn, event, data)
 
 
 def _on_artifact_unlinked(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
@@ -161,11 +152,6 @@ def _run_link_row(event: StoredEvent, data: dict[str, Any]) -> list[Any]:
     return [_model_id(event), data["number"], data["run_id"], data["pipeline"], event.recorded_at, event.position]
 
 
-def _on_run_linked(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
-    _INSERTS[t.run_links.name].execute(conn, _run_link_row(event, data))
-    _touch_version(conn, event, data)
-
-
 # --- runs and artifacts ----------------------------------------------------------------
 
 
@@ -177,10 +163,6 @@ def _run_row(event: StoredEvent, data: dict[str, Any]) -> list[Any]:
     get = data.get
     return [data["run_id"], data["pipeline"], "running", get("model_id"), get("model_name"), get("version_number"),
             bool(get("created_version")), event.recorded_at, None, 0, None, None, None, event.meta.get("actor")]
-
-
-def _on_run_started(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
-    _INSERTS[t.runs.name].execute(conn, _run_row(event, data))
 
 
 def _on_step_completed(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
@@ -210,35 +192,32 @@ def _artifact_row(event: StoredEvent, data: dict[str, Any]) -> list[Any]:
             event.recorded_at]
 
 
-def _on_artifact_stored(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
-    _INSERTS[t.artifacts.name].execute(conn, _artifact_row(event, data))
-
-
-def _ignore(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
-    """Name claims have no read model of their own (the models table carries names)."""
-
-
+#: Handlers that update or delete rows, applied one event at a time (the rest are in ``BATCHED``).
 HANDLERS: dict[str, Handler] = {
-    "ModelNameClaimed": _ignore,
-    "ModelNameReleased": _ignore,
-    "ModelRegistered": _on_model_registered,
     "ModelUpdated": _on_model_updated,
     "ModelDeleted": _on_model_deleted,
-    "ModelVersionCreated": _on_version_created,
     "ModelVersionUpdated": _on_version_updated,
     "ModelVersionStageChanged": _on_stage_changed,
     "ModelVersionAliasSet": _on_alias_set,
     "ModelVersionAliasRemoved": _on_alias_removed,
     "ModelVersionDeleted": _on_version_deleted,
-    "ArtifactLinked": _on_artifact_linked,
     "ArtifactUnlinked": _on_artifact_unlinked,
-    "PipelineRunLinked": _on_run_linked,
-    "PipelineRunStarted": _on_run_started,
     "PipelineStepCompleted": _on_step_completed,
     "PipelineRunCompleted": _on_run_completed,
     "PipelineRunFailed": _on_run_failed,
-    "ArtifactVersionStored": _on_artifact_stored,
 }
+
+#: Tables a handler reads rows of (beyond the model row): a replay that keeps only some tables
+#: (``apply_events(only=...)``) must keep these too whenever such an event is replayed. A tag
+#: change merges into the version's stored tags; a deletion recounts the model's versions.
+READS: dict[str, frozenset[str]] = {"ModelVersionUpdated": frozenset({t.versions.name}),
+                                    "ModelVersionDeleted": frozenset({t.versions.name})}
+
+
+def tables_needed(only: frozenset[str], events: Sequence[StoredEvent]) -> frozenset[str]:
+    """``only`` plus the tables the handlers of ``events`` read (see :data:`READS`)."""
+    extra = [READS[e.event_type] for e in events if e.event_type in READS]
+    return only.union(*extra) if extra else only
 
 
 # --- batched application --------------------------------------------------------------
@@ -246,6 +225,8 @@ HANDLERS: dict[str, Handler] = {
 _INSERTS = {table.name: PositionalInsert(table)
             for table in (t.models, t.versions, t.artifact_links, t.run_links, t.runs, t.artifacts)}
 _MODEL_UPDATED_AT = _INSERTS[t.models.name].columns.index("updated_at")
+_MODEL_VERSION_COUNT = _INSERTS[t.models.name].columns.index("version_count")
+_MODEL_LATEST_VERSION = _INSERTS[t.models.name].columns.index("latest_version")
 _VERSION_UPDATED_AT = _INSERTS[t.versions.name].columns.index("updated_at")
 _TOUCH_VERSION = DriverStatement(
     update(t.versions)
@@ -253,6 +234,10 @@ _TOUCH_VERSION = DriverStatement(
     .values(updated_at=bindparam("key_at")))
 _TOUCH_MODEL = DriverStatement(
     update(t.models).where(t.models.c.model_id == bindparam("key_model")).values(updated_at=bindparam("key_at")))
+_ADD_VERSIONS = DriverStatement(
+    update(t.models).where(t.models.c.model_id == bindparam("key_model")).values(
+        updated_at=bindparam("key_at"), version_count=t.models.c.version_count + bindparam("key_added"),
+        latest_version=bindparam("key_latest")))
 _SAVE_CHECKPOINT = DriverStatement(
     update(t.checkpoints).where(t.checkpoints.c.name == t.CHECKPOINT_NAME).values(position=bindparam("position")))
 
@@ -276,6 +261,7 @@ class _Writes:
         self.rows: dict[str, list[list[Any]]] = {}
         self.versions: dict[tuple[str, int], str] = {}
         self.models: dict[str, str] = {}
+        self.added: dict[str, list[int]] = {}  # model id -> [versions created, the last one's number]
         # Rows queued in this run, by key: a touch of one of them is folded into the row itself.
         self.new_versions: dict[tuple[str, int], list[Any]] = {}
         self.new_models: dict[str, list[Any]] = {}
@@ -311,13 +297,36 @@ class _Writes:
         else:
             self.models[model_id] = at
 
+    def add_version(self, event: StoredEvent, number: int) -> None:
+        """Count a version created in the event's model, which is now its latest, and touch the model.
+
+        Version numbers only grow within a model (they are never reused), so the version just
+        created is the model's highest.
+        """
+        model_id = _model_id(event)
+        row = self.new_models.get(model_id)
+        if row is not None:
+            row[_MODEL_VERSION_COUNT] += 1
+            row[_MODEL_LATEST_VERSION], row[_MODEL_UPDATED_AT] = number, event.recorded_at
+            return
+        found = self.added.get(model_id)
+        if found is None:
+            self.added[model_id] = [1, number]
+        else:
+            found[0], found[1] = found[0] + 1, number
+        self.models[model_id] = event.recorded_at
+
     def flush(self) -> None:
         """Execute everything queued, inserts first."""
         for table, rows in self.rows.items():
             _INSERTS[table].executemany(self.conn, list(map(tuple, rows)))
         _TOUCH_VERSION.executemany(self.conn, [{"key_model": m, "key_number": n, "key_at": at}
                                                for (m, n), at in self.versions.items()])
-        _TOUCH_MODEL.executemany(self.conn, [{"key_model": m, "key_at": at} for m, at in self.models.items()])
+        models, added = self.models, self.added
+        _ADD_VERSIONS.executemany(self.conn, [{"key_model": m, "key_added": count, "key_latest": latest,
+                                               "key_at": models[m]} for m, (count, latest) in added.items()])
+        _TOUCH_MODEL.executemany(self.conn, [{"key_model": m, "key_at": at} for m, at in models.items()
+                                             if m not in added])
         self._reset()
 
 
@@ -330,7 +339,7 @@ def _queue_model(writes: _Writes, event: StoredEvent, data: dict[str, Any]) -> N
 
 def _queue_version(writes: _Writes, event: StoredEvent, data: dict[str, Any]) -> None:
     writes.insert(t.versions.name, _version_row, event, data)
-    writes.touch(event)
+    writes.add_version(event, data["number"])
 
 
 def _queue_link(writes: _Writes, event: StoredEvent, data: dict[str, Any]) -> None:
@@ -372,8 +381,9 @@ def apply_events(conn: Connection, batch: Sequence[StoredEvent], only: frozenset
     """Apply events to the read-model tables (no checkpoint).
 
     ``only`` (table names) skips the row inserts of every other table, for a scratch replay whose
-    query reads just those tables. No handler derives a row of one table from another table's
-    rows (only from its own), so the kept tables end up exactly as in a full replay.
+    query reads just those tables. A handler derives a table's rows from that table's own rows,
+    and from the other tables :data:`READS` names (see :func:`tables_needed`), so the kept
+    tables end up exactly as in a full replay.
     """
     writes, current = _Writes(conn, only), CURRENT_SCHEMA.get
     for event in batch:

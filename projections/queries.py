@@ -24,7 +24,7 @@ from sqlalchemy.schema import CreateTable
 from projections import tables as t
 from projections.history import HistoryEntry, describe
 from projections.log_rows import RowEvent, linked_run_ids, read_batches, stream_events
-from projections.projector import apply_events
+from projections.projector import apply_events, tables_needed
 from projections.views import ArtifactView, LinkView, ModelView, Page, RunView, StepView, VersionView
 from registry.bulk import cyclic_gc_paused
 from registry.database import transaction
@@ -37,7 +37,10 @@ from registry.values import parse_stage
 SORT_FIELDS = {"name": t.models.c.name_key, "created": t.models.c.created_at, "updated": t.models.c.updated_at}
 KINDS = ("data", "model", "deployment")
 CLOCK_SKEW = timedelta(seconds=5)
-#: The tables a model query reads (``_model_select``): a past model read replays only their rows.
+#: The table a model query reads (``_model_select``): a past read of one model replays only its rows.
+MODEL_TABLES = frozenset({t.models.name})
+#: The same for the past model list, which replays in batches: a version deletion in a later batch
+#: reads version rows of earlier ones (``projector.READS``), so those are kept from the start.
 MODEL_LIST_TABLES = frozenset({t.models.name, t.versions.name})
 
 
@@ -131,15 +134,17 @@ class ReadModel:
                 yield conn, self._live_model_id(conn, model)
             return
         model_id = self._model_id_at(model, position)
-        with self._replayed(self._model_batches(model_id, position), only) as conn:
+        stream, runs = self._model_events(model_id, position)
+        kept = None if only is None else tables_needed(only, stream)
+        with self._replayed(iter([stream, runs]), kept) as conn:
             yield conn, model_id
 
-    def _model_batches(self, model_id: str, position: int) -> Iterator[list[RowEvent]]:
+    def _model_events(self, model_id: str, position: int) -> tuple[list[RowEvent], list[RowEvent]]:
+        """The model's stream up to ``position``, and the events of its linked runs in log order."""
         with transaction(self.engine) as conn:  # one snapshot for the model's stream and its runs'
             stream = stream_events(self.store, f"model-{model_id}", position, conn)
-            yield stream
             found = [e for r in linked_run_ids(stream) for e in stream_events(self.store, f"run-{r}", position, conn)]
-            yield sorted(found, key=lambda e: e.position)
+        return stream, sorted(found, key=lambda e: e.position)
 
     def _linked_run_events(self, stream: list[StoredEvent], position: int | None) -> list[StoredEvent]:
         """The events of every run linked in ``stream``, each read through the stream index, in log order."""
@@ -215,7 +220,7 @@ class ReadModel:
     def get_model(self, name: str, *, as_of: datetime | None = None, at_position: int | None = None) -> ModelView:
         """One model by name."""
         position = self.resolve_point(as_of, at_position)
-        with self._model_reader(name, position, MODEL_LIST_TABLES) as (conn, model_id):
+        with self._model_reader(name, position, MODEL_TABLES) as (conn, model_id):
             row = conn.execute(_model_select().where(t.models.c.model_id == model_id)).first()
             if row is None:
                 raise NotFoundError(f"model {name!r} did not exist at log position {position}")
@@ -445,10 +450,7 @@ def _at(position: int | None) -> str:
 
 
 def _model_select() -> Any:
-    v = t.versions
-    latest = select(func.max(v.c.number)).where(v.c.model_id == t.models.c.model_id).scalar_subquery()
-    count = select(func.count()).select_from(v).where(v.c.model_id == t.models.c.model_id).scalar_subquery()
-    return select(t.models, latest.label("latest_version"), count.label("version_count"))
+    return select(t.models)
 
 
 def _model_view(row: Any) -> ModelView:

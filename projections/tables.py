@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text, text
 from sqlalchemy.engine import Connection
 
 from registry.schema import PositionType
@@ -23,6 +23,9 @@ models = Table(
     Column("created_at", String(32), nullable=False),
     Column("updated_at", String(32), nullable=False),
     Column("created_by", String(300)),
+    # Kept by the projector so that reading a model (live or replayed) needs none of its version rows.
+    Column("version_count", Integer, nullable=False, server_default=text("0")),
+    Column("latest_version", Integer),
 )
 
 versions = Table(

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from registry.errors import SchemaVersionError
 
 #: Version of the database layout this code writes; bumped by every migration.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: The version of a log created before the schema was versioned (no ``modelog_schema`` table).
 PRE_VERSIONING = 0
 

@@ -194,3 +194,45 @@ def test_status_of_a_missing_sqlite_registry_creates_nothing(tmp_path: Path, mon
     status = database_status(home=tmp_path / "nowhere")
     assert (status["state"], status["schema_version"], status["backend"]) == ("empty", None, "sqlite")
     assert not (tmp_path / "nowhere").exists()
+
+
+def _make_version_1(db_url: str, home: Path) -> None:
+    """A registry as schema version 1 left it: model rows without the version count columns."""
+    with open_registry(db_url, home=home) as registry:
+        run = registry.commands.execute
+        run(cmd.RegisterModel(name="churn"))
+        run(cmd.RegisterModel(name="empty"))
+        for _ in range(3):
+            run(cmd.CreateVersion(model="churn"))
+        run(cmd.DeleteVersion(model="churn", version=3))
+    engine = create_engine_for(db_url)
+    try:
+        with transaction(engine, write=True) as conn:
+            for column in ("latest_version", "version_count"):
+                conn.exec_driver_sql(f"ALTER TABLE view_models DROP COLUMN {column}")
+            conn.exec_driver_sql("UPDATE modelog_schema SET version = 1")
+    finally:
+        engine.dispose()
+
+
+def test_version_1_registry_gets_its_model_counts_filled_in_place(db_url: str, home: Path) -> None:
+    _make_version_1(db_url, home)
+    before = log_rows(db_url)
+    with pytest.raises(SchemaVersionError, match="modelog db upgrade"):
+        open_registry(db_url, home=home)
+
+    assert upgrade_database(db_url, home=home) == (1, SCHEMA_VERSION)
+
+    assert log_rows(db_url) == before
+    engine = create_engine_for(db_url)
+    try:
+        with transaction(engine) as conn:  # filled by the migration itself, not by a replay at the next open
+            rows = conn.exec_driver_sql("SELECT name, version_count, latest_version FROM view_models").all()
+            found = {name: (count, latest) for name, count, latest in rows}
+            checkpoint = conn.exec_driver_sql("SELECT position FROM view_checkpoints").scalar_one()
+    finally:
+        engine.dispose()
+    assert found == {"churn": (2, 2), "empty": (0, None)}
+    assert checkpoint == len(before)
+    with open_registry(db_url, home=home) as registry:
+        assert verify_views(registry.engine, registry.store).ok

@@ -82,6 +82,17 @@ def test_models_at_each_point(story: Story) -> None:
     assert reads.get_model("demo", at_position=at["registered"]).description == "first"
     assert reads.get_model("demo", at_position=at["described"]).description == "second"
     assert reads.get_model("demo", at_position=at["v2"]).version_count == 2
+
+
+def test_version_count_and_latest_version_follow_creations_and_deletions(story: Story) -> None:
+    reads, at = story.reg.reads, story.at
+    counts = {chapter: (m.version_count, m.latest_version) for chapter in ("registered", "v1", "v2", "v2-deleted")
+              for m in [reads.get_model("demo", at_position=at[chapter])]}
+    assert counts == {"registered": (0, None), "v1": (1, 1), "v2": (2, 2), "v2-deleted": (1, 1)}
+    page = reads.list_models(at_position=at["v2-deleted"])
+    listed = {m.name: (m.version_count, m.latest_version) for m in page.items}
+    assert listed == {"demo": (1, 1), "other": (25, 25)}
+    assert (reads.get_model("other").version_count, reads.get_model("other").latest_version) == (25, 25)
     with pytest.raises(NotFoundError, match="did not exist at log position"):
         reads.get_model("demo", at_position=at["deleted"])
     with pytest.raises(NotFoundError):

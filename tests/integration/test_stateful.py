@@ -54,6 +54,7 @@ def snapshot(reads: Any, **point: Any) -> dict[str, Any]:
         versions = reads.list_versions(model.name, **point)
         found[model.name] = {
             "model": model.as_dict(),
+            "model_alone": reads.get_model(model.name, **point).as_dict(),  # a past read replays just model rows
             "versions": [v.as_dict() for v in versions],
             "links": {v.number: [x.as_dict() for x in reads.list_links(model.name, v.number, **point)]
                       for v in versions},
