@@ -22,6 +22,7 @@ from registry.database import append_lock_taken_at_begin, transaction
 from registry.driver_sql import DriverStatement
 from registry.errors import ConcurrencyError, InvalidInputError
 from registry.hashing import GENESIS_HASH, canonical_json, chain_hash
+from registry.json_decode import decode_json
 from registry.schema import events
 
 #: Advisory lock key that serialises appends on PostgreSQL.
@@ -339,7 +340,9 @@ class EventStore:
         None when ``known`` is no longer in the log (a different or rewound log) or when more
         than ``limit`` events followed it.
         """
-        rows = _SINCE.execute(conn, {"since": known.position, "size": limit + 2}).all()
+        result = _SINCE.execute(conn, {"since": known.position, "size": limit + 2})
+        rows = result.cursor.fetchall()  # the driver's tuples: this runs before every command
+        result.close()
         if known.position:
             if not rows or rows[0][0] != known.position or rows[0][1] != known.hash:
                 return None
@@ -436,7 +439,7 @@ def _build(
             digest = chain_hash(prev_hash, position, request.stream_id, version, new.event_type, new.schema_version,
                                 data_text, meta_text, recorded_at)
             event = StoredEvent(position, request.stream_id, version, new.event_type, new.schema_version,
-                                json.loads(data_text), meta, recorded_at, prev_hash, digest)
+                                decode_json(data_text), meta, recorded_at, prev_hash, digest)
             stored.append(event)
             rows.append(event_row(event, data_text, meta_text))
             prev_hash = digest

@@ -25,6 +25,8 @@ def name_key(name: str) -> str:
 
 
 def _bad_character(value: str) -> str | None:
+    if value.isprintable():  # no "Other" (C*) character at all: the common case, checked in C
+        return None
     for char in value:
         if unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn"):
             return f"U+{ord(char):04X}"
