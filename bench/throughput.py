@@ -4,7 +4,8 @@ Usage: python -m bench.throughput command|plain|floor URL N
   command : N x CreateVersion then N x LinkArtifact through CommandService.execute (decide, append with
             hash chain, inline projections; one command = one write transaction).
   plain   : the same writes each of those commands makes (event row, view row, touch updates,
-            checkpoint), issued as plain SQL, one transaction per command; no decide, no hashing.
+            checkpoint), issued as plain SQL, one transaction per command on one kept connection (as
+            the command service keeps one); no decide, no hashing.
   writers : (usage: writers URL K M) K processes at once, M CreateVersion each on their own model.
   floor   : plain SQLAlchemy one-row insert per transaction into an events-like table, and 100 rows
             per transaction (executemany), the peers' raw floor (peer-benchmarks.md, B2).
@@ -75,10 +76,11 @@ def _sql(template: str, width: int, marker: str) -> str:
 def run_plain(url: str, n: int) -> dict[str, float]:
     """The same writes as the command path, as plain SQL, one transaction per command."""
     from registry import commands as cmd
-    from registry.database import transaction
+    from registry.database import WriterConnection
     from sdk.bootstrap import open_registry
 
     registry = open_registry(url, synchronous=SYNC, actor="bench")
+    writer = WriterConnection(registry.engine)  # one connection for every transaction, as the command service
     registry.commands.execute(cmd.RegisterModel(name="m"))
     model_id = registry.reads.get_model("m").id
     marker = "?" if registry.engine.dialect.name == "sqlite" else "%s"
@@ -92,7 +94,7 @@ def run_plain(url: str, n: int) -> dict[str, float]:
     started = time.perf_counter()
     for k in range(1, n + 1):
         position += 1
-        with transaction(registry.engine, write=True) as conn:
+        with writer.transaction() as conn:
             conn.exec_driver_sql(sql["event"], _event_row(position, stream, 1 + k, "ModelVersionCreated", data, now))
             conn.exec_driver_sql(sql["version"], (model_id, k, str(k), str(k), None, "[]", "none", now, now,
                                                   "bench", None))
@@ -103,7 +105,7 @@ def run_plain(url: str, n: int) -> dict[str, float]:
     for i in range(n):
         position += 1
         link = _link(i)
-        with transaction(registry.engine, write=True) as conn:
+        with writer.transaction() as conn:
             conn.exec_driver_sql(sql["event"], _event_row(position, stream, 2 + n + i, "ArtifactLinked", data, now))
             conn.exec_driver_sql(sql["link"], (model_id, 1 + i % n, link["pipeline"], link["step"], link["name"],
                                                "data", 1, link["artifact_id"], link["artifact_name"], 1,
@@ -112,6 +114,7 @@ def run_plain(url: str, n: int) -> dict[str, float]:
             conn.exec_driver_sql(sql["model"], (now, model_id))
             conn.exec_driver_sql(sql["checkpoint"], (position, "registry_views"))
     links_s = time.perf_counter() - started
+    writer.close()
     registry.close()
     return {"versions_per_s": n / versions_s, "links_per_s": n / links_s}
 

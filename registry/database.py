@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +18,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine, make_url
 
-from registry.errors import StorageError
+from registry.errors import RegistryError, StorageError
 
 WRITE_OPTION = "modelog_write"
 SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
@@ -197,6 +198,73 @@ def transaction(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
         raise StorageError(describe_db_error(error)) from error
     finally:
         conn.close()
+
+
+class WriterConnection:
+    """One connection kept for a writer's transactions, one after another (never two at once).
+
+    Checking a connection out of the pool for every command (and, on PostgreSQL, pinging it)
+    cost more than the command's own statements. The writer keeps one instead and begins each
+    transaction on it. After any failure that is not a refused command (a database error, an
+    interrupt), the connection is closed, and the next transaction starts on a fresh one, as a
+    pooled checkout would. Callers serialise their use of it (the command service holds its lock).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._conn: Connection | None = None
+        _release_on_dispose(engine, weakref.ref(self))
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A write transaction (the write lock taken first, as ``transaction(write=True)``) on the kept connection."""
+        conn = self._conn if self._conn is not None else self._open()
+        try:
+            with conn.begin():
+                yield conn
+        except RegistryError:
+            raise  # a refusal: rolled back, the connection is as good as before
+        except sa_exc.DBAPIError as error:
+            self.close()
+            raise StorageError(describe_db_error(error)) from error
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self) -> Connection:
+        try:
+            conn = self.engine.connect()
+        except sa_exc.DBAPIError as error:
+            raise StorageError(describe_db_error(error)) from error
+        self._conn = conn.execution_options(**{WRITE_OPTION: True})
+        return self._conn
+
+    def close(self) -> None:
+        """Give the connection back (the next transaction opens a new one)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except sa_exc.DBAPIError:
+                conn.invalidate()
+
+    def discard(self) -> None:
+        """Close the database connection itself (its pool is gone: the engine was disposed)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.invalidate()
+            conn.close()
+
+
+def _release_on_dispose(engine: Engine, writer: weakref.ref[WriterConnection]) -> None:
+    """Disposing of the engine also closes a kept writer connection nobody closed (a file stays open otherwise)."""
+
+    def release(_engine: Engine) -> None:
+        found = writer()
+        if found is not None:
+            found.discard()
+
+    event.listen(engine, "engine_disposed", release)
 
 
 def retry_transient(func: Any, *, attempts: int = 5, base_delay: float = 0.05) -> Any:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.sql import ClauseElement
 
@@ -39,12 +40,42 @@ class DriverStatement:
         sql, bind = self._compiled_for(conn)
         return conn.exec_driver_sql(sql, bind(params or {}))
 
+    def fetchall(self, conn: Connection, params: Mapping[str, Any] | None = None) -> list[Any]:
+        """Every row of a small read, as the driver returns them, inside ``conn``'s transaction.
+
+        The read runs on a DB-API cursor of the same connection: SQLAlchemy's result set-up
+        costs more than a small read itself. A driver error is raised as SQLAlchemy would raise
+        it (the same exception class, a lost connection invalidated), so callers handle it alike.
+        """
+        sql, bind = self._compiled_for(conn)
+        args = bind(params or {})
+        try:
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        except Exception:  # no cursor to be had: SQLAlchemy runs the read and reports its way
+            return list(conn.exec_driver_sql(sql, args).all())
+        try:
+            cursor.execute(sql, args)
+            return list(cursor.fetchall())
+        except conn.dialect.loaded_dbapi.Error as error:
+            raise _as_sqlalchemy_error(conn, cursor, sql, args, error) from error
+        finally:
+            cursor.close()
+
     def executemany(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run the statement once per row, in one driver ``executemany`` call."""
         if not rows:
             return
         sql, bind = self._compiled_for(conn)
         conn.exec_driver_sql(sql, [bind(row) for row in rows])
+
+
+def _as_sqlalchemy_error(conn: Connection, cursor: Any, sql: str, args: Any, error: Exception) -> Exception:
+    """The exception SQLAlchemy raises for this driver error (and the connection invalidated if it was lost)."""
+    lost = conn.dialect.is_disconnect(error, conn.connection.dbapi_connection, cursor)
+    if lost:
+        conn.invalidate(error)
+    return sa_exc.DBAPIError.instance(sql, args, error, conn.dialect.loaded_dbapi.Error,
+                                      connection_invalidated=lost, dialect=conn.dialect)
 
 
 def _binder(positions: Sequence[str] | None, literals: dict[str, Any]) -> Callable[[Mapping[str, Any]], Any]:

@@ -25,7 +25,7 @@ from registry.aggregates import (
     name_stream,
     run_stream,
 )
-from registry.database import is_transient, transaction
+from registry.database import WriterConnection, is_transient
 from registry.errors import ConcurrencyError, ConflictError, InvalidInputError, NotFoundError, StorageError
 from registry.store import EventStore, StoredEvent
 from registry.unit_of_work import AggregateCache, UnitOfWork
@@ -68,6 +68,7 @@ class CommandService:
         self.actor = actor or default_actor()
         self.attempts = attempts
         self.cache = AggregateCache()
+        self.writer = WriterConnection(store.engine)
         self._handlers: dict[type, Callable[[UnitOfWork, Any], _Outcome]] = {
             cmd.RegisterModel: self._register_model,
             cmd.UpdateModel: self._update_model,
@@ -139,7 +140,7 @@ class CommandService:
                  meta: dict[str, Any]) -> CommandResult:
         uow: UnitOfWork | None = None
         try:
-            with transaction(self.store.engine, write=True) as conn:
+            with self.writer.transaction() as conn:
                 uow = UnitOfWork(self.store, conn, self.cache)
                 outcome = handler(uow, command)
                 run_meta = {**meta, "run_id": outcome.run_id} if outcome.run_id else meta
@@ -150,6 +151,11 @@ class CommandService:
             if uow is not None:
                 uow.discard(trust_cache=not isinstance(error, ConcurrencyError))
             raise
+
+    def close(self) -> None:
+        """Release the connection the commands write through (the next command opens a new one)."""
+        with self.cache.lock:
+            self.writer.close()
 
     # --- lookups -------------------------------------------------------------------
 

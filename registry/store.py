@@ -340,9 +340,7 @@ class EventStore:
         None when ``known`` is no longer in the log (a different or rewound log) or when more
         than ``limit`` events followed it.
         """
-        result = _SINCE.execute(conn, {"since": known.position, "size": limit + 2})
-        rows = result.cursor.fetchall()  # the driver's tuples: this runs before every command
-        result.close()
+        rows = _SINCE.fetchall(conn, {"since": known.position, "size": limit + 2})  # before every command
         if known.position:
             if not rows or rows[0][0] != known.position or rows[0][1] != known.hash:
                 return None

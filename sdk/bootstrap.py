@@ -56,6 +56,11 @@ class Registry(Reader):
 
     commands: CommandService
 
+    def close(self) -> None:
+        """Release the command service's connection, then every pooled one."""
+        self.commands.close()
+        super().close()
+
     def __enter__(self) -> Registry:
         return self
 
