@@ -10,8 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import structlog
-
 from registry import commands as cmd
 from registry import events as ev
 from registry.aggregates import (
@@ -27,11 +25,12 @@ from registry.aggregates import (
 )
 from registry.database import WriterConnection, is_transient
 from registry.errors import ConcurrencyError, ConflictError, InvalidInputError, NotFoundError, StorageError
+from registry.logs import get_logger
 from registry.store import EventStore, StoredEvent
 from registry.unit_of_work import AggregateCache, UnitOfWork
 from registry.values import DeleteReason
 
-log = structlog.get_logger("modelog.commands")
+log = get_logger("modelog.commands")
 
 
 def default_actor() -> str:

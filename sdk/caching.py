@@ -8,9 +8,8 @@ import inspect
 import json
 from typing import TYPE_CHECKING, Any
 
-import structlog
-
 from registry.commands import CompleteStep
+from registry.logs import get_logger
 from sdk.artifact_store import content_hash
 from sdk.config import ArtifactConfig
 from sdk.errors import ArtifactIntegrityError, ConfigError
@@ -22,7 +21,7 @@ if TYPE_CHECKING:
     from sdk.client import Client
     from sdk.pipelines import RunContext
 
-log = structlog.get_logger("modelog.sdk")
+log = get_logger("modelog.sdk")
 CACHE_KEY_VERSION = 1
 
 

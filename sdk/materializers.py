@@ -17,11 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import structlog
-
+from registry.logs import get_logger
 from sdk.errors import ConfigError
 
-log = structlog.get_logger("modelog.sdk")
+log = get_logger("modelog.sdk")
 
 JSON, NUMPY, PANDAS, SKLEARN, PICKLE = "builtins.json", "numpy.npy", "pandas.modelog", "sklearn.joblib", "pickle"
 

@@ -12,10 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, overload
 
-import structlog
-
 from projections.views import RunView
 from registry.commands import FinishRun, StartRun
+from registry.logs import get_logger
 from sdk.caching import cache_key, load_cached, record_cached
 from sdk.client import Client, active_client
 from sdk.config import ModelConfig
@@ -24,7 +23,7 @@ from sdk.model_version import ModelVersion
 from sdk.outputs import StoredOutput, store_outputs
 from sdk.steps import Step
 
-log = structlog.get_logger("modelog.sdk")
+log = get_logger("modelog.sdk")
 F = TypeVar("F", bound=Callable[..., Any])
 
 _RUN: contextvars.ContextVar[RunContext | None] = contextvars.ContextVar("modelog_run", default=None)
