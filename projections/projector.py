@@ -133,10 +133,11 @@ def _on_version_deleted(conn: Connection, event: StoredEvent, data: dict[str, An
         latest_version=select(func.max(v.c.number)).where(of_model).scalar_subquery()))
 
 
-def _link_row(event: StoredEvent, data: dict[str, Any]) -> list[Any]:
-    return [_model_id(event), data["number"], data["pipeline"], data["step"], data["name"], data["kind"],
+def _link_row(model_id: str, event: StoredEvent, data: dict[str, Any]) -> tuple[Any, ...]:
+    # A tuple: nothing touches a link row once queued (only model and version rows get touched).
+    return (model_id, data["number"], data["pipeline"], data["step"], data["name"], data["kind"],
             data["link_version"], data["artifact_id"], data["artifact_name"], data["artifact_version"],
-            data["content_hash"], data.get("run_id"), event.recorded_at, event.position]
+            data["content_hash"], data.get("run_id"), event.recorded_at, event.position)
 
 
 def _on_artifact_unlinked(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
@@ -266,24 +267,30 @@ class _Writes:
         self.new_versions: dict[tuple[str, int], list[Any]] = {}
         self.new_models: dict[str, list[Any]] = {}
 
-    def insert(self, table: str, build: RowBuilder, event: StoredEvent, data: dict[str, Any]) -> None:
-        """Queue the row ``build`` makes of the event for ``table`` (not built unless ``table`` is kept)."""
-        if self.only is not None and table not in self.only:
-            return
-        row = build(event, data)
+    def keeps(self, table: str) -> bool:
+        """Whether rows of ``table`` are kept (see ``only``): a row is built only if so."""
+        return self.only is None or table in self.only
+
+    def insert(self, table: str, row: Sequence[Any]) -> None:
+        """Queue a row for ``table``."""
         found = self.rows.get(table)
         if found is None:
             self.rows[table] = [row]
         else:
             found.append(row)
-        if table == _VERSIONS:
-            self.new_versions[(row[0], row[1])] = row
-        elif table == _MODELS:
-            self.new_models[row[0]] = row
 
-    def touch(self, event: StoredEvent, number: int | None = None) -> None:
-        """Queue ``updated_at`` of the event's model (and of one of its versions)."""
-        model_id, at = _model_id(event), event.recorded_at
+    def insert_built(self, table: str, build: RowBuilder, event: StoredEvent, data: dict[str, Any]) -> None:
+        """Queue the row ``build`` makes of the event for ``table`` (not built unless ``table`` is kept)."""
+        if self.keeps(table):
+            row = build(event, data)
+            self.insert(table, row)
+            if table == _VERSIONS:
+                self.new_versions[(row[0], row[1])] = row
+            elif table == _MODELS:
+                self.new_models[row[0]] = row
+
+    def touch(self, model_id: str, at: str, number: int | None = None) -> None:
+        """Queue ``updated_at`` of a model (and of one of its versions)."""
         if number is not None:
             key = (model_id, number)
             row = self.new_versions.get(key)
@@ -297,24 +304,23 @@ class _Writes:
         else:
             self.models[model_id] = at
 
-    def add_version(self, event: StoredEvent, number: int) -> None:
-        """Count a version created in the event's model, which is now its latest, and touch the model.
+    def add_version(self, model_id: str, number: int, at: str) -> None:
+        """Count a version created in a model, which is now its latest, and touch the model.
 
         Version numbers only grow within a model (they are never reused), so the version just
         created is the model's highest.
         """
-        model_id = _model_id(event)
         row = self.new_models.get(model_id)
         if row is not None:
             row[_MODEL_VERSION_COUNT] += 1
-            row[_MODEL_LATEST_VERSION], row[_MODEL_UPDATED_AT] = number, event.recorded_at
+            row[_MODEL_LATEST_VERSION], row[_MODEL_UPDATED_AT] = number, at
             return
         found = self.added.get(model_id)
         if found is None:
             self.added[model_id] = [1, number]
         else:
             found[0], found[1] = found[0] + 1, number
-        self.models[model_id] = event.recorded_at
+        self.models[model_id] = at
 
     def flush(self) -> None:
         """Execute everything queued, inserts first."""
@@ -330,34 +336,37 @@ class _Writes:
         self._reset()
 
 
-_MODELS, _VERSIONS = t.models.name, t.versions.name
+_MODELS, _VERSIONS, _LINKS = t.models.name, t.versions.name, t.artifact_links.name
 
 
 def _queue_model(writes: _Writes, event: StoredEvent, data: dict[str, Any]) -> None:
-    writes.insert(t.models.name, _model_row, event, data)
+    writes.insert_built(t.models.name, _model_row, event, data)
 
 
 def _queue_version(writes: _Writes, event: StoredEvent, data: dict[str, Any]) -> None:
-    writes.insert(t.versions.name, _version_row, event, data)
-    writes.add_version(event, data["number"])
+    writes.insert_built(t.versions.name, _version_row, event, data)
+    writes.add_version(_model_id(event), data["number"], event.recorded_at)
 
 
 def _queue_link(writes: _Writes, event: StoredEvent, data: dict[str, Any]) -> None:
-    writes.insert(t.artifact_links.name, _link_row, event, data)
-    writes.touch(event, data["number"])
+    # Most events of a large registry are links: this path builds the model id and the row once each.
+    model_id = event.stream_id[_MODEL_PREFIX:]
+    if writes.only is None or _LINKS in writes.only:
+        writes.insert(_LINKS, _link_row(model_id, event, data))
+    writes.touch(model_id, event.recorded_at, data["number"])
 
 
 def _queue_run_link(writes: _Writes, event: StoredEvent, data: dict[str, Any]) -> None:
-    writes.insert(t.run_links.name, _run_link_row, event, data)
-    writes.touch(event, data["number"])
+    writes.insert_built(t.run_links.name, _run_link_row, event, data)
+    writes.touch(_model_id(event), event.recorded_at, data["number"])
 
 
 def _queue_run(writes: _Writes, event: StoredEvent, data: dict[str, Any]) -> None:
-    writes.insert(t.runs.name, _run_row, event, data)
+    writes.insert_built(t.runs.name, _run_row, event, data)
 
 
 def _queue_artifact(writes: _Writes, event: StoredEvent, data: dict[str, Any]) -> None:
-    writes.insert(t.artifacts.name, _artifact_row, event, data)
+    writes.insert_built(t.artifacts.name, _artifact_row, event, data)
 
 
 def _queue_nothing(writes: _Writes, event: StoredEvent, data: dict[str, Any]) -> None:
