@@ -17,28 +17,11 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 
 from registry.driver_sql import DriverStatement
-from registry.json_decode import decode_json
+from registry.raw_events import RowEvent
 from registry.schema import events
 from registry.store import RAW_COLUMNS, EventStore
 
 _c = events.c
-
-
-class RowEvent:
-    """A log event as the projector needs it: ``data`` decoded now, ``meta`` on first use."""
-
-    __slots__ = ("position", "stream_id", "event_type", "schema_version", "data", "recorded_at", "_meta")
-
-    def __init__(self, row: Any) -> None:
-        self.position, self.stream_id, self.event_type, self.schema_version, data, self._meta, self.recorded_at = row
-        self.data: dict[str, Any] = decode_json(data)
-
-    @property
-    def meta(self) -> dict[str, Any]:
-        """The event's metadata (actor, command, correlation and run ids)."""
-        if isinstance(self._meta, str):
-            self._meta = decode_json(self._meta)
-        return self._meta
 
 
 @lru_cache(maxsize=8)

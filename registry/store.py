@@ -19,7 +19,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 
 from registry.database import append_lock_taken_at_begin, transaction
-from registry.driver_sql import DriverStatement
+from registry.driver_sql import DriverStatement, PositionalInsert
 from registry.errors import ConcurrencyError, InvalidInputError
 from registry.hashing import GENESIS_HASH, canonical_json, chain_hash
 from registry.json_decode import decode_json
@@ -54,6 +54,7 @@ _SINCE = DriverStatement(
     select(_c.position, _c.hash, _c.recorded_at, _c.stream_id).where(_c.position >= bindparam("since"))
     .order_by(_c.position).limit(bindparam("size")))
 _INSERT = DriverStatement(events.insert())
+_INSERT_ROWS = PositionalInsert(events)
 _LOCK_SQL = f"SELECT pg_advisory_xact_lock({APPEND_LOCK_KEY})"
 
 
@@ -237,6 +238,12 @@ class EventStore:
         ``rows`` are the events' stored rows when the caller already has them (see :func:`event_row`).
         """
         _INSERT.executemany(conn, rows if rows is not None else [_event_to_row(e) for e in batch])
+        for projector in self.projectors:
+            projector.project(conn, batch)
+
+    def import_rows(self, conn: Connection, rows: Sequence[Sequence[Any]], batch: Sequence[Any]) -> None:
+        """Insert already-sealed, verified rows verbatim (``events`` column order); project ``batch``, their events."""
+        _INSERT_ROWS.executemany(conn, rows)
         for projector in self.projectors:
             projector.project(conn, batch)
 

@@ -4,29 +4,45 @@ The file ends with an end record naming the event count and the last hash, so a 
 cut short at a line boundary (still a valid chain prefix) is refused too. An import
 verifies the hash chain line by line while it streams, and is all or nothing: one
 transaction, so a truncated or edited file leaves the registry empty.
+
+A large import checks its lines in a second process (``python -m registry.log_lines``: JSON,
+fields, each line's own hash) while this one links them into one chain, writes them and
+projects them, so the two halves of the work run on two cores. The result is the same either way:
+lines are linked, written and refused in file order.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
+from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy.engine import Connection
 
 from registry.bulk import cyclic_gc_paused
-from registry.catalog import upcast
+from registry.catalog import CURRENT_SCHEMA, upcast
 from registry.database import transaction
-from registry.errors import ConflictError, IntegrityError, InvalidInputError
+from registry.errors import ConflictError, IntegrityError, InvalidInputError, StorageError
 from registry.hashing import GENESIS_HASH, canonical_json
 from registry.json_decode import decode_json
-from registry.store import EventStore, StoredEvent, check_link, event_row, lock_appends
+from registry.log_lines import END, END_KEY, FIELDS, NOT_AN_EVENT, NOT_JSON, check_chunk, read_frame, write_frame
+from registry.raw_events import RowEvent
+from registry.store import EventStore, StoredEvent, lock_appends
 
-FIELDS = ("position", "stream_id", "stream_version", "event_type", "schema_version", "data", "meta",
-          "recorded_at", "prev_hash", "hash")
-FIELD_SET = frozenset(FIELDS)
-END_KEY = "modelog_export_end"
+__all__ = ["END_KEY", "FIELDS", "event_to_json", "export_log", "import_log"]
+
 Progress = Callable[[int], None]
+#: Lines per chunk handed to the checking process.
+CHUNK_LINES = 2_000
+#: Chunks checked in this process before the checking process starts (a small file never pays for it).
+CHUNKS_BEFORE_WORKER = 10
 
 
 def event_to_json(event: StoredEvent) -> str:
@@ -46,84 +62,195 @@ def export_log(store: EventStore, out: IO[str], progress: Progress | None = None
     return count
 
 
-def _parse_json(line: str, number: int) -> Any:
-    try:
-        return decode_json(line)
-    except json.JSONDecodeError as error:
-        raise InvalidInputError(f"line {number} is not valid JSON ({error.msg}); is the file truncated?") from None
+# --- import: linking the checked lines, in file order -----------------------------------
 
 
-def _parse_line(record: Any, number: int) -> StoredEvent:
-    if not isinstance(record, dict) or record.keys() != FIELD_SET:
-        raise InvalidInputError(f"line {number} is not an exported event (expected fields {', '.join(FIELDS)})")
-    if not isinstance(record["data"], dict) or not isinstance(record["meta"], dict):
-        raise InvalidInputError(f"line {number}: data and meta must be JSON objects")
-    return StoredEvent(**record)
+class _Chain:
+    """The chain built so far: the next expected position, the last hash, the end record once seen."""
 
+    def __init__(self) -> None:
+        self.expected, self.prev_hash, self.end = 1, GENESIS_HASH, None
 
-class _Row:
-    """A parsed event's stored row (its JSON texts built once), in the shape the chain check reads."""
-
-    def __init__(self, event: StoredEvent) -> None:
-        self.event = event
-        self.values = event_row(event, canonical_json(event.data), canonical_json(event.meta))
-        self.__dict__.update(self.values)
-
-
-def _verified(lines: IO[str]) -> Iterator[_Row]:
-    prev_hash, expected, end = GENESIS_HASH, 1, None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        record = _parse_json(line, number)
-        if end is not None:
+    def link(self, checked: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        """The stored row of a checked line once it is linked onto the chain (None for the end record)."""
+        kind, number = checked[0], checked[1]
+        if kind == NOT_JSON:
+            raise InvalidInputError(f"line {number} is not valid JSON ({checked[2]}); is the file truncated?")
+        if self.end is not None:
             raise IntegrityError(f"line {number} follows the end record; nothing was imported")
-        if isinstance(record, dict) and len(record) == 1 and END_KEY in record:
-            end = record[END_KEY]
-            continue
-        event = _parse_line(record, number)
-        row = _Row(event)
-        problem = check_link(row, expected, prev_hash)
+        if kind == END:
+            self.end = checked[2]
+            return None
+        if kind == NOT_AN_EVENT:
+            raise InvalidInputError(checked[2])
+        row, hash_ok = checked[2], checked[3]
+        problem = self._link_problem(row, hash_ok)
         if problem:
-            raise IntegrityError(f"line {number} (position {event.position}): {problem}; nothing was imported")
-        upcast(event.event_type, event.schema_version, event.data)  # unknown or newer events fail loudly
-        prev_hash, expected = event.hash, expected + 1
-        yield row
-    _check_end(end, expected - 1, prev_hash)
+            raise IntegrityError(f"line {number} (position {row[0]}): {problem}; nothing was imported")
+        if row[4] != CURRENT_SCHEMA.get(row[3]):  # unknown or newer events fail loudly
+            upcast(row[3], row[4], decode_json(row[5]))
+        self.prev_hash, self.expected = row[9], self.expected + 1
+        return row
+
+    def _link_problem(self, row: tuple[Any, ...], hash_ok: bool) -> str | None:
+        position = row[0]
+        if position > self.expected:
+            return f"position {self.expected} is missing (next stored position is {position})"
+        if position < self.expected:
+            return f"unexpected event at position {position} (expected position {self.expected} next)"
+        if row[8] != self.prev_hash:
+            return "prev_hash does not match the previous event's hash"
+        return None if hash_ok else "stored hash does not match the event's contents"
+
+    def check_end(self) -> None:
+        """Refuse a file without its end record, or whose end record does not match what was read."""
+        end, count, last_hash = self.end, self.expected - 1, self.prev_hash
+        if end is None:
+            raise IntegrityError(
+                "the file has no end record: it is truncated or not a modelog export; nothing was imported"
+            )
+        if not isinstance(end, dict) or end.get("events") != count or end.get("last_hash") != last_hash:
+            raise IntegrityError(
+                f"the end record announces {end.get('events') if isinstance(end, dict) else '?'} events but the "
+                f"file holds {count} (or its last hash differs): it is truncated or edited; nothing was imported"
+            )
 
 
-def _check_end(end: Any, count: int, last_hash: str) -> None:
-    if end is None:
-        raise IntegrityError(
-            "the file has no end record: it is truncated or not a modelog export; nothing was imported"
-        )
-    if not isinstance(end, dict) or end.get("events") != count or end.get("last_hash") != last_hash:
-        raise IntegrityError(
-            f"the end record announces {end.get('events') if isinstance(end, dict) else '?'} events but the file "
-            f"holds {count} (or its last hash differs): it is truncated or edited; nothing was imported"
-        )
+# --- import: checking the lines, here or in a second process -----------------------------
+
+
+def _chunks(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
+    source, first = iter(lines), 1
+    while chunk := list(islice(source, CHUNK_LINES)):
+        yield first, chunk
+        first += len(chunk)
+
+
+def _checked(lines: Iterable[str], parallel: bool) -> Iterator[tuple[Any, ...]]:
+    """Every non-blank line, checked alone, in file order."""
+    chunks = _chunks(lines)
+    for first, chunk in islice(chunks, CHUNKS_BEFORE_WORKER if parallel else None):
+        yield from check_chunk(first, chunk)
+    if parallel:
+        yield from _checked_elsewhere(chunks)
+
+
+def _checked_elsewhere(chunks: Iterator[tuple[int, list[str]]]) -> Iterator[tuple[Any, ...]]:
+    """The lines of the remaining chunks, checked by a second process a few chunks ahead of their use.
+
+    The process is ``python -m registry.log_lines`` (not ``multiprocessing``, which would run the
+    caller's main script again in the child). A thread feeds it chunks, at most ``AHEAD`` ahead,
+    so memory stays flat however long the file; results come back in order.
+    """
+    with tempfile.TemporaryFile() as errors:  # the child's stderr, quoted if it fails
+        worker = _start_checker(errors)
+        feeder = _Feeder(worker, chunks)
+        try:
+            while True:
+                try:
+                    result = read_frame(worker.stdout)
+                except EOFError:
+                    break
+                feeder.room.release()
+                yield from result
+            feeder.stop()  # the checker has ended: if it ended early, the feeder may be waiting for room
+            feeder.join()
+            if feeder.error is not None and not isinstance(feeder.error, OSError):
+                raise feeder.error  # reading the file failed (not valid UTF-8, say): as without a second process
+            if worker.wait() != 0 or feeder.error is not None:
+                raise StorageError(f"the process checking the import's lines stopped unexpectedly"
+                                   f"{_last_words(errors, worker.returncode)}; nothing was imported")
+        finally:
+            feeder.stop()
+            worker.kill()
+            worker.wait()
+
+
+def _last_words(errors: IO[bytes], status: int | None) -> str:
+    errors.seek(0)
+    lines = errors.read().decode("utf-8", "replace").strip().splitlines()
+    return f" ({lines[-1]})" if lines else f" (exit status {status})"
+
+
+AHEAD = 3
+
+
+class _Feeder(threading.Thread):
+    """Writes chunks to the checking process, never more than ``AHEAD`` beyond the results read back."""
+
+    def __init__(self, worker: subprocess.Popen[bytes], chunks: Iterator[tuple[int, list[str]]]) -> None:
+        super().__init__(name="modelog-import-feeder", daemon=True)
+        self.worker, self.chunks, self.room = worker, chunks, threading.Semaphore(AHEAD)
+        self.stopped = False
+        self.error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        """Feed every chunk, then close the worker's input (its end of work)."""
+        try:
+            for chunk in self.chunks:
+                self.room.acquire()
+                if self.stopped:
+                    return
+                write_frame(self.worker.stdin, chunk)
+        except BaseException as error:  # handed to the reading side, which raises it
+            self.error = error
+        finally:
+            with contextlib.suppress(OSError):
+                self.worker.stdin.close()  # type: ignore[union-attr]
+
+    def stop(self) -> None:
+        """Make the thread end, if it has not (it may be waiting for room)."""
+        if not self.stopped:
+            self.stopped = True
+            self.room.release()
+
+
+def _start_checker(errors: IO[bytes]) -> subprocess.Popen[bytes]:
+    package_root = str(Path(__file__).resolve().parents[1])  # the child imports this very registry package
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+    return subprocess.Popen([sys.executable, "-m", "registry.log_lines"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=errors, env=env)
+
+
+def _default_parallel() -> bool:
+    return (os.cpu_count() or 1) > 1
+
+
+# --- import ------------------------------------------------------------------------------
 
 
 def import_log(store: EventStore, source: IO[str], progress: Progress | None = None,
-               batch_size: int = 2_000) -> int:
-    """Import an exported log into an empty registry; verifies the chain; all or nothing."""
+               batch_size: int = 2_000, parallel: bool | None = None) -> int:
+    """Import an exported log into an empty registry; verifies the chain; all or nothing.
+
+    ``parallel``: check the lines of a large file in a second process (default: when there is a
+    second core); False checks everything in this process.
+    """
+    parallel = _default_parallel() if parallel is None else parallel
     with transaction(store.engine, write=True) as conn, cyclic_gc_paused():
         lock_appends(conn)  # no append (or second import) may slip in between the emptiness check and the insert
         if store.head(conn) != 0:
             raise ConflictError("the registry is not empty; import only into a new registry")
-        count, batch = 0, []
-        for row in _verified(source):
+        chain, count, batch = _Chain(), 0, []
+        for checked in _checked(source, parallel):
+            row = chain.link(checked)
+            if row is None:
+                continue
             batch.append(row)
             if len(batch) >= batch_size:
                 count += _import_batch(store, conn, batch)
                 batch = []
                 if progress:
                     progress(count)
+        chain.check_end()
         if batch:
             count += _import_batch(store, conn, batch)
         return count
 
 
-def _import_batch(store: EventStore, conn: Connection, batch: list[_Row]) -> int:
-    store.import_events(conn, [row.event for row in batch], [row.values for row in batch])
-    return len(batch)
+def _import_batch(store: EventStore, conn: Connection, rows: list[tuple[Any, ...]]) -> int:
+    # RowEvent takes (position, stream_id, event_type, schema_version, data, meta, recorded_at).
+    events = [RowEvent((r[0], r[1], r[3], r[4], r[5], r[6], r[7])) for r in rows]
+    store.import_rows(conn, rows, events)
+    return len(rows)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -14,6 +16,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
+from registry import transfer
 from registry.database import transaction
 from registry.errors import (
     ConcurrencyError,
@@ -400,12 +403,17 @@ def _snapshot(reg: Any) -> Any:
                                            for m in models}
 
 
-def test_export_import_round_trip(registry: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("parallel", [False, True], ids=["one process", "checked in a second process"])
+def test_export_import_round_trip(registry: Any, tmp_path: Path, parallel: bool,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
     source = _open(f"sqlite:///{tmp_path / 'source.db'}", tmp_path)
     _populate(source)
     text_out = _export(source.store)
     assert text_out.count("\n") == source.store.head() + 1
-    assert import_log(registry.store, io.StringIO(text_out)) == source.store.head()
+    if parallel:
+        monkeypatch.setattr(transfer, "CHUNK_LINES", 3)
+        monkeypatch.setattr(transfer, "CHUNKS_BEFORE_WORKER", 1)
+    assert import_log(registry.store, io.StringIO(text_out), parallel=parallel) == source.store.head()
     assert list(registry.store.read_all()) == list(source.store.read_all())
     assert registry.store.verify().ok
     assert _snapshot(registry) == _snapshot(source)
@@ -436,11 +444,16 @@ def _tamper_data(lines: list[str]) -> list[str]:
     (lambda lines: [*lines, lines[0]], IntegrityError, "follows the end record"),
     (lambda lines: ["{\"hello\": 1}\n", *lines], InvalidInputError, "line 1 is not an exported event"),
 ])
+@pytest.mark.parametrize("parallel", [False, True], ids=["one process", "checked in a second process"])
 def test_import_refuses_a_tampered_or_truncated_file(registry: Any, tmp_path: Path, edit: Any, error: type,
-                                                    message: str) -> None:
+                                                    message: str, parallel: bool,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     lines = edit(_exported(tmp_path))
+    if parallel:  # tiny chunks, and the second process from the second chunk on
+        monkeypatch.setattr(transfer, "CHUNK_LINES", 2)
+        monkeypatch.setattr(transfer, "CHUNKS_BEFORE_WORKER", 1)
     with pytest.raises(error, match=message):
-        import_log(registry.store, io.StringIO("".join(lines)))
+        import_log(registry.store, io.StringIO("".join(lines)), parallel=parallel)
     assert registry.store.head() == 0
     assert registry.reads.list_models().total == 0
 
@@ -461,3 +474,49 @@ def test_import_refuses_a_non_empty_registry(registry: Any, tmp_path: Path) -> N
     with pytest.raises(ConflictError, match="not empty"):
         import_log(registry.store, io.StringIO("".join(_exported(tmp_path))))
     assert registry.store.head() == 2
+
+
+def _small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(transfer, "CHUNK_LINES", 2)
+    monkeypatch.setattr(transfer, "CHUNKS_BEFORE_WORKER", 1)
+
+
+def test_import_fails_whole_when_the_checking_process_dies(registry: Any, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    _small_chunks(monkeypatch)
+    real = transfer._start_checker
+
+    def dying(errors: Any) -> Any:
+        checker = real(errors)
+        checker.kill()  # as the kernel's OOM killer would
+        return checker
+
+    monkeypatch.setattr(transfer, "_start_checker", dying)
+    with pytest.raises(StorageError, match="stopped unexpectedly .*nothing was imported"):
+        import_log(registry.store, io.StringIO("".join(_exported(tmp_path))), parallel=True)
+    assert registry.store.head() == 0 and registry.reads.list_models().total == 0
+
+
+def test_import_quotes_why_the_checking_process_failed(registry: Any, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    _small_chunks(monkeypatch)
+
+    def failing(errors: Any) -> Any:  # a checker that says why it stops, on its stderr
+        return subprocess.Popen([sys.executable, "-c", "import sys; sys.exit('checker refused: out of memory')"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors)
+
+    monkeypatch.setattr(transfer, "_start_checker", failing)
+    with pytest.raises(StorageError, match="checker refused: out of memory"):
+        import_log(registry.store, io.StringIO("".join(_exported(tmp_path))), parallel=True)
+    assert registry.store.head() == 0
+
+
+def test_an_unreadable_file_fails_the_same_with_a_second_process(registry: Any, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    _small_chunks(monkeypatch)
+    path = tmp_path / "log.jsonl"
+    path.write_bytes("".join(_exported(tmp_path)).encode() + b"\xff\xfe not UTF-8\n")
+    for parallel in (False, True):
+        with pytest.raises(UnicodeDecodeError), path.open(encoding="utf-8") as source:
+            import_log(registry.store, source, parallel=parallel)
+        assert registry.store.head() == 0

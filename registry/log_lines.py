@@ -1,0 +1,110 @@
+"""Checking the lines of an exported log one by one, each on its own (no neighbour, no database).
+
+An import splits its checks in two. What a line can prove alone is checked here: it is JSON,
+it is an event record or the end record, its fields have their types, and its hash is the
+hash of its own contents. What needs the line before it (consecutive positions, each
+``prev_hash`` the previous ``hash``) and what needs the event classes (upcasting) is checked
+by the import itself, in file order. This module imports no SQLAlchemy and no pydantic, so a
+worker process checking chunks of a large file starts quickly.
+"""
+
+from __future__ import annotations
+
+import pickle
+import sys
+from typing import Any
+
+from registry.hashing import canonical_json, chain_hash
+from registry.json_decode import decode_json
+
+#: The fields of an exported event, in the ``events`` table's column order.
+FIELDS = ("position", "stream_id", "stream_version", "event_type", "schema_version", "data", "meta",
+          "recorded_at", "prev_hash", "hash")
+FIELD_SET = frozenset(FIELDS)
+END_KEY = "modelog_export_end"
+_INTEGERS = ("position", "stream_version", "schema_version")
+_TEXTS = ("stream_id", "event_type", "recorded_at", "prev_hash", "hash")
+
+# What a line is, as check_line reports it.
+NOT_JSON, END, NOT_AN_EVENT, EVENT = "not json", "end", "not an event", "event"
+
+
+def check_line(line: str, number: int) -> tuple[Any, ...] | None:
+    """What line ``number`` holds, checked alone; None for a blank line.
+
+    ``(NOT_JSON, number, reason)``, ``(END, number, payload)``, ``(NOT_AN_EVENT, number, message)``
+    or ``(EVENT, number, row, hash_ok)`` where ``row`` is the event's stored row (canonical JSON
+    texts, in column order) and ``hash_ok`` says its hash covers its contents.
+    """
+    if not line.strip():
+        return None
+    try:
+        record = decode_json(line)
+    except ValueError as error:
+        return NOT_JSON, number, getattr(error, "msg", str(error))
+    if isinstance(record, dict) and len(record) == 1 and END_KEY in record:
+        return END, number, record[END_KEY]
+    problem = _shape_problem(record, number)
+    if problem:
+        return NOT_AN_EVENT, number, problem
+    row = tuple(record[name] for name in FIELDS[:5]) + (
+        canonical_json(record["data"]), canonical_json(record["meta"]), *(record[name] for name in FIELDS[7:]))
+    return EVENT, number, row, chain_hash(row[8], *row[:8]) == row[9]
+
+
+def _shape_problem(record: Any, number: int) -> str | None:
+    if not isinstance(record, dict) or record.keys() != FIELD_SET:
+        return f"line {number} is not an exported event (expected fields {', '.join(FIELDS)})"
+    if not isinstance(record["data"], dict) or not isinstance(record["meta"], dict):
+        return f"line {number}: data and meta must be JSON objects"
+    for name in _INTEGERS:
+        if type(record[name]) is not int:
+            return f"line {number}: {name} must be a whole number"
+    for name in _TEXTS:
+        if not isinstance(record[name], str):
+            return f"line {number}: {name} must be text"
+    return None
+
+
+def check_chunk(first_number: int, lines: list[str]) -> list[tuple[Any, ...]]:
+    """``check_line`` for consecutive lines starting at line ``first_number`` (blank lines left out)."""
+    checked = (check_line(line, number) for number, line in enumerate(lines, start=first_number))
+    return [found for found in checked if found is not None]
+
+
+# --- the checking process: ``python -m registry.log_lines`` ------------------------------------
+# Frames on stdin and stdout: a 4-byte big-endian length, then a pickle. In: (first line number,
+# lines); out: that chunk's check_chunk result. It stops at the end of its input.
+
+
+def write_frame(stream: Any, value: Any) -> None:
+    """Write one length-prefixed pickle frame and flush it."""
+    body = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(len(body).to_bytes(4, "big") + body)
+    stream.flush()
+
+
+def read_frame(stream: Any) -> Any:
+    """Read one frame; raise EOFError at the end of the stream (or inside a cut-off frame)."""
+    head = stream.read(4)
+    if len(head) < 4:
+        raise EOFError("no frame")
+    size = int.from_bytes(head, "big")
+    body = stream.read(size)
+    if len(body) < size:
+        raise EOFError("cut-off frame")
+    return pickle.loads(body)  # noqa: S301 - frames come only from our own parent or child process
+
+
+def serve(source: Any, sink: Any) -> None:
+    """Check every chunk read from ``source`` and write each result to ``sink``, in order."""
+    while True:
+        try:
+            first, lines = read_frame(source)
+        except EOFError:
+            return
+        write_frame(sink, check_chunk(first, lines))
+
+
+if __name__ == "__main__":
+    serve(sys.stdin.buffer, sys.stdout.buffer)
