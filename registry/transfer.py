@@ -20,7 +20,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 from typing import IO, Any
 
@@ -131,8 +131,9 @@ def _checked(lines: Iterable[str], parallel: bool) -> Iterator[tuple[Any, ...]]:
     chunks = _chunks(lines)
     for first, chunk in islice(chunks, CHUNKS_BEFORE_WORKER if parallel else None):
         yield from check_chunk(first, chunk)
-    if parallel:
-        yield from _checked_elsewhere(chunks)
+    rest = next(chunks, None) if parallel else None
+    if rest is not None:  # a file that fits the first chunks never starts the second process
+        yield from _checked_elsewhere(chain([rest], chunks))
 
 
 def _checked_elsewhere(chunks: Iterator[tuple[int, list[str]]]) -> Iterator[tuple[Any, ...]]:
@@ -164,6 +165,7 @@ def _checked_elsewhere(chunks: Iterator[tuple[int, list[str]]]) -> Iterator[tupl
             feeder.stop()
             worker.kill()
             worker.wait()
+            feeder.join(timeout=10)  # it ends at once: no room to wait for, no reader for its writes
 
 
 def _last_words(errors: IO[bytes], status: int | None) -> str:
@@ -232,9 +234,9 @@ def import_log(store: EventStore, source: IO[str], progress: Progress | None = N
         lock_appends(conn)  # no append (or second import) may slip in between the emptiness check and the insert
         if store.head(conn) != 0:
             raise ConflictError("the registry is not empty; import only into a new registry")
-        chain, count, batch = _Chain(), 0, []
+        links, count, batch = _Chain(), 0, []
         for checked in _checked(source, parallel):
-            row = chain.link(checked)
+            row = links.link(checked)
             if row is None:
                 continue
             batch.append(row)
@@ -243,7 +245,7 @@ def import_log(store: EventStore, source: IO[str], progress: Progress | None = N
                 batch = []
                 if progress:
                     progress(count)
-        chain.check_end()
+        links.check_end()
         if batch:
             count += _import_batch(store, conn, batch)
         return count

@@ -520,3 +520,14 @@ def test_an_unreadable_file_fails_the_same_with_a_second_process(registry: Any, 
         with pytest.raises(UnicodeDecodeError), path.open(encoding="utf-8") as source:
             import_log(registry.store, source, parallel=parallel)
         assert registry.store.head() == 0
+
+
+def test_a_small_file_never_starts_the_second_process(registry: Any, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(errors: Any) -> Any:
+        raise AssertionError("a second process was started for a small file")
+
+    monkeypatch.setattr(transfer, "_start_checker", refuse)
+    lines = _exported(tmp_path)
+    assert len(lines) < transfer.CHUNK_LINES * transfer.CHUNKS_BEFORE_WORKER
+    assert import_log(registry.store, io.StringIO("".join(lines)), parallel=True) == len(lines) - 1

@@ -1,0 +1,64 @@
+"""The projector builds rows positionally: each value must land in the column of its name."""
+
+from __future__ import annotations
+
+from projections import projector
+from projections import tables as t
+from registry.raw_events import RowEvent
+
+META = '{"actor":"ada","run_id":"run-9"}'
+
+
+def event(stream: str, data: str) -> RowEvent:
+    return RowEvent((7, stream, "Anything", 1, data, META, "2026-01-02T03:04:05.000006Z"))
+
+
+def named(table: str, row: object) -> dict[str, object]:
+    columns = projector._INSERTS[table].columns
+    assert len(columns) == len(row)  # type: ignore[arg-type]
+    return dict(zip(columns, row, strict=True))  # type: ignore[call-overload]
+
+
+def test_model_row() -> None:
+    data = ('{"model_id":"m1","name":"Churn","license":"L","description":"D","audience":"A","use_cases":"U",'
+            '"limitations":"Li","trade_offs":"T","ethics":"E","tags":["x"],"implicit":true}')
+    row = named(t.models.name, projector._model_row(event("model-m1", data), event("model-m1", data).data))
+    assert row == {"model_id": "m1", "name": "Churn", "name_key": "churn", "license": "L", "description": "D",
+                   "audience": "A", "use_cases": "U", "limitations": "Li", "trade_offs": "T", "ethics": "E",
+                   "tags": '["x"]', "implicit": True, "created_at": "2026-01-02T03:04:05.000006Z",
+                   "updated_at": "2026-01-02T03:04:05.000006Z", "created_by": "ada", "version_count": 0,
+                   "latest_version": None}
+
+
+def test_version_row() -> None:
+    e = event("model-m1", '{"number":3,"name":"Cand","description":"d","tags":[]}')
+    row = named(t.versions.name, projector._version_row(e, e.data))
+    assert row == {"model_id": "m1", "number": 3, "name": "Cand", "name_key": "cand", "description": "d",
+                   "tags": "[]", "stage": "none", "created_at": e.recorded_at, "updated_at": e.recorded_at,
+                   "created_by": "ada", "created_run_id": "run-9"}
+
+
+def test_link_and_run_link_rows() -> None:
+    e = event("model-m1", '{"number":3,"pipeline":"p","step":"s","name":"n","kind":"data","link_version":2,'
+                          '"artifact_id":"a","artifact_name":"an","artifact_version":4,"content_hash":"h",'
+                          '"run_id":"r","run_pipeline":"rp"}')
+    assert named(t.artifact_links.name, projector._link_row("m1", e, e.data)) == {
+        "model_id": "m1", "number": 3, "pipeline": "p", "step": "s", "name": "n", "kind": "data", "link_version": 2,
+        "artifact_id": "a", "artifact_name": "an", "artifact_version": 4, "content_hash": "h", "run_id": "r",
+        "created_at": e.recorded_at, "position": 7}
+    assert named(t.run_links.name, projector._run_link_row(e, e.data)) == {
+        "model_id": "m1", "number": 3, "run_id": "r", "pipeline": "p", "created_at": e.recorded_at, "position": 7}
+
+
+def test_run_and_artifact_rows() -> None:
+    e = event("run-r", '{"run_id":"r","pipeline":"p","model_id":"m1","model_name":"M","version_number":3,'
+                       '"created_version":true}')
+    assert named(t.runs.name, projector._run_row(e, e.data)) == {
+        "run_id": "r", "pipeline": "p", "status": "running", "model_id": "m1", "model_name": "M",
+        "version_number": 3, "created_version": True, "started_at": e.recorded_at, "finished_at": None,
+        "steps_completed": 0, "failed_step": None, "error_type": None, "error_message": None, "started_by": "ada"}
+    a = event("artifact-w", '{"artifact_id":"a","name":"W","version":2,"uri":"u","content_hash":"h",'
+                            '"data_type":"dt","materializer":"mat","run_id":"r","step":"s"}')
+    assert named(t.artifacts.name, projector._artifact_row(a, a.data)) == {
+        "artifact_id": "a", "name": "W", "name_key": "w", "version": 2, "uri": "u", "content_hash": "h",
+        "data_type": "dt", "materializer": "mat", "run_id": "r", "step": "s", "created_at": a.recorded_at}
