@@ -222,8 +222,10 @@ class WriterConnection:
         try:
             with conn.begin():
                 yield conn
-        except RegistryError:
-            raise  # a refusal: rolled back, the connection is as good as before
+        except RegistryError as error:
+            if isinstance(error, StorageError):  # the database failed somewhere below: start afresh
+                self.close()
+            raise  # otherwise a refusal: rolled back, the connection is as good as before
         except sa_exc.DBAPIError as error:
             self.close()
             raise StorageError(describe_db_error(error)) from error
