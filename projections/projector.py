@@ -350,8 +350,8 @@ def _queue_version(writes: _Writes, event: StoredEvent, data: dict[str, Any]) ->
 
 def _queue_link(writes: _Writes, event: StoredEvent, data: dict[str, Any]) -> None:
     # Most events of a large registry are links: this path builds the model id and the row once each.
-    model_id = event.stream_id[_MODEL_PREFIX:]
-    if writes.only is None or _LINKS in writes.only:
+    model_id = _model_id(event)
+    if writes.keeps(_LINKS):
         writes.insert(_LINKS, _link_row(model_id, event, data))
     writes.touch(model_id, event.recorded_at, data["number"])
 

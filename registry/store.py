@@ -230,16 +230,9 @@ class EventStore:
                 raise ConcurrencyError(request.stream_id, request.expected_version, actual)
         return versions
 
-    def import_events(
-        self, conn: Connection, batch: Sequence[StoredEvent], rows: Sequence[dict[str, Any]] | None = None
-    ) -> None:
-        """Insert already-sealed events verbatim (import of an exported, verified log).
-
-        ``rows`` are the events' stored rows when the caller already has them (see :func:`event_row`).
-        """
-        _INSERT.executemany(conn, rows if rows is not None else [_event_to_row(e) for e in batch])
-        for projector in self.projectors:
-            projector.project(conn, batch)
+    def import_events(self, conn: Connection, batch: Sequence[StoredEvent]) -> None:
+        """Insert already-sealed events verbatim and project them (see :meth:`import_rows`)."""
+        self.import_rows(conn, [tuple(_event_to_row(e).values()) for e in batch], batch)
 
     def import_rows(self, conn: Connection, rows: Sequence[Sequence[Any]], batch: Sequence[Any]) -> None:
         """Insert already-sealed, verified rows verbatim (``events`` column order); project ``batch``, their events."""
