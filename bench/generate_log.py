@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from registry.transfer import END_KEY
+from modelog.registry.transfer import END_KEY
 
 GENESIS_HASH = "0" * 64
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"

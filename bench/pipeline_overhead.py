@@ -16,7 +16,7 @@ from bench.common import emit, median
 
 def main(home: str, runs: int) -> dict[str, float]:
     """Median wall time of the two pipelines, and the per-step overhead derived from them."""
-    from sdk import Client, ModelConfig, pipeline, step
+    from modelog import Client, ModelConfig, pipeline, step
 
     @step
     def add_one(x: int) -> int:

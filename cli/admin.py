@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cli.common import confirm, yes_option
-from cli.output import echo_json, echo_table
+from modelog.cli.common import confirm, yes_option
+from modelog.cli.output import echo_json, echo_table
 
 if TYPE_CHECKING:
-    from sdk.admin import RegistryLocation
+    from modelog.sdk.admin import RegistryLocation
 
 
 @click.command("clean")
@@ -27,7 +27,7 @@ def clean(yes: bool, no_backup: bool) -> None:
     Example:
       modelog clean -y
     """
-    from sdk.admin import has_registry, locate_registry
+    from modelog.sdk.admin import has_registry, locate_registry
 
     location = locate_registry()
     if not has_registry(location):
@@ -39,7 +39,7 @@ def clean(yes: bool, no_backup: bool) -> None:
     confirm(f"wipe the registry {_target(location)}", yes)
     if not no_backup:
         _backup(location)
-    from sdk.admin import wipe_registry
+    from modelog.sdk.admin import wipe_registry
 
     removed = wipe_registry(location)
     click.echo(f"Registry wiped ({len(removed)} item(s) removed from {_target(location)}).")
@@ -52,7 +52,7 @@ def _target(location: RegistryLocation) -> str:
 
 
 def _backup(location: RegistryLocation) -> None:
-    from sdk.admin import backup_path, count_events, write_backup
+    from modelog.sdk.admin import backup_path, count_events, write_backup
 
     if count_events(location) == 0:
         click.echo("The log is empty; no backup needed.")
@@ -80,7 +80,7 @@ def upgrade() -> None:
     Example:
       MODELOG_DATABASE_URL=postgresql+psycopg://user@host/registry modelog db upgrade
     """
-    from sdk.bootstrap import upgrade_database
+    from modelog.sdk.bootstrap import upgrade_database
 
     before, after = upgrade_database()
     if before == after:
@@ -103,7 +103,7 @@ def status(output: str) -> None:
     Example:
       modelog db status -o json
     """
-    from sdk.bootstrap import database_status
+    from modelog.sdk.bootstrap import database_status
 
     found = database_status()
     if output == "json":
@@ -132,7 +132,7 @@ def list_integrations() -> None:
     Example:
       modelog integration list
     """
-    from sdk.admin import INTEGRATIONS
+    from modelog.sdk.admin import INTEGRATIONS
 
     rows = [(i.name, "yes" if i.installed() else "no", " ".join(i.requirements()), i.summary)
             for i in INTEGRATIONS.values()]
@@ -154,7 +154,7 @@ def install(name: str, yes: bool) -> None:
     """
     import subprocess
 
-    from sdk.admin import get_integration
+    from modelog.sdk.admin import get_integration
 
     found = get_integration(name)
     if found.installed():

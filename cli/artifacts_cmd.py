@@ -28,13 +28,13 @@ def verify(output: str) -> None:
     Example:
       modelog artifacts verify
     """
-    from cli.common import open_reads
-    from sdk.verify import verify_artifacts
+    from modelog.cli.common import open_reads
+    from modelog.sdk.verify import verify_artifacts
 
     with open_reads() as reader:
         report = verify_artifacts(reader)  # type: ignore[arg-type]  # needs only .home and .reads
     if output == "json":
-        from cli.output import echo_json
+        from modelog.cli.output import echo_json
 
         echo_json(report.as_dict())
     else:

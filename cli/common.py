@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
-    from sdk.bootstrap import Reader, Registry
+    from modelog.sdk.bootstrap import Reader, Registry
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -67,7 +67,7 @@ def open_reads(*, for_writing: bool = False) -> Iterator[Reader]:
     A read-only SQLite registry is opened read-only, unless ``for_writing`` (import, rebuild):
     then it is refused with one line naming the database.
     """
-    from sdk.bootstrap import open_reader
+    from modelog.sdk.bootstrap import open_reader
 
     with open_reader(read_only_fallback=not for_writing) as reader:
         yield reader
@@ -76,7 +76,7 @@ def open_reads(*, for_writing: bool = False) -> Iterator[Reader]:
 @contextmanager
 def open_writes() -> Iterator[Registry]:
     """The registry opened with its command service."""
-    from sdk.bootstrap import open_registry
+    from modelog.sdk.bootstrap import open_registry
 
     with open_registry() as registry:
         yield registry

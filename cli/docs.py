@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from cli.main import cli
+from modelog.cli.main import cli
 
 DOC_PATH = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
 WIDTH = 100

@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from cli.common import open_reads, point_in_time, read_options
-from cli.output import echo_json, echo_table, when
+from modelog.cli.common import open_reads, point_in_time, read_options
+from modelog.cli.output import echo_json, echo_table, when
 
 LOG_COLUMNS = ("POSITION", "TIME", "STREAM", "EVENT", "ACTOR", "SUMMARY")
 
@@ -43,14 +43,14 @@ def show(streams: tuple[str, ...], from_position: int, limit: int, as_of: dateti
     Example:
       modelog log show --from-position 10 --limit 5 -o json
     """
-    from projections.history import describe
+    from modelog.projections.history import describe
 
     with open_reads() as reader:
         until = reader.reads.resolve_point(**point_in_time(as_of, at_position))
         found = list(reader.store.read_all(from_position=from_position, to_position=until, limit=limit,
                                            stream_ids=list(streams) or None))
     if output == "json":
-        from registry.transfer import FIELDS
+        from modelog.registry.transfer import FIELDS
 
         echo_json([{name: getattr(e, name) for name in FIELDS} for e in found])
         return
@@ -66,8 +66,8 @@ class AnchorType(click.ParamType):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         """Parse ``value`` into a registry Anchor."""
-        from registry.anchors import parse_anchor
-        from registry.errors import InvalidInputError
+        from modelog.registry.anchors import parse_anchor
+        from modelog.registry.errors import InvalidInputError
 
         try:
             return parse_anchor(value)
@@ -88,7 +88,7 @@ def head(as_of: datetime | None, at_position: int | None, output: str) -> None:
     Example:
       modelog log head -o json
     """
-    from registry.anchors import head_anchor
+    from modelog.registry.anchors import head_anchor
 
     with open_reads() as reader:
         anchor = head_anchor(reader.store, reader.reads.resolve_point(**point_in_time(as_of, at_position)))
@@ -113,7 +113,7 @@ def verify(anchors: tuple[Any, ...]) -> None:
       modelog log verify
       modelog log verify --anchor 42:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
     """
-    from registry.anchors import check_anchors
+    from modelog.registry.anchors import check_anchors
 
     with open_reads() as reader:
         report = reader.store.verify()
@@ -137,7 +137,7 @@ def export(file: Path, force: bool) -> None:
     Example:
       modelog export registry-backup.jsonl
     """
-    from registry.transfer import export_log
+    from modelog.registry.transfer import export_log
 
     if file.exists() and not force:
         raise click.ClickException(f"{file} already exists; pass --force to overwrite it")
@@ -159,7 +159,7 @@ def import_(file: Path) -> None:
     Example:
       modelog import registry-backup.jsonl
     """
-    from registry.transfer import import_log
+    from modelog.registry.transfer import import_log
 
     with open_reads(for_writing=True) as reader, file.open("r", encoding="utf-8") as source:
         count = import_log(reader.store, source)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from registry.logs import configure_when_used, get_logger
+from modelog.registry.logs import configure_when_used, get_logger
 
 _verbose = False
 

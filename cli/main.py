@@ -11,21 +11,21 @@ import sys
 
 import click
 
-from cli.logs import configure_logging, log_traceback
-from cli.output import escape_controls
+from modelog.cli.logs import configure_logging, log_traceback
+from modelog.cli.output import escape_controls
 
 #: Every top-level command or group, as "module:attribute". Add a group here with one line.
 COMMANDS = (
-    "cli.admin:clean",
-    "cli.admin:db",
-    "cli.admin:integration",
-    "cli.models:model",
-    "cli.eventlog:log",
-    "cli.eventlog:export",
-    "cli.eventlog:import_",
-    "cli.projections_cmd:projections",
-    "cli.artifacts_cmd:artifacts",
-    "cli.runs:run",
+    "modelog.cli.admin:clean",
+    "modelog.cli.admin:db",
+    "modelog.cli.admin:integration",
+    "modelog.cli.models:model",
+    "modelog.cli.eventlog:log",
+    "modelog.cli.eventlog:export",
+    "modelog.cli.eventlog:import_",
+    "modelog.cli.projections_cmd:projections",
+    "modelog.cli.artifacts_cmd:artifacts",
+    "modelog.cli.runs:run",
 )
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -89,7 +89,7 @@ _register(cli, COMMANDS)
 
 def _is_known_error(error: Exception) -> bool:
     """Errors whose message is meant for the user: the registry's tree (the SDK's errors derive from it)."""
-    from registry.errors import RegistryError
+    from modelog.registry.errors import RegistryError
 
     return isinstance(error, RegistryError)
 

@@ -8,9 +8,9 @@ from typing import Any, TypeVar
 
 import click
 
-from cli.common import confirm, open_reads, open_writes, point_in_time, read_options, yes_option
-from cli.output import echo_json, echo_table, short_id, when
-from cli.versions import version
+from modelog.cli.common import confirm, open_reads, open_writes, point_in_time, read_options, yes_option
+from modelog.cli.output import echo_json, echo_table, short_id, when
+from modelog.cli.versions import version
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -101,7 +101,7 @@ def register(name: str, tags: tuple[str, ...], **options: Any) -> None:
     Example:
       modelog model register -n demo_cli -d "created from cli" -t cli
     """
-    from registry.commands import RegisterModel
+    from modelog.registry.commands import RegisterModel
 
     command = RegisterModel(name=name, fields=given_fields(options), tags=tags)
     with open_writes() as registry:
@@ -120,7 +120,7 @@ def update(name: str, tags: tuple[str, ...], remove_tags: tuple[str, ...], **opt
     Example:
       modelog model update demo -t tag1 -t tag2 -e "some ethical implications"
     """
-    from registry.commands import UpdateModel
+    from modelog.registry.commands import UpdateModel
 
     command = UpdateModel(model=name, changes=given_fields(options), add_tags=tags, remove_tags=remove_tags)
     with open_writes() as registry:
@@ -140,7 +140,7 @@ def delete(name: str, yes: bool) -> None:
     Example:
       modelog model delete demo_cli -y
     """
-    from registry.commands import DeleteModel
+    from modelog.registry.commands import DeleteModel
 
     command = DeleteModel(model=name)
     with open_writes() as registry:

@@ -25,8 +25,8 @@ def rebuild() -> None:
     Example:
       modelog projections rebuild
     """
-    from cli.common import open_reads
-    from projections.rebuild import rebuild as rebuild_views
+    from modelog.cli.common import open_reads
+    from modelog.projections.rebuild import rebuild as rebuild_views
 
     with open_reads(for_writing=True) as reader:
         total = reader.store.head()
@@ -44,8 +44,8 @@ def verify() -> None:
     Example:
       modelog projections verify
     """
-    from cli.common import open_reads
-    from projections.rebuild import verify as verify_views
+    from modelog.cli.common import open_reads
+    from modelog.projections.rebuild import verify as verify_views
 
     with open_reads() as reader:
         report = verify_views(reader.engine, reader.store)

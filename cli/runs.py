@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from cli.common import confirm, open_reads, open_writes, point_in_time, read_options, yes_option
-from cli.output import echo_json, echo_table, when
+from modelog.cli.common import confirm, open_reads, open_writes, point_in_time, read_options, yes_option
+from modelog.cli.output import echo_json, echo_table, when
 
 if TYPE_CHECKING:
-    from projections.views import RunView, StepView
+    from modelog.projections.views import RunView, StepView
 
 RUN_COLUMNS = ("RUN_ID", "PIPELINE", "STATUS", "MODEL", "VERSION", "STEPS", "STARTED", "FINISHED")
 STEP_COLUMNS = ("STEP", "CACHED", "OUTPUT", "ARTIFACT", "HASH", "COMPLETED")
@@ -115,7 +115,7 @@ def fail(run_id: str, reason: str | None, yes: bool) -> None:
     Example:
       modelog run fail 0b7e4f1c-9a51-4c2e-8d8e-3f1f2a6c9d10 --reason "node lost" -y
     """
-    from registry.commands import FinishRun
+    from modelog.registry.commands import FinishRun
 
     command = FinishRun(run_id=run_id, error_type="Abandoned", error_message=reason or DEFAULT_REASON)
     with open_writes() as registry:

@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from cli.common import ask, confirm, open_reads, open_writes, point_in_time, read_options, yes_option
-from cli.output import echo_json, echo_table, when
+from modelog.cli.common import ask, confirm, open_reads, open_writes, point_in_time, read_options, yes_option
+from modelog.cli.output import echo_json, echo_table, when
 
 VERSION_COLUMNS = ("NAME", "NUMBER", "DESCRIPTION", "STAGE", "ALIASES", "DATA_ARTIFACTS_COUNT",
                    "MODEL_ARTIFACTS_COUNT", "DEPLOYMENTS_COUNT", "PIPELINE_RUNS_COUNT", "UPDATED")
@@ -31,7 +31,7 @@ def version() -> None:
 
 
 def _describe(model: str, selector: str | None) -> str:
-    from registry.selectors import parse_selector
+    from modelog.registry.selectors import parse_selector
 
     return f"{parse_selector(selector).describe()} of model {model!r}"
 
@@ -144,13 +144,13 @@ def update(model: str, version: str, stage: str | None, force: bool, name: str |
             force = _settle_stage(registry.reads, current, stage.lower(), force)
         commands = _update_commands(current, stage, force, name, description, aliases, remove_aliases)
         outcome = registry.commands.execute_all(commands)
-    for line in _update_report(current, commands, outcome.info["results"]):
+    for line in _update_report(current, commands, outcome.outcomes):
         click.echo(line)
 
 
 def _settle_stage(reads: Any, current: Any, stage: str, force: bool) -> bool:
     """Whether to force the promotion: the holder of an occupied stage is shown and the user asked."""
-    from registry.errors import NotFoundError
+    from modelog.registry.errors import NotFoundError
 
     if force or stage not in ("staging", "production"):
         return force
@@ -169,7 +169,7 @@ def _settle_stage(reads: Any, current: Any, stage: str, force: bool) -> bool:
 
 def _update_commands(current: Any, stage: str | None, force: bool, name: str | None, description: str | None,
                      aliases: tuple[str, ...], remove_aliases: tuple[str, ...]) -> list[Any]:
-    from registry import commands as cmd
+    from modelog.registry import commands as cmd
 
     model, number = current.model_name, current.number
     found: list[Any] = [cmd.SetStage(model=model, version=number, stage=stage, force=force)] if stage else []
@@ -181,19 +181,19 @@ def _update_commands(current: Any, stage: str | None, force: bool, name: str | N
 
 
 def _update_report(current: Any, commands: list[Any], results: list[Any]) -> list[str]:
-    from registry import commands as cmd
+    from modelog.registry import commands as cmd
 
     subject = f"Version {current.number} of model {current.model_name!r}"
     lines = []
     for command, result in zip(commands, results, strict=True):
         if isinstance(command, cmd.SetStage):
-            lines += [f"Version {n} archived (displaced from {command.stage.value})." for n in result.info["archived"]]
-            lines.append(f"{subject} moved to stage {command.stage.value}." if result.info["changed"]
+            lines += [f"Version {n} archived (displaced from {command.stage.value})." for n in result.archived]
+            lines.append(f"{subject} moved to stage {command.stage.value}." if result.moved
                          else f"{subject} is already in stage {command.stage.value}.")
         elif isinstance(command, cmd.SetAlias):
-            lines.append(_alias_line(current, command.alias, result.info.get("moved_from")))
+            lines.append(_alias_line(current, command.alias, result.from_version))
         elif isinstance(command, cmd.RemoveAlias):
-            lines.append(f"Alias @{command.alias} removed from version {result.number}.")
+            lines.append(f"Alias @{command.alias} removed from version {result.from_version}.")
         else:
             lines.append(f"{subject} updated.")
     return lines
@@ -220,7 +220,7 @@ def delete(model: str, version: str, yes: bool) -> None:
     Example:
       modelog model version delete demo 2 -y
     """
-    from registry.commands import DeleteVersion
+    from modelog.registry.commands import DeleteVersion
 
     with open_writes() as registry:
         current = registry.reads.get_version(model, version)

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from registry.catalog import upcast
-from registry.store import StoredEvent
+from modelog.registry.catalog import upcast
+from modelog.registry.store import StoredEvent
 
 
 @dataclass(frozen=True)

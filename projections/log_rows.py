@@ -16,10 +16,10 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 
-from registry.driver_sql import DriverStatement
-from registry.raw_events import RowEvent
-from registry.schema import events
-from registry.store import RAW_COLUMNS, EventStore
+from modelog.registry.driver_sql import DriverStatement
+from modelog.registry.raw_events import RowEvent
+from modelog.registry.schema import events
+from modelog.registry.store import RAW_COLUMNS, EventStore
 
 _c = events.c
 

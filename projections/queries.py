@@ -21,18 +21,18 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.schema import CreateTable
 
-from projections import tables as t
-from projections.history import HistoryEntry, describe
-from projections.log_rows import RowEvent, linked_run_ids, read_batches, stream_events
-from projections.projector import apply_events, tables_needed
-from projections.views import ArtifactView, LinkView, ModelView, Page, RunView, StepView, VersionView
-from registry.bulk import cyclic_gc_paused
-from registry.database import transaction
-from registry.errors import InvalidInputError, NotFoundError
-from registry.selectors import SelectorKind, VersionSelector, parse_selector
-from registry.store import EventStore, StoredEvent
-from registry.validation import name_key
-from registry.values import parse_stage
+from modelog.projections import tables as t
+from modelog.projections.history import HistoryEntry, describe
+from modelog.projections.log_rows import RowEvent, linked_run_ids, read_batches, stream_events
+from modelog.projections.projector import apply_events, tables_needed
+from modelog.projections.views import ArtifactView, LinkView, ModelView, Page, RunView, StepView, VersionView
+from modelog.registry.bulk import cyclic_gc_paused
+from modelog.registry.database import transaction
+from modelog.registry.errors import InvalidInputError, NotFoundError
+from modelog.registry.selectors import SelectorKind, VersionSelector, parse_selector
+from modelog.registry.store import EventStore, StoredEvent
+from modelog.registry.validation import name_key
+from modelog.registry.values import parse_stage
 
 SORT_FIELDS = {"name": t.models.c.name_key, "created": t.models.c.created_at, "updated": t.models.c.updated_at}
 KINDS = ("data", "model", "deployment")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text, text
 from sqlalchemy.engine import Connection
 
-from registry.schema import PositionType
+from modelog.registry.schema import PositionType
 
 metadata = MetaData()
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from registry import events as ev
-from registry.errors import ConflictError, InvalidInputError, NotFoundError
-from registry.selectors import SelectorKind, VersionSelector
-from registry.validation import name_key
-from registry.values import EXCLUSIVE_STAGES, ArtifactKind, Stage
+from modelog.registry import events as ev
+from modelog.registry.errors import ConflictError, InvalidInputError, NotFoundError
+from modelog.registry.selectors import SelectorKind, VersionSelector
+from modelog.registry.validation import name_key
+from modelog.registry.values import EXCLUSIVE_STAGES, ArtifactKind, Stage
 
 LinkKey = tuple[str, str, str, str]  # (pipeline, step, name, kind)
 MODEL_FIELDS = ("license", "description", "audience", "use_cases", "limitations", "trade_offs", "ethics")

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection
 
-from registry.database import transaction
-from registry.errors import InvalidInputError
-from registry.hashing import GENESIS_HASH
-from registry.store import EventStore
+from modelog.registry.database import transaction
+from modelog.registry.errors import InvalidInputError
+from modelog.registry.hashing import GENESIS_HASH
+from modelog.registry.store import EventStore
 
 _HASH = re.compile(r"[0-9a-f]{64}")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from registry.errors import EventSchemaError
+from modelog.registry.errors import EventSchemaError
 
 Data = dict[str, Any]
 Upcaster = Callable[[Data], Data]

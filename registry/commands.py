@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from registry.errors import InvalidInputError
-from registry.selectors import VersionSelector, parse_selector
-from registry.validation import clean_alias, clean_name, clean_tags, clean_text, clean_version_name
-from registry.values import ArtifactKind, DeleteReason, Stage, parse_kind, parse_stage
+from modelog.registry.errors import InvalidInputError
+from modelog.registry.selectors import VersionSelector, parse_selector
+from modelog.registry.validation import clean_alias, clean_name, clean_tags, clean_text, clean_version_name
+from modelog.registry.values import ArtifactKind, DeleteReason, Stage, parse_kind, parse_stage
 
 MODEL_TEXT_FIELDS = ("license", "description", "audience", "use_cases", "limitations", "trade_offs", "ethics")
 

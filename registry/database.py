@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine, make_url
 
-from registry.errors import RegistryError, StorageError
+from modelog.registry.errors import RegistryError, StorageError
 
 WRITE_OPTION = "modelog_write"
 SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
@@ -111,7 +111,7 @@ def _queue_writer(conn: Connection) -> None:
     # reads, so it decides on state nobody can change before it commits. Without this, writers
     # contending for one stream keep invalidating each other's reads and exhaust their retries.
     if conn.get_execution_options().get(WRITE_OPTION):
-        from registry.store import APPEND_LOCK_KEY  # registry.store imports this module
+        from modelog.registry.store import APPEND_LOCK_KEY  # registry.store imports this module
 
         conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({APPEND_LOCK_KEY})")
 

@@ -10,9 +10,9 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from registry.catalog import CURRENT_SCHEMA, upcast
-from registry.errors import EventSchemaError
-from registry.values import ArtifactKind, DeleteReason, Stage
+from modelog.registry.catalog import CURRENT_SCHEMA, upcast
+from modelog.registry.errors import EventSchemaError
+from modelog.registry.values import ArtifactKind, DeleteReason, Stage
 
 
 class Event(BaseModel):

@@ -14,8 +14,8 @@ import pickle
 import sys
 from typing import Any
 
-from registry.hashing import canonical_json, chain_hash
-from registry.json_decode import decode_json
+from modelog.registry.hashing import canonical_json, chain_hash
+from modelog.registry.json_decode import decode_json
 
 #: The fields of an exported event, in the ``events`` table's column order.
 FIELDS = ("position", "stream_id", "stream_version", "event_type", "schema_version", "data", "meta",

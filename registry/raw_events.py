@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from registry.json_decode import decode_json
+from modelog.registry.json_decode import decode_json
 
 
 class RowEvent:

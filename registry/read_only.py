@@ -18,8 +18,8 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.pool import QueuePool
 
-from registry.database import WRITE_OPTION, is_sqlite
-from registry.errors import StorageError
+from modelog.registry.database import WRITE_OPTION, is_sqlite
+from modelog.registry.errors import StorageError
 
 
 def sqlite_file(url: str) -> Path | None:

@@ -16,7 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from registry.errors import SchemaVersionError
+from modelog.registry.errors import SchemaVersionError
 
 #: Version of the database layout this code writes; bumped by every migration.
 SCHEMA_VERSION = 2

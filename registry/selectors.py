@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from registry.errors import InvalidInputError
-from registry.validation import STAGE_NAMES, clean_alias, clean_name, is_number
+from modelog.registry.errors import InvalidInputError
+from modelog.registry.validation import STAGE_NAMES, clean_alias, clean_name, is_number
 
 MAX_VERSION_NUMBER = 2**31 - 1
 

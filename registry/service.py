@@ -7,12 +7,12 @@ import os
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any
 
-from registry import commands as cmd
-from registry import events as ev
-from registry.aggregates import (
+from modelog.registry import commands as cmd
+from modelog.registry import events as ev
+from modelog.registry.aggregates import (
     ArtifactState,
     ModelState,
     NameClaim,
@@ -23,12 +23,25 @@ from registry.aggregates import (
     name_stream,
     run_stream,
 )
-from registry.database import WriterConnection, is_transient
-from registry.errors import ConcurrencyError, ConflictError, InvalidInputError, NotFoundError, StorageError
-from registry.logs import get_logger
-from registry.store import EventStore, StoredEvent
-from registry.unit_of_work import AggregateCache, UnitOfWork
-from registry.values import DeleteReason
+from modelog.registry.database import WriterConnection, is_transient
+from modelog.registry.errors import ConcurrencyError, ConflictError, InvalidInputError, NotFoundError, StorageError
+from modelog.registry.logs import get_logger
+from modelog.registry.outcomes import (
+    AliasMoved,
+    AliasRemoved,
+    ArtifactLinkRecorded,
+    Batch,
+    ModelChanged,
+    Outcome,
+    RunFinished,
+    RunStarted,
+    StageChanged,
+    StepRecorded,
+    VersionChanged,
+)
+from modelog.registry.store import EventStore, StoredEvent
+from modelog.registry.unit_of_work import AggregateCache, UnitOfWork
+from modelog.registry.values import DeleteReason
 
 log = get_logger("modelog.commands")
 
@@ -41,21 +54,11 @@ def default_actor() -> str:
         return "unknown"
 
 
-@dataclass
-class CommandResult:
-    """What a command did: the events it appended and the ids it touched."""
+@dataclass(frozen=True)
+class _Decision:
+    """A handler's outcome (its events are filled in at commit) and the run its events belong to."""
 
-    events: list[StoredEvent] = field(default_factory=list)
-    model_id: str | None = None
-    model_name: str | None = None
-    number: int | None = None
-    run_id: str | None = None
-    info: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class _Outcome:
-    result: CommandResult
+    outcome: Outcome
     run_id: str | None = None
 
 
@@ -68,7 +71,7 @@ class CommandService:
         self.attempts = attempts
         self.cache = AggregateCache()
         self.writer = WriterConnection(store.engine)
-        self._handlers: dict[type, Callable[[UnitOfWork, Any], _Outcome]] = {
+        self._handlers: dict[type, Callable[[UnitOfWork, Any], _Decision]] = {
             cmd.RegisterModel: self._register_model,
             cmd.UpdateModel: self._update_model,
             cmd.DeleteModel: self._delete_model,
@@ -88,7 +91,7 @@ class CommandService:
     # --- execution -----------------------------------------------------------------
 
     def execute(self, command: cmd.Command, *, correlation_id: str | None = None,
-                causation_id: str | None = None) -> CommandResult:
+                causation_id: str | None = None) -> Outcome:
         """Run ``command``; raises a RegistryError subclass on refusal, having written nothing."""
         handler = self._handlers.get(type(command))
         if handler is None:
@@ -100,7 +103,7 @@ class CommandService:
         with self.cache.lock:
             return self._with_retries(handler, command, meta)
 
-    def execute_all(self, commands: list[cmd.Command], *, correlation_id: str | None = None) -> CommandResult:
+    def execute_all(self, commands: list[cmd.Command], *, correlation_id: str | None = None) -> Batch:
         """Run several commands as one unit of work: all their events are appended together, or none.
 
         The returned result carries every appended event; ``info["results"]`` holds each command's own result.
@@ -112,15 +115,17 @@ class CommandService:
         meta = {"actor": self.actor, "command": "+".join(type(c).__name__ for c in commands),
                 "correlation_id": correlation_id or str(uuid.uuid4())}
 
-        def run_all(uow: UnitOfWork, _: Any) -> _Outcome:
-            results = [h(uow, c).result for h, c in zip(handlers, commands, strict=True)]  # type: ignore[misc]
-            return _Outcome(CommandResult(info={"results": results}))
+        def run_all(uow: UnitOfWork, _: Any) -> _Decision:
+            outcomes = tuple(h(uow, c).outcome for h, c in zip(handlers, commands, strict=True))  # type: ignore[misc]
+            return _Decision(Batch(outcomes=outcomes))
 
         with self.cache.lock:
-            return self._with_retries(run_all, None, meta)
+            done = self._with_retries(run_all, None, meta)
+        assert isinstance(done, Batch)
+        return done
 
-    def _with_retries(self, handler: Callable[[UnitOfWork, Any], _Outcome], command: Any,
-                      meta: dict[str, Any]) -> CommandResult:
+    def _with_retries(self, handler: Callable[[UnitOfWork, Any], _Decision], command: Any,
+                      meta: dict[str, Any]) -> Outcome:
         for attempt in range(1, self.attempts + 1):
             try:
                 return self._attempt(handler, command, meta)
@@ -135,17 +140,17 @@ class CommandService:
             time.sleep(min(0.002 * 2**attempt, 0.5))
         raise AssertionError("unreachable")
 
-    def _attempt(self, handler: Callable[[UnitOfWork, Any], _Outcome], command: Any,
-                 meta: dict[str, Any]) -> CommandResult:
+    def _attempt(self, handler: Callable[[UnitOfWork, Any], _Decision], command: Any,
+                 meta: dict[str, Any]) -> Outcome:
         uow: UnitOfWork | None = None
         try:
             with self.writer.transaction() as conn:
                 uow = UnitOfWork(self.store, conn, self.cache)
                 outcome = handler(uow, command)
                 run_meta = {**meta, "run_id": outcome.run_id} if outcome.run_id else meta
-                outcome.result.events = uow.flush(run_meta)
+                appended = tuple(uow.flush(run_meta))
             uow.committed()
-            return outcome.result
+            return replace(outcome.outcome, events=appended)
         except BaseException as error:
             if uow is not None:
                 uow.discard(trust_cache=not isinstance(error, ConcurrencyError))
@@ -173,9 +178,9 @@ class CommandService:
 
     # --- model handlers ------------------------------------------------------------
 
-    def _register_model(self, uow: UnitOfWork, command: cmd.RegisterModel) -> _Outcome:
+    def _register_model(self, uow: UnitOfWork, command: cmd.RegisterModel) -> _Decision:
         model = self._register(uow, command)
-        return _Outcome(CommandResult(model_id=model.model_id, model_name=model.name))
+        return _Decision(ModelChanged(model_id=model.model_id, model_name=model.name))
 
     def _register(self, uow: UnitOfWork, command: cmd.RegisterModel) -> ModelState:
         claim_stream = name_stream(command.name)
@@ -190,31 +195,31 @@ class CommandService:
         uow.record(model_stream(model_id), model, [registered])
         return model
 
-    def _update_model(self, uow: UnitOfWork, command: cmd.UpdateModel) -> _Outcome:
+    def _update_model(self, uow: UnitOfWork, command: cmd.UpdateModel) -> _Decision:
         model = self._model(uow, command.model)
         self._record_model(uow, model, model.update(command.changes, command.add_tags, command.remove_tags))
-        return _Outcome(CommandResult(model_id=model.model_id, model_name=model.name))
+        return _Decision(ModelChanged(model_id=model.model_id, model_name=model.name))
 
-    def _delete_model(self, uow: UnitOfWork, command: cmd.DeleteModel) -> _Outcome:
+    def _delete_model(self, uow: UnitOfWork, command: cmd.DeleteModel) -> _Decision:
         model = self._model(uow, command.model)
         self._record_model(uow, model, model.delete())
         claim_stream = name_stream(model.name)
         claim = uow.load(NameClaim, claim_stream)
         uow.record(claim_stream, claim, [ev.ModelNameReleased(name=model.name, model_id=model.model_id)])
-        return _Outcome(CommandResult(model_id=model.model_id, model_name=model.name))
+        return _Decision(ModelChanged(model_id=model.model_id, model_name=model.name))
 
     # --- version handlers ----------------------------------------------------------
 
-    def _create_version(self, uow: UnitOfWork, command: cmd.CreateVersion) -> _Outcome:
+    def _create_version(self, uow: UnitOfWork, command: cmd.CreateVersion) -> _Decision:
         model = self._model(uow, command.model)
         new = model.create_version(command.name, command.description, command.tags)
         self._record_model(uow, model, new)
-        return _Outcome(self._version_result(model, model.max_number))
+        return _Decision(self._version_changed(model, model.max_number))
 
-    def _version_result(self, model: ModelState, number: int | None, **info: Any) -> CommandResult:
-        return CommandResult(model_id=model.model_id, model_name=model.name, number=number, info=info)
+    def _version_changed(self, model: ModelState, number: int) -> VersionChanged:
+        return VersionChanged(model_id=model.model_id, model_name=model.name, number=number)
 
-    def _update_version(self, uow: UnitOfWork, command: cmd.UpdateVersion) -> _Outcome:
+    def _update_version(self, uow: UnitOfWork, command: cmd.UpdateVersion) -> _Decision:
         model, target = self._version(uow, command)
         changes: dict[str, str | None] = {}
         if command.name is not None:
@@ -222,49 +227,57 @@ class CommandService:
         if command.description is not None or command.set_description:
             changes["description"] = command.description
         self._record_model(uow, model, model.update_version(target, changes, command.add_tags, command.remove_tags))
-        return _Outcome(self._version_result(model, target.number))
+        return _Decision(self._version_changed(model, target.number))
 
-    def _set_stage(self, uow: UnitOfWork, command: cmd.SetStage) -> _Outcome:
+    def _set_stage(self, uow: UnitOfWork, command: cmd.SetStage) -> _Decision:
         model, target = self._version(uow, command)
         new = model.set_stage(target, command.stage, command.force)
         archived = [e.number for e in new if isinstance(e, ev.ModelVersionStageChanged) and e.number != target.number]
         self._record_model(uow, model, new)
-        return _Outcome(self._version_result(model, target.number, archived=archived, changed=bool(new)))
+        return _Decision(StageChanged(model_id=model.model_id, model_name=model.name, number=target.number,
+                                      stage=command.stage.value, moved=bool(new), archived=tuple(archived),
+                                      forced=command.force))
 
-    def _set_alias(self, uow: UnitOfWork, command: cmd.SetAlias) -> _Outcome:
+    def _set_alias(self, uow: UnitOfWork, command: cmd.SetAlias) -> _Decision:
         model, target = self._version(uow, command)
         new = model.set_alias(target, command.alias)
-        moved_from = new[0].previous_number if new else None  # type: ignore[attr-defined]
+        moved_from = new[0].previous_number if isinstance(new[0] if new else None, ev.ModelVersionAliasSet) \
+            else None
         self._record_model(uow, model, new)
-        return _Outcome(self._version_result(model, target.number, moved_from=moved_from))
+        return _Decision(AliasMoved(model_id=model.model_id, model_name=model.name, alias=command.alias,
+                                    to_version=target.number, from_version=moved_from))
 
-    def _remove_alias(self, uow: UnitOfWork, command: cmd.RemoveAlias) -> _Outcome:
+    def _remove_alias(self, uow: UnitOfWork, command: cmd.RemoveAlias) -> _Decision:
         model = self._model(uow, command.model)
         new = model.remove_alias(command.alias)
+        removed = new[0]
+        assert isinstance(removed, ev.ModelVersionAliasRemoved)  # remove_alias refuses an unknown alias
         self._record_model(uow, model, new)
-        return _Outcome(self._version_result(model, new[0].number))  # type: ignore[attr-defined]
+        return _Decision(AliasRemoved(model_id=model.model_id, model_name=model.name, alias=command.alias,
+                                      from_version=removed.number))
 
-    def _link_artifact(self, uow: UnitOfWork, command: cmd.LinkArtifact) -> _Outcome:
+    def _link_artifact(self, uow: UnitOfWork, command: cmd.LinkArtifact) -> _Decision:
         model, target = self._version(uow, command)
         new = model.link_artifact(target, command.link_fields(), command.overwrite)
         self._record_model(uow, model, new)
         linked = [e.link_version for e in new if isinstance(e, ev.ArtifactLinked)]
-        return _Outcome(self._version_result(model, target.number, link_version=linked[0] if linked else None),
-                        run_id=command.run_id)
+        recorded = ArtifactLinkRecorded(model_id=model.model_id, model_name=model.name, number=target.number,
+                                        link_version=linked[0] if linked else None)
+        return _Decision(recorded, run_id=command.run_id)
 
-    def _link_run(self, uow: UnitOfWork, command: cmd.LinkRun) -> _Outcome:
+    def _link_run(self, uow: UnitOfWork, command: cmd.LinkRun) -> _Decision:
         model, target = self._version(uow, command)
         self._record_model(uow, model, model.link_run(target, command.run_id, command.pipeline))
-        return _Outcome(self._version_result(model, target.number), run_id=command.run_id)
+        return _Decision(self._version_changed(model, target.number), run_id=command.run_id)
 
-    def _delete_version(self, uow: UnitOfWork, command: cmd.DeleteVersion) -> _Outcome:
+    def _delete_version(self, uow: UnitOfWork, command: cmd.DeleteVersion) -> _Decision:
         model, target = self._version(uow, command)
         self._record_model(uow, model, model.delete_version(target, command.reason, command.run_id))
-        return _Outcome(self._version_result(model, target.number), run_id=command.run_id)
+        return _Decision(self._version_changed(model, target.number), run_id=command.run_id)
 
     # --- run handlers --------------------------------------------------------------
 
-    def _start_run(self, uow: UnitOfWork, command: cmd.StartRun) -> _Outcome:
+    def _start_run(self, uow: UnitOfWork, command: cmd.StartRun) -> _Decision:
         run = uow.load(RunState, run_stream(command.run_id))
         if run.version:
             raise ConflictError(f"run {command.run_id} already exists")
@@ -277,9 +290,9 @@ class CommandService:
             version_number=target.number if target else None, created_version=created,
         )
         uow.record(run_stream(command.run_id), run, [started])
-        result = CommandResult(model_id=started.model_id, model_name=started.model_name,
-                               number=started.version_number, run_id=command.run_id, info={"created": created})
-        return _Outcome(result, run_id=command.run_id)
+        outcome = RunStarted(run_id=command.run_id, model_id=started.model_id, model_name=started.model_name,
+                             number=started.version_number, created_version=created)
+        return _Decision(outcome, run_id=command.run_id)
 
     def _run_model(self, uow: UnitOfWork, context: cmd.ModelContext) -> tuple[ModelState, VersionState, bool]:
         claim = uow.load(NameClaim, name_stream(context.name))
@@ -300,14 +313,15 @@ class CommandService:
         run.require_running()
         return run
 
-    def _complete_step(self, uow: UnitOfWork, command: cmd.CompleteStep) -> _Outcome:
+    def _complete_step(self, uow: UnitOfWork, command: cmd.CompleteStep) -> _Decision:
         run = self._running(uow, command.run_id)
         model = uow.load(ModelState, model_stream(run.model_id)) if run.model_id else None
         outputs = tuple(self._record_output(uow, run, command.step, spec, model) for spec in command.outputs)
         completed = ev.PipelineStepCompleted(step=command.step, outputs=outputs, cached=command.cached,
                                              cache_key=command.cache_key, duration_ms=command.duration_ms)
         uow.record(run_stream(command.run_id), run, [completed])
-        return _Outcome(CommandResult(run_id=command.run_id, info={"outputs": outputs}), run_id=command.run_id)
+        return _Decision(StepRecorded(run_id=command.run_id, step=command.step, outputs=outputs),
+                         run_id=command.run_id)
 
     def _record_output(self, uow: UnitOfWork, run: RunState, step: str, spec: cmd.OutputSpec,
                        model: ModelState | None) -> ev.StepOutput:
@@ -342,16 +356,16 @@ class CommandService:
                 "run_id": run.run_id}
         self._record_model(uow, model, model.link_artifact(target, link, spec.overwrite))
 
-    def _finish_run(self, uow: UnitOfWork, command: cmd.FinishRun) -> _Outcome:
+    def _finish_run(self, uow: UnitOfWork, command: cmd.FinishRun) -> _Decision:
         run = self._running(uow, command.run_id)
         if command.error_type is None:
             uow.record(run_stream(run.run_id), run, [ev.PipelineRunCompleted(duration_ms=command.duration_ms)])
-            return _Outcome(CommandResult(run_id=run.run_id), run_id=run.run_id)
+            return _Decision(RunFinished(run_id=run.run_id, status="completed"), run_id=run.run_id)
         deleted = self._delete_created(uow, run) if command.delete_created_version else None
         failed = ev.PipelineRunFailed(step=command.failed_step, error_type=command.error_type,
                                       error_message=(command.error_message or "")[:10_000])
         uow.record(run_stream(run.run_id), run, [failed])
-        return _Outcome(CommandResult(run_id=run.run_id, number=deleted), run_id=run.run_id)
+        return _Decision(RunFinished(run_id=run.run_id, status="failed", deleted_version=deleted), run_id=run.run_id)
 
     def _delete_created(self, uow: UnitOfWork, run: RunState) -> int | None:
         if not (run.created_version and run.model_id and run.version_number):

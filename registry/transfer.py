@@ -26,15 +26,15 @@ from typing import IO, Any
 
 from sqlalchemy.engine import Connection
 
-from registry.bulk import cyclic_gc_paused
-from registry.catalog import CURRENT_SCHEMA, upcast
-from registry.database import transaction
-from registry.errors import ConflictError, IntegrityError, InvalidInputError, StorageError
-from registry.hashing import GENESIS_HASH, canonical_json
-from registry.json_decode import decode_json
-from registry.log_lines import END, END_KEY, FIELDS, NOT_AN_EVENT, NOT_JSON, check_chunk, read_frame, write_frame
-from registry.raw_events import RowEvent
-from registry.store import EventStore, StoredEvent, lock_appends
+from modelog.registry.bulk import cyclic_gc_paused
+from modelog.registry.catalog import CURRENT_SCHEMA, upcast
+from modelog.registry.database import transaction
+from modelog.registry.errors import ConflictError, IntegrityError, InvalidInputError, StorageError
+from modelog.registry.hashing import GENESIS_HASH, canonical_json
+from modelog.registry.json_decode import decode_json
+from modelog.registry.log_lines import END, END_KEY, FIELDS, NOT_AN_EVENT, NOT_JSON, check_chunk, read_frame, write_frame
+from modelog.registry.raw_events import RowEvent
+from modelog.registry.store import EventStore, StoredEvent, lock_appends
 
 __all__ = ["END_KEY", "FIELDS", "event_to_json", "export_log", "import_log"]
 
@@ -211,7 +211,7 @@ class _Feeder(threading.Thread):
 def _start_checker(errors: IO[bytes]) -> subprocess.Popen[bytes]:
     package_root = str(Path(__file__).resolve().parents[1])  # the child imports this very registry package
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
-    return subprocess.Popen([sys.executable, "-m", "registry.log_lines"], stdin=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, "-m", "modelog.registry.log_lines"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=errors, env=env)
 
 

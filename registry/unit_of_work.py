@@ -17,9 +17,9 @@ from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection
 
-from registry.aggregates import Aggregate
-from registry.events import Event, decode_event
-from registry.store import AppendRequest, EventStore, LogHead, NewEvent, StoredEvent
+from modelog.registry.aggregates import Aggregate
+from modelog.registry.events import Event, decode_event
+from modelog.registry.store import AppendRequest, EventStore, LogHead, NewEvent, StoredEvent
 
 A = TypeVar("A", bound=Aggregate)
 

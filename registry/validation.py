@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from registry.errors import InvalidInputError
+from modelog.registry.errors import InvalidInputError
 
 MAX_NAME_LENGTH = 200
 MAX_TEXT_LENGTH = 10_000

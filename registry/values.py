@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from registry.errors import InvalidInputError
+from modelog.registry.errors import InvalidInputError
 
 
 class Stage(StrEnum):

@@ -22,22 +22,22 @@ __all__ = [
 ]
 
 _HOMES = {
-    "ArtifactConfig": "sdk.config",
-    "Client": "sdk.client",
-    "DeploymentArtifactConfig": "sdk.config",
-    "ModelArtifactConfig": "sdk.config",
-    "ModelConfig": "sdk.config",
-    "ModelStages": "sdk.config",
-    "get_step_context": "sdk.pipelines",
-    "pipeline": "sdk.pipelines",
-    "step": "sdk.steps",
+    "ArtifactConfig": "modelog.sdk.config",
+    "Client": "modelog.sdk.client",
+    "DeploymentArtifactConfig": "modelog.sdk.config",
+    "ModelArtifactConfig": "modelog.sdk.config",
+    "ModelConfig": "modelog.sdk.config",
+    "ModelStages": "modelog.sdk.config",
+    "get_step_context": "modelog.sdk.pipelines",
+    "pipeline": "modelog.sdk.pipelines",
+    "step": "modelog.sdk.steps",
 }
 
 if TYPE_CHECKING:
-    from sdk.client import Client
-    from sdk.config import ArtifactConfig, DeploymentArtifactConfig, ModelArtifactConfig, ModelConfig, ModelStages
-    from sdk.pipelines import get_step_context, pipeline
-    from sdk.steps import step
+    from modelog.sdk.client import Client
+    from modelog.sdk.config import ArtifactConfig, DeploymentArtifactConfig, ModelArtifactConfig, ModelConfig, ModelStages
+    from modelog.sdk.pipelines import get_step_context, pipeline
+    from modelog.sdk.steps import step
 
 
 def __getattr__(name: str) -> Any:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from registry.database import create_engine_for, is_sqlite, registry_home, resolve_url
+from modelog.registry.database import create_engine_for, is_sqlite, registry_home, resolve_url
 
 #: Tables that belong to modelog besides the read-model tables (``view_*``).
 LOG_TABLES = ("events", "modelog_schema", "alembic_version")
@@ -90,8 +90,8 @@ def backup_path(location: RegistryLocation, now: datetime | None = None) -> Path
 
 def write_backup(location: RegistryLocation, path: Path) -> int:
     """Export the whole log to ``path`` (written to a temporary file, then renamed); return the event count."""
-    from registry.transfer import export_log
-    from sdk.bootstrap import open_reader
+    from modelog.registry.transfer import export_log
+    from modelog.sdk.bootstrap import open_reader
 
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
@@ -106,7 +106,7 @@ def count_events(location: RegistryLocation) -> int:
     db = location.sqlite_path
     if db is not None and not db.exists():
         return 0
-    from sdk.bootstrap import open_reader
+    from modelog.sdk.bootstrap import open_reader
 
     with open_reader(location.url, home=location.home) as reader:
         return reader.store.head()
@@ -198,7 +198,7 @@ def extra_requirements(extra: str) -> list[str]:
 
 def get_integration(name: str) -> Integration:
     """The integration called ``name``, or InvalidInputError naming the ones that exist."""
-    from registry.errors import InvalidInputError
+    from modelog.registry.errors import InvalidInputError
 
     found = INTEGRATIONS.get(name.strip().casefold())
     if found is None:

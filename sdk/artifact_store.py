@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from sdk.errors import ArtifactIntegrityError, ConfigError
+from modelog.sdk.errors import ArtifactIntegrityError, ConfigError
 
 STORE_ENV = "MODELOG_ARTIFACT_STORE"
 _URI = re.compile(r"^sha256/([0-9a-f]{2})/([0-9a-f]{64})$")

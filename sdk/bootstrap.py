@@ -14,18 +14,18 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
-from projections.projector import ViewProjector, read_checkpoint
-from projections.queries import ReadModel
-from projections.rebuild import catch_up
-from projections.tables import checkpoints, create_view_schema
-from registry.database import create_engine_for, registry_home, resolve_url, transaction
-from registry.errors import StorageError
-from registry.read_only import create_read_only_engine, read_only_reason, sqlite_file
-from registry.schema import check_schema_version, create_log_schema, lock_schema_setup, read_schema_version
-from registry.store import EventStore
+from modelog.projections.projector import ViewProjector, read_checkpoint
+from modelog.projections.queries import ReadModel
+from modelog.projections.rebuild import catch_up
+from modelog.projections.tables import checkpoints, create_view_schema
+from modelog.registry.database import create_engine_for, registry_home, resolve_url, transaction
+from modelog.registry.errors import StorageError
+from modelog.registry.read_only import create_read_only_engine, read_only_reason, sqlite_file
+from modelog.registry.schema import check_schema_version, create_log_schema, lock_schema_setup, read_schema_version
+from modelog.registry.store import EventStore
 
 if TYPE_CHECKING:
-    from registry.service import CommandService
+    from modelog.registry.service import CommandService
 
 
 @dataclass
@@ -162,7 +162,7 @@ def open_registry(
     synchronous: str | None = None,
 ) -> Registry:
     """Open (creating on first use) the registry at ``url`` / ``$MODELOG_DATABASE_URL`` / the home's SQLite file."""
-    from registry.service import CommandService  # lazily: read-only callers (open_reader) never load pydantic
+    from modelog.registry.service import CommandService  # lazily: read-only callers (open_reader) never load pydantic
 
     reader = open_reader(url, home=home, synchronous=synchronous, read_only_fallback=False)
     return Registry(reader.url, reader.home, reader.engine, reader.store, reader.reads,
@@ -177,7 +177,7 @@ def upgrade_database(url: str | None = None, *, home: str | os.PathLike[str] | N
     together or not at all; a database from a newer modelog is refused untouched.
     Afterwards the read models are caught up with the log (a pre-versioning log is replayed).
     """
-    from registry.migrations import runner
+    from modelog.registry.migrations import runner
 
     engine = create_engine_for(resolve_url(url, home))
     try:
@@ -200,8 +200,8 @@ def database_status(url: str | None = None, *, home: str | os.PathLike[str] | No
     """
     from sqlalchemy.engine import make_url
 
-    from registry.migrations.runner import applied_revision
-    from registry.schema import SCHEMA_VERSION
+    from modelog.registry.migrations.runner import applied_revision
+    from modelog.registry.schema import SCHEMA_VERSION
 
     resolved = resolve_url(url, home)
     parsed = make_url(resolved)

@@ -8,18 +8,18 @@ import inspect
 import json
 from typing import TYPE_CHECKING, Any
 
-from registry.commands import CompleteStep
-from registry.logs import get_logger
-from sdk.artifact_store import content_hash
-from sdk.config import ArtifactConfig
-from sdk.errors import ArtifactIntegrityError, ConfigError
-from sdk.materializers import serialize
-from sdk.outputs import StoredOutput, load_value
-from sdk.steps import Step
+from modelog.registry.commands import CompleteStep
+from modelog.registry.logs import get_logger
+from modelog.sdk.artifact_store import content_hash
+from modelog.sdk.config import ArtifactConfig
+from modelog.sdk.errors import ArtifactIntegrityError, ConfigError
+from modelog.sdk.materializers import serialize
+from modelog.sdk.outputs import StoredOutput, load_value
+from modelog.sdk.steps import Step
 
 if TYPE_CHECKING:
-    from sdk.client import Client
-    from sdk.pipelines import RunContext
+    from modelog.sdk.client import Client
+    from modelog.sdk.pipelines import RunContext
 
 log = get_logger("modelog.sdk")
 CACHE_KEY_VERSION = 1

@@ -13,15 +13,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from projections.history import HistoryEntry
-from projections.queries import ReadModel
-from projections.views import ArtifactView, LinkView, ModelView, Page, RunView
-from registry import commands as cmd
-from registry.service import CommandService
-from sdk.artifact_store import ArtifactStore, resolve_store_root
-from sdk.bootstrap import Registry, open_registry
-from sdk.materializers import deserialize
-from sdk.model_version import ModelVersion
+from modelog.projections.history import HistoryEntry
+from modelog.projections.queries import ReadModel
+from modelog.projections.views import ArtifactView, LinkView, ModelView, Page, RunView
+from modelog.registry import commands as cmd
+from modelog.registry.service import CommandService
+from modelog.sdk.artifact_store import ArtifactStore, resolve_store_root
+from modelog.sdk.bootstrap import Registry, open_registry
+from modelog.sdk.materializers import deserialize
+from modelog.sdk.model_version import ModelVersion
 
 _ACTIVE: contextvars.ContextVar[Client | None] = contextvars.ContextVar("modelog_active_client", default=None)
 _DEFAULTS: dict[tuple[str | None, ...], Client] = {}
@@ -134,7 +134,7 @@ class Client:
                              description: str | None = None) -> ModelVersion:
         """Create the next version of an existing model."""
         result = self.commands.execute(cmd.CreateVersion(model=model, name=name, description=description))
-        return ModelVersion(self, result.model_name or model, int(result.number or 0))
+        return ModelVersion(self, result.model_name, result.number)
 
     def delete_model_version(self, model: str, version: Any) -> None:
         """Delete a version (reason: user)."""
@@ -168,7 +168,7 @@ class Client:
 
     def verify_artifacts(self) -> Any:
         """Check every stored artifact file against the hash in the log (see :func:`sdk.verify.verify_artifacts`)."""
-        from sdk.verify import verify_artifacts
+        from modelog.sdk.verify import verify_artifacts
 
         return verify_artifacts(self.registry, self.artifact_store)
 

@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from registry.commands import ModelContext, RegisterModel
-from registry.errors import RegistryError
-from registry.selectors import SelectorKind, parse_selector
-from registry.values import ArtifactKind
-from sdk.errors import ConfigError
+from modelog.registry.commands import ModelContext, RegisterModel
+from modelog.registry.errors import RegistryError
+from modelog.registry.selectors import SelectorKind, parse_selector
+from modelog.registry.values import ArtifactKind
+from modelog.sdk.errors import ConfigError
 
 
 class ModelStages(StrEnum):

@@ -9,7 +9,7 @@ what the SDK itself decided. Exceptions raised by user step code are never wrapp
 
 from __future__ import annotations
 
-from registry.errors import IntegrityError, InvalidInputError, NotFoundError, RegistryError
+from modelog.registry.errors import IntegrityError, InvalidInputError, NotFoundError, RegistryError
 
 
 class SDKError(RegistryError):

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from registry.logs import get_logger
-from sdk.errors import ConfigError
+from modelog.registry.logs import get_logger
+from modelog.sdk.errors import ConfigError
 
 log = get_logger("modelog.sdk")
 
@@ -79,7 +79,7 @@ def _dump_numpy(obj: Any) -> bytes | None:
 def _dump_pandas(obj: Any) -> bytes | None:
     if not (_is_instance(obj, "pandas", "DataFrame") or _is_instance(obj, "pandas", "Series")):
         return None
-    from sdk import pandas_format
+    from modelog.sdk import pandas_format
 
     return pandas_format.dump(obj)
 
@@ -121,7 +121,7 @@ def _load_numpy(data: bytes) -> Any:
 
 
 def _load_pandas(data: bytes) -> Any:
-    from sdk import pandas_format
+    from modelog.sdk import pandas_format
 
     return pandas_format.load(data)
 

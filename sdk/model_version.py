@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from projections.history import HistoryEntry
-from projections.views import LinkView, RunView, VersionView
-from registry.commands import SetStage
-from sdk.config import ModelStages
-from sdk.errors import ArtifactNotFoundError
+from modelog.projections.history import HistoryEntry
+from modelog.projections.views import LinkView, RunView, VersionView
+from modelog.registry.commands import SetStage
+from modelog.sdk.config import ModelStages
+from modelog.sdk.errors import ArtifactNotFoundError
 
 if TYPE_CHECKING:
-    from sdk.client import Client
+    from modelog.sdk.client import Client
 
 
 class ModelVersion:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from registry.commands import CompleteStep, OutputSpec
-from sdk.config import ArtifactConfig
-from sdk.materializers import deserialize, serialize
-from sdk.steps import OutputDecl
+from modelog.registry.commands import CompleteStep, OutputSpec
+from modelog.sdk.config import ArtifactConfig
+from modelog.sdk.materializers import deserialize, serialize
+from modelog.sdk.steps import OutputDecl
 
 if TYPE_CHECKING:
-    from sdk.client import Client
+    from modelog.sdk.client import Client
 
 
 @dataclass
@@ -63,7 +63,7 @@ def store_outputs(client: Client, run_id: str, step: str, pairs: list[tuple[Outp
         run_id=run_id, step=step, outputs=tuple(o.spec(reuse=False) for o in outputs), cached=False,
         cache_key=cache_key, duration_ms=duration_ms,
     ))
-    for output, recorded in zip(outputs, result.info["outputs"], strict=True):
+    for output, recorded in zip(outputs, result.outputs, strict=True):
         output.artifact_id, output.artifact_version = recorded.artifact_id, recorded.artifact_version
         output.artifact_name = recorded.artifact_name
         output.value = load_value(client, output)

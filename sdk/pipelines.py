@@ -12,16 +12,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, overload
 
-from projections.views import RunView
-from registry.commands import FinishRun, StartRun
-from registry.logs import get_logger
-from sdk.caching import cache_key, load_cached, record_cached
-from sdk.client import Client, active_client
-from sdk.config import ModelConfig
-from sdk.errors import StepContextError
-from sdk.model_version import ModelVersion
-from sdk.outputs import StoredOutput, store_outputs
-from sdk.steps import Step
+from modelog.projections.views import RunView
+from modelog.registry.commands import FinishRun, StartRun
+from modelog.registry.logs import get_logger
+from modelog.sdk.caching import cache_key, load_cached, record_cached
+from modelog.sdk.client import Client, active_client
+from modelog.sdk.config import ModelConfig
+from modelog.sdk.errors import StepContextError
+from modelog.sdk.model_version import ModelVersion
+from modelog.sdk.outputs import StoredOutput, store_outputs
+from modelog.sdk.steps import Step
 
 log = get_logger("modelog.sdk")
 F = TypeVar("F", bound=Callable[..., Any])

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
-from sdk.config import ArtifactConfig
-from sdk.errors import ConfigError, StepOutputError
+from modelog.sdk.config import ArtifactConfig
+from modelog.sdk.errors import ConfigError, StepOutputError
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_OUTPUT = "output"
@@ -91,7 +91,7 @@ class Step:
         return f"Step({self.name!r})"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from sdk.pipelines import current_run
+        from modelog.sdk.pipelines import current_run
 
         run = current_run()
         if run is None:

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from projections.queries import ReadModel
-from sdk.artifact_store import ArtifactStore, resolve_store_root
+from modelog.projections.queries import ReadModel
+from modelog.sdk.artifact_store import ArtifactStore, resolve_store_root
 
 
 class RegistryLike(Protocol):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from click.testing import CliRunner, Result
 
-from cli.main import cli
+from modelog.cli.main import cli
 
 
 def run(*args: str, input: str | None = None) -> Result:

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import numpy as np
 
-from sdk import ArtifactConfig, ModelConfig, ModelStages, get_step_context, pipeline, step
+from modelog import ArtifactConfig, ModelConfig, ModelStages, get_step_context, pipeline, step
 
 MODEL = ModelConfig(name="demo", version=ModelStages.PRODUCTION)
 

@@ -17,7 +17,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sdk import ModelArtifactConfig, ModelConfig, ModelStages, get_step_context, pipeline, step
+from modelog import ModelArtifactConfig, ModelConfig, ModelStages, get_step_context, pipeline, step
 
 MODEL = ModelConfig(
     name="demo",

@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from registry.errors import SchemaVersionError
-from registry.schema import SCHEMA_VERSION, read_schema_version
+from modelog.registry.errors import SchemaVersionError
+from modelog.registry.schema import SCHEMA_VERSION, read_schema_version
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent
 ALEMBIC_TABLE = "alembic_version"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from registry.errors import NotFoundError
-from sdk import Client, ModelStages
+from modelog.registry.errors import NotFoundError
+from modelog import Client, ModelStages
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "model_control_plane"
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
-from registry.database import create_engine_for, transaction
-from registry.schema import create_log_schema
-from registry.store import EventStore, NewEvent, StoredEvent
+from modelog.registry.database import create_engine_for, transaction
+from modelog.registry.schema import create_log_schema
+from modelog.registry.store import EventStore, NewEvent, StoredEvent
 
 
 def log_engine(url: str) -> Engine:

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from registry import commands as cmd
-from registry import unit_of_work
-from registry.aggregates import ModelState
-from registry.service import CommandService
-from registry.store import LogHead
+from modelog.registry import commands as cmd
+from modelog.registry import unit_of_work
+from modelog.registry.aggregates import ModelState
+from modelog.registry.service import CommandService
+from modelog.registry.store import LogHead
 
 
 def _service(registry: Any) -> CommandService:

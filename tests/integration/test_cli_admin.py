@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from registry import commands as cmd
+from modelog.registry import commands as cmd
 from tests.cli_support import run
 
 

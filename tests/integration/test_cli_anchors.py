@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from registry import commands as cmd
-from registry.anchors import Anchor, check_anchors, head_anchor, parse_anchor
-from registry.errors import InvalidInputError
-from registry.hashing import GENESIS_HASH, chain_hash
+from modelog.registry import commands as cmd
+from modelog.registry.anchors import Anchor, check_anchors, head_anchor, parse_anchor
+from modelog.registry.errors import InvalidInputError
+from modelog.registry.hashing import GENESIS_HASH, chain_hash
 from tests.cli_support import run
 
 

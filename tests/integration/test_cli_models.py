@@ -93,7 +93,7 @@ def test_delete_without_terminal_and_without_yes_refuses(registry: object) -> No
 
 
 def test_delete_asks_at_a_terminal(registry: object, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("cli.common.is_interactive", lambda: True)
+    monkeypatch.setattr("modelog.cli.common.is_interactive", lambda: True)
     run("model", "register", "-n", "demo")
     declined = run("model", "delete", "demo", input="n\n")
     assert declined.exit_code == 1

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from registry import commands as cmd
+from modelog.registry import commands as cmd
 from tests.cli_support import run
 
 
@@ -99,7 +99,7 @@ def test_promotion_into_occupied_stage_without_force_and_without_terminal_refuse
 
 
 def test_promotion_asks_at_a_terminal_and_confirming_forces(demo: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("cli.common.is_interactive", lambda: True)
+    monkeypatch.setattr("modelog.cli.common.is_interactive", lambda: True)
     result = run("model", "version", "update", "demo", "candidate", "-s", "production", input="y\n")
     assert result.exit_code == 0, result.output
     assert result.stdout == (
@@ -112,7 +112,7 @@ def test_promotion_asks_at_a_terminal_and_confirming_forces(demo: Any, monkeypat
 
 
 def test_declining_the_promotion_writes_nothing(demo: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("cli.common.is_interactive", lambda: True)
+    monkeypatch.setattr("modelog.cli.common.is_interactive", lambda: True)
     before = demo.store.head()
     result = run("model", "version", "update", "demo", "2", "-s", "production", input="n\n")
     assert result.exit_code == 1

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from registry import commands as cmd
-from registry.errors import ConflictError, NotFoundError
-from registry.service import CommandService
+from modelog.registry import commands as cmd
+from modelog.registry.errors import ConflictError, NotFoundError
+from modelog.registry.service import CommandService
 
 
 def test_forced_promotion_archives_the_holder_in_the_same_append(registry: Any) -> None:
@@ -23,7 +23,7 @@ def test_forced_promotion_archives_the_holder_in_the_same_append(registry: Any) 
         run(cmd.SetStage(model="demo", version=2, stage="production"))
     assert registry.store.head() == head
     result = run(cmd.SetStage(model="demo", version=2, stage="production", force=True))
-    assert result.info["archived"] == [1]
+    assert result.archived == (1,)
     assert [(e.position, e.data["number"], e.data["to_stage"]) for e in result.events] == [
         (head + 1, 1, "archived"), (head + 2, 2, "production")]
     assert len({e.recorded_at for e in result.events}) == 1
@@ -51,10 +51,10 @@ def test_failed_pipeline_deletes_the_version_it_created_with_the_run_id(registry
     run = registry.commands.execute
     started = run(cmd.StartRun(run_id="r1", pipeline="train",
                                model=cmd.ModelContext(name="auto", create_new_version=True)))
-    assert (started.number, started.info["created"]) == (1, True)
+    assert (started.number, started.created_version) == (1, True)
     finished = run(cmd.FinishRun(run_id="r1", error_type="ValueError", error_message="bad data",
                                  delete_created_version=True))
-    assert finished.number == 1
+    assert finished.deleted_version == 1
     deleted = registry.store.read_stream(f"model-{started.model_id}")[-1]
     assert (deleted.event_type, deleted.data["reason"], deleted.data["run_id"]) == (
         "ModelVersionDeleted", "pipeline_failure", "r1")

@@ -8,17 +8,17 @@ from typing import Any
 import pytest
 from sqlalchemy import inspect, text
 
-from projections import tables as view_tables
-from projections.rebuild import verify as verify_views
-from registry import commands as cmd
-from registry.database import create_engine_for, transaction
-from registry.errors import SchemaVersionError, StorageError
-from registry.migrations.runner import MIGRATIONS_DIR, applied_revision, revision_id
-from registry.schema import SCHEMA_VERSION, events
-from registry.schema import metadata as log_metadata
-from registry.service import CommandService
-from registry.store import EventStore
-from sdk.bootstrap import database_status, open_registry, upgrade_database
+from modelog.projections import tables as view_tables
+from modelog.projections.rebuild import verify as verify_views
+from modelog.registry import commands as cmd
+from modelog.registry.database import create_engine_for, transaction
+from modelog.registry.errors import SchemaVersionError, StorageError
+from modelog.registry.migrations.runner import MIGRATIONS_DIR, applied_revision, revision_id
+from modelog.registry.schema import SCHEMA_VERSION, events
+from modelog.registry.schema import metadata as log_metadata
+from modelog.registry.service import CommandService
+from modelog.registry.store import EventStore
+from modelog.sdk.bootstrap import database_status, open_registry, upgrade_database
 from tests import backends
 
 ALEMBIC_TABLE = "alembic_version"

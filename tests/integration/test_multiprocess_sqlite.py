@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from projections.rebuild import verify
-from registry.commands import CreateVersion, RegisterModel
+from modelog.projections.rebuild import verify
+from modelog.registry.commands import CreateVersion, RegisterModel
 
 PROCESSES = 4
 VERSIONS_EACH = 12
 
 
 def _open(url: str, home: str) -> Any:
-    from sdk.bootstrap import open_registry
+    from modelog.sdk.bootstrap import open_registry
 
     return open_registry(url, home=home, actor="worker", synchronous="NORMAL")
 

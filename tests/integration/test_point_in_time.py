@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from projections.queries import ReadModel
-from registry import commands as cmd
-from registry.errors import InvalidInputError, NotFoundError
-from registry.store import parse_time
+from modelog.projections.queries import ReadModel
+from modelog.registry import commands as cmd
+from modelog.registry.errors import InvalidInputError, NotFoundError
+from modelog.registry.store import parse_time
 from tests.integration.store_support import CountingStore
 
 

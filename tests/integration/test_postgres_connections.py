@@ -11,9 +11,9 @@ from typing import Annotated
 
 import pytest
 
-from registry import commands as cmd
-from sdk import Client, ModelConfig, pipeline, step
-from sdk.bootstrap import database_status, open_reader, open_registry, upgrade_database
+from modelog.registry import commands as cmd
+from modelog import Client, ModelConfig, pipeline, step
+from modelog.sdk.bootstrap import database_status, open_reader, open_registry, upgrade_database
 from tests.integration.pg_support import postgres_url_or_skip, session_pids, side_connection
 
 REPO = Path(__file__).resolve().parents[2]
@@ -84,8 +84,8 @@ def test_sdk_pipeline_runs_reuse_one_bounded_pool_and_release_it(pg_url: str, tm
 def test_finished_processes_leave_no_connection(pg_url: str, tmp_path: Path) -> None:
     script = (
         "import sys\n"
-        "from registry import commands as cmd\n"
-        "from sdk.bootstrap import open_registry\n"
+        "from modelog.registry import commands as cmd\n"
+        "from modelog.sdk.bootstrap import open_registry\n"
         "registry = open_registry(sys.argv[1], home=sys.argv[2])\n"  # never closed: the process just ends
         "registry.commands.execute(cmd.RegisterModel(name='m-' + sys.argv[3]))\n"
     )

@@ -18,12 +18,12 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from projections.rebuild import verify as verify_views
-from registry import commands as cmd
-from registry.database import create_engine_for, is_transient, transaction
-from registry.errors import StorageError
-from registry.store import StoredEvent
-from sdk.bootstrap import open_registry
+from modelog.projections.rebuild import verify as verify_views
+from modelog.registry import commands as cmd
+from modelog.registry.database import create_engine_for, is_transient, transaction
+from modelog.registry.errors import StorageError
+from modelog.registry.store import StoredEvent
+from modelog.sdk.bootstrap import open_registry
 from tests.integration.pg_support import postgres_url_or_skip, side_connection, terminate_sessions
 
 

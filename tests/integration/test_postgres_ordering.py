@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from registry.store import APPEND_LOCK_KEY, AppendRequest, EventStore, StoredEvent
+from modelog.registry.store import APPEND_LOCK_KEY, AppendRequest, EventStore, StoredEvent
 from tests.integration.pg_support import database_name, postgres_url_or_skip, side_connection
 from tests.integration.store_support import log_engine, new
 

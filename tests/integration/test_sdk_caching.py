@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import pytest
 
-from sdk import Client, ModelConfig, pipeline, step
+from modelog import Client, ModelConfig, pipeline, step
 
 NEW = ModelConfig(name="cached", create_new_model_version=True)
 calls: list[str] = []

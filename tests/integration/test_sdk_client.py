@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from registry.commands import SetAlias
-from registry.errors import ConflictError, NotFoundError
-from registry.selectors import parse_selector
-from sdk import Client, ModelStages
-from sdk.errors import ArtifactNotFoundError
+from modelog.registry.commands import SetAlias
+from modelog.registry.errors import ConflictError, NotFoundError
+from modelog.registry.selectors import parse_selector
+from modelog import Client, ModelStages
+from modelog.sdk.errors import ArtifactNotFoundError
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 import numpy as np
 import pytest
 
-from registry.errors import NotFoundError
-from sdk import (
+from modelog.registry.errors import NotFoundError
+from modelog.sdk import (
     ArtifactConfig,
     Client,
     DeploymentArtifactConfig,
@@ -21,7 +21,7 @@ from sdk import (
     pipeline,
     step,
 )
-from sdk.errors import ArtifactIntegrityError, StepContextError
+from modelog.sdk.errors import ArtifactIntegrityError, StepContextError
 
 NEW = ModelConfig(name="demo", license="Apache", description="d", create_new_model_version=True)
 

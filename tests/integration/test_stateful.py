@@ -19,12 +19,12 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from projections import tables as t
-from projections.rebuild import rebuild, verify
-from registry import commands as cmd
-from registry.database import transaction
-from registry.errors import RegistryError
-from registry.store import parse_time
+from modelog.projections import tables as t
+from modelog.projections.rebuild import rebuild, verify
+from modelog.registry import commands as cmd
+from modelog.registry.database import transaction
+from modelog.registry.errors import RegistryError
+from modelog.registry.store import parse_time
 
 NAMES = st.sampled_from(["alpha", "alpha", "Alpha", "beta"])
 # Weighted towards selectors that resolve, so that sequences get deep; the rest exercise refusals.
@@ -77,7 +77,7 @@ class RegistryMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        from sdk.bootstrap import open_registry
+        from modelog.sdk.bootstrap import open_registry
 
         self.dir = Path(tempfile.mkdtemp(prefix="modelog-stateful-"))
         self.reg = open_registry(f"sqlite:///{self.dir / 'registry.db'}", home=self.dir, actor="machine",

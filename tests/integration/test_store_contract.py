@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from registry import transfer
-from registry.database import transaction
-from registry.errors import (
+from modelog.registry import transfer
+from modelog.registry.database import transaction
+from modelog.registry.errors import (
     ConcurrencyError,
     ConflictError,
     EventSchemaError,
@@ -27,11 +27,11 @@ from registry.errors import (
     SchemaVersionError,
     StorageError,
 )
-from registry.events import decode_event
-from registry.hashing import GENESIS_HASH
-from registry.schema import SCHEMA_VERSION
-from registry.store import AppendRequest, EventStore, NewEvent, StoredEvent, parse_time
-from registry.transfer import export_log, import_log
+from modelog.registry.events import decode_event
+from modelog.registry.hashing import GENESIS_HASH
+from modelog.registry.schema import SCHEMA_VERSION
+from modelog.registry.store import AppendRequest, EventStore, NewEvent, StoredEvent, parse_time
+from modelog.registry.transfer import export_log, import_log
 from tests.integration.store_support import drop_guards, fill, log_engine, new
 
 
@@ -332,7 +332,7 @@ def test_verify_names_the_first_tampered_position(store: EventStore, attack: lis
 
 
 def _open(url: str, home: Path) -> Any:
-    from sdk.bootstrap import open_registry
+    from modelog.sdk.bootstrap import open_registry
 
     return open_registry(url, home=home, actor="tester")
 
@@ -362,7 +362,7 @@ def test_unknown_event_type_fails_loudly_everywhere(store: EventStore, tmp_path:
 
 
 def test_newer_event_schema_version_fails_loudly(registry: Any) -> None:
-    from registry.commands import CreateVersion, RegisterModel
+    from modelog.registry.commands import CreateVersion, RegisterModel
 
     result = registry.commands.execute(RegisterModel(name="demo"))
     newer = NewEvent("ModelVersionCreated", 99, {"number": 1, "name": "1"})
@@ -379,7 +379,7 @@ def test_newer_event_schema_version_fails_loudly(registry: Any) -> None:
 
 
 def _populate(reg: Any) -> None:
-    from registry.commands import CreateVersion, DeleteVersion, RegisterModel, SetAlias, SetStage
+    from modelog.registry.commands import CreateVersion, DeleteVersion, RegisterModel, SetAlias, SetStage
 
     run = reg.commands.execute
     run(RegisterModel(name="Démo", fields={"description": "a ☃ model"}, tags=("a", "b")))
@@ -468,7 +468,7 @@ def test_import_refuses_unknown_event_types_even_with_a_valid_chain(registry: An
 
 
 def test_import_refuses_a_non_empty_registry(registry: Any, tmp_path: Path) -> None:
-    from registry.commands import RegisterModel
+    from modelog.registry.commands import RegisterModel
 
     registry.commands.execute(RegisterModel(name="already-here"))
     with pytest.raises(ConflictError, match="not empty"):

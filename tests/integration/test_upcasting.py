@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from projections.rebuild import rebuild, verify
-from registry import catalog
-from registry import events as ev
-from registry.commands import CreateVersion, RegisterModel, UpdateModel
-from registry.errors import EventSchemaError
-from registry.events import EVENT_CLASSES, Event, decode_event
-from registry.store import NewEvent
+from modelog.projections.rebuild import rebuild, verify
+from modelog.registry import catalog
+from modelog.registry import events as ev
+from modelog.registry.commands import CreateVersion, RegisterModel, UpdateModel
+from modelog.registry.errors import EventSchemaError
+from modelog.registry.events import EVENT_CLASSES, Event, decode_event
+from modelog.registry.store import NewEvent
 
 
 def _legacy_version_created(data: dict[str, Any]) -> dict[str, Any]:

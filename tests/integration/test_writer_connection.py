@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 
-from registry import commands as cmd
-from registry.database import transaction
-from registry.errors import ConflictError, StorageError
-from registry.service import CommandService
-from registry.store import EventStore
+from modelog.registry import commands as cmd
+from modelog.registry.database import transaction
+from modelog.registry.errors import ConflictError, StorageError
+from modelog.registry.service import CommandService
+from modelog.registry.store import EventStore
 
 
 def driver_connection(service: CommandService) -> Any:

@@ -10,7 +10,7 @@ import sys
 import time
 from typing import Annotated
 
-from sdk import Client, ModelArtifactConfig, ModelConfig, pipeline, step
+from modelog import Client, ModelArtifactConfig, ModelConfig, pipeline, step
 
 MODEL = ModelConfig(name="killed", create_new_model_version=True, delete_new_version_on_failure=True)
 

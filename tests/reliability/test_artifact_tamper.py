@@ -10,8 +10,8 @@ from typing import Annotated, Any
 
 import pytest
 
-from sdk import Client, ModelConfig, pipeline, step
-from sdk.errors import ArtifactIntegrityError
+from modelog import Client, ModelConfig, pipeline, step
+from modelog.sdk.errors import ArtifactIntegrityError
 from tests.reliability.test_tamper import modelog
 
 

@@ -12,9 +12,9 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cli.main import cli
-from registry import commands as cmd
-from sdk.bootstrap import open_registry
+from modelog.cli.main import cli
+from modelog.registry import commands as cmd
+from modelog.sdk.bootstrap import open_registry
 
 EXAMPLES = int(os.environ.get("MODELOG_FUZZ_EXAMPLES", "2000" if os.environ.get("MODELOG_LONG_RELIABILITY") else "150"))
 

@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 
-from registry import commands as cmd
-from registry.errors import StorageError
+from modelog.registry import commands as cmd
+from modelog.registry.errors import StorageError
 from tests.reliability.support import check_log_and_views, snapshot
 
 MAX_STATEMENTS = 200

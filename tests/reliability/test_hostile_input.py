@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from cli.main import cli
-from registry import commands as cmd
-from registry.errors import RegistryError
-from sdk import Client
+from modelog.cli.main import cli
+from modelog.registry import commands as cmd
+from modelog.registry.errors import RegistryError
+from modelog import Client
 from tests.reliability.hostile_cases import CLI_CASES, LONG_NAME, SDK_CASES, SQL
 from tests.reliability.support import snapshot
 
@@ -111,7 +111,7 @@ def test_database_from_newer_schema(registry: Any, db_url: str, home: Path) -> N
     _seed(registry)
     from sqlalchemy import text
 
-    from registry.database import transaction
+    from modelog.registry.database import transaction
 
     with transaction(registry.engine, write=True) as conn:
         conn.execute(text("UPDATE modelog_schema SET version = 99"))

@@ -15,8 +15,8 @@ import time
 import uuid
 from pathlib import Path
 
-from registry.commands import CreateVersion, RegisterModel
-from registry.store import EventStore
+from modelog.registry.commands import CreateVersion, RegisterModel
+from modelog.registry.store import EventStore
 from tests.reliability.support import (
     LONG,
     check_in_flight,
@@ -42,7 +42,7 @@ def _kill_writer_at_random(url: str, journal: Path, seed: int, rng: random.Rando
 
 
 def _all_events(url: str) -> list:
-    from registry.database import create_engine_for
+    from modelog.registry.database import create_engine_for
 
     engine = create_engine_for(url)
     try:
@@ -57,7 +57,7 @@ def _journal_done(journal: Path, cid: str, command: str, events: int) -> None:
 
 
 def _next_command_works(url: str, journal: Path, round_no: int) -> None:
-    from sdk.bootstrap import open_registry
+    from modelog.sdk.bootstrap import open_registry
 
     name = f"after-{round_no}"
     with open_registry(url, actor="checker") as registry:

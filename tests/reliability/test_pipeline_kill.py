@@ -11,8 +11,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from sdk import Client
-from sdk.artifact_store import file_hash
+from modelog import Client
+from modelog.sdk.artifact_store import file_hash
 from tests.reliability.support import LONG, check_log_and_views, python_child
 
 ROUNDS = 100 if LONG else 5

@@ -10,13 +10,13 @@ from typing import Any
 
 from sqlalchemy import update
 
-from projections import tables as t
-from projections.rebuild import rebuild
-from registry import commands as cmd
-from registry.database import create_engine_for, transaction
-from registry.service import CommandService
-from registry.store import EventStore
-from sdk.bootstrap import open_registry
+from modelog.projections import tables as t
+from modelog.projections.rebuild import rebuild
+from modelog.registry import commands as cmd
+from modelog.registry.database import create_engine_for, transaction
+from modelog.registry.service import CommandService
+from modelog.registry.store import EventStore
+from modelog.sdk.bootstrap import open_registry
 from tests.reliability.support import check_log_and_views, snapshot
 
 

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from registry import commands as cmd
-from registry.errors import StorageError
-from registry.read_only import read_only_reason, read_only_uri
-from registry.service import CommandService
-from registry.store import EventStore, NewEvent
-from sdk.bootstrap import open_reader, open_registry
+from modelog.registry import commands as cmd
+from modelog.registry.errors import StorageError
+from modelog.registry.read_only import read_only_reason, read_only_uri
+from modelog.registry.service import CommandService
+from modelog.registry.store import EventStore, NewEvent
+from modelog.sdk.bootstrap import open_reader, open_registry
 from tests.cli_support import run
 from tests.reliability.support import REPO, check_log_and_views, mount, subprocess_env, tmpfs
 
@@ -176,11 +176,11 @@ def test_a_real_process_reads_a_read_only_registry(disk: Path) -> None:
     fill(f"sqlite:///{disk / 'registry.db'}")
     remount_read_only(disk)
     env = subprocess_env(MODELOG_DATABASE_URL=f"sqlite:///{disk / 'registry.db'}")
-    done = subprocess.run([sys.executable, "-m", "cli.main", "model", "version", "list", "demo", "-o", "json"],
+    done = subprocess.run([sys.executable, "-m", "modelog.cli.main", "model", "version", "list", "demo", "-o", "json"],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert [v["number"] for v in json.loads(done.stdout)] == [1, 2]
-    written = subprocess.run([sys.executable, "-m", "cli.main", "model", "register", "-n", "x"],
+    written = subprocess.run([sys.executable, "-m", "modelog.cli.main", "model", "register", "-n", "x"],
                              cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert written.returncode == 1 and written.stderr.count("\n") == 1 and "read-only file system" in written.stderr
 

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from projections.projector import ViewProjector
-from registry import commands as cmd
-from registry.database import create_engine_for
-from registry.errors import StorageError
-from registry.service import CommandService
-from registry.store import EventStore
-from sdk.bootstrap import open_registry
+from modelog.projections.projector import ViewProjector
+from modelog.registry import commands as cmd
+from modelog.registry.database import create_engine_for
+from modelog.registry.errors import StorageError
+from modelog.registry.service import CommandService
+from modelog.registry.store import EventStore
+from modelog.sdk.bootstrap import open_registry
 from tests.reliability.support import check_log_and_views, mount, snapshot, tmpfs
 
 

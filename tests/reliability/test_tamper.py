@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from registry import commands as cmd
-from registry.database import transaction
-from registry.errors import StorageError
-from registry.hashing import chain_hash
+from modelog.registry import commands as cmd
+from modelog.registry.database import transaction
+from modelog.registry.errors import StorageError
+from modelog.registry.hashing import chain_hash
 from tests.integration.store_support import drop_guards_on
 from tests.reliability.support import REPO, subprocess_env
 
@@ -26,7 +26,7 @@ TARGET = 7  # the position the attacker goes for
 def modelog(*args: str, url: str, home: Any) -> subprocess.CompletedProcess[str]:
     """Run the real CLI in a child process against ``url``."""
     env = subprocess_env(MODELOG_DATABASE_URL=url, MODELOG_HOME=str(home))
-    return subprocess.run([sys.executable, "-m", "cli.main", *args], cwd=REPO, env=env, text=True,
+    return subprocess.run([sys.executable, "-m", "modelog.cli.main", *args], cwd=REPO, env=env, text=True,
                           capture_output=True, timeout=120)
 
 

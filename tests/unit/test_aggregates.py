@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from registry import events as ev
-from registry.aggregates import ModelState, NameClaim, VersionState
-from registry.commands import CreateVersion, DeleteVersion, LinkArtifact, LinkRun, UpdateModel
-from registry.errors import ConflictError, InvalidInputError, NotFoundError
-from registry.selectors import parse_selector
-from registry.values import ArtifactKind, DeleteReason, Stage
+from modelog.registry import events as ev
+from modelog.registry.aggregates import ModelState, NameClaim, VersionState
+from modelog.registry.commands import CreateVersion, DeleteVersion, LinkArtifact, LinkRun, UpdateModel
+from modelog.registry.errors import ConflictError, InvalidInputError, NotFoundError
+from modelog.registry.selectors import parse_selector
+from modelog.registry.values import ArtifactKind, DeleteReason, Stage
 
 
 def registered(versions: int = 0) -> ModelState:
@@ -114,7 +114,7 @@ def test_a_deleted_holder_does_not_block_its_stage() -> None:
 
 def test_latest_is_a_selector_not_a_stage() -> None:
     with pytest.raises(InvalidInputError, match="unknown stage 'latest'"):
-        from registry.commands import SetStage
+        from modelog.registry.commands import SetStage
 
         SetStage(model="demo", version=1, stage="latest")
 

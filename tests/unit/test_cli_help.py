@@ -6,8 +6,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from cli import docs
-from cli.main import cli
+from modelog.cli import docs
+from modelog.cli.main import cli
 
 COMMANDS = [(path, ctx.command) for path, ctx in docs.walk(cli)]
 

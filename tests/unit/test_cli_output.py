@@ -8,10 +8,10 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from cli.common import IsoTimestamp
-from cli.main import ModelogGroup, describe_error
-from cli.output import cell, render_table, when
-from registry.errors import ConflictError
+from modelog.cli.common import IsoTimestamp
+from modelog.cli.main import ModelogGroup, describe_error
+from modelog.cli.output import cell, render_table, when
+from modelog.registry.errors import ConflictError
 
 
 def test_table_columns_are_aligned_without_trailing_spaces() -> None:

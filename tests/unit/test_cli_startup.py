@@ -11,7 +11,7 @@ import pytest
 
 PROBE = """
 import json, sys
-from cli.main import main
+from modelog.cli.main import main
 try:
     main(sys.argv[1:])
 except SystemExit:

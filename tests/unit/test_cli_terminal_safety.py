@@ -10,8 +10,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from cli.main import cli, made_safe
-from cli.output import escape_controls
+from modelog.cli.main import cli, made_safe
+from modelog.cli.output import escape_controls
 
 RED = "\x1b[31m"
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,7 +59,7 @@ def test_command_errors_escape_control_characters(tmp_path: Path, monkeypatch: p
 
 def test_the_installed_entry_point_escapes_too(tmp_path: Path) -> None:
     env = {"MODELOG_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, "-m", "cli.main", "model", "version", "list", "d", f"x{RED}"],
+    done = subprocess.run([sys.executable, "-m", "modelog.cli.main", "model", "version", "list", "d", f"x{RED}"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr.splitlines()[-1] == "Error: Got unexpected extra argument (x\\x1b[31m)"

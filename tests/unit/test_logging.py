@@ -18,10 +18,10 @@ def probe(code: str) -> subprocess.CompletedProcess[str]:
 def test_configuration_waits_for_the_first_logger_and_then_applies() -> None:
     done = probe(
         "import sys\n"
-        "from cli.logs import configure_logging\n"
+        "from modelog.cli.logs import configure_logging\n"
         "configure_logging(verbose=True, fmt='json')\n"
         "print('structlog' in sys.modules)\n"
-        "from registry.logs import get_logger\n"
+        "from modelog.registry.logs import get_logger\n"
         "get_logger('modelog.test').debug('hello', answer=42)\n"
     )
     assert done.stdout.strip() == "False"
@@ -32,7 +32,7 @@ def test_configuration_waits_for_the_first_logger_and_then_applies() -> None:
 def test_quiet_by_default_and_applied_at_once_when_structlog_is_loaded() -> None:
     done = probe(
         "import structlog\n"
-        "from cli.logs import configure_logging\n"
+        "from modelog.cli.logs import configure_logging\n"
         "configure_logging(verbose=False, fmt='console')\n"
         "log = structlog.get_logger('modelog.test')\n"
         "log.debug('hidden')\n"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from registry.commands import RegisterModel
-from registry.errors import InvalidInputError
-from registry.selectors import LATEST, SelectorKind, VersionSelector, parse_selector
-from registry.validation import (
+from modelog.registry.commands import RegisterModel
+from modelog.registry.errors import InvalidInputError
+from modelog.registry.selectors import LATEST, SelectorKind, VersionSelector, parse_selector
+from modelog.registry.validation import (
     MAX_NAME_LENGTH,
     MAX_TEXT_LENGTH,
     clean_alias,
@@ -17,7 +17,7 @@ from registry.validation import (
     clean_version_name,
     name_key,
 )
-from registry.values import Stage, parse_kind, parse_stage
+from modelog.registry.values import Stage, parse_kind, parse_stage
 
 # --- selectors -----------------------------------------------------------------------------
 

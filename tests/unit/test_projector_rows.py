@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from projections import projector
-from projections import tables as t
-from registry.raw_events import RowEvent
+from modelog.projections import projector
+from modelog.projections import tables as t
+from modelog.registry.raw_events import RowEvent
 
 META = '{"actor":"ada","run_id":"run-9"}'
 

@@ -8,11 +8,11 @@ from typing import Annotated
 
 import pytest
 
-import sdk
-from registry.errors import InvalidInputError, RegistryError
-from sdk.config import ArtifactConfig, DeploymentArtifactConfig, ModelArtifactConfig, ModelConfig, ModelStages
-from sdk.errors import ConfigError, SDKError, StepContextError, StepOutputError
-from sdk.steps import Step, step
+import modelog as sdk
+from modelog.registry.errors import InvalidInputError, RegistryError
+from modelog.sdk.config import ArtifactConfig, DeploymentArtifactConfig, ModelArtifactConfig, ModelConfig, ModelStages
+from modelog.sdk.errors import ConfigError, SDKError, StepContextError, StepOutputError
+from modelog.sdk.steps import Step, step
 
 PUBLIC = ["ArtifactConfig", "Client", "DeploymentArtifactConfig", "ModelArtifactConfig", "ModelConfig",
           "ModelStages", "get_step_context", "pipeline", "step"]
@@ -30,7 +30,7 @@ def test_unknown_attribute_is_an_attribute_error() -> None:
 
 
 def test_importing_sdk_loads_no_heavy_library() -> None:
-    code = ("import sys, sdk, sdk.bootstrap; from sdk import *; "
+    code = ("import sys, modelog, modelog.sdk.bootstrap; from modelog import *; "
             "heavy = [m for m in sys.modules if m.split('.')[0] in ('sklearn', 'pandas', 'numpy')]; "
             "print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from registry.errors import IntegrityError
-from sdk import materializers as m
-from sdk.artifact_store import ArtifactStore, content_hash, resolve_store_root
-from sdk.errors import ArtifactIntegrityError, ConfigError
+from modelog.registry.errors import IntegrityError
+from modelog.sdk import materializers as m
+from modelog.sdk.artifact_store import ArtifactStore, content_hash, resolve_store_root
+from modelog.sdk.errors import ArtifactIntegrityError, ConfigError
 
 
 def test_identical_content_is_stored_once(tmp_path: Path) -> None:
