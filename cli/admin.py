@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import click
-
 from modelog.cli.common import confirm, yes_option
 from modelog.cli.output import echo_json, echo_table
 

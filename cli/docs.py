@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import click
-
 from modelog.cli.main import cli
 
 DOC_PATH = Path(__file__).resolve().parent.parent / "docs" / "cli.md"

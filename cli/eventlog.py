@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-
 from modelog.cli.common import open_reads, point_in_time, read_options
 from modelog.cli.output import echo_json, echo_table, when
 

@@ -10,7 +10,6 @@ import importlib
 import sys
 
 import click
-
 from modelog.cli.logs import configure_logging, log_traceback
 from modelog.cli.output import escape_controls
 

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import click
-
 from modelog.cli.common import confirm, open_reads, open_writes, point_in_time, read_options, yes_option
 from modelog.cli.output import echo_json, echo_table, short_id, when
 from modelog.cli.versions import version

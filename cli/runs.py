@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import click
-
 from modelog.cli.common import confirm, open_reads, open_writes, point_in_time, read_options, yes_option
 from modelog.cli.output import echo_json, echo_table, when
 

@@ -13,13 +13,12 @@ from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.engine import Connection
-
 from modelog.registry.driver_sql import DriverStatement
 from modelog.registry.raw_events import RowEvent
 from modelog.registry.schema import events
 from modelog.registry.store import RAW_COLUMNS, EventStore
+from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Connection
 
 _c = events.c
 

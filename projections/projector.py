@@ -11,15 +11,14 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, select, update
-from sqlalchemy.engine import Connection
-
 from modelog.projections import tables as t
 from modelog.registry.catalog import CURRENT_SCHEMA, upcast
 from modelog.registry.driver_sql import DriverStatement, PositionalInsert
 from modelog.registry.hashing import canonical_json
 from modelog.registry.store import StoredEvent
 from modelog.registry.validation import name_key
+from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy.engine import Connection
 
 Handler = Callable[[Connection, StoredEvent, dict[str, Any]], None]
 #: Builds the row an event inserts, as a list in the table's column order (see ``_INSERTS``).

@@ -16,11 +16,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import create_engine, func, select
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.pool import StaticPool
-from sqlalchemy.schema import CreateTable
-
 from modelog.projections import tables as t
 from modelog.projections.history import HistoryEntry, describe
 from modelog.projections.log_rows import RowEvent, linked_run_ids, read_batches, stream_events
@@ -33,6 +28,10 @@ from modelog.registry.selectors import SelectorKind, VersionSelector, parse_sele
 from modelog.registry.store import EventStore, StoredEvent
 from modelog.registry.validation import name_key
 from modelog.registry.values import parse_stage
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.schema import CreateTable
 
 SORT_FIELDS = {"name": t.models.c.name_key, "created": t.models.c.created_at, "updated": t.models.c.updated_at}
 KINDS = ("data", "model", "deployment")

@@ -10,16 +10,15 @@ from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import String, create_engine, update
-from sqlalchemy import event as sa_event
-from sqlalchemy.engine import Connection, Engine
-
 from modelog.projections import tables as t
 from modelog.projections.log_rows import RowEvent, read_batches
 from modelog.projections.projector import apply_events, read_checkpoint, save_checkpoint
 from modelog.registry.bulk import cyclic_gc_paused
 from modelog.registry.database import transaction
 from modelog.registry.store import EventStore, lock_appends
+from sqlalchemy import String, create_engine, update
+from sqlalchemy import event as sa_event
+from sqlalchemy.engine import Connection, Engine
 
 Progress = Callable[[int, int], None]
 

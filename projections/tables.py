@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from modelog.registry.schema import PositionType
 from sqlalchemy import Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text, text
 from sqlalchemy.engine import Connection
-
-from modelog.registry.schema import PositionType
 
 metadata = MetaData()
 

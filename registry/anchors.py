@@ -12,12 +12,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy.engine import Connection
-
 from modelog.registry.database import transaction
 from modelog.registry.errors import InvalidInputError
 from modelog.registry.hashing import GENESIS_HASH
 from modelog.registry.store import EventStore
+from sqlalchemy.engine import Connection
 
 _HASH = re.compile(r"[0-9a-f]{64}")
 

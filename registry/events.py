@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
-
 from modelog.registry.catalog import CURRENT_SCHEMA, upcast
 from modelog.registry.errors import EventSchemaError
 from modelog.registry.values import ArtifactKind, DeleteReason, Stage
+from pydantic import BaseModel, ConfigDict
 
 
 class Event(BaseModel):

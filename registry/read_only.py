@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from modelog.registry.database import WRITE_OPTION, is_sqlite
+from modelog.registry.errors import StorageError
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.pool import QueuePool
-
-from modelog.registry.database import WRITE_OPTION, is_sqlite
-from modelog.registry.errors import StorageError
 
 
 def sqlite_file(url: str) -> Path | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from modelog.registry.errors import SchemaVersionError
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -15,8 +16,6 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Connection
-
-from modelog.registry.errors import SchemaVersionError
 
 #: Version of the database layout this code writes; bumped by every migration.
 SCHEMA_VERSION = 2

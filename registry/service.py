@@ -39,7 +39,7 @@ from modelog.registry.outcomes import (
     StepRecorded,
     VersionChanged,
 )
-from modelog.registry.store import EventStore, StoredEvent
+from modelog.registry.store import EventStore
 from modelog.registry.unit_of_work import AggregateCache, UnitOfWork
 from modelog.registry.values import DeleteReason
 

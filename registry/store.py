@@ -14,16 +14,15 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, func, select
-from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Connection, Engine
-
 from modelog.registry.database import append_lock_taken_at_begin, transaction
 from modelog.registry.driver_sql import DriverStatement, PositionalInsert
 from modelog.registry.errors import ConcurrencyError, InvalidInputError
 from modelog.registry.hashing import GENESIS_HASH, canonical_json, chain_hash
 from modelog.registry.json_decode import decode_json
 from modelog.registry.schema import events
+from sqlalchemy import bindparam, func, select
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Connection, Engine
 
 #: Advisory lock key that serialises appends on PostgreSQL.
 APPEND_LOCK_KEY = 4242002

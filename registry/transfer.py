@@ -24,17 +24,25 @@ from itertools import chain, islice
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy.engine import Connection
-
 from modelog.registry.bulk import cyclic_gc_paused
 from modelog.registry.catalog import CURRENT_SCHEMA, upcast
 from modelog.registry.database import transaction
 from modelog.registry.errors import ConflictError, IntegrityError, InvalidInputError, StorageError
 from modelog.registry.hashing import GENESIS_HASH, canonical_json
 from modelog.registry.json_decode import decode_json
-from modelog.registry.log_lines import END, END_KEY, FIELDS, NOT_AN_EVENT, NOT_JSON, check_chunk, read_frame, write_frame
+from modelog.registry.log_lines import (
+    END,
+    END_KEY,
+    FIELDS,
+    NOT_AN_EVENT,
+    NOT_JSON,
+    check_chunk,
+    read_frame,
+    write_frame,
+)
 from modelog.registry.raw_events import RowEvent
 from modelog.registry.store import EventStore, StoredEvent, lock_appends
+from sqlalchemy.engine import Connection
 
 __all__ = ["END_KEY", "FIELDS", "event_to_json", "export_log", "import_log"]
 

@@ -15,11 +15,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy.engine import Connection
-
 from modelog.registry.aggregates import Aggregate
 from modelog.registry.events import Event, decode_event
 from modelog.registry.store import AppendRequest, EventStore, LogHead, NewEvent, StoredEvent
+from sqlalchemy.engine import Connection
 
 A = TypeVar("A", bound=Aggregate)
 

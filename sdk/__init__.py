@@ -35,7 +35,13 @@ _HOMES = {
 
 if TYPE_CHECKING:
     from modelog.sdk.client import Client
-    from modelog.sdk.config import ArtifactConfig, DeploymentArtifactConfig, ModelArtifactConfig, ModelConfig, ModelStages
+    from modelog.sdk.config import (
+        ArtifactConfig,
+        DeploymentArtifactConfig,
+        ModelArtifactConfig,
+        ModelConfig,
+        ModelStages,
+    )
     from modelog.sdk.pipelines import get_step_context, pipeline
     from modelog.sdk.steps import step
 

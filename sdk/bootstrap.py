@@ -12,8 +12,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy.engine import Engine
-
 from modelog.projections.projector import ViewProjector, read_checkpoint
 from modelog.projections.queries import ReadModel
 from modelog.projections.rebuild import catch_up
@@ -23,6 +21,7 @@ from modelog.registry.errors import StorageError
 from modelog.registry.read_only import create_read_only_engine, read_only_reason, sqlite_file
 from modelog.registry.schema import check_schema_version, create_log_schema, lock_schema_setup, read_schema_version
 from modelog.registry.store import EventStore
+from sqlalchemy.engine import Engine
 
 if TYPE_CHECKING:
     from modelog.registry.service import CommandService
@@ -198,10 +197,9 @@ def database_status(url: str | None = None, *, home: str | os.PathLike[str] | No
     ``alembic_revision``, ``state`` (empty | current | upgrade needed | newer than this modelog) and
     ``head`` (the last log position). Reads only; creates nothing.
     """
-    from sqlalchemy.engine import make_url
-
     from modelog.registry.migrations.runner import applied_revision
     from modelog.registry.schema import SCHEMA_VERSION
+    from sqlalchemy.engine import make_url
 
     resolved = resolve_url(url, home)
     parsed = make_url(resolved)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from click.testing import CliRunner, Result
-
 from modelog.cli.main import cli
 
 

@@ -12,10 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import Connection
-
 from modelog.registry.errors import SchemaVersionError
 from modelog.registry.schema import SCHEMA_VERSION, read_schema_version
+from sqlalchemy.engine import Connection
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent
 ALEMBIC_TABLE = "alembic_version"

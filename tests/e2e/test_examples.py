@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from modelog.registry.errors import NotFoundError
+
 from modelog import Client, ModelStages
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "model_control_plane"

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy.engine import Connection, Engine
-
 from modelog.registry.database import create_engine_for, transaction
 from modelog.registry.schema import create_log_schema
 from modelog.registry.store import EventStore, NewEvent, StoredEvent
+from sqlalchemy.engine import Connection, Engine
 
 
 def log_engine(url: str) -> Engine:

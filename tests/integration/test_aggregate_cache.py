@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from modelog.registry import commands as cmd
 from modelog.registry import unit_of_work
 from modelog.registry.aggregates import ModelState

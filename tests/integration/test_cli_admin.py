@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from modelog.registry import commands as cmd
 from sqlalchemy import text
 
-from modelog.registry import commands as cmd
 from tests.cli_support import run
 
 

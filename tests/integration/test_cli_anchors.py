@@ -6,12 +6,12 @@ import json
 from typing import Any
 
 import pytest
-from sqlalchemy import text
-
 from modelog.registry import commands as cmd
 from modelog.registry.anchors import Anchor, check_anchors, head_anchor, parse_anchor
 from modelog.registry.errors import InvalidInputError
 from modelog.registry.hashing import GENESIS_HASH, chain_hash
+from sqlalchemy import text
+
 from tests.cli_support import run
 
 

@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 import pytest
-
 from modelog.registry import commands as cmd
+
 from tests.cli_support import run
 
 DONE, STUCK = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"

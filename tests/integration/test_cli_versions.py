@@ -7,8 +7,8 @@ import uuid
 from typing import Any
 
 import pytest
-
 from modelog.registry import commands as cmd
+
 from tests.cli_support import run
 
 

@@ -6,7 +6,6 @@ import threading
 from typing import Any
 
 import pytest
-
 from modelog.registry import commands as cmd
 from modelog.registry.errors import ConflictError, NotFoundError
 from modelog.registry.service import CommandService

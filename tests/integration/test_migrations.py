@@ -6,8 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import inspect, text
-
 from modelog.projections import tables as view_tables
 from modelog.projections.rebuild import verify as verify_views
 from modelog.registry import commands as cmd
@@ -19,6 +17,8 @@ from modelog.registry.schema import metadata as log_metadata
 from modelog.registry.service import CommandService
 from modelog.registry.store import EventStore
 from modelog.sdk.bootstrap import database_status, open_registry, upgrade_database
+from sqlalchemy import inspect, text
+
 from tests import backends
 
 ALEMBIC_TABLE = "alembic_version"

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from modelog.projections.rebuild import verify
 from modelog.registry.commands import CreateVersion, RegisterModel
 

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-
 from modelog.projections.queries import ReadModel
 from modelog.registry import commands as cmd
 from modelog.registry.errors import InvalidInputError, NotFoundError
 from modelog.registry.store import parse_time
+
 from tests.integration.store_support import CountingStore
 
 

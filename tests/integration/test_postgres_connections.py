@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Annotated
 
 import pytest
-
 from modelog.registry import commands as cmd
-from modelog import Client, ModelConfig, pipeline, step
 from modelog.sdk.bootstrap import database_status, open_reader, open_registry, upgrade_database
+
+from modelog import Client, ModelConfig, pipeline, step
 from tests.integration.pg_support import postgres_url_or_skip, session_pids, side_connection
 
 REPO = Path(__file__).resolve().parents[2]

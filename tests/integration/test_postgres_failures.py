@@ -14,16 +14,16 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
-from sqlalchemy import exc as sa_exc
-from sqlalchemy import text
-from sqlalchemy.engine import Connection
-
 from modelog.projections.rebuild import verify as verify_views
 from modelog.registry import commands as cmd
 from modelog.registry.database import create_engine_for, is_transient, transaction
 from modelog.registry.errors import StorageError
 from modelog.registry.store import StoredEvent
 from modelog.sdk.bootstrap import open_registry
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
 from tests.integration.pg_support import postgres_url_or_skip, side_connection, terminate_sessions
 
 

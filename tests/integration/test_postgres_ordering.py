@@ -13,10 +13,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from modelog.registry.store import APPEND_LOCK_KEY, AppendRequest, EventStore, StoredEvent
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from modelog.registry.store import APPEND_LOCK_KEY, AppendRequest, EventStore, StoredEvent
 from tests.integration.pg_support import database_name, postgres_url_or_skip, side_connection
 from tests.integration.store_support import log_engine, new
 

@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-
 from modelog.registry.commands import SetAlias
 from modelog.registry.errors import ConflictError, NotFoundError
 from modelog.registry.selectors import parse_selector
-from modelog import Client, ModelStages
 from modelog.sdk.errors import ArtifactNotFoundError
+
+from modelog import Client, ModelStages
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 import numpy as np
 import pytest
-
 from modelog.registry.errors import NotFoundError
 from modelog.sdk import (
     ArtifactConfig,

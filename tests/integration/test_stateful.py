@@ -18,7 +18,6 @@ from typing import Any
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
-
 from modelog.projections import tables as t
 from modelog.projections.rebuild import rebuild, verify
 from modelog.registry import commands as cmd

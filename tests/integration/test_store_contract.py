@@ -13,9 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.engine import Connection, Engine
-
 from modelog.registry import transfer
 from modelog.registry.database import transaction
 from modelog.registry.errors import (
@@ -32,6 +29,9 @@ from modelog.registry.hashing import GENESIS_HASH
 from modelog.registry.schema import SCHEMA_VERSION
 from modelog.registry.store import AppendRequest, EventStore, NewEvent, StoredEvent, parse_time
 from modelog.registry.transfer import export_log, import_log
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+
 from tests.integration.store_support import drop_guards, fill, log_engine, new
 
 

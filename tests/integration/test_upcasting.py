@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
 from modelog.projections.rebuild import rebuild, verify
 from modelog.registry import catalog
 from modelog.registry import events as ev

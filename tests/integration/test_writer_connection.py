@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import event
-from sqlalchemy.engine import Connection
-
 from modelog.registry import commands as cmd
 from modelog.registry.database import transaction
 from modelog.registry.errors import ConflictError, StorageError
 from modelog.registry.service import CommandService
 from modelog.registry.store import EventStore
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
 
 
 def driver_connection(service: CommandService) -> Any:

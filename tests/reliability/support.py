@@ -14,14 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
-
 from modelog.projections import tables as t
 from modelog.projections.projector import ViewProjector
 from modelog.projections.rebuild import verify as verify_views
 from modelog.registry.database import create_engine_for, transaction
 from modelog.registry.store import EventStore, StoredEvent
 from modelog.sdk.bootstrap import ensure_schema
+from sqlalchemy import func, select
 
 REPO = Path(__file__).resolve().parents[2]
 LONG = os.environ.get("MODELOG_LONG_RELIABILITY", "") in ("1", "true", "yes")

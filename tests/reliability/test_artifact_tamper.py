@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
+from modelog.sdk.errors import ArtifactIntegrityError
 
 from modelog import Client, ModelConfig, pipeline, step
-from modelog.sdk.errors import ArtifactIntegrityError
 from tests.reliability.test_tamper import modelog
 
 

@@ -11,7 +11,6 @@ from typing import Any
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from modelog.cli.main import cli
 from modelog.registry import commands as cmd
 from modelog.sdk.bootstrap import open_registry

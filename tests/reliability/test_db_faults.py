@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from modelog.registry import commands as cmd
+from modelog.registry.errors import StorageError
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 
-from modelog.registry import commands as cmd
-from modelog.registry.errors import StorageError
 from tests.reliability.support import check_log_and_views, snapshot
 
 MAX_STATEMENTS = 200

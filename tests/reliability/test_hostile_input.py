@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-
 from modelog.cli.main import cli
 from modelog.registry import commands as cmd
 from modelog.registry.errors import RegistryError
+
 from modelog import Client
 from tests.reliability.hostile_cases import CLI_CASES, LONG_NAME, SDK_CASES, SQL
 from tests.reliability.support import snapshot
@@ -109,9 +109,8 @@ def test_corrupted_database_file(tmp_path: Path) -> None:
 
 def test_database_from_newer_schema(registry: Any, db_url: str, home: Path) -> None:
     _seed(registry)
-    from sqlalchemy import text
-
     from modelog.registry.database import transaction
+    from sqlalchemy import text
 
     with transaction(registry.engine, write=True) as conn:
         conn.execute(text("UPDATE modelog_schema SET version = 99"))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from modelog.registry.commands import CreateVersion, RegisterModel
 from modelog.registry.store import EventStore
+
 from tests.reliability.support import (
     LONG,
     check_in_flight,

@@ -11,8 +11,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from modelog import Client
 from modelog.sdk.artifact_store import file_hash
+
+from modelog import Client
 from tests.reliability.support import LONG, check_log_and_views, python_child
 
 ROUNDS = 100 if LONG else 5

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import update
-
 from modelog.projections import tables as t
 from modelog.projections.rebuild import rebuild
 from modelog.registry import commands as cmd
@@ -17,6 +15,8 @@ from modelog.registry.database import create_engine_for, transaction
 from modelog.registry.service import CommandService
 from modelog.registry.store import EventStore
 from modelog.sdk.bootstrap import open_registry
+from sqlalchemy import update
+
 from tests.reliability.support import check_log_and_views, snapshot
 
 

@@ -10,13 +10,13 @@ import sys
 from typing import Any
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.engine import Connection
-
 from modelog.registry import commands as cmd
 from modelog.registry.database import transaction
 from modelog.registry.errors import StorageError
 from modelog.registry.hashing import chain_hash
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
 from tests.integration.store_support import drop_guards_on
 from tests.reliability.support import REPO, subprocess_env
 

@@ -6,7 +6,6 @@ import copy
 from typing import Any
 
 import pytest
-
 from modelog.registry import events as ev
 from modelog.registry.aggregates import ModelState, NameClaim, VersionState
 from modelog.registry.commands import CreateVersion, DeleteVersion, LinkArtifact, LinkRun, UpdateModel

@@ -7,7 +7,6 @@ from datetime import datetime, timedelta, timezone
 import click
 import pytest
 from click.testing import CliRunner
-
 from modelog.cli.common import IsoTimestamp
 from modelog.cli.main import ModelogGroup, describe_error
 from modelog.cli.output import cell, render_table, when

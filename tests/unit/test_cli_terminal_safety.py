@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
-
 from modelog.cli.main import cli, made_safe
 from modelog.cli.output import escape_controls
 

@@ -8,7 +8,6 @@ import json
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from modelog.registry.bulk import cyclic_gc_paused
 from modelog.registry.hashing import canonical_json
 from modelog.registry.json_decode import decode_json

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from modelog.registry.commands import RegisterModel
 from modelog.registry.errors import InvalidInputError
 from modelog.registry.selectors import LATEST, SelectorKind, VersionSelector, parse_selector

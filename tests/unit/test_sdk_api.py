@@ -7,12 +7,12 @@ import sys
 from typing import Annotated
 
 import pytest
-
-import modelog as sdk
 from modelog.registry.errors import InvalidInputError, RegistryError
 from modelog.sdk.config import ArtifactConfig, DeploymentArtifactConfig, ModelArtifactConfig, ModelConfig, ModelStages
 from modelog.sdk.errors import ConfigError, SDKError, StepContextError, StepOutputError
 from modelog.sdk.steps import Step, step
+
+import modelog as sdk
 
 PUBLIC = ["ArtifactConfig", "Client", "DeploymentArtifactConfig", "ModelArtifactConfig", "ModelConfig",
           "ModelStages", "get_step_context", "pipeline", "step"]

@@ -7,12 +7,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.linear_model import LogisticRegression
-
 from modelog.registry.errors import IntegrityError
 from modelog.sdk import materializers as m
 from modelog.sdk.artifact_store import ArtifactStore, content_hash, resolve_store_root
 from modelog.sdk.errors import ArtifactIntegrityError, ConfigError
+from sklearn.linear_model import LogisticRegression
 
 
 def test_identical_content_is_stored_once(tmp_path: Path) -> None:
