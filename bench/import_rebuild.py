@@ -19,8 +19,8 @@ from bench.common import emit, peak_rss_mb
 
 def do_import(log: str, url: str, parallel: bool | None = None) -> dict[str, float]:
     """Import ``log`` into ``url``."""
+    from modelog.application.bootstrap import open_registry
     from modelog.registry.transfer import import_log
-    from modelog.sdk.bootstrap import open_registry
 
     registry = open_registry(url)
     base = peak_rss_mb()
@@ -35,8 +35,8 @@ def do_import(log: str, url: str, parallel: bool | None = None) -> dict[str, flo
 
 def do_rebuild(url: str) -> dict[str, float]:
     """Rebuild the read models of ``url``."""
+    from modelog.application.bootstrap import open_registry
     from modelog.projections.rebuild import rebuild
-    from modelog.sdk.bootstrap import open_registry
 
     registry = open_registry(url)
     base = peak_rss_mb()

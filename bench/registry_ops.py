@@ -16,8 +16,8 @@ from bench.common import emit, median_ms
 
 def run_versions(url: str, n: int) -> dict[str, float]:
     """Create ``n`` versions (one command each) and time the reads MLflow's peer run times."""
+    from modelog.application.bootstrap import open_registry
     from modelog.registry import commands as cmd
-    from modelog.sdk.bootstrap import open_registry
 
     registry = open_registry(url, actor="bench")
     execute, reads = registry.commands.execute, registry.reads
@@ -50,8 +50,8 @@ def _query_set(reads: Any, middle: int | None) -> dict[str, Any]:
 
 def run_queries(url: str) -> dict[str, float]:
     """Median latency (ms) of each read, live and at the middle of the log (as of that point)."""
+    from modelog.application.bootstrap import open_registry
     from modelog.registry import commands as cmd
-    from modelog.sdk.bootstrap import open_registry
 
     registry = open_registry(url, actor="bench")
     reads = registry.reads

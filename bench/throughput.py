@@ -33,8 +33,8 @@ def _link(i: int) -> dict[str, Any]:
 
 def run_command(url: str, n: int) -> dict[str, float]:
     """Versions/s and links/s through the full command path."""
+    from modelog.application.bootstrap import open_registry
     from modelog.registry import commands as cmd
-    from modelog.sdk.bootstrap import open_registry
 
     registry = open_registry(url, synchronous=SYNC, actor="bench")
     execute = registry.commands.execute
@@ -75,9 +75,9 @@ def _sql(template: str, width: int, marker: str) -> str:
 
 def run_plain(url: str, n: int) -> dict[str, float]:
     """The same writes as the command path, as plain SQL, one transaction per command."""
+    from modelog.application.bootstrap import open_registry
     from modelog.registry import commands as cmd
     from modelog.registry.database import WriterConnection
-    from modelog.sdk.bootstrap import open_registry
 
     registry = open_registry(url, synchronous=SYNC, actor="bench")
     writer = WriterConnection(registry.engine)  # one connection for every transaction, as the command service
@@ -181,8 +181,8 @@ def run_floor(url: str, n: int) -> dict[str, float]:
 
 
 def _writer(url: str, model: str, m: int, start_at: float, spans: Any) -> None:
+    from modelog.application.bootstrap import open_registry
     from modelog.registry import commands as cmd
-    from modelog.sdk.bootstrap import open_registry
 
     registry = open_registry(url, synchronous=SYNC, actor="bench")
     time.sleep(max(0.0, start_at - time.time()))
@@ -201,8 +201,8 @@ def run_writers(url: str, k: int, m: int) -> dict[str, float]:
     """
     import multiprocessing
 
+    from modelog.application.bootstrap import open_registry
     from modelog.registry import commands as cmd
-    from modelog.sdk.bootstrap import open_registry
 
     registry = open_registry(url, synchronous=SYNC, actor="bench")
     for i in range(k):

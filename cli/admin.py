@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import subprocess
 
 import click
+from modelog.application.admin import (
+    INTEGRATIONS,
+    RegistryLocation,
+    backup_path,
+    count_events,
+    get_integration,
+    has_registry,
+    locate_registry,
+    wipe_registry,
+    write_backup,
+)
+from modelog.application.bootstrap import database_status, upgrade_database
 from modelog.cli.common import confirm, yes_option
 from modelog.cli.output import echo_json, echo_table
-
-if TYPE_CHECKING:
-    from modelog.sdk.admin import RegistryLocation
 
 
 @click.command("clean")
@@ -26,8 +35,6 @@ def clean(yes: bool, no_backup: bool) -> None:
     Example:
       modelog clean -y
     """
-    from modelog.sdk.admin import has_registry, locate_registry
-
     location = locate_registry()
     if not has_registry(location):
         where = location.home if location.is_sqlite else location.display_url()
@@ -38,8 +45,6 @@ def clean(yes: bool, no_backup: bool) -> None:
     confirm(f"wipe the registry {_target(location)}", yes)
     if not no_backup:
         _backup(location)
-    from modelog.sdk.admin import wipe_registry
-
     removed = wipe_registry(location)
     click.echo(f"Registry wiped ({len(removed)} item(s) removed from {_target(location)}).")
 
@@ -51,8 +56,6 @@ def _target(location: RegistryLocation) -> str:
 
 
 def _backup(location: RegistryLocation) -> None:
-    from modelog.sdk.admin import backup_path, count_events, write_backup
-
     if count_events(location) == 0:
         click.echo("The log is empty; no backup needed.")
         return
@@ -79,8 +82,6 @@ def upgrade() -> None:
     Example:
       MODELOG_DATABASE_URL=postgresql+psycopg://user@host/registry modelog db upgrade
     """
-    from modelog.sdk.bootstrap import upgrade_database
-
     before, after = upgrade_database()
     if before == after:
         click.echo(f"Database schema is already at version {after}; nothing to do.")
@@ -102,8 +103,6 @@ def status(output: str) -> None:
     Example:
       modelog db status -o json
     """
-    from modelog.sdk.bootstrap import database_status
-
     found = database_status()
     if output == "json":
         echo_json(found)
@@ -131,8 +130,6 @@ def list_integrations() -> None:
     Example:
       modelog integration list
     """
-    from modelog.sdk.admin import INTEGRATIONS
-
     rows = [(i.name, "yes" if i.installed() else "no", " ".join(i.requirements()), i.summary)
             for i in INTEGRATIONS.values()]
     echo_table(("INTEGRATION", "INSTALLED", "REQUIREMENTS", "PROVIDES"), rows, "No integrations.",
@@ -151,9 +148,6 @@ def install(name: str, yes: bool) -> None:
     Example:
       modelog integration install sklearn -y
     """
-    import subprocess
-
-    from modelog.sdk.admin import get_integration
 
     found = get_integration(name)
     if found.installed():

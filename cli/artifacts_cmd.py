@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import click
+from modelog.cli.common import registry_api
+from modelog.cli.output import echo_json
 
 
 @click.group("artifacts")
@@ -28,14 +30,9 @@ def verify(output: str) -> None:
     Example:
       modelog artifacts verify
     """
-    from modelog.cli.common import open_reads
-    from modelog.sdk.verify import verify_artifacts
-
-    with open_reads() as reader:
-        report = verify_artifacts(reader)  # type: ignore[arg-type]  # needs only .home and .reads
+    with registry_api() as api:
+        report = api.verify_artifacts()
     if output == "json":
-        from modelog.cli.output import echo_json
-
         echo_json(report.as_dict())
     else:
         for problem in report.problems:

@@ -1,7 +1,4 @@
-"""Shared pieces of the commands: read options (--as-of, --at-position, -o), opening the registry, confirmations.
-
-Imports stay light: the registry is opened lazily inside the helpers.
-"""
+"""Shared pieces of the commands: read options (--as-of, --at-position, -o), the registry's API, confirmations."""
 
 from __future__ import annotations
 
@@ -9,12 +6,11 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import click
-
-if TYPE_CHECKING:
-    from modelog.sdk.bootstrap import Reader, Registry
+from modelog.application.api import RegistryAPI
+from modelog.application.local import connect
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -61,25 +57,14 @@ def point_in_time(as_of: datetime | None, at_position: int | None) -> dict[str, 
 
 
 @contextmanager
-def open_reads(*, for_writing: bool = False) -> Iterator[Reader]:
-    """The registry opened for queries only (no write side, no pydantic).
+def registry_api(*, writable: bool = False) -> Iterator[RegistryAPI]:
+    """The configured registry's service API, closed afterwards.
 
-    A read-only SQLite registry is opened read-only, unless ``for_writing`` (import, rebuild):
-    then it is refused with one line naming the database.
+    A read-only SQLite registry is opened for reading, unless ``writable`` (every command that
+    changes something): then it is refused at once with one line naming the database.
     """
-    from modelog.sdk.bootstrap import open_reader
-
-    with open_reader(read_only_fallback=not for_writing) as reader:
-        yield reader
-
-
-@contextmanager
-def open_writes() -> Iterator[Registry]:
-    """The registry opened with its command service."""
-    from modelog.sdk.bootstrap import open_registry
-
-    with open_registry() as registry:
-        yield registry
+    with connect(writable=writable) as api:
+        yield api
 
 
 def is_interactive() -> bool:

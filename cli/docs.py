@@ -18,7 +18,7 @@ WIDTH = 100
 PREAMBLE = """\
 # modelog command-line reference
 
-Generated from `modelog --help` by `python -m cli.docs`; do not edit by hand (a test fails when this
+Generated from `modelog --help` by `python -m modelog.cli.docs`; do not edit by hand (a test fails when this
 file and the commands disagree).
 
 ## Conventions
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     if "--check" in args:
         current = DOC_PATH.read_text(encoding="utf-8") if DOC_PATH.exists() else ""
         if current != text:
-            print(f"{DOC_PATH} is out of date; run: python -m cli.docs", file=sys.stderr)
+            print(f"{DOC_PATH} is out of date; run: python -m modelog.cli.docs", file=sys.stderr)
             return 1
         return 0
     DOC_PATH.parent.mkdir(parents=True, exist_ok=True)

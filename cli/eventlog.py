@@ -7,8 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import click
-from modelog.cli.common import open_reads, point_in_time, read_options
+from modelog.application.results import event_record
+from modelog.cli.common import point_in_time, read_options, registry_api
 from modelog.cli.output import echo_json, echo_table, when
+from modelog.projections.history import describe
+from modelog.registry.anchors import Anchor, parse_anchor
+from modelog.registry.errors import InvalidInputError
 
 LOG_COLUMNS = ("POSITION", "TIME", "STREAM", "EVENT", "ACTOR", "SUMMARY")
 
@@ -42,32 +46,24 @@ def show(streams: tuple[str, ...], from_position: int, limit: int, as_of: dateti
     Example:
       modelog log show --from-position 10 --limit 5 -o json
     """
-    from modelog.projections.history import describe
-
-    with open_reads() as reader:
-        until = reader.reads.resolve_point(**point_in_time(as_of, at_position))
-        found = list(reader.store.read_all(from_position=from_position, to_position=until, limit=limit,
-                                           stream_ids=list(streams) or None))
+    with registry_api() as api:
+        found = api.log_events(from_position=from_position, limit=limit, streams=streams,
+                               **point_in_time(as_of, at_position))
     if output == "json":
-        from modelog.registry.transfer import FIELDS
-
-        echo_json([{name: getattr(e, name) for name in FIELDS} for e in found])
+        echo_json([event_record(e) for e in found])
         return
     rows = [(e.position, when(e.recorded_at), e.stream_id, e.event_type, e.meta.get("actor"), describe(e).summary)
             for e in found]
     echo_table(LOG_COLUMNS, rows, "No events found.", wide=("STREAM", "SUMMARY"))
 
 
-class AnchorType(click.ParamType):
+class AnchorType(click.ParamType[Anchor]):
     """``POSITION:HASH`` as printed by ``modelog log head``; anything else is a usage error."""
 
     name = "anchor"
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Anchor:
         """Parse ``value`` into a registry Anchor."""
-        from modelog.registry.anchors import parse_anchor
-        from modelog.registry.errors import InvalidInputError
-
         try:
             return parse_anchor(value)
         except InvalidInputError as error:
@@ -87,10 +83,8 @@ def head(as_of: datetime | None, at_position: int | None, output: str) -> None:
     Example:
       modelog log head -o json
     """
-    from modelog.registry.anchors import head_anchor
-
-    with open_reads() as reader:
-        anchor = head_anchor(reader.store, reader.reads.resolve_point(**point_in_time(as_of, at_position)))
+    with registry_api() as api:
+        anchor = api.log_head(**point_in_time(as_of, at_position))
     if output == "json":
         echo_json({"position": anchor.position, "hash": anchor.hash, "anchor": str(anchor)})
         return
@@ -101,7 +95,7 @@ def head(as_of: datetime | None, at_position: int | None, output: str) -> None:
 @log.command("verify")
 @click.option("--anchor", "anchors", multiple=True, type=AnchorType(), metavar="POSITION:HASH",
               help="Also require the log to hold HASH at POSITION, as 'modelog log head' printed it (repeatable).")
-def verify(anchors: tuple[Any, ...]) -> None:
+def verify(anchors: tuple[Anchor, ...]) -> None:
     """Verify the hash chain of the whole log; exit 1 naming the first bad position if it is broken.
 
     A missing position (a deleted event), an edited event or a broken link all fail the check.
@@ -112,18 +106,11 @@ def verify(anchors: tuple[Any, ...]) -> None:
       modelog log verify
       modelog log verify --anchor 42:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
     """
-    from modelog.registry.anchors import check_anchors
-
-    with open_reads() as reader:
-        report = reader.store.verify()
-        problem = check_anchors(reader.store, anchors) if report.ok and anchors else None
+    with registry_api() as api:
+        report = api.verify_log(anchors)
     if not report.ok:
-        raise click.ClickException(f"log broken at position {report.first_bad_position}: {report.problem} "
-                                   f"({report.checked} events before it are intact)")
-    if problem:
-        raise click.ClickException(problem)
-    matched = f", {len(set(anchors))} anchor(s) match" if anchors else ""
-    click.echo(f"Log intact: {report.checked} events, hash chain verified{matched}.")
+        raise click.ClickException(report.describe())
+    click.echo(report.describe())
 
 
 @click.command("export")
@@ -136,13 +123,11 @@ def export(file: Path, force: bool) -> None:
     Example:
       modelog export registry-backup.jsonl
     """
-    from modelog.registry.transfer import export_log
-
     if file.exists() and not force:
         raise click.ClickException(f"{file} already exists; pass --force to overwrite it")
     partial = file.with_name(file.name + ".partial")
-    with open_reads() as reader, partial.open("w", encoding="utf-8") as out:
-        count = export_log(reader.store, out)
+    with registry_api() as api, partial.open("w", encoding="utf-8") as out:
+        count = api.export_log(out)
     partial.replace(file)
     click.echo(f"Exported {count} events to {file}.")
 
@@ -158,8 +143,6 @@ def import_(file: Path) -> None:
     Example:
       modelog import registry-backup.jsonl
     """
-    from modelog.registry.transfer import import_log
-
-    with open_reads(for_writing=True) as reader, file.open("r", encoding="utf-8") as source:
-        count = import_log(reader.store, source)
+    with registry_api(writable=True) as api, file.open("r", encoding="utf-8") as source:
+        count = api.import_log(source)
     click.echo(f"Imported {count} events from {file}; hash chain verified.")

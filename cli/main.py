@@ -1,7 +1,8 @@
 """The ``modelog`` command: the root group, logging set-up and the one place errors become exit codes.
 
-Command modules are registered by name in :data:`COMMANDS` (one line each) and must stay light
-at import time: heavy modules (SQLAlchemy, pydantic, scikit-learn) are imported inside commands.
+The root group is lazy: each top-level command is registered by name in :data:`COMMANDS` with
+the module that defines it, which is imported only when that command runs (``modelog --help``
+imports none of them). Command modules therefore import what they need at the top.
 """
 
 from __future__ import annotations
@@ -13,25 +14,54 @@ import click
 from modelog.cli.logs import configure_logging, log_traceback
 from modelog.cli.output import escape_controls
 
-#: Every top-level command or group, as "module:attribute". Add a group here with one line.
-COMMANDS = (
-    "modelog.cli.admin:clean",
-    "modelog.cli.admin:db",
-    "modelog.cli.admin:integration",
-    "modelog.cli.models:model",
-    "modelog.cli.eventlog:log",
-    "modelog.cli.eventlog:export",
-    "modelog.cli.eventlog:import_",
-    "modelog.cli.projections_cmd:projections",
-    "modelog.cli.artifacts_cmd:artifacts",
-    "modelog.cli.runs:run",
-)
+#: Every top-level command: its name, where it is defined ("module:attribute") and the one line
+#: ``modelog --help`` shows for it (a test checks it against the command's own help).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "artifacts": ("modelog.cli.artifacts_cmd:artifacts", "Check the artifact store against the log."),
+    "clean": ("modelog.cli.admin:clean", "Wipe the local registry (database and artifacts) after confirmation."),
+    "db": ("modelog.cli.admin:db", "Inspect and upgrade the registry database schema."),
+    "export": ("modelog.cli.eventlog:export",
+               "Export the whole log to FILE as JSON Lines (one event per line, in position order)."),
+    "import": ("modelog.cli.eventlog:import_", "Import a log exported with 'modelog export' into an empty registry "
+               "(the hash chain is verified first)."),
+    "integration": ("modelog.cli.admin:integration", "List and install optional integrations (pip extras of modelog)."),
+    "log": ("modelog.cli.eventlog:log", "Show and verify the append-only, hash-chained event log."),
+    "model": ("modelog.cli.models:model", "Register, list, update and delete models, and see their history."),
+    "projections": ("modelog.cli.projections_cmd:projections",
+                    "Rebuild or verify the read models (model, version and artifact views) from the log."),
+    "run": ("modelog.cli.runs:run", "List and inspect pipeline runs; close a run whose process died."),
+}
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 class ModelogGroup(click.Group):
-    """The root group: turns every failure below it into one ``Error: ...`` line and exit status 1."""
+    """The root group: loads a command's module only when it runs, and turns every failure below it
+    into one ``Error: ...`` line and exit status 1."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command name, without importing any command module."""
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command called ``cmd_name``, importing its module on first use (None: no such command)."""
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            module_name, attribute = COMMANDS[cmd_name][0].split(":")
+            command = getattr(importlib.import_module(module_name), attribute)
+            if not isinstance(command, click.Command):
+                raise TypeError(f"{COMMANDS[cmd_name][0]} is not a click command")
+            self.add_command(command, cmd_name)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of ``modelog --help``, from :data:`COMMANDS` (no command module is imported)."""
+        names = [name for name in self.list_commands(ctx) if name in COMMANDS]
+        # Shortened as click shortens a command's own help, to the room the terminal leaves.
+        limit = formatter.width - 6 - max((len(name) for name in names), default=0)
+        rows = [(name, _shortened(COMMANDS[name][1], limit)) for name in names]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> object:
         """Run the chosen command, mapping registry/SDK errors (and anything unexpected) to a ClickException."""
@@ -52,6 +82,18 @@ class ModelogGroup(click.Group):
             return super().make_context(info_name, args, parent, **extra)  # type: ignore[arg-type]
         except click.ClickException as error:
             raise made_safe(error) from error.__cause__
+
+
+def _shortened(text: str, limit: int) -> str:
+    """``text`` cut after its last whole word that leaves room for "..." within ``limit`` characters."""
+    if len(text) <= limit:
+        return text
+    kept: list[str] = []
+    for word in text.split():
+        if len(" ".join([*kept, word])) > limit - 3:
+            break
+        kept.append(word)
+    return " ".join(kept) + "..."
 
 
 @click.group("modelog", cls=ModelogGroup, context_settings=CONTEXT_SETTINGS)
@@ -75,15 +117,6 @@ def cli(ctx: click.Context, verbose: bool, log_format: str) -> None:
     """
     ctx.obj = {"verbose": verbose}
     configure_logging(verbose=verbose, fmt=log_format)
-
-
-def _register(group: click.Group, specs: tuple[str, ...]) -> None:
-    for spec in specs:
-        module_name, attribute = spec.split(":")
-        group.add_command(getattr(importlib.import_module(module_name), attribute))
-
-
-_register(cli, COMMANDS)
 
 
 def _is_known_error(error: Exception) -> bool:

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import click
-from modelog.cli.common import confirm, open_reads, open_writes, point_in_time, read_options, yes_option
+from modelog.cli.common import confirm, point_in_time, read_options, registry_api, yes_option
 from modelog.cli.output import echo_json, echo_table, short_id, when
 from modelog.cli.versions import version
 
@@ -75,9 +75,9 @@ def list_models(name: str | None, tag: str | None, sort_by: str, page: int, size
     Example:
       modelog model list --tag cli --as-of 2024-05-01T12:00:00Z
     """
-    with open_reads() as reader:
-        found = reader.reads.list_models(name=name, tag=tag, sort_by=sort_by, page=page, size=size,
-                                         **point_in_time(as_of, at_position))
+    with registry_api() as api:
+        found = api.list_models(name=name, tag=tag, sort_by=sort_by, page=page, size=size,
+                                **point_in_time(as_of, at_position))
     if output == "json":
         echo_json({"items": [m.as_dict() for m in found.items], "total": found.total, "page": found.page,
                    "size": found.size})
@@ -100,11 +100,8 @@ def register(name: str, tags: tuple[str, ...], **options: Any) -> None:
     Example:
       modelog model register -n demo_cli -d "created from cli" -t cli
     """
-    from modelog.registry.commands import RegisterModel
-
-    command = RegisterModel(name=name, fields=given_fields(options), tags=tags)
-    with open_writes() as registry:
-        result = registry.commands.execute(command)
+    with registry_api(writable=True) as api:
+        result = api.register_model(name, fields=given_fields(options), tags=tags)
     click.echo(f"Model {result.model_name!r} registered (id {result.model_id}).")
 
 
@@ -119,13 +116,9 @@ def update(name: str, tags: tuple[str, ...], remove_tags: tuple[str, ...], **opt
     Example:
       modelog model update demo -t tag1 -t tag2 -e "some ethical implications"
     """
-    from modelog.registry.commands import UpdateModel
-
-    command = UpdateModel(model=name, changes=given_fields(options), add_tags=tags, remove_tags=remove_tags)
-    with open_writes() as registry:
-        registry.reads.get_model(name)  # a missing model fails here, naming the models that exist
-        result = registry.commands.execute(command)
-    click.echo(f"Model {result.model_name!r} updated." if result.events else
+    with registry_api(writable=True) as api:
+        result = api.update_model(name, changes=given_fields(options), add_tags=tags, remove_tags=remove_tags)
+    click.echo(f"Model {result.model_name!r} updated." if result.changed else
                f"Model {result.model_name!r} unchanged (nothing to update).")
 
 
@@ -139,13 +132,10 @@ def delete(name: str, yes: bool) -> None:
     Example:
       modelog model delete demo_cli -y
     """
-    from modelog.registry.commands import DeleteModel
-
-    command = DeleteModel(model=name)
-    with open_writes() as registry:
-        found = registry.reads.get_model(name)
+    with registry_api(writable=True) as api:
+        found = api.get_model(name)
         confirm(f"delete model {found.name!r} and its {found.version_count} version(s)", yes)
-        registry.commands.execute(command)
+        api.delete_model(found.name)
     click.echo(f"Model {found.name!r} deleted.")
 
 
@@ -162,8 +152,8 @@ def history(name: str, runs: bool, as_of: datetime | None, at_position: int | No
     Example:
       modelog model history demo --runs
     """
-    with open_reads() as reader:
-        entries = reader.reads.history(name, include_runs=runs, **point_in_time(as_of, at_position))
+    with registry_api() as api:
+        entries = api.history(name, include_runs=runs, **point_in_time(as_of, at_position))
     if output == "json":
         echo_json([e.as_dict() for e in entries])
         return

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
+from modelog.cli.common import registry_api
 
 
 @click.group("projections")
@@ -25,13 +26,10 @@ def rebuild() -> None:
     Example:
       modelog projections rebuild
     """
-    from modelog.cli.common import open_reads
-    from modelog.projections.rebuild import rebuild as rebuild_views
-
-    with open_reads(for_writing=True) as reader:
-        total = reader.store.head()
+    with registry_api(writable=True) as api:
+        total = api.log_head().position
         with click.progressbar(length=total, label="Replaying events", file=sys.stderr) as bar:
-            report = rebuild_views(reader.engine, reader.store, progress=lambda done, _: bar.update(done - bar.pos))
+            report = api.rebuild_projections(progress=lambda done, _: bar.update(done - bar.pos))
     rate = f"{report.rate:,.0f} events/s" if report.events else "nothing to replay"
     click.echo(f"Rebuilt the read models from {report.events} events in {report.seconds:.2f}s ({rate}).")
 
@@ -44,11 +42,8 @@ def verify() -> None:
     Example:
       modelog projections verify
     """
-    from modelog.cli.common import open_reads
-    from modelog.projections.rebuild import verify as verify_views
-
-    with open_reads() as reader:
-        report = verify_views(reader.engine, reader.store)
+    with registry_api() as api:
+        report = api.verify_projections()
     if not report.ok:
         for difference in report.differences:
             click.echo(difference, err=True)

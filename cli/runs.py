@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import click
-from modelog.cli.common import confirm, open_reads, open_writes, point_in_time, read_options, yes_option
+from modelog.application.api import ABANDONED, DEFAULT_ABANDON_REASON
+from modelog.cli.common import confirm, point_in_time, read_options, registry_api, yes_option
 from modelog.cli.output import echo_json, echo_table, when
 
 if TYPE_CHECKING:
@@ -15,7 +16,6 @@ if TYPE_CHECKING:
 RUN_COLUMNS = ("RUN_ID", "PIPELINE", "STATUS", "MODEL", "VERSION", "STEPS", "STARTED", "FINISHED")
 STEP_COLUMNS = ("STEP", "CACHED", "OUTPUT", "ARTIFACT", "HASH", "COMPLETED")
 STATUSES = ("running", "completed", "failed")
-DEFAULT_REASON = "closed by an operator (the process running it is gone)"
 
 
 @click.group("run")
@@ -45,9 +45,8 @@ def list_runs(pipeline: str | None, status: str | None, limit: int, as_of: datet
     Example:
       modelog run list --pipeline training --status failed -o json
     """
-    with open_reads() as reader:
-        found = reader.reads.list_runs(pipeline=pipeline, status=status, limit=limit,
-                                       **point_in_time(as_of, at_position))
+    with registry_api() as api:
+        found = api.list_runs(pipeline=pipeline, status=status, limit=limit, **point_in_time(as_of, at_position))
     if output == "json":
         echo_json([r.as_dict() for r in found])
         return
@@ -72,9 +71,9 @@ def show(run_id: str, as_of: datetime | None, at_position: int | None, output: s
       modelog run show 0b7e4f1c-9a51-4c2e-8d8e-3f1f2a6c9d10
     """
     point = point_in_time(as_of, at_position)
-    with open_reads() as reader:
-        found = reader.reads.get_run(run_id, **point)
-        steps = reader.reads.list_run_steps(run_id, **point)
+    with registry_api() as api:
+        found = api.get_run(run_id, **point)
+        steps = api.list_run_steps(run_id, **point)
     if output == "json":
         echo_json({**found.as_dict(), "steps": [s.as_dict() for s in steps]})
         return
@@ -114,11 +113,9 @@ def fail(run_id: str, reason: str | None, yes: bool) -> None:
     Example:
       modelog run fail 0b7e4f1c-9a51-4c2e-8d8e-3f1f2a6c9d10 --reason "node lost" -y
     """
-    from modelog.registry.commands import FinishRun
-
-    command = FinishRun(run_id=run_id, error_type="Abandoned", error_message=reason or DEFAULT_REASON)
-    with open_writes() as registry:
-        found = registry.reads.get_run(run_id)
+    message = reason or DEFAULT_ABANDON_REASON
+    with registry_api(writable=True) as api:
+        found = api.get_run(run_id)
         confirm(f"mark run {found.run_id} of pipeline {found.pipeline!r} ({found.status}) as failed", yes)
-        registry.commands.execute(command)
-    click.echo(f"Run {found.run_id} marked failed (Abandoned: {command.error_message}).")
+        api.fail_run(found.run_id, error_type=ABANDONED, error_message=message)
+    click.echo(f"Run {found.run_id} marked failed ({ABANDONED}: {message}).")

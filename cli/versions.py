@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
-from modelog.cli.common import ask, confirm, open_reads, open_writes, point_in_time, read_options, yes_option
+from modelog.application.api import RegistryAPI
+from modelog.cli.common import ask, confirm, point_in_time, read_options, registry_api, yes_option
 from modelog.cli.output import echo_json, echo_table, when
+from modelog.registry.errors import NotFoundError
+from modelog.registry.selectors import parse_selector
+
+if TYPE_CHECKING:
+    from modelog.application.results import VersionUpdate
+    from modelog.projections.views import VersionView
 
 VERSION_COLUMNS = ("NAME", "NUMBER", "DESCRIPTION", "STAGE", "ALIASES", "DATA_ARTIFACTS_COUNT",
                    "MODEL_ARTIFACTS_COUNT", "DEPLOYMENTS_COUNT", "PIPELINE_RUNS_COUNT", "UPDATED")
@@ -30,8 +37,6 @@ def version() -> None:
 
 
 def _describe(model: str, selector: str | None) -> str:
-    from modelog.registry.selectors import parse_selector
-
     return f"{parse_selector(selector).describe()} of model {model!r}"
 
 
@@ -51,9 +56,8 @@ def list_versions(model: str, stage: str | None, as_of: datetime | None, at_posi
     Example:
       modelog model version list demo --stage production
     """
-    with open_reads() as reader:
-        found = reader.reads.list_versions(model, stage=stage.lower() if stage else None,
-                                           **point_in_time(as_of, at_position))
+    with registry_api() as api:
+        found = api.list_versions(model, stage=stage.lower() if stage else None, **point_in_time(as_of, at_position))
     if output == "json":
         echo_json([v.as_dict() for v in found])
         return
@@ -66,8 +70,8 @@ def _link_command(name: str, kind: str, what: str) -> click.Command:
     @read_options
     def command(model: str, version: str | None, as_of: datetime | None, at_position: int | None,
                 output: str) -> None:
-        with open_reads() as reader:
-            links = reader.reads.list_links(model, version, kind=kind, **point_in_time(as_of, at_position))
+        with registry_api() as api:
+            links = api.list_links(model, version, kind=kind, **point_in_time(as_of, at_position))
         if output == "json":
             echo_json([link.as_dict() for link in links])
             return
@@ -103,8 +107,8 @@ def runs(model: str, version: str | None, as_of: datetime | None, at_position: i
     Example:
       modelog model version runs demo production
     """
-    with open_reads() as reader:
-        found = reader.reads.list_version_runs(model, version, **point_in_time(as_of, at_position))
+    with registry_api() as api:
+        found = api.list_version_runs(model, version, **point_in_time(as_of, at_position))
     if output == "json":
         echo_json([r.as_dict() for r in found])
         return
@@ -137,24 +141,23 @@ def update(model: str, version: str, stage: str | None, force: bool, name: str |
     if not (stage or name or description is not None or aliases or remove_aliases):
         raise click.UsageError("nothing to update: give -s/--stage, -n/--name, -d/--description, --alias or "
                                "--remove-alias")
-    with open_writes() as registry:
-        current = registry.reads.get_version(model, version)
+    with registry_api(writable=True) as api:
+        current = api.get_version(model, version)
         if stage:
-            force = _settle_stage(registry.reads, current, stage.lower(), force)
-        commands = _update_commands(current, stage, force, name, description, aliases, remove_aliases)
-        outcome = registry.commands.execute_all(commands)
-    for line in _update_report(current, commands, outcome.outcomes):
+            force = _settle_stage(api, current, stage.lower(), force)
+        done = api.update_version(current.model_name, current.number, stage=stage.lower() if stage else None,
+                                  force=force, name=name, description=description, set_aliases=aliases,
+                                  remove_aliases=remove_aliases)
+    for line in _update_report(current, done):
         click.echo(line)
 
 
-def _settle_stage(reads: Any, current: Any, stage: str, force: bool) -> bool:
+def _settle_stage(api: RegistryAPI, current: VersionView, stage: str, force: bool) -> bool:
     """Whether to force the promotion: the holder of an occupied stage is shown and the user asked."""
-    from modelog.registry.errors import NotFoundError
-
     if force or stage not in ("staging", "production"):
         return force
     try:
-        holder = reads.get_version(current.model_name, stage)
+        holder = api.get_version(current.model_name, stage)
     except NotFoundError:
         return False
     if holder.number == current.number:
@@ -166,44 +169,26 @@ def _settle_stage(reads: Any, current: Any, stage: str, force: bool) -> bool:
     return True
 
 
-def _update_commands(current: Any, stage: str | None, force: bool, name: str | None, description: str | None,
-                     aliases: tuple[str, ...], remove_aliases: tuple[str, ...]) -> list[Any]:
-    from modelog.registry import commands as cmd
-
-    model, number = current.model_name, current.number
-    found: list[Any] = [cmd.SetStage(model=model, version=number, stage=stage, force=force)] if stage else []
-    found += [cmd.SetAlias(model=model, version=number, alias=a) for a in aliases]
-    found += [cmd.RemoveAlias(model=model, alias=a) for a in remove_aliases]
-    if name is not None or description is not None:
-        found.append(cmd.UpdateVersion(model=model, version=number, name=name, description=description))
-    return found
-
-
-def _update_report(current: Any, commands: list[Any], results: list[Any]) -> list[str]:
-    from modelog.registry import commands as cmd
-
+def _update_report(current: VersionView, done: VersionUpdate) -> list[str]:
+    """One line per change, in the order the changes were applied."""
     subject = f"Version {current.number} of model {current.model_name!r}"
     lines = []
-    for command, result in zip(commands, results, strict=True):
-        if isinstance(command, cmd.SetStage):
-            lines += [f"Version {n} archived (displaced from {command.stage.value})." for n in result.archived]
-            lines.append(f"{subject} moved to stage {command.stage.value}." if result.moved
-                         else f"{subject} is already in stage {command.stage.value}.")
-        elif isinstance(command, cmd.SetAlias):
-            lines.append(_alias_line(current, command.alias, result.from_version))
-        elif isinstance(command, cmd.RemoveAlias):
-            lines.append(f"Alias @{command.alias} removed from version {result.from_version}.")
+    if done.stage is not None:
+        staged = done.stage
+        lines += [f"Version {n} archived (displaced from {staged.stage})." for n in staged.archived]
+        lines.append(f"{subject} moved to stage {staged.stage}." if staged.moved
+                     else f"{subject} is already in stage {staged.stage}.")
+    for moved in done.aliases_set:
+        if moved.alias in current.aliases:
+            lines.append(f"Alias @{moved.alias} already points at version {current.number}.")
+        elif moved.from_version is not None:
+            lines.append(f"Alias @{moved.alias} moved from version {moved.from_version} to version {current.number}.")
         else:
-            lines.append(f"{subject} updated.")
+            lines.append(f"Alias @{moved.alias} set on version {current.number}.")
+    lines += [f"Alias @{gone.alias} removed from version {gone.from_version}." for gone in done.aliases_removed]
+    if done.details is not None:
+        lines.append(f"{subject} updated.")
     return lines
-
-
-def _alias_line(current: Any, alias: str, moved_from: int | None) -> str:
-    if alias in current.aliases:
-        return f"Alias @{alias} already points at version {current.number}."
-    if moved_from is not None:
-        return f"Alias @{alias} moved from version {moved_from} to version {current.number}."
-    return f"Alias @{alias} set on version {current.number}."
 
 
 @version.command("delete")
@@ -219,11 +204,8 @@ def delete(model: str, version: str, yes: bool) -> None:
     Example:
       modelog model version delete demo 2 -y
     """
-    from modelog.registry.commands import DeleteVersion
-
-    with open_writes() as registry:
-        current = registry.reads.get_version(model, version)
-        command = DeleteVersion(model=current.model_name, version=current.number)
+    with registry_api(writable=True) as api:
+        current = api.get_version(model, version)
         confirm(f"delete version {current.number} ({current.name!r}) of model {current.model_name!r}", yes)
-        registry.commands.execute(command)
+        api.delete_version(current.model_name, current.number)
     click.echo(f"Version {current.number} of model {current.model_name!r} deleted.")

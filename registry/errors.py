@@ -37,6 +37,10 @@ class IntegrityError(RegistryError):
     """The log or an artifact failed an integrity check (hash chain, content hash)."""
 
 
+class ArtifactIntegrityError(IntegrityError):
+    """A stored artifact file is missing, or its content does not match the hash in the log."""
+
+
 class StorageError(RegistryError):
     """The database failed (locked, read-only, full, unreachable) and nothing was written."""
 

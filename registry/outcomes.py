@@ -8,9 +8,11 @@ every adapter unchanged.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from modelog.registry.events import StepOutput
-from modelog.registry.store import StoredEvent
+if TYPE_CHECKING:  # annotations only: adapters read outcomes without loading the event classes
+    from modelog.registry.events import StepOutput
+    from modelog.registry.store import StoredEvent
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -8,9 +8,8 @@ import inspect
 import json
 from typing import TYPE_CHECKING, Any
 
-from modelog.registry.commands import CompleteStep
+from modelog.registry.artifact_store import content_hash
 from modelog.registry.logs import get_logger
-from modelog.sdk.artifact_store import content_hash
 from modelog.sdk.config import ArtifactConfig
 from modelog.sdk.errors import ArtifactIntegrityError, ConfigError
 from modelog.sdk.materializers import serialize
@@ -48,7 +47,7 @@ def _configs(step: Step) -> dict[str, ArtifactConfig]:
 
 def load_cached(client: Client, step: Step, key: str) -> list[StoredOutput] | None:
     """The outputs of the latest successful step with ``key``, loaded and verified; None on a miss."""
-    found = client.reads.find_cached_step(key)
+    found = client.api.find_cached_step(key)
     if found is None:
         return None
     configs = _configs(step)
@@ -72,5 +71,4 @@ def load_cached(client: Client, step: Step, key: str) -> list[StoredOutput] | No
 
 def record_cached(client: Client, run_id: str, step: str, key: str, outputs: list[StoredOutput]) -> None:
     """Record a step served from cache: its outputs reuse the earlier artifact versions."""
-    client.commands.execute(CompleteStep(run_id=run_id, step=step, outputs=tuple(o.spec(reuse=True) for o in outputs),
-                                         cached=True, cache_key=key))
+    client.api.complete_step(run_id, step, [o.spec(reuse=True) for o in outputs], cached=True, cache_key=key)

@@ -1,30 +1,52 @@
-"""The SDK client: models, versions, artifacts and history of one registry.
+"""The SDK client: everything the registry can do, from Python, over the service API.
 
-``Client()`` opens the registry named by ``$MODELOG_DATABASE_URL`` / ``$MODELOG_HOME``
-(or explicit arguments) on first use. Pipelines run against the *active* client: the one
-entered with ``with Client(...):``, else a default client for the current environment.
+``Client()`` connects on first use to the registry named by ``$MODELOG_DATABASE_URL`` /
+``$MODELOG_HOME`` (or explicit arguments); ``Client(api=...)`` stands on any implementation
+of :class:`~modelog.application.api.RegistryAPI`. Pipelines run against the *active* client:
+the one entered with ``with Client(...):``, else a default client for the current environment.
+Every read takes ``as_of=`` / ``at_position=``; every change is an event in the log.
 """
 
 from __future__ import annotations
 
 import contextvars
 import os
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
-from modelog.projections.history import HistoryEntry
-from modelog.projections.queries import ReadModel
-from modelog.projections.views import ArtifactView, LinkView, ModelView, Page, RunView
-from modelog.registry import commands as cmd
-from modelog.registry.service import CommandService
-from modelog.sdk.artifact_store import ArtifactStore, resolve_store_root
-from modelog.sdk.bootstrap import Registry, open_registry
+from modelog.application.api import ABANDONED, DEFAULT_ABANDON_REASON, RegistryAPI
+from modelog.application.local import LocalRegistry, connect
 from modelog.sdk.materializers import deserialize
 from modelog.sdk.model_version import ModelVersion
 
+if TYPE_CHECKING:
+    from modelog.application.artifacts import ArtifactReport
+    from modelog.application.bootstrap import Registry
+    from modelog.application.results import (
+        AliasMoved,
+        AliasRemoved,
+        LogVerification,
+        ModelChanged,
+        RunFinished,
+        StageChanged,
+        StoredEvent,
+        VersionUpdate,
+    )
+    from modelog.projections.history import HistoryEntry
+    from modelog.projections.rebuild import RebuildReport, VerifyViewsReport
+    from modelog.projections.views import ArtifactView, LinkView, ModelView, Page, RunView, StepView
+    from modelog.registry.anchors import Anchor
+    from modelog.registry.artifact_store import ArtifactStore
+
 _ACTIVE: contextvars.ContextVar[Client | None] = contextvars.ContextVar("modelog_active_client", default=None)
 _DEFAULTS: dict[tuple[str | None, ...], Client] = {}
+
+
+def _selector(version: Any) -> int | str | None:
+    """A version selector as the API takes it (``ModelStages.PRODUCTION`` -> ``"production"``)."""
+    return getattr(version, "value", version)  # type: ignore[no-any-return]
 
 
 class Client:
@@ -32,45 +54,39 @@ class Client:
 
     def __init__(self, url: str | None = None, *, home: str | os.PathLike[str] | None = None,
                  artifact_store: str | os.PathLike[str] | None = None, registry: Registry | None = None,
-                 actor: str | None = None) -> None:
+                 actor: str | None = None, api: RegistryAPI | None = None) -> None:
         self._url, self._home, self._actor = url, home, actor
         self._artifact_store = artifact_store
-        self._registry = registry
-        self._owns_registry = registry is None
-        self._store: ArtifactStore | None = None
+        if api is None and registry is not None:
+            root = None if artifact_store is None else os.fspath(artifact_store)
+            api = LocalRegistry.over(registry, artifact_root=root)
+        self._api = api
+        self._owns_api = api is None
         self._tokens: list[contextvars.Token[Client | None]] = []
 
     # --- plumbing ------------------------------------------------------------------
 
     @property
-    def registry(self) -> Registry:
-        """The open registry (opened on first use)."""
-        if self._registry is None:
-            self._registry = open_registry(self._url, home=self._home, actor=self._actor)
-        return self._registry
-
-    @property
-    def commands(self) -> CommandService:
-        """The registry's command service."""
-        return self.registry.commands
-
-    @property
-    def reads(self) -> ReadModel:
-        """The registry's read model."""
-        return self.registry.reads
+    def api(self) -> RegistryAPI:
+        """The service API this client calls (connected on first use)."""
+        if self._api is None:
+            self._api = connect(self._url, home=self._home, actor=self._actor, artifact_store=self._artifact_store,
+                                writable=True)
+        return self._api
 
     @property
     def artifact_store(self) -> ArtifactStore:
-        """The artifact store (``<home>/artifacts`` unless configured)."""
-        if self._store is None:
-            self._store = ArtifactStore(resolve_store_root(self.registry.home, self._artifact_store))
-        return self._store
+        """The local artifact store (in-process registries only)."""
+        api = self.api
+        if not isinstance(api, LocalRegistry):
+            raise TypeError("this client's registry is not in this process; it has no local artifact store")
+        return api.artifact_store
 
     def close(self) -> None:
-        """Close the registry if this client opened it."""
-        if self._registry is not None and self._owns_registry:
-            self._registry.close()
-            self._registry = None
+        """Close the connection if this client opened it."""
+        if self._api is not None and self._owns_api:
+            self._api.close()
+            self._api = None
 
     def __enter__(self) -> Client:
         self._tokens.append(_ACTIVE.set(self))
@@ -80,97 +96,178 @@ class Client:
         _ACTIVE.reset(self._tokens.pop())
         self.close()
 
-    def _position(self, as_of: datetime | None) -> int | None:
-        return self.reads.resolve_point(as_of=as_of)
-
     # --- models --------------------------------------------------------------------
 
-    def get_model(self, name: str, *, as_of: datetime | None = None) -> ModelView:
-        """One model by name (as it was at ``as_of``)."""
-        return self.reads.get_model(name, as_of=as_of)
+    def get_model(self, name: str, *, as_of: datetime | None = None, at_position: int | None = None) -> ModelView:
+        """One model by name (as it was at ``as_of`` / ``at_position``)."""
+        return self.api.get_model(name, as_of=as_of, at_position=at_position)
 
     def list_models(self, *, name: str | None = None, tag: str | None = None, sort_by: str = "name",
-                    page: int = 1, size: int = 50, as_of: datetime | None = None) -> Page[ModelView]:
+                    page: int = 1, size: int = 50, as_of: datetime | None = None,
+                    at_position: int | None = None) -> Page[ModelView]:
         """A page of models, optionally filtered by name substring or tag."""
-        return self.reads.list_models(name=name, tag=tag, sort_by=sort_by, page=page, size=size, as_of=as_of)
+        return self.api.list_models(name=name, tag=tag, sort_by=sort_by, page=page, size=size, as_of=as_of,
+                                    at_position=at_position)
 
-    def register_model(self, name: str, *, tags: tuple[str, ...] | list[str] = (), **fields: str | None) -> ModelView:
+    def register_model(self, name: str, *, tags: Sequence[str] = (), **fields: str | None) -> ModelView:
         """Register a model (fields: license, description, audience, use_cases, limitations, trade_offs, ethics)."""
-        self.commands.execute(cmd.RegisterModel(name=name, fields=dict(fields), tags=tuple(tags)))
-        return self.get_model(name)
+        done = self.api.register_model(name, fields=fields, tags=tuple(tags))
+        return self.get_model(done.model_name)
 
-    def update_model(self, name: str, *, add_tags: tuple[str, ...] | list[str] = (),
-                     remove_tags: tuple[str, ...] | list[str] = (), **changes: str | None) -> ModelView:
+    def update_model(self, name: str, *, add_tags: Sequence[str] = (), remove_tags: Sequence[str] = (),
+                     **changes: str | None) -> ModelView:
         """Change text fields of a model and add/remove tags."""
-        self.commands.execute(cmd.UpdateModel(model=name, changes=dict(changes), add_tags=tuple(add_tags),
-                                              remove_tags=tuple(remove_tags)))
-        return self.get_model(name)
+        done = self.api.update_model(name, changes=changes, add_tags=tuple(add_tags), remove_tags=tuple(remove_tags))
+        return self.get_model(done.model_name)
 
-    def delete_model(self, name: str) -> None:
+    def delete_model(self, name: str) -> ModelChanged:
         """Delete a model (its history stays in the log)."""
-        self.commands.execute(cmd.DeleteModel(model=name))
+        return self.api.delete_model(name)
 
-    def history(self, model: str, *, as_of: datetime | None = None, include_runs: bool = False) -> list[HistoryEntry]:
+    def history(self, model: str, *, as_of: datetime | None = None, at_position: int | None = None,
+                include_runs: bool = False) -> list[HistoryEntry]:
         """A model's history, oldest first (deleted models too)."""
-        return self.reads.history(model, as_of=as_of, include_runs=include_runs)
+        return self.api.history(model, as_of=as_of, at_position=at_position, include_runs=include_runs)
 
     # --- versions ------------------------------------------------------------------
 
-    def get_model_version(self, model: str, version: Any = None, *, as_of: datetime | None = None) -> ModelVersion:
+    def get_model_version(self, model: str, version: Any = None, *, as_of: datetime | None = None,
+                          at_position: int | None = None) -> ModelVersion:
         """The version a selector names: number, name, stage, ``latest`` (None) or ``@alias``."""
-        position = self._position(as_of)
-        view = self.reads.get_version(model, getattr(version, "value", version), at_position=position)
+        position = self.api.resolve_point(as_of, at_position)
+        view = self.api.get_version(model, _selector(version), at_position=position)
         return ModelVersion(self, view.model_name, view.number, position=position)
 
-    def list_model_versions(self, model: str, *, stage: str | None = None,
-                            as_of: datetime | None = None) -> list[ModelVersion]:
+    def list_model_versions(self, model: str, *, stage: Any = None, as_of: datetime | None = None,
+                            at_position: int | None = None) -> list[ModelVersion]:
         """Every live version of a model (optionally only those in ``stage``), by number."""
-        position = self._position(as_of)
-        stage_value = getattr(stage, "value", stage)
-        views = self.reads.list_versions(model, stage=stage_value, at_position=position)
+        position = self.api.resolve_point(as_of, at_position)
+        views = self.api.list_versions(model, stage=_selector(stage), at_position=position)  # type: ignore[arg-type]
         return [ModelVersion(self, v.model_name, v.number, position=position) for v in views]
 
-    def create_model_version(self, model: str, *, name: str | None = None,
-                             description: str | None = None) -> ModelVersion:
+    def create_model_version(self, model: str, *, name: str | None = None, description: str | None = None,
+                             tags: Sequence[str] = ()) -> ModelVersion:
         """Create the next version of an existing model."""
-        result = self.commands.execute(cmd.CreateVersion(model=model, name=name, description=description))
-        return ModelVersion(self, result.model_name, result.number)
+        done = self.api.create_version(model, name=name, description=description, tags=tuple(tags))
+        return ModelVersion(self, done.model_name, done.number)
+
+    def update_model_version(self, model: str, version: Any, *, stage: Any = None, force: bool = False,
+                             name: str | None = None, description: str | None = None,
+                             set_aliases: Sequence[str] = (), remove_aliases: Sequence[str] = ()) -> VersionUpdate:
+        """Promote, rename, describe and alias one version together (all or nothing)."""
+        stage_name = _selector(stage)
+        return self.api.update_version(model, _selector(version), stage=None if stage_name is None else str(stage_name),
+                                       force=force, name=name, description=description, set_aliases=tuple(set_aliases),
+                                       remove_aliases=tuple(remove_aliases))
+
+    def set_stage(self, model: str, version: Any, stage: Any, *, force: bool = False) -> StageChanged:
+        """Move a version into a stage; ``force`` archives the version currently holding it."""
+        return self.api.set_stage(model, _selector(version), str(_selector(stage)), force=force)
+
+    def set_alias(self, model: str, version: Any, alias: str) -> AliasMoved:
+        """Point ``alias`` at a version (moving it from another version)."""
+        return self.api.set_alias(model, _selector(version), alias)
+
+    def remove_alias(self, model: str, alias: str) -> AliasRemoved:
+        """Remove ``alias`` from whichever version holds it."""
+        return self.api.remove_alias(model, alias)
 
     def delete_model_version(self, model: str, version: Any) -> None:
         """Delete a version (reason: user)."""
-        self.commands.execute(cmd.DeleteVersion(model=model, version=getattr(version, "value", version)))
+        self.api.delete_version(model, _selector(version))
 
     def list_artifact_links(self, model: str, version: Any = None, *, kind: str | None = None,
-                            as_of: datetime | None = None) -> list[LinkView]:
+                            as_of: datetime | None = None, at_position: int | None = None) -> list[LinkView]:
         """Artifacts linked to a version (kind: data, model, deployment)."""
-        return self.reads.list_links(model, getattr(version, "value", version), kind=kind, as_of=as_of)
+        return self.api.list_links(model, _selector(version), kind=kind, as_of=as_of, at_position=at_position)
 
-    def list_version_runs(self, model: str, version: Any = None, *, as_of: datetime | None = None) -> list[RunView]:
+    def list_version_runs(self, model: str, version: Any = None, *, as_of: datetime | None = None,
+                          at_position: int | None = None) -> list[RunView]:
         """Runs linked to a version."""
-        return self.reads.list_version_runs(model, getattr(version, "value", version), as_of=as_of)
+        return self.api.list_version_runs(model, _selector(version), as_of=as_of, at_position=at_position)
 
-    # --- runs and artifacts --------------------------------------------------------
+    # --- runs ----------------------------------------------------------------------
 
-    def get_run(self, run_id: str) -> RunView:
+    def get_run(self, run_id: str, *, as_of: datetime | None = None, at_position: int | None = None) -> RunView:
         """A pipeline run by id."""
-        return self.reads.get_run(run_id)
+        return self.api.get_run(run_id, as_of=as_of, at_position=at_position)
 
-    def get_artifact(self, artifact_id: str) -> ArtifactView:
+    def list_runs(self, *, pipeline: str | None = None, status: str | None = None, limit: int = 50,
+                  as_of: datetime | None = None, at_position: int | None = None) -> list[RunView]:
+        """The most recent runs, newest first (optionally one pipeline's, or one status)."""
+        return self.api.list_runs(pipeline=pipeline, status=status, limit=limit, as_of=as_of,
+                                  at_position=at_position)
+
+    def list_run_steps(self, run_id: str, *, as_of: datetime | None = None,
+                       at_position: int | None = None) -> list[StepView]:
+        """The completed steps of a run, with their outputs."""
+        return self.api.list_run_steps(run_id, as_of=as_of, at_position=at_position)
+
+    def fail_run(self, run_id: str, *, reason: str | None = None) -> RunFinished:
+        """Close a run whose process died: failed with error type ``Abandoned`` (nothing else changes)."""
+        return self.api.fail_run(run_id, error_type=ABANDONED, error_message=reason or DEFAULT_ABANDON_REASON)
+
+    # --- artifacts -----------------------------------------------------------------
+
+    def get_artifact(self, artifact_id: str, *, as_of: datetime | None = None,
+                     at_position: int | None = None) -> ArtifactView:
         """A stored artifact version by id."""
-        return self.reads.get_artifact(artifact_id)
+        return self.api.get_artifact(artifact_id, as_of=as_of, at_position=at_position)
+
+    def list_artifacts(self, *, as_of: datetime | None = None, at_position: int | None = None) -> list[ArtifactView]:
+        """Every stored artifact version."""
+        return self.api.list_artifacts(as_of=as_of, at_position=at_position)
 
     def load_artifact(self, artifact_id: str) -> Any:
         """Load an artifact version, refusing it if the stored file does not match the logged hash."""
-        artifact = self.get_artifact(artifact_id)
-        label = f"{artifact.name!r} v{artifact.version}"
-        data = self.artifact_store.get(artifact.uri, artifact.content_hash, label=label)
+        artifact, data = self.api.read_artifact(artifact_id)
         return deserialize(data, artifact.materializer)
 
-    def verify_artifacts(self) -> Any:
-        """Check every stored artifact file against the hash in the log (see :func:`sdk.verify.verify_artifacts`)."""
-        from modelog.sdk.verify import verify_artifacts
+    def verify_artifacts(self) -> ArtifactReport:
+        """Check every stored artifact file against the hash in the log."""
+        return self.api.verify_artifacts()
 
-        return verify_artifacts(self.registry, self.artifact_store)
+    # --- the log -------------------------------------------------------------------
+
+    def log_events(self, *, from_position: int = 1, limit: int = 100, streams: Sequence[str] = (),
+                   as_of: datetime | None = None, at_position: int | None = None) -> list[StoredEvent]:
+        """Events of the log in position order."""
+        return self.api.log_events(from_position=from_position, limit=limit, streams=streams, as_of=as_of,
+                                   at_position=at_position)
+
+    def log_head(self, *, as_of: datetime | None = None, at_position: int | None = None) -> Anchor:
+        """The log's last position and hash: an audit anchor to keep elsewhere."""
+        return self.api.log_head(as_of=as_of, at_position=at_position)
+
+    def verify_log(self, anchors: Iterable[Anchor] = ()) -> LogVerification:
+        """Walk the hash chain (and check audit anchors)."""
+        return self.api.verify_log(anchors)
+
+    def verify_projections(self) -> VerifyViewsReport:
+        """Compare the read models with a fresh replay of the log."""
+        return self.api.verify_projections()
+
+    def rebuild_projections(self, progress: Callable[[int, int], None] | None = None) -> RebuildReport:
+        """Reset the read models and replay the whole log into them."""
+        return self.api.rebuild_projections(progress)
+
+    def export(self, target: str | os.PathLike[str] | IO[str]) -> int:
+        """Export the whole log as JSON Lines to a file path (written whole or not at all) or an open text stream."""
+        if not isinstance(target, str | os.PathLike):
+            return self.api.export_log(target)
+        path = Path(target)
+        partial = path.with_name(path.name + ".partial")
+        with partial.open("w", encoding="utf-8") as out:
+            count = self.api.export_log(out)
+        partial.replace(path)
+        return count
+
+    def import_log(self, source: str | os.PathLike[str] | IO[str]) -> int:
+        """Import an exported log (path or open text stream) into this empty registry; all or nothing."""
+        if not isinstance(source, str | os.PathLike):
+            return self.api.import_log(source)
+        with Path(source).open("r", encoding="utf-8") as lines:
+            return self.api.import_log(lines)
 
 
 def active_client() -> Client:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from modelog.registry.commands import ModelContext, RegisterModel
+from modelog.application.requests import ModelContext, model_context
 from modelog.registry.errors import RegistryError
 from modelog.registry.selectors import SelectorKind, parse_selector
 from modelog.registry.values import ArtifactKind
@@ -67,17 +67,16 @@ class ModelConfig:
             raise ConfigError(f"invalid ModelConfig for {self.name!r}: {error}") from None
 
     def _build_context(self) -> ModelContext:
-        register = RegisterModel(name=self.name, fields=self._fields(), tags=self.tags, implicit=True)
         selector = parse_selector(getattr(self.version, "value", self.version))
-        if not self.create_new_model_version:
-            return ModelContext(name=self.name, version=selector, register=register)
         refused = _REFUSED_WITH_NEW_VERSION.get(selector.kind) if self.version is not None else None
-        if refused:
+        if self.create_new_model_version and refused:
             raise ConfigError(f"ModelConfig {self.name!r}: create_new_model_version=True cannot be combined "
                               f"with {refused} (version={self.version!r}); give a new version name or None")
-        return ModelContext(name=self.name, create_new_version=True, register=register,
-                            version_name=None if self.version is None else str(selector.value),
-                            version_description=self.version_description)
+        new_name = None if self.version is None else str(selector.value)
+        return model_context(self.name, fields=self._fields(), tags=self.tags, version=selector,
+                             create_new_version=self.create_new_model_version,
+                             version_name=new_name if self.create_new_model_version else None,
+                             version_description=self.version_description)
 
     def _fields(self) -> dict[str, str | None]:
         names = ("license", "description", "audience", "use_cases", "limitations", "trade_offs", "ethics")

@@ -9,7 +9,7 @@ what the SDK itself decided. Exceptions raised by user step code are never wrapp
 
 from __future__ import annotations
 
-from modelog.registry.errors import IntegrityError, InvalidInputError, NotFoundError, RegistryError
+from modelog.registry.errors import ArtifactIntegrityError, InvalidInputError, NotFoundError, RegistryError
 
 
 class SDKError(RegistryError):
@@ -30,10 +30,6 @@ class StepOutputError(SDKError, InvalidInputError):
 
 class ArtifactNotFoundError(SDKError, NotFoundError):
     """No artifact with that name (or link version) is linked to the model version."""
-
-
-class ArtifactIntegrityError(SDKError, IntegrityError):
-    """A stored artifact file is missing or its content does not match the hash in the log."""
 
 
 __all__ = [

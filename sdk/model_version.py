@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Any
 
 from modelog.projections.history import HistoryEntry
 from modelog.projections.views import LinkView, RunView, VersionView
-from modelog.registry.commands import SetStage
 from modelog.sdk.config import ModelStages
 from modelog.sdk.errors import ArtifactNotFoundError
 
@@ -37,7 +36,7 @@ class ModelVersion:
     @property
     def view(self) -> VersionView:
         """The version's read-model row (number, name, stage, counts...)."""
-        return self.client.reads.get_version(self.model_name, self.number, at_position=self.position)
+        return self.client.api.get_version(self.model_name, self.number, at_position=self.position)
 
     @property
     def name(self) -> str:
@@ -51,11 +50,10 @@ class ModelVersion:
 
     def set_stage(self, stage: ModelStages | str, force: bool = False) -> None:
         """Move this version into ``stage``; ``force`` archives the version currently holding it."""
-        self.client.commands.execute(SetStage(model=self.model_name, version=self.number,
-                                              stage=getattr(stage, "value", stage), force=force))
+        self.client.api.set_stage(self.model_name, self.number, str(getattr(stage, "value", stage)), force=force)
 
     def _links(self, kind: str | None = None) -> list[LinkView]:
-        return self.client.reads.list_links(self.model_name, self.number, kind=kind, at_position=self.position)
+        return self.client.api.list_links(self.model_name, self.number, kind=kind, at_position=self.position)
 
     @property
     def artifacts(self) -> list[LinkView]:
@@ -75,7 +73,7 @@ class ModelVersion:
     @property
     def runs(self) -> list[RunView]:
         """Pipeline runs linked to this version, in link order."""
-        return self.client.reads.list_version_runs(self.model_name, self.number, at_position=self.position)
+        return self.client.api.list_version_runs(self.model_name, self.number, at_position=self.position)
 
     def get_artifact(self, name: str, version: int | None = None) -> LinkView:
         """The link named ``name`` (its latest link version, or link version ``version``)."""
@@ -96,7 +94,7 @@ class ModelVersion:
 
     def history(self) -> list[HistoryEntry]:
         """The model history entries about this version, including its runs' events."""
-        entries = self.client.reads.history(self.model_name, at_position=self.position, include_runs=True)
+        entries = self.client.api.history(self.model_name, at_position=self.position, include_runs=True)
         run_ids = {e.data["run_id"] for e in entries
                    if e.event_type == "PipelineRunLinked" and e.data.get("number") == self.number}
         return [e for e in entries if e.data.get("number") == self.number or (e.run_id in run_ids)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from modelog.registry.commands import CompleteStep, OutputSpec
+from modelog.application.requests import OutputSpec
 from modelog.sdk.config import ArtifactConfig
 from modelog.sdk.materializers import deserialize, serialize
 from modelog.sdk.steps import OutputDecl
@@ -43,13 +43,13 @@ class StoredOutput:
 def load_value(client: Client, output: StoredOutput) -> Any:
     """The verified, deserialised value of a stored output."""
     label = f"{output.artifact_name!r} v{output.artifact_version}"
-    data = client.artifact_store.get(output.uri, output.content_hash, label=label)
+    data = client.api.read_blob(output.uri, output.content_hash, label=label)
     return deserialize(data, output.materializer)
 
 
 def _stage(client: Client, decl: OutputDecl, value: Any) -> StoredOutput:
     serialized = serialize(value)
-    blob = client.artifact_store.put(serialized.data)
+    blob = client.api.store_blob(serialized.data)
     return StoredOutput(name=decl.name, artifact_id="", artifact_name=decl.config.name or decl.name,
                         artifact_version=0, content_hash=blob.content_hash, uri=blob.uri,
                         materializer=serialized.materializer, data_type=serialized.data_type, config=decl.config)
@@ -59,10 +59,8 @@ def store_outputs(client: Client, run_id: str, step: str, pairs: list[tuple[Outp
                   duration_ms: float) -> list[StoredOutput]:
     """Write each output to the store, record the completed step, and load the outputs back (verified)."""
     outputs = [_stage(client, decl, value) for decl, value in pairs]
-    result = client.commands.execute(CompleteStep(
-        run_id=run_id, step=step, outputs=tuple(o.spec(reuse=False) for o in outputs), cached=False,
-        cache_key=cache_key, duration_ms=duration_ms,
-    ))
+    result = client.api.complete_step(run_id, step, [o.spec(reuse=False) for o in outputs], cached=False,
+                                      cache_key=cache_key, duration_ms=duration_ms)
     for output, recorded in zip(outputs, result.outputs, strict=True):
         output.artifact_id, output.artifact_version = recorded.artifact_id, recorded.artifact_version
         output.artifact_name = recorded.artifact_name

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, overload
 
 from modelog.projections.views import RunView
-from modelog.registry.commands import FinishRun, StartRun
 from modelog.registry.logs import get_logger
 from modelog.sdk.caching import cache_key, load_cached, record_cached
 from modelog.sdk.client import Client, active_client
@@ -61,7 +60,7 @@ class PipelineRun:
 
     def view(self) -> RunView:
         """The run as recorded in the registry (live)."""
-        return self.client.reads.get_run(self.id)
+        return self.client.api.get_run(self.id)
 
 
 def current_run() -> RunContext | None:
@@ -152,15 +151,14 @@ class Pipeline:
             raise
         finally:
             _RUN.reset(token)
-        client.commands.execute(FinishRun(run_id=run.id, duration_ms=_elapsed_ms(started)))
+        client.api.finish_run(run.id, duration_ms=_elapsed_ms(started))
         run.status = "completed"
         return run
 
     def _start(self, client: Client) -> PipelineRun:
         run_id = str(uuid.uuid4())
         model = self.model_config.to_context() if self.model_config else None
-        result = client.commands.execute(StartRun(run_id=run_id, pipeline=self.name, model=model,
-                                                  enable_cache=self.enable_cache))
+        result = client.api.start_run(run_id, self.name, model=model, enable_cache=self.enable_cache)
         version = ModelVersion(client, result.model_name, result.number) if result.model_name and result.number \
             else None
         return PipelineRun(run_id, self.name, version, client)
@@ -168,11 +166,10 @@ class Pipeline:
     def _record_failure(self, context: RunContext, error: BaseException, started: float) -> None:
         context.run.status = "failed"
         delete = bool(self.model_config and self.model_config.delete_new_version_on_failure)
-        finish = FinishRun(run_id=context.run.id, error_type=type(error).__qualname__,
-                           error_message=str(error) or repr(error), failed_step=context.failed_step,
-                           delete_created_version=delete, duration_ms=_elapsed_ms(started))
         try:
-            context.client.commands.execute(finish)
+            context.client.api.fail_run(context.run.id, error_type=type(error).__qualname__,
+                                        error_message=str(error) or repr(error), failed_step=context.failed_step,
+                                        delete_created_version=delete, duration_ms=_elapsed_ms(started))
         except Exception as record_error:  # noqa: BLE001 - the user's error must surface, not ours
             log.error("could not record the failed run", run_id=context.run.id, error=str(record_error))
 

@@ -47,7 +47,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def registry(db_url: str, home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     """An open registry on a fresh database of the backend under test."""
-    from modelog.sdk.bootstrap import open_registry
+    from modelog.application.bootstrap import open_registry
 
     monkeypatch.setenv("MODELOG_DATABASE_URL", db_url)
     reg = open_registry(db_url, home=home, actor="tester")

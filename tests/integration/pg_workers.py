@@ -14,11 +14,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from modelog.application.bootstrap import open_registry
 from modelog.registry import commands as cmd
 from modelog.registry.database import create_engine_for
 from modelog.registry.errors import ConflictError
 from modelog.registry.store import EventStore
-from modelog.sdk.bootstrap import open_registry
 
 
 def wait_for(path: Path, timeout: float = 120.0) -> None:

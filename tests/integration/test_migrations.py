@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from modelog.application.bootstrap import database_status, open_registry, upgrade_database
 from modelog.projections import tables as view_tables
 from modelog.projections.rebuild import verify as verify_views
 from modelog.registry import commands as cmd
@@ -16,7 +17,6 @@ from modelog.registry.schema import SCHEMA_VERSION, events
 from modelog.registry.schema import metadata as log_metadata
 from modelog.registry.service import CommandService
 from modelog.registry.store import EventStore
-from modelog.sdk.bootstrap import database_status, open_registry, upgrade_database
 from sqlalchemy import inspect, text
 
 from tests import backends

@@ -16,7 +16,7 @@ VERSIONS_EACH = 12
 
 
 def _open(url: str, home: str) -> Any:
-    from modelog.sdk.bootstrap import open_registry
+    from modelog.application.bootstrap import open_registry
 
     return open_registry(url, home=home, actor="worker", synchronous="NORMAL")
 

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from modelog.application.bootstrap import open_registry
 from modelog.projections.rebuild import verify as verify_views
 from modelog.registry import commands as cmd
 from modelog.registry.aggregates import ModelState, model_stream, name_stream
 from modelog.registry.events import decode_event
 from modelog.registry.values import Stage
-from modelog.sdk.bootstrap import open_registry
 
 from tests.integration.pg_support import postgres_url_or_skip
 

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Annotated
 
 import pytest
+from modelog.application.bootstrap import database_status, open_reader, open_registry, upgrade_database
 from modelog.registry import commands as cmd
-from modelog.sdk.bootstrap import database_status, open_reader, open_registry, upgrade_database
 
 from modelog import Client, ModelConfig, pipeline, step
 from tests.integration.pg_support import postgres_url_or_skip, session_pids, side_connection
@@ -85,7 +85,7 @@ def test_finished_processes_leave_no_connection(pg_url: str, tmp_path: Path) -> 
     script = (
         "import sys\n"
         "from modelog.registry import commands as cmd\n"
-        "from modelog.sdk.bootstrap import open_registry\n"
+        "from modelog.application.bootstrap import open_registry\n"
         "registry = open_registry(sys.argv[1], home=sys.argv[2])\n"  # never closed: the process just ends
         "registry.commands.execute(cmd.RegisterModel(name='m-' + sys.argv[3]))\n"
     )

@@ -14,12 +14,12 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
+from modelog.application.bootstrap import open_registry
 from modelog.projections.rebuild import verify as verify_views
 from modelog.registry import commands as cmd
 from modelog.registry.database import create_engine_for, is_transient, transaction
 from modelog.registry.errors import StorageError
 from modelog.registry.store import StoredEvent
-from modelog.sdk.bootstrap import open_registry
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.engine import Connection

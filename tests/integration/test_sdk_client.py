@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from modelog.registry.commands import SetAlias
 from modelog.registry.errors import ConflictError, NotFoundError
 from modelog.registry.selectors import parse_selector
 from modelog.sdk.errors import ArtifactNotFoundError
@@ -41,7 +40,7 @@ def test_versions_by_number_name_stage_latest_and_alias(client: Client) -> None:
     client.create_model_version("m")
     named = client.create_model_version("m", name="candidate")
     named.set_stage(ModelStages.STAGING)
-    client.commands.execute(SetAlias(model="m", version=1, alias="best"))
+    client.set_alias("m", 1, "best")
     assert client.get_model_version("m", 1).number == 1
     assert client.get_model_version("m", "1").number == 1
     assert client.get_model_version("m", "candidate").number == 2

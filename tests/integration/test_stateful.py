@@ -76,7 +76,7 @@ class RegistryMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        from modelog.sdk.bootstrap import open_registry
+        from modelog.application.bootstrap import open_registry
 
         self.dir = Path(tempfile.mkdtemp(prefix="modelog-stateful-"))
         self.reg = open_registry(f"sqlite:///{self.dir / 'registry.db'}", home=self.dir, actor="machine",

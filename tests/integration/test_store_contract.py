@@ -332,7 +332,7 @@ def test_verify_names_the_first_tampered_position(store: EventStore, attack: lis
 
 
 def _open(url: str, home: Path) -> Any:
-    from modelog.sdk.bootstrap import open_registry
+    from modelog.application.bootstrap import open_registry
 
     return open_registry(url, home=home, actor="tester")
 

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelog.application.bootstrap import ensure_schema
 from modelog.projections import tables as t
 from modelog.projections.projector import ViewProjector
 from modelog.projections.rebuild import verify as verify_views
 from modelog.registry.database import create_engine_for, transaction
 from modelog.registry.store import EventStore, StoredEvent
-from modelog.sdk.bootstrap import ensure_schema
 from sqlalchemy import func, select
 
 REPO = Path(__file__).resolve().parents[2]
@@ -124,8 +124,8 @@ def _shape(event: StoredEvent) -> tuple[Any, ...]:
 
 def expected_events(prior: list[StoredEvent], command: Any) -> list[tuple[Any, ...]]:
     """Re-execute ``command`` on a scratch copy of the log as it stood before it; the shapes it appends."""
+    from modelog.application.bootstrap import open_registry
     from modelog.registry.errors import RegistryError
-    from modelog.sdk.bootstrap import open_registry
 
     with tempfile.TemporaryDirectory(prefix="modelog-reexec-") as scratch:
         registry = open_registry(f"sqlite:///{scratch}/replay.db", actor="writer", synchronous="OFF")

@@ -38,7 +38,7 @@ class Boom:
 
 
 def _paths(client: Client) -> dict[str, tuple[Any, Path]]:
-    return {a.name: (a, client.artifact_store.path_for(a.uri)) for a in client.reads.list_artifacts()}
+    return {a.name: (a, client.artifact_store.path_for(a.uri)) for a in client.api.list_artifacts()}
 
 
 @pytest.mark.parametrize("attack", ["modified", "removed", "malicious pickle"])

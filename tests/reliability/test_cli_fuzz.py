@@ -11,9 +11,9 @@ from typing import Any
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from modelog.application.bootstrap import open_registry
 from modelog.cli.main import cli
 from modelog.registry import commands as cmd
-from modelog.sdk.bootstrap import open_registry
 
 EXAMPLES = int(os.environ.get("MODELOG_FUZZ_EXAMPLES", "2000" if os.environ.get("MODELOG_LONG_RELIABILITY") else "150"))
 

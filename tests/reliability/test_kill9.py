@@ -58,7 +58,7 @@ def _journal_done(journal: Path, cid: str, command: str, events: int) -> None:
 
 
 def _next_command_works(url: str, journal: Path, round_no: int) -> None:
-    from modelog.sdk.bootstrap import open_registry
+    from modelog.application.bootstrap import open_registry
 
     name = f"after-{round_no}"
     with open_registry(url, actor="checker") as registry:

@@ -11,7 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from modelog.sdk.artifact_store import file_hash
+from modelog.registry.artifact_store import file_hash
 
 from modelog import Client
 from tests.reliability.support import LONG, check_log_and_views, python_child
@@ -44,7 +44,7 @@ def _store_files_are_whole(store_root: Path) -> int:
 
 
 def _check(client: Client, finished: bool) -> dict[str, int]:
-    runs = client.reads.list_runs(limit=1000)
+    runs = client.api.list_runs(limit=1000)
     statuses = [r.status for r in runs]
     killed = [r for r in runs if r.status != "completed"]
     assert all(s in ("running", "failed", "completed") for s in statuses), statuses
@@ -52,7 +52,7 @@ def _check(client: Client, finished: bool) -> dict[str, int]:
         assert runs and runs[0].status != "completed", "a killed run is shown as succeeded"
     report = client.verify_artifacts()
     assert report.ok, [p.describe() for p in report.problems]
-    for artifact in client.reads.list_artifacts():
+    for artifact in client.api.list_artifacts():
         client.load_artifact(artifact.artifact_id)  # verified before deserialising
     return {"unfinished_runs": len(killed), "artifacts": report.checked}
 
@@ -73,7 +73,7 @@ def test_pipeline_killed_mid_step(tmp_path: Path) -> None:
         from tests.reliability.pipeline_child import killable
 
         run = killable(2000)
-        assert client.reads.get_run(run.id).status == "completed"
+        assert client.api.get_run(run.id).status == "completed"
         assert run.model_version is not None and run.model_version.load_artifact("summary")["count"] == 2002
     print(f"\npipeline kill -9: {ROUNDS} rounds, {finished_count} finished before the kill, {stats}, "
           f"{files} store files whole")

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelog.application.bootstrap import open_registry
 from modelog.projections import tables as t
 from modelog.projections.rebuild import rebuild
 from modelog.registry import commands as cmd
 from modelog.registry.database import create_engine_for, transaction
 from modelog.registry.service import CommandService
 from modelog.registry.store import EventStore
-from modelog.sdk.bootstrap import open_registry
 from sqlalchemy import update
 
 from tests.reliability.support import check_log_and_views, snapshot

@@ -15,12 +15,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from modelog.application.bootstrap import open_reader, open_registry
 from modelog.registry import commands as cmd
 from modelog.registry.errors import StorageError
 from modelog.registry.read_only import read_only_reason, read_only_uri
 from modelog.registry.service import CommandService
 from modelog.registry.store import EventStore, NewEvent
-from modelog.sdk.bootstrap import open_reader, open_registry
 
 from tests.cli_support import run
 from tests.reliability.support import REPO, check_log_and_views, mount, subprocess_env, tmpfs

@@ -13,13 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from modelog.application.bootstrap import open_registry
 from modelog.projections.projector import ViewProjector
 from modelog.registry import commands as cmd
 from modelog.registry.database import create_engine_for
 from modelog.registry.errors import StorageError
 from modelog.registry.service import CommandService
 from modelog.registry.store import EventStore
-from modelog.sdk.bootstrap import open_registry
 
 from tests.reliability.support import check_log_and_views, mount, snapshot, tmpfs
 

@@ -70,8 +70,8 @@ def _journal(fd: int, record: dict[str, Any]) -> None:
 
 def run(url: str, journal: str, seed: int) -> None:
     """Execute commands until killed (or 100,000 commands, whichever comes first)."""
+    from modelog.application.bootstrap import open_registry
     from modelog.registry.errors import RegistryError
-    from modelog.sdk.bootstrap import open_registry
 
     rng = random.Random(seed)
     fd = os.open(journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)

@@ -25,7 +25,7 @@ ADAPTER_FORBIDDEN_MODULES = {
     "modelog.registry.commands", "modelog.registry.service", "modelog.registry.store",
     "modelog.registry.unit_of_work", "modelog.registry.transfer",
 }
-ADAPTERS: tuple[str, ...] = ()  # the CLI joins once it calls the application layer
+ADAPTERS = ("sdk", "cli")
 SOURCE_DIRS = (*LAYERS, "modelog", "tests", "bench", "examples")
 
 

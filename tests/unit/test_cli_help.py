@@ -6,6 +6,7 @@ import click
 import pytest
 from click.testing import CliRunner
 from modelog.cli import docs
+from modelog.cli.main import COMMANDS as LAZY_COMMANDS
 from modelog.cli.main import cli
 
 COMMANDS = [(path, ctx.command) for path, ctx in docs.walk(cli)]
@@ -29,7 +30,19 @@ def test_short_help_flag_works_everywhere(path: str) -> None:
 
 
 def test_cli_reference_matches_help() -> None:
-    assert docs.DOC_PATH.read_text(encoding="utf-8") == docs.render(), "docs/cli.md is stale: python -m cli.docs"
+    assert docs.DOC_PATH.read_text(encoding="utf-8") == docs.render(), "docs/cli.md is stale: python -m modelog.cli.docs"
+
+
+@pytest.mark.parametrize("name", sorted(LAZY_COMMANDS))
+def test_root_help_line_is_the_commands_own_summary(name: str) -> None:
+    command = cli.get_command(click.Context(cli), name)
+    assert command is not None and command.name in (name, name + "_")
+    assert LAZY_COMMANDS[name][1] == command.get_short_help_str(limit=10_000)
+
+
+def test_root_help_lists_every_command_without_importing_them() -> None:
+    listed = CliRunner().invoke(cli, ["--help"]).stdout.split("Commands:")[1].split()
+    assert [word for word in listed if word in LAZY_COMMANDS] == sorted(LAZY_COMMANDS)
 
 
 def test_completion_is_documented() -> None:

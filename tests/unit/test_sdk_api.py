@@ -30,7 +30,7 @@ def test_unknown_attribute_is_an_attribute_error() -> None:
 
 
 def test_importing_sdk_loads_no_heavy_library() -> None:
-    code = ("import sys, modelog, modelog.sdk.bootstrap; from modelog import *; "
+    code = ("import sys, modelog, modelog.application.bootstrap; from modelog import *; "
             "heavy = [m for m in sys.modules if m.split('.')[0] in ('sklearn', 'pandas', 'numpy')]; "
             "print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from modelog.registry.errors import IntegrityError
+from modelog.registry.artifact_store import ArtifactStore, content_hash, resolve_store_root
+from modelog.registry.errors import IntegrityError, InvalidInputError
 from modelog.sdk import materializers as m
-from modelog.sdk.artifact_store import ArtifactStore, content_hash, resolve_store_root
 from modelog.sdk.errors import ArtifactIntegrityError, ConfigError
 from sklearn.linear_model import LogisticRegression
 
@@ -69,7 +69,7 @@ def test_store_root_configuration(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert resolve_store_root(tmp_path, f"file://{tmp_path}/s") == tmp_path / "s"
     monkeypatch.setenv("MODELOG_ARTIFACT_STORE", str(tmp_path / "env"))
     assert resolve_store_root(tmp_path) == tmp_path / "env"
-    with pytest.raises(ConfigError, match="unsupported artifact store URI"):
+    with pytest.raises(InvalidInputError, match="unsupported artifact store URI"):
         resolve_store_root(tmp_path, "s3://bucket/x")
 
 

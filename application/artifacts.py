@@ -3,18 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from modelog.projections.queries import ReadModel
-from modelog.sdk.artifact_store import ArtifactStore, resolve_store_root
-
-
-class RegistryLike(Protocol):
-    """What verification needs of an open registry (or a read-only reader): its home and its reads."""
-
-    home: Path
-    reads: ReadModel
+from modelog.registry.artifact_store import ArtifactStore
 
 
 @dataclass
@@ -54,12 +46,11 @@ class ArtifactReport:
                 "problems": [vars(p) for p in self.problems]}
 
 
-def verify_artifacts(registry: RegistryLike, store: ArtifactStore | None = None) -> ArtifactReport:
+def verify_artifacts(reads: ReadModel, store: ArtifactStore) -> ArtifactReport:
     """Hash every artifact file the log refers to and report missing or modified ones (each file hashed once)."""
-    store = store or ArtifactStore(resolve_store_root(registry.home))
     report = ArtifactReport(root=str(store.root))
     statuses: dict[tuple[str, str], str] = {}
-    for artifact in registry.reads.list_artifacts():
+    for artifact in reads.list_artifacts():
         report.checked += 1
         key = (artifact.uri, artifact.content_hash)
         if key not in statuses:

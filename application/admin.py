@@ -16,7 +16,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from modelog.application.bootstrap import open_reader
 from modelog.registry.database import create_engine_for, is_sqlite, registry_home, resolve_url
+from modelog.registry.errors import InvalidInputError
+from modelog.registry.transfer import export_log
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection
 
 #: Tables that belong to modelog besides the read-model tables (``view_*``).
 LOG_TABLES = ("events", "modelog_schema", "alembic_version")
@@ -72,8 +77,6 @@ def has_registry(location: RegistryLocation) -> bool:
     """True when there is something to wipe: SQLite files / artifacts, or modelog tables in a server database."""
     if location.is_sqlite or location.artifacts_dir.exists():
         return bool(local_files(location))
-    from sqlalchemy import inspect
-
     engine = create_engine_for(location.url)
     try:
         with engine.connect() as conn:
@@ -90,8 +93,6 @@ def backup_path(location: RegistryLocation, now: datetime | None = None) -> Path
 
 def write_backup(location: RegistryLocation, path: Path) -> int:
     """Export the whole log to ``path`` (written to a temporary file, then renamed); return the event count."""
-    from modelog.registry.transfer import export_log
-    from modelog.sdk.bootstrap import open_reader
 
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
@@ -106,8 +107,6 @@ def count_events(location: RegistryLocation) -> int:
     db = location.sqlite_path
     if db is not None and not db.exists():
         return 0
-    from modelog.sdk.bootstrap import open_reader
-
     with open_reader(location.url, home=location.home) as reader:
         return reader.store.head()
 
@@ -132,8 +131,6 @@ def _wipe_sqlite(location: RegistryLocation) -> list[str]:
 
 
 def _wipe_server(location: RegistryLocation) -> list[str]:
-    from sqlalchemy import inspect
-
     engine = create_engine_for(location.url)
     try:
         with engine.begin() as conn:
@@ -148,13 +145,11 @@ def _wipe_server(location: RegistryLocation) -> list[str]:
     return [f"table {n}" for n in names] + [f"function {f}" for f in functions]
 
 
-def _modelog_functions(conn: object) -> list[str]:
+def _modelog_functions(conn: Connection) -> list[str]:
     """modelog's trigger functions (``modelog_*``) in the current schema, with their signatures."""
-    from sqlalchemy import text
-
     query = text("SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
                  "WHERE n.nspname = current_schema() AND p.proname LIKE :pattern")
-    rows = conn.execute(query, {"pattern": "modelog\\_%"}).scalars().all()  # type: ignore[attr-defined]
+    rows = conn.execute(query, {"pattern": "modelog\\_%"}).scalars().all()
     return sorted(rows)
 
 
@@ -198,8 +193,6 @@ def extra_requirements(extra: str) -> list[str]:
 
 def get_integration(name: str) -> Integration:
     """The integration called ``name``, or InvalidInputError naming the ones that exist."""
-    from modelog.registry.errors import InvalidInputError
-
     found = INTEGRATIONS.get(name.strip().casefold())
     if found is None:
         raise InvalidInputError(f"unknown integration {name!r}; integrations: {', '.join(sorted(INTEGRATIONS))}")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from modelog.sdk.errors import ArtifactIntegrityError, ConfigError
+from modelog.registry.errors import ArtifactIntegrityError, InvalidInputError
 
 STORE_ENV = "MODELOG_ARTIFACT_STORE"
 _URI = re.compile(r"^sha256/([0-9a-f]{2})/([0-9a-f]{64})$")
@@ -47,7 +47,7 @@ def resolve_store_root(home: Path, configured: str | os.PathLike[str] | None = N
     if "://" in text:
         parsed = urlparse(text)
         if parsed.scheme != "file":
-            raise ConfigError(f"unsupported artifact store URI {text!r}; use a directory or a file:// URI")
+            raise InvalidInputError(f"unsupported artifact store URI {text!r}; use a directory or a file:// URI")
         return Path(unquote(parsed.path)).expanduser()
     return Path(text).expanduser()
 

@@ -7,7 +7,7 @@ nothing is connected at import time.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,6 +36,8 @@ class Reader:
     engine: Engine
     store: EventStore
     reads: ReadModel
+    #: Why this registry can only be read (None: it can be written).
+    read_only: str | None = field(default=None, kw_only=True)
 
     def close(self) -> None:
         """Release every pooled database connection (and the past reads' scratch database)."""
@@ -90,14 +92,19 @@ def open_reader(
     blocked = read_only_reason(resolved)
     if blocked is not None:
         if not read_only_fallback:
-            raise StorageError(f"cannot write to the registry: {blocked}; it can only be read")
-        return open_read_only(resolved, home=home)
+            raise StorageError(read_only_refusal(blocked))
+        return open_read_only(resolved, home=home, reason=blocked)
     try:
         return _open_writable(resolved, home, synchronous)
     except StorageError as error:
         if not (read_only_fallback and "readonly database" in str(error)):
             raise
-    return open_read_only(resolved, home=home)
+    return open_read_only(resolved, home=home, reason="the database refuses writes (readonly database)")
+
+
+def read_only_refusal(reason: str) -> str:
+    """The one line a write to a registry that can only be read fails with."""
+    return f"cannot write to the registry: {reason}; it can only be read"
 
 
 def _open_writable(resolved: str, home: str | os.PathLike[str] | None, synchronous: str | None) -> Reader:
@@ -125,7 +132,8 @@ class _ReplayingReadModel(ReadModel):
         return self.store.head() if point is None else point
 
 
-def open_read_only(url: str, *, home: str | os.PathLike[str] | None = None) -> Reader:
+def open_read_only(url: str, *, home: str | os.PathLike[str] | None = None,
+                   reason: str = "it was opened read-only") -> Reader:
     """Open the SQLite registry at ``url`` strictly for reading (SQLite ``mode=ro``, or ``immutable=1``).
 
     Creates nothing and changes nothing; a write through it fails with "readonly database".
@@ -138,7 +146,7 @@ def open_read_only(url: str, *, home: str | os.PathLike[str] | None = None) -> R
         raise
     store = EventStore(engine, [ViewProjector()])
     reads = ReadModel(engine, store) if current else _ReplayingReadModel(engine, store)
-    return Reader(url, registry_home(home), engine, store, reads)
+    return Reader(url, registry_home(home), engine, store, reads, read_only=reason)
 
 
 def _views_current(engine: Engine, url: str) -> bool:

@@ -1,0 +1,169 @@
+"""``LocalRegistry``: the service API in process, over one database and artifact store; and ``connect``.
+
+``connect()`` is what every adapter calls to get a :class:`~modelog.application.api.RegistryAPI`
+for the configured registry. Reads are served at once; the write side (the command service and
+the event classes it loads) is created on the first command, so read-only use starts fast.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from modelog.application.api import VersionRef
+from modelog.application.bootstrap import Reader, Registry, open_reader, read_only_refusal
+from modelog.application.reads import ReadUseCases
+from modelog.registry.errors import StorageError
+
+if TYPE_CHECKING:
+    from modelog.application.results import (
+        AliasMoved,
+        AliasRemoved,
+        ArtifactLinkRecorded,
+        ModelChanged,
+        RunFinished,
+        RunStarted,
+        StageChanged,
+        StepRecorded,
+        VersionChanged,
+        VersionUpdate,
+    )
+    from modelog.application.writes import WriteUseCases
+    from modelog.registry.commands import ModelContext, OutputSpec
+    from modelog.registry.service import CommandService
+
+
+class LocalRegistry(ReadUseCases):
+    """Every use case of one registry, run in this process (see :class:`~modelog.application.api.RegistryAPI`)."""
+
+    def __init__(self, reader: Reader, *, actor: str | None = None, artifact_root: str | None = None,
+                 commands: CommandService | None = None, owns_reader: bool = True) -> None:
+        super().__init__(reader, artifact_root=artifact_root)
+        self.actor = actor
+        self._commands = commands
+        self._owns_reader = owns_reader
+        self._writes: WriteUseCases | None = None
+
+    @classmethod
+    def over(cls, registry: Registry, *, artifact_root: str | None = None) -> LocalRegistry:
+        """The service API over a registry opened elsewhere (its owner closes it)."""
+        return cls(registry, commands=registry.commands, artifact_root=artifact_root, owns_reader=False)
+
+    def _write_side(self) -> WriteUseCases:
+        if self._writes is None:
+            if self.reader.read_only is not None:
+                raise StorageError(read_only_refusal(self.reader.read_only))
+            # Imported here, once: loading the command layer (pydantic's event classes) costs a read
+            # command a third of its start-up, and most invocations only read.
+            from modelog.application.writes import WriteUseCases
+            from modelog.registry.service import CommandService
+
+            if self._commands is None:
+                self._commands = CommandService(self.reader.store, actor=self.actor)
+            self._writes = WriteUseCases(self._commands, self)
+        return self._writes
+
+    # --- commands (see RegistryAPI for what each does) --------------------------------
+
+    def register_model(self, name: str, *, fields: Mapping[str, str | None] | None = None,
+                       tags: Sequence[str] = ()) -> ModelChanged:
+        """Register a model."""
+        return self._write_side().register_model(name, fields=fields, tags=tags)
+
+    def update_model(self, name: str, *, changes: Mapping[str, str | None] | None = None,
+                     add_tags: Sequence[str] = (), remove_tags: Sequence[str] = ()) -> ModelChanged:
+        """Change text fields of a model and add / remove tags."""
+        return self._write_side().update_model(name, changes=changes, add_tags=add_tags, remove_tags=remove_tags)
+
+    def delete_model(self, name: str) -> ModelChanged:
+        """Delete a model and free its name."""
+        return self._write_side().delete_model(name)
+
+    def create_version(self, model: str, *, name: str | None = None, description: str | None = None,
+                       tags: Sequence[str] = ()) -> VersionChanged:
+        """Create the next version of a model."""
+        return self._write_side().create_version(model, name=name, description=description, tags=tags)
+
+    def update_version(self, model: str, version: VersionRef, *, stage: str | None = None, force: bool = False,
+                       name: str | None = None, description: str | None = None, set_aliases: Sequence[str] = (),
+                       remove_aliases: Sequence[str] = ()) -> VersionUpdate:
+        """Apply several changes to one version together."""
+        return self._write_side().update_version(model, version, stage=stage, force=force, name=name,
+                                                 description=description, set_aliases=set_aliases,
+                                                 remove_aliases=remove_aliases)
+
+    def set_stage(self, model: str, version: VersionRef, stage: str, *, force: bool = False) -> StageChanged:
+        """Move a version into a stage."""
+        return self._write_side().set_stage(model, version, stage, force=force)
+
+    def set_alias(self, model: str, version: VersionRef, alias: str) -> AliasMoved:
+        """Point an alias at a version."""
+        return self._write_side().set_alias(model, version, alias)
+
+    def remove_alias(self, model: str, alias: str) -> AliasRemoved:
+        """Remove an alias."""
+        return self._write_side().remove_alias(model, alias)
+
+    def delete_version(self, model: str, version: VersionRef) -> VersionChanged:
+        """Delete a version."""
+        return self._write_side().delete_version(model, version)
+
+    def link_artifact(self, model: str, version: VersionRef, artifact_id: str, *, name: str | None = None,
+                      kind: str = "data", overwrite: bool = False) -> ArtifactLinkRecorded:
+        """Link a stored artifact version to a model version."""
+        return self._write_side().link_artifact(model, version, artifact_id, name=name, kind=kind,
+                                                overwrite=overwrite)
+
+    def start_run(self, run_id: str, pipeline: str, *, model: ModelContext | None = None,
+                  enable_cache: bool = False) -> RunStarted:
+        """Start a pipeline run."""
+        return self._write_side().start_run(run_id, pipeline, model=model, enable_cache=enable_cache)
+
+    def complete_step(self, run_id: str, step: str, outputs: Sequence[OutputSpec] = (), *, cached: bool = False,
+                      cache_key: str | None = None, duration_ms: float = 0.0) -> StepRecorded:
+        """Record a completed step."""
+        return self._write_side().complete_step(run_id, step, outputs, cached=cached, cache_key=cache_key,
+                                                duration_ms=duration_ms)
+
+    def finish_run(self, run_id: str, *, duration_ms: float = 0.0) -> RunFinished:
+        """Mark a run completed."""
+        return self._write_side().finish_run(run_id, duration_ms=duration_ms)
+
+    def fail_run(self, run_id: str, *, error_type: str, error_message: str, failed_step: str | None = None,
+                 delete_created_version: bool = False, duration_ms: float = 0.0) -> RunFinished:
+        """Mark a run failed."""
+        return self._write_side().fail_run(run_id, error_type=error_type, error_message=error_message,
+                                           failed_step=failed_step, delete_created_version=delete_created_version,
+                                           duration_ms=duration_ms)
+
+    # --- lifecycle -----------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release the command service's connection and (if this object opened it) the database."""
+        if self._commands is not None and self._owns_reader:
+            self._commands.close()
+        if self._owns_reader:
+            self.reader.close()
+
+    def __enter__(self) -> LocalRegistry:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def connect(url: str | None = None, *, home: str | os.PathLike[str] | None = None, actor: str | None = None,
+            artifact_store: str | os.PathLike[str] | None = None, writable: bool = False,
+            synchronous: str | None = None) -> LocalRegistry:
+    """The registry at ``url`` / ``$MODELOG_DATABASE_URL`` / the home's SQLite file, as the service API.
+
+    Created on first use. ``writable``: refuse at once (one line naming the database) when the
+    registry can only be read; otherwise a read-only SQLite registry is opened for reading and
+    refuses commands.
+    """
+    reader = open_reader(url, home=home, synchronous=synchronous, read_only_fallback=not writable)
+    root = None if artifact_store is None else os.fspath(artifact_store)
+    return LocalRegistry(reader, actor=actor, artifact_root=root)

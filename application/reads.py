@@ -1,0 +1,172 @@
+"""The read use cases, in process: queries of the read models (live or at a past point), the log, artifacts.
+
+Nothing here loads the write side (pydantic's event classes), so a read command starts fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import IO, Any
+
+from modelog.application.api import Progress, VersionRef
+from modelog.application.artifacts import ArtifactReport, verify_artifacts
+from modelog.application.bootstrap import Reader
+from modelog.application.results import LogVerification
+from modelog.projections.history import HistoryEntry
+from modelog.projections.queries import ReadModel
+from modelog.projections.rebuild import RebuildReport, VerifyViewsReport, rebuild, verify
+from modelog.projections.views import ArtifactView, LinkView, ModelView, Page, RunView, StepView, VersionView
+from modelog.registry.anchors import Anchor, check_anchors, head_anchor
+from modelog.registry.artifact_store import ArtifactStore, StoredBlob, resolve_store_root
+from modelog.registry.store import StoredEvent
+from modelog.registry.transfer import export_log, import_log
+
+
+class ReadUseCases:
+    """Every read of one open registry, and the passes over its whole log (verify, export, import, rebuild)."""
+
+    def __init__(self, reader: Reader, *, artifact_root: str | None = None) -> None:
+        self.reader = reader
+        self._artifact_root = artifact_root
+        self._artifacts: ArtifactStore | None = None
+
+    @property
+    def reads(self) -> ReadModel:
+        """The read models' queries."""
+        return self.reader.reads
+
+    @property
+    def artifact_store(self) -> ArtifactStore:
+        """The content-addressed artifact store (``<home>/artifacts`` unless configured)."""
+        if self._artifacts is None:
+            self._artifacts = ArtifactStore(resolve_store_root(self.reader.home, self._artifact_root))
+        return self._artifacts
+
+    def resolve_point(self, as_of: datetime | None = None, at_position: int | None = None) -> int | None:
+        """The log position a read refers to (None: live)."""
+        return self.reads.resolve_point(as_of, at_position)
+
+    # --- models and versions -------------------------------------------------------
+
+    def list_models(self, *, name: str | None = None, tag: str | None = None, sort_by: str = "name",
+                    page: int = 1, size: int = 50, as_of: datetime | None = None,
+                    at_position: int | None = None) -> Page[ModelView]:
+        """A page of live models, optionally filtered by name substring and tag."""
+        return self.reads.list_models(name=name, tag=tag, sort_by=sort_by, page=page, size=size, as_of=as_of,
+                                      at_position=at_position)
+
+    def get_model(self, name: str, *, as_of: datetime | None = None, at_position: int | None = None) -> ModelView:
+        """One model by name."""
+        return self.reads.get_model(name, as_of=as_of, at_position=at_position)
+
+    def history(self, model: str, *, include_runs: bool = False, as_of: datetime | None = None,
+                at_position: int | None = None) -> list[HistoryEntry]:
+        """Every event of a model's stream, oldest first; optionally its runs' events."""
+        return self.reads.history(model, include_runs=include_runs, as_of=as_of, at_position=at_position)
+
+    def list_versions(self, model: str, *, stage: str | None = None, as_of: datetime | None = None,
+                      at_position: int | None = None) -> list[VersionView]:
+        """Every live version of a model (optionally only those in ``stage``), by number."""
+        return self.reads.list_versions(model, stage=stage, as_of=as_of, at_position=at_position)
+
+    def get_version(self, model: str, version: VersionRef = None, *, as_of: datetime | None = None,
+                    at_position: int | None = None) -> VersionView:
+        """The version a selector names."""
+        return self.reads.get_version(model, version, as_of=as_of, at_position=at_position)
+
+    def list_links(self, model: str, version: VersionRef = None, *, kind: str | None = None,
+                   as_of: datetime | None = None, at_position: int | None = None) -> list[LinkView]:
+        """Artifacts linked to a version, in link order."""
+        return self.reads.list_links(model, version, kind=kind, as_of=as_of, at_position=at_position)
+
+    def list_version_runs(self, model: str, version: VersionRef = None, *, as_of: datetime | None = None,
+                          at_position: int | None = None) -> list[RunView]:
+        """Runs linked to a version, in link order."""
+        return self.reads.list_version_runs(model, version, as_of=as_of, at_position=at_position)
+
+    # --- runs and artifacts --------------------------------------------------------
+
+    def get_run(self, run_id: str, *, as_of: datetime | None = None, at_position: int | None = None) -> RunView:
+        """A run by id."""
+        return self.reads.get_run(run_id, as_of=as_of, at_position=at_position)
+
+    def list_runs(self, *, pipeline: str | None = None, status: str | None = None, limit: int = 50,
+                  as_of: datetime | None = None, at_position: int | None = None) -> list[RunView]:
+        """The most recent runs, newest first."""
+        return self.reads.list_runs(pipeline=pipeline, status=status, limit=limit, as_of=as_of,
+                                    at_position=at_position)
+
+    def list_run_steps(self, run_id: str, *, as_of: datetime | None = None,
+                       at_position: int | None = None) -> list[StepView]:
+        """The completed steps of a run, in completion order."""
+        return self.reads.list_run_steps(run_id, as_of=as_of, at_position=at_position)
+
+    def find_cached_step(self, cache_key: str) -> list[dict[str, Any]] | None:
+        """The outputs of the latest successful step with this cache key, or None."""
+        return self.reads.find_cached_step(cache_key)
+
+    def get_artifact(self, artifact_id: str, *, as_of: datetime | None = None,
+                     at_position: int | None = None) -> ArtifactView:
+        """A stored artifact version by id."""
+        return self.reads.get_artifact(artifact_id, as_of=as_of, at_position=at_position)
+
+    def list_artifacts(self, *, as_of: datetime | None = None, at_position: int | None = None) -> list[ArtifactView]:
+        """Every stored artifact version."""
+        return self.reads.list_artifacts(as_of=as_of, at_position=at_position)
+
+    def store_blob(self, data: bytes) -> StoredBlob:
+        """Write bytes to the content-addressed store (once per distinct content)."""
+        return self.artifact_store.put(data)
+
+    def read_blob(self, uri: str, content_hash: str, *, label: str) -> bytes:
+        """The bytes at ``uri``, refused unless they hash to ``content_hash``."""
+        return self.artifact_store.get(uri, content_hash, label=label)
+
+    def read_artifact(self, artifact_id: str) -> tuple[ArtifactView, bytes]:
+        """An artifact version and its verified bytes."""
+        artifact = self.get_artifact(artifact_id)
+        label = f"{artifact.name!r} v{artifact.version}"
+        return artifact, self.read_blob(artifact.uri, artifact.content_hash, label=label)
+
+    def verify_artifacts(self) -> ArtifactReport:
+        """Hash every artifact file the log refers to."""
+        return verify_artifacts(self.reads, self.artifact_store)
+
+    # --- the log and the read models -----------------------------------------------
+
+    def log_events(self, *, from_position: int = 1, limit: int = 100, streams: Sequence[str] = (),
+                   as_of: datetime | None = None, at_position: int | None = None) -> list[StoredEvent]:
+        """Events of the log in position order."""
+        until = self.resolve_point(as_of, at_position)
+        return list(self.reader.store.read_all(from_position=from_position, to_position=until, limit=limit,
+                                               stream_ids=list(streams) or None))
+
+    def log_head(self, *, as_of: datetime | None = None, at_position: int | None = None) -> Anchor:
+        """The last position (or the one asked for) and its hash."""
+        return head_anchor(self.reader.store, self.resolve_point(as_of, at_position))
+
+    def verify_log(self, anchors: Iterable[Anchor] = ()) -> LogVerification:
+        """Walk the hash chain; when it is intact, check the anchors too."""
+        report = self.reader.store.verify()
+        if not report.ok:
+            return LogVerification(report.checked, report.first_bad_position, report.problem)
+        wanted = set(anchors)
+        problem = check_anchors(self.reader.store, wanted) if wanted else None
+        return LogVerification(report.checked, anchors_checked=len(wanted), anchor_problem=problem)
+
+    def export_log(self, out: IO[str], progress: Progress | None = None) -> int:
+        """Write the whole log as JSON Lines; the number of events."""
+        return export_log(self.reader.store, out, progress)
+
+    def import_log(self, source: IO[str], progress: Progress | None = None) -> int:
+        """Import an exported log into an empty registry, all or nothing."""
+        return import_log(self.reader.store, source, progress)
+
+    def verify_projections(self) -> VerifyViewsReport:
+        """Compare the read models with a fresh replay of the log."""
+        return verify(self.reader.engine, self.reader.store)
+
+    def rebuild_projections(self, progress: Callable[[int, int], None] | None = None) -> RebuildReport:
+        """Reset the read models and replay the whole log."""
+        return rebuild(self.reader.engine, self.reader.store, progress=progress)

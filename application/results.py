@@ -1,0 +1,79 @@
+"""Typed results of the use cases: the command outcomes, and what the composite use cases report.
+
+Adapters import results from here (never from the command layer): every one is a frozen
+dataclass with named fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from modelog.registry.outcomes import (
+    AliasMoved,
+    AliasRemoved,
+    ArtifactLinkRecorded,
+    ModelChanged,
+    Outcome,
+    RunFinished,
+    RunStarted,
+    StageChanged,
+    StepRecorded,
+    VersionChanged,
+)
+from modelog.registry.store import StoredEvent
+
+__all__ = [
+    "AliasMoved", "AliasRemoved", "ArtifactLinkRecorded", "LogVerification", "ModelChanged", "Outcome",
+    "RunFinished", "RunStarted", "StageChanged", "StepRecorded", "StoredEvent", "VersionChanged", "VersionUpdate",
+    "event_record",
+]
+
+
+@dataclass(frozen=True)
+class VersionUpdate:
+    """What ``update_version`` changed on one version, part by part (all applied in one transaction)."""
+
+    model_name: str
+    number: int
+    stage: StageChanged | None
+    aliases_set: tuple[AliasMoved, ...]
+    aliases_removed: tuple[AliasRemoved, ...]
+    details: VersionChanged | None
+    events: tuple[StoredEvent, ...]
+
+
+@dataclass(frozen=True)
+class LogVerification:
+    """The hash chain walked (and the audit anchors checked): intact, or where and why not."""
+
+    checked: int
+    first_bad_position: int | None = None
+    problem: str | None = None
+    anchors_checked: int = 0
+    anchor_problem: str | None = None
+
+    @property
+    def chain_ok(self) -> bool:
+        """True when every event's link in the chain checked out."""
+        return self.first_bad_position is None
+
+    @property
+    def ok(self) -> bool:
+        """True when the chain is intact and every anchor matches."""
+        return self.chain_ok and self.anchor_problem is None
+
+    def describe(self) -> str:
+        """One line for people: what was verified, or the first thing that failed."""
+        if not self.chain_ok:
+            return (f"log broken at position {self.first_bad_position}: {self.problem} "
+                    f"({self.checked} events before it are intact)")
+        if self.anchor_problem:
+            return self.anchor_problem
+        matched = f", {self.anchors_checked} anchor(s) match" if self.anchors_checked else ""
+        return f"Log intact: {self.checked} events, hash chain verified{matched}."
+
+
+def event_record(event: StoredEvent) -> dict[str, Any]:
+    """An event of the log as one flat JSON object: the stored fields, in the log's column order."""
+    return {f.name: getattr(event, f.name) for f in fields(event)}

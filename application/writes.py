@@ -1,0 +1,162 @@
+"""The write use cases, in process: each builds its command(s), runs them through the command layer,
+and returns the typed outcome. The only module above the core that builds commands."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TypeVar
+
+from modelog.application.api import VersionRef
+from modelog.application.reads import ReadUseCases
+from modelog.application.results import (
+    AliasMoved,
+    AliasRemoved,
+    ArtifactLinkRecorded,
+    ModelChanged,
+    RunFinished,
+    RunStarted,
+    StageChanged,
+    StepRecorded,
+    VersionChanged,
+    VersionUpdate,
+)
+from modelog.registry import commands as cmd
+from modelog.registry.errors import InvalidInputError
+from modelog.registry.outcomes import Outcome
+from modelog.registry.service import CommandService
+
+#: Pipeline and step recorded for an artifact linked by hand (not by the step that produced it).
+MANUAL_LINK = "manual"
+
+
+OutcomeT = TypeVar("OutcomeT", bound=Outcome)
+
+
+def _expect(outcome: Outcome, kind: type[OutcomeT]) -> OutcomeT:
+    if not isinstance(outcome, kind):  # a command handler returned the wrong outcome: a bug, not user input
+        raise TypeError(f"expected {kind.__name__}, the command layer returned {type(outcome).__name__}")
+    return outcome
+
+
+def _take(outcomes: Iterator[Outcome], kind: type[OutcomeT], count: int) -> tuple[OutcomeT, ...]:
+    return tuple(_expect(next(outcomes), kind) for _ in range(count))
+
+
+class WriteUseCases:
+    """Every command of the registry, over one command service."""
+
+    def __init__(self, commands: CommandService, reads: ReadUseCases) -> None:
+        self.commands = commands
+        self.reads = reads
+
+    def _run(self, command: cmd.Command, kind: type[OutcomeT]) -> OutcomeT:
+        return _expect(self.commands.execute(command), kind)
+
+    # --- models --------------------------------------------------------------------
+
+    def register_model(self, name: str, *, fields: Mapping[str, str | None] | None = None,
+                       tags: Sequence[str] = ()) -> ModelChanged:
+        """Register a model."""
+        command = cmd.RegisterModel(name=name, fields=dict(fields or {}), tags=tuple(tags))
+        return self._run(command, ModelChanged)
+
+    def update_model(self, name: str, *, changes: Mapping[str, str | None] | None = None,
+                     add_tags: Sequence[str] = (), remove_tags: Sequence[str] = ()) -> ModelChanged:
+        """Change text fields of a model and add / remove tags."""
+        command = cmd.UpdateModel(model=name, changes=dict(changes or {}), add_tags=tuple(add_tags),
+                                  remove_tags=tuple(remove_tags))
+        self.reads.get_model(name)  # a missing model is refused naming the models that exist
+        return self._run(command, ModelChanged)
+
+    def delete_model(self, name: str) -> ModelChanged:
+        """Delete a model and free its name."""
+        return self._run(cmd.DeleteModel(model=name), ModelChanged)
+
+    # --- versions ------------------------------------------------------------------
+
+    def create_version(self, model: str, *, name: str | None = None, description: str | None = None,
+                       tags: Sequence[str] = ()) -> VersionChanged:
+        """Create the next version of a model."""
+        command = cmd.CreateVersion(model=model, name=name, description=description, tags=tuple(tags))
+        return self._run(command, VersionChanged)
+
+    def set_stage(self, model: str, version: VersionRef, stage: str, *, force: bool = False) -> StageChanged:
+        """Move a version into a stage."""
+        command = cmd.SetStage(model=model, version=version, stage=stage, force=force)
+        return self._run(command, StageChanged)
+
+    def set_alias(self, model: str, version: VersionRef, alias: str) -> AliasMoved:
+        """Point an alias at a version."""
+        return self._run(cmd.SetAlias(model=model, version=version, alias=alias), AliasMoved)
+
+    def remove_alias(self, model: str, alias: str) -> AliasRemoved:
+        """Remove an alias."""
+        return self._run(cmd.RemoveAlias(model=model, alias=alias), AliasRemoved)
+
+    def delete_version(self, model: str, version: VersionRef) -> VersionChanged:
+        """Delete a version (reason: user)."""
+        return self._run(cmd.DeleteVersion(model=model, version=version), VersionChanged)
+
+    def update_version(self, model: str, version: VersionRef, *, stage: str | None = None, force: bool = False,
+                       name: str | None = None, description: str | None = None, set_aliases: Sequence[str] = (),
+                       remove_aliases: Sequence[str] = ()) -> VersionUpdate:
+        """Apply every requested change to one version in one transaction."""
+        target = self.reads.get_version(model, version)
+        model_name, number = target.model_name, target.number
+        stage_change = [cmd.SetStage(model=model_name, version=number, stage=stage, force=force)] if stage else []
+        aliases = [cmd.SetAlias(model=model_name, version=number, alias=a) for a in set_aliases]
+        removals = [cmd.RemoveAlias(model=model_name, alias=a) for a in remove_aliases]
+        details = [cmd.UpdateVersion(model=model_name, version=number, name=name, description=description)] \
+            if name is not None or description is not None else []
+        commands: list[cmd.Command] = [*stage_change, *aliases, *removals, *details]
+        if not commands:
+            raise InvalidInputError("nothing to update: give a stage, a name, a description or aliases")
+        done = self.commands.execute_all(commands)
+        outcomes = iter(done.outcomes)  # in the order of ``commands``
+        staged = _take(outcomes, StageChanged, len(stage_change))
+        aliased = _take(outcomes, AliasMoved, len(aliases))
+        removed = _take(outcomes, AliasRemoved, len(removals))
+        described = _take(outcomes, VersionChanged, len(details))
+        return VersionUpdate(model_name=model_name, number=number, stage=staged[0] if staged else None,
+                             aliases_set=aliased, aliases_removed=removed,
+                             details=described[0] if described else None, events=done.events)
+
+    def link_artifact(self, model: str, version: VersionRef, artifact_id: str, *, name: str | None = None,
+                      kind: str = "data", overwrite: bool = False) -> ArtifactLinkRecorded:
+        """Link a stored artifact version, as the log recorded it, to a model version."""
+        artifact = self.reads.get_artifact(artifact_id)
+        pipeline = self.reads.get_run(artifact.run_id).pipeline if artifact.run_id else MANUAL_LINK
+        command = cmd.LinkArtifact(
+            model=model, version=version, pipeline=pipeline, step=artifact.step or MANUAL_LINK,
+            name=name or artifact.name, kind=kind, artifact_id=artifact.artifact_id, artifact_name=artifact.name,
+            artifact_version=artifact.version, content_hash=artifact.content_hash, run_id=artifact.run_id,
+            overwrite=overwrite,
+        )
+        return self._run(command, ArtifactLinkRecorded)
+
+    # --- runs ----------------------------------------------------------------------
+
+    def start_run(self, run_id: str, pipeline: str, *, model: cmd.ModelContext | None = None,
+                  enable_cache: bool = False) -> RunStarted:
+        """Start a pipeline run."""
+        command = cmd.StartRun(run_id=run_id, pipeline=pipeline, model=model, enable_cache=enable_cache)
+        return self._run(command, RunStarted)
+
+    def complete_step(self, run_id: str, step: str, outputs: Sequence[cmd.OutputSpec] = (), *, cached: bool = False,
+                      cache_key: str | None = None, duration_ms: float = 0.0) -> StepRecorded:
+        """Record a completed step and its outputs."""
+        command = cmd.CompleteStep(run_id=run_id, step=step, outputs=tuple(outputs), cached=cached,
+                                   cache_key=cache_key, duration_ms=duration_ms)
+        return self._run(command, StepRecorded)
+
+    def finish_run(self, run_id: str, *, duration_ms: float = 0.0) -> RunFinished:
+        """Mark a run completed."""
+        return self._run(cmd.FinishRun(run_id=run_id, duration_ms=duration_ms), RunFinished)
+
+    def fail_run(self, run_id: str, *, error_type: str, error_message: str, failed_step: str | None = None,
+                 delete_created_version: bool = False, duration_ms: float = 0.0) -> RunFinished:
+        """Mark a run failed."""
+        command = cmd.FinishRun(run_id=run_id, error_type=error_type, error_message=error_message,
+                                failed_step=failed_step, delete_created_version=delete_created_version,
+                                duration_ms=duration_ms)
+        return self._run(command, RunFinished)
