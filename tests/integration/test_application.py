@@ -163,6 +163,7 @@ def test_a_registry_opened_read_only_answers_reads_and_refuses_commands_in_one_l
     reader = open_read_only(f"sqlite:///{home / 'registry.db'}", home=home, reason="an auditor's copy")
     with LocalRegistry(reader) as api:
         assert api.get_model("m").name == "m"
-        with pytest.raises(StorageError, match="^cannot write to the registry: an auditor's copy; it can only be read$"):
+        refusal = "^cannot write to the registry: an auditor's copy; it can only be read$"
+        with pytest.raises(StorageError, match=refusal):
             api.register_model("n")
         assert api.log_head().position == 2

@@ -30,7 +30,8 @@ def test_short_help_flag_works_everywhere(path: str) -> None:
 
 
 def test_cli_reference_matches_help() -> None:
-    assert docs.DOC_PATH.read_text(encoding="utf-8") == docs.render(), "docs/cli.md is stale: python -m modelog.cli.docs"
+    stale = "docs/cli.md is stale: python -m modelog.cli.docs"
+    assert docs.DOC_PATH.read_text(encoding="utf-8") == docs.render(), stale
 
 
 @pytest.mark.parametrize("name", sorted(LAZY_COMMANDS))
