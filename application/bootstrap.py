@@ -232,7 +232,9 @@ def database_status(url: str | None = None, *, home: str | os.PathLike[str] | No
 
 
 def _sqlite_file_exists(database: str | None) -> bool:
-    return bool(database) and (database == ":memory:" or Path(database).expanduser().exists())
+    if not database:
+        return False
+    return database == ":memory:" or Path(database).expanduser().exists()
 
 
 def _schema_state(found: int | None, supported: int) -> str:

@@ -20,7 +20,7 @@ AT_POSITION_HELP = "Answer from the log as it was right after log position N (0 
 YES_HELP = "Do not ask for confirmation."
 
 
-class IsoTimestamp(click.ParamType):
+class IsoTimestamp(click.ParamType[datetime]):
     """An ISO 8601 timestamp; a naive one is taken as local time and made aware."""
 
     name = "timestamp"

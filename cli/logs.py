@@ -26,7 +26,7 @@ def _configure(verbose: bool, fmt: str) -> None:
 
     level = logging.DEBUG if verbose else logging.WARNING
     renderer = structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
-    processors = [
+    processors: list[structlog.typing.Processor] = [
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info if fmt == "json" else structlog.processors.StackInfoRenderer(),

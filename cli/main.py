@@ -79,7 +79,7 @@ class ModelogGroup(click.Group):
                      **extra: object) -> click.Context:
         """Parse the root options; a usage error echoes the rejected text with control characters escaped."""
         try:
-            return super().make_context(info_name, args, parent, **extra)  # type: ignore[arg-type]
+            return super().make_context(info_name, args, parent, **extra)
         except click.ClickException as error:
             raise made_safe(error) from error.__cause__
 
@@ -128,7 +128,9 @@ def _is_known_error(error: Exception) -> bool:
 
 def made_safe(error: click.ClickException) -> click.ClickException:
     """``error`` with control characters in its message escaped (it may quote what the user typed)."""
-    error.message = escape_controls(error.message)
+    # click declares ``message`` Final, but the exception raised must stay the same object (its type
+    # decides the exit status and usage hint), so the escaped text replaces the raw one in place.
+    error.message = escape_controls(error.message)  # type: ignore[misc]
     return error
 
 
