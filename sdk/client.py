@@ -44,9 +44,15 @@ _ACTIVE: contextvars.ContextVar[Client | None] = contextvars.ContextVar("modelog
 _DEFAULTS: dict[tuple[str | None, ...], Client] = {}
 
 
-def _selector(version: Any) -> int | str | None:
-    """A version selector as the API takes it (``ModelStages.PRODUCTION`` -> ``"production"``)."""
-    return getattr(version, "value", version)  # type: ignore[no-any-return]
+def _selector(version: Any) -> Any:
+    """A version selector as the API takes it (``ModelStages.PRODUCTION`` -> ``"production"``); the API validates it."""
+    return getattr(version, "value", version)
+
+
+def _stage(stage: Any) -> str | None:
+    """A stage name (``ModelStages.STAGING`` or ``"staging"``), None for no stage."""
+    value = _selector(stage)
+    return None if value is None else str(value)
 
 
 class Client:
@@ -142,7 +148,7 @@ class Client:
                             at_position: int | None = None) -> list[ModelVersion]:
         """Every live version of a model (optionally only those in ``stage``), by number."""
         position = self.api.resolve_point(as_of, at_position)
-        views = self.api.list_versions(model, stage=_selector(stage), at_position=position)  # type: ignore[arg-type]
+        views = self.api.list_versions(model, stage=_stage(stage), at_position=position)
         return [ModelVersion(self, v.model_name, v.number, position=position) for v in views]
 
     def create_model_version(self, model: str, *, name: str | None = None, description: str | None = None,
@@ -155,14 +161,13 @@ class Client:
                              name: str | None = None, description: str | None = None,
                              set_aliases: Sequence[str] = (), remove_aliases: Sequence[str] = ()) -> VersionUpdate:
         """Promote, rename, describe and alias one version together (all or nothing)."""
-        stage_name = _selector(stage)
-        return self.api.update_version(model, _selector(version), stage=None if stage_name is None else str(stage_name),
-                                       force=force, name=name, description=description, set_aliases=tuple(set_aliases),
+        return self.api.update_version(model, _selector(version), stage=_stage(stage), force=force, name=name,
+                                       description=description, set_aliases=tuple(set_aliases),
                                        remove_aliases=tuple(remove_aliases))
 
     def set_stage(self, model: str, version: Any, stage: Any, *, force: bool = False) -> StageChanged:
         """Move a version into a stage; ``force`` archives the version currently holding it."""
-        return self.api.set_stage(model, _selector(version), str(_selector(stage)), force=force)
+        return self.api.set_stage(model, _selector(version), str(_stage(stage)), force=force)
 
     def set_alias(self, model: str, version: Any, alias: str) -> AliasMoved:
         """Point ``alias`` at a version (moving it from another version)."""
