@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelog.registry.json_decode import decode_json
+from modelog.registry._sql.json_decode import decode_json
+from modelog.registry.recorder import EventRow
 
 
 class RowEvent:
@@ -20,6 +21,12 @@ class RowEvent:
     def __init__(self, row: Any) -> None:
         self.position, self.stream_id, self.event_type, self.schema_version, data, self._meta, self.recorded_at = row
         self.data: dict[str, Any] = decode_json(data)
+
+    @classmethod
+    def of(cls, row: EventRow) -> RowEvent:
+        """The event of a sealed row (an import's), picking the columns a replay selects."""
+        return cls((row.position, row.stream_id, row.event_type, row.schema_version, row.data, row.meta,
+                    row.recorded_at))
 
     @property
     def meta(self) -> dict[str, Any]:
