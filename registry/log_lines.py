@@ -122,7 +122,8 @@ def serve(source: IO[bytes], sink: IO[bytes]) -> None:
 
 
 if __name__ == "__main__":
-    # Run as ``-m``, this file is ``__main__``: check with the importable module, whose CheckedLine the parent unpickles.
+    # Run with ``-m``, this file is ``__main__``: serve from the importable module, whose CheckedLine the parent
+    # can unpickle (``__main__.CheckedLine`` means nothing to it).
     from modelog.registry import log_lines
 
     log_lines.serve(sys.stdin.buffer, sys.stdout.buffer)

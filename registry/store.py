@@ -39,7 +39,7 @@ from modelog.registry.recorder import (
 )
 from modelog.registry.schema import events
 from modelog.registry.sealing import event_to_row, row_to_event, seal, walk_chain
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import BindParameter, bindparam, func, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine, Row
 
@@ -72,7 +72,7 @@ _SINCE = DriverStatement(
 @lru_cache(maxsize=32)
 def _stream_versions_statement(count: int) -> DriverStatement:
     """``max(stream_version)`` per stream for ``count`` stream ids (binds ``s0``..)."""
-    ids = [bindparam(f"s{i}") for i in range(count)]
+    ids: list[BindParameter[str]] = [bindparam(f"s{i}") for i in range(count)]
     return DriverStatement(select(_c.stream_id, func.max(_c.stream_version)).where(_c.stream_id.in_(ids))
                            .group_by(_c.stream_id))
 
@@ -204,7 +204,8 @@ class EventStore:
             with transaction(self.engine) as own:
                 return self.stream_versions(ids, own)
         statement = _stream_versions_statement(len(ids))
-        found = dict(statement.execute(conn, {f"s{i}": stream_id for i, stream_id in enumerate(ids)}).all())
+        rows = statement.execute(conn, {f"s{i}": stream_id for i, stream_id in enumerate(ids)}).all()
+        found: dict[str, int | None] = {row[0]: row[1] for row in rows}
         return {stream_id: int(found.get(stream_id) or 0) for stream_id in ids}
 
     def read_stream(self, stream_id: str, *, after_version: int = 0, to_position: int | None = None,

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from itertools import chain, islice
 from pathlib import Path
 from typing import IO, Any
@@ -156,7 +156,7 @@ def _checked_elsewhere(chunks: Iterator[tuple[int, list[str]]]) -> Iterator[Chec
         try:
             while True:
                 try:
-                    result = read_frame(worker.stdout)
+                    result = read_frame(_pipe(worker.stdout))
                 except EOFError:
                     break
                 feeder.room.release()
@@ -173,6 +173,13 @@ def _checked_elsewhere(chunks: Iterator[tuple[int, list[str]]]) -> Iterator[Chec
             worker.kill()
             worker.wait()
             feeder.join(timeout=10)  # it ends at once: no room to wait for, no reader for its writes
+
+
+def _pipe(stream: IO[bytes] | None) -> IO[bytes]:
+    """A pipe of the checking process (always there: it is started with PIPE for stdin and stdout)."""
+    if stream is None:
+        raise StorageError("the process checking the import's lines has no pipe to talk through")
+    return stream
 
 
 def _last_words(errors: IO[bytes], status: int | None) -> str:
@@ -201,12 +208,12 @@ class _Feeder(threading.Thread):
                 self.room.acquire()
                 if self.stopped:
                     return
-                write_frame(self.worker.stdin, chunk)
+                write_frame(_pipe(self.worker.stdin), chunk)
         except BaseException as error:  # handed to the reading side, which raises it
             self.error = error
         finally:
             with contextlib.suppress(OSError):
-                self.worker.stdin.close()  # type: ignore[union-attr]
+                _pipe(self.worker.stdin).close()
 
     def stop(self) -> None:
         """Make the thread end, if it has not (it may be waiting for room)."""
@@ -242,7 +249,7 @@ def import_log(store: Recorder, source: IO[str], progress: Progress | None = Non
         return store.import_rows(batches, progress)
 
 
-def _linked_batches(source: IO[str], parallel: bool, batch_size: int) -> Iterator[list[EventRow]]:
+def _linked_batches(source: IO[str], parallel: bool, batch_size: int) -> Generator[list[EventRow], None, None]:
     """The file's events as sealed rows, linked onto one chain, ``batch_size`` at a time; raises on any flaw.
 
     Nothing is read before the recorder asks for the first batch (after its emptiness check);

@@ -17,6 +17,7 @@ class RowEvent:
     """
 
     __slots__ = ("position", "stream_id", "event_type", "schema_version", "data", "recorded_at", "_meta")
+    _meta: str | dict[str, Any]
 
     def __init__(self, row: Any) -> None:
         self.position, self.stream_id, self.event_type, self.schema_version, data, self._meta, self.recorded_at = row
@@ -32,5 +33,6 @@ class RowEvent:
     def meta(self) -> dict[str, Any]:
         """The event's metadata (actor, command, correlation and run ids)."""
         if isinstance(self._meta, str):
-            self._meta = decode_json(self._meta)
+            decoded: dict[str, Any] = decode_json(self._meta)
+            self._meta = decoded
         return self._meta
