@@ -81,7 +81,11 @@ class Projector(Protocol):
     """Something that updates read models from freshly appended events, in the append's transaction."""
 
     def project(self, conn: Connection, events: Sequence[Any]) -> None:
-        """Apply ``events`` (already in the log, same transaction) to the read models."""
+        """Apply ``events`` (already in the log, same transaction) to the read models.
+
+        The events are StoredEvents after an append and ``_sql.raw_events.RowEvent``s after an
+        import: the same attributes, which is all a projector reads (hence ``Any``).
+        """
 
 
 class SqlWriteSession:
