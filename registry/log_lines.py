@@ -111,19 +111,35 @@ def read_frame(stream: IO[bytes]) -> Any:
     return pickle.loads(body)  # noqa: S301 - frames come only from our own parent or child process
 
 
+#: One checked line as it crosses the pipe: CheckedLine's fields, the row a plain tuple.
+FrameLine = tuple[str, int, Any, tuple[Any, ...] | None, bool]
+_new_tuple = tuple.__new__
+
+
+def to_frame(checked: list[CheckedLine]) -> list[FrameLine]:
+    """Checked lines as plain tuples for the pipe.
+
+    Pickling a NamedTuple goes through its Python-level ``__getnewargs__`` and ``__new__`` for
+    every line, which made the checking process ~4 us and the importing one ~2 us per line slower.
+    """
+    return [(c.kind, c.number, c.detail, None if c.row is None else tuple(c.row), c.hash_ok) for c in checked]
+
+
+def from_frame(frame: list[FrameLine]) -> list[CheckedLine]:
+    """The checked lines of a frame (``tuple.__new__`` builds each NamedTuple without a Python-level call)."""
+    return [_new_tuple(CheckedLine, (kind, number, detail, None if row is None else _new_tuple(EventRow, row), ok))
+            for kind, number, detail, row, ok in frame]
+
+
 def serve(source: IO[bytes], sink: IO[bytes]) -> None:
-    """Check every chunk read from ``source`` and write each result to ``sink``, in order."""
+    """Check every chunk read from ``source`` and write each result to ``sink`` (``to_frame``), in order."""
     while True:
         try:
             first, lines = read_frame(source)
         except EOFError:
             return
-        write_frame(sink, check_chunk(first, lines))
+        write_frame(sink, to_frame(check_chunk(first, lines)))
 
 
 if __name__ == "__main__":
-    # Run with ``-m``, this file is ``__main__``: serve from the importable module, whose CheckedLine the parent
-    # can unpickle (``__main__.CheckedLine`` means nothing to it).
-    from modelog.registry import log_lines
-
-    log_lines.serve(sys.stdin.buffer, sys.stdout.buffer)
+    serve(sys.stdin.buffer, sys.stdout.buffer)

@@ -37,6 +37,7 @@ from modelog.registry.log_lines import (
     NOT_JSON,
     CheckedLine,
     check_chunk,
+    from_frame,
     read_frame,
     write_frame,
 )
@@ -156,7 +157,7 @@ def _checked_elsewhere(chunks: Iterator[tuple[int, list[str]]]) -> Iterator[Chec
         try:
             while True:
                 try:
-                    result = read_frame(_pipe(worker.stdout))
+                    result = from_frame(read_frame(_pipe(worker.stdout)))
                 except EOFError:
                     break
                 feeder.room.release()
