@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from modelog.projections import tables as t
+from modelog.registry._sql.driver import DriverStatement, PositionalInsert
 from modelog.registry.catalog import CURRENT_SCHEMA, upcast
-from modelog.registry.driver_sql import DriverStatement, PositionalInsert
 from modelog.registry.hashing import canonical_json
 from modelog.registry.store import StoredEvent
 from modelog.registry.validation import name_key

@@ -18,10 +18,12 @@ from typing import Any
 
 from modelog.projections import tables as t
 from modelog.projections.history import HistoryEntry, describe
-from modelog.projections.log_rows import RowEvent, linked_run_ids, read_batches, stream_events
+from modelog.projections.log_rows import linked_run_ids, stream_events
 from modelog.projections.projector import apply_events, tables_needed
 from modelog.projections.views import ArtifactView, LinkView, ModelView, Page, RunView, StepView, VersionView
-from modelog.registry.bulk import cyclic_gc_paused
+from modelog.registry._sql.batches import read_batches
+from modelog.registry._sql.bulk import cyclic_gc_paused
+from modelog.registry._sql.raw_events import RowEvent
 from modelog.registry.database import transaction
 from modelog.registry.errors import InvalidInputError, NotFoundError
 from modelog.registry.selectors import SelectorKind, VersionSelector, parse_selector

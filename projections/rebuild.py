@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from modelog.projections import tables as t
-from modelog.projections.log_rows import RowEvent, read_batches
 from modelog.projections.projector import apply_events, read_checkpoint, save_checkpoint
-from modelog.registry.bulk import cyclic_gc_paused
+from modelog.registry._sql.batches import read_batches
+from modelog.registry._sql.bulk import cyclic_gc_paused
+from modelog.registry._sql.raw_events import RowEvent
 from modelog.registry.database import transaction
 from modelog.registry.store import EventStore, lock_appends
 from sqlalchemy import String, create_engine, update

@@ -7,7 +7,6 @@ composition root (``sdk.bootstrap``) or by tests.
 from __future__ import annotations
 
 import os
-import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +19,9 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine, make_url
 
 WRITE_OPTION = "modelog_write"
+#: Advisory lock key that serialises appends on PostgreSQL.
+APPEND_LOCK_KEY = 4242002
+APPEND_LOCK_SQL = f"SELECT pg_advisory_xact_lock({APPEND_LOCK_KEY})"
 SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
 
 
@@ -110,9 +112,7 @@ def _queue_writer(conn: Connection) -> None:
     # reads, so it decides on state nobody can change before it commits. Without this, writers
     # contending for one stream keep invalidating each other's reads and exhaust their retries.
     if conn.get_execution_options().get(WRITE_OPTION):
-        from modelog.registry.store import APPEND_LOCK_KEY  # registry.store imports this module
-
-        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({APPEND_LOCK_KEY})")
+        conn.exec_driver_sql(APPEND_LOCK_SQL)
 
 
 def append_lock_taken_at_begin(conn: Connection) -> bool:
@@ -268,14 +268,7 @@ def _release_on_dispose(engine: Engine, writer: weakref.ref[WriterConnection]) -
     event.listen(engine, "engine_disposed", release)
 
 
-def retry_transient(func: Any, *, attempts: int = 5, base_delay: float = 0.05) -> Any:
-    """Call ``func()``, retrying transient storage failures with exponential back-off."""
-    for attempt in range(attempts):
-        try:
-            return func()
-        except StorageError as error:
-            cause = error.__cause__
-            if attempt == attempts - 1 or cause is None or not is_transient(cause):
-                raise
-            time.sleep(base_delay * (2**attempt))
-    raise AssertionError("unreachable")
+def lock_appends(conn: Connection) -> None:
+    """Serialise with every other appender until ``conn``'s transaction ends (SQLite: its write lock does)."""
+    if conn.dialect.name == "postgresql" and not append_lock_taken_at_begin(conn):
+        conn.exec_driver_sql(APPEND_LOCK_SQL)

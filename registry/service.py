@@ -23,7 +23,7 @@ from modelog.registry.aggregates import (
     name_stream,
     run_stream,
 )
-from modelog.registry.database import WriterConnection, is_transient
+from modelog.registry.database import is_transient
 from modelog.registry.errors import ConcurrencyError, ConflictError, InvalidInputError, NotFoundError, StorageError
 from modelog.registry.logs import get_logger
 from modelog.registry.outcomes import (
@@ -39,7 +39,7 @@ from modelog.registry.outcomes import (
     StepRecorded,
     VersionChanged,
 )
-from modelog.registry.store import EventStore
+from modelog.registry.recorder import Recorder
 from modelog.registry.unit_of_work import AggregateCache, UnitOfWork
 from modelog.registry.values import DeleteReason
 
@@ -65,12 +65,12 @@ class _Decision:
 class CommandService:
     """Executes commands: decide on fresh state, append atomically, retry on concurrency conflicts."""
 
-    def __init__(self, store: EventStore, *, actor: str | None = None, attempts: int = 10) -> None:
+    def __init__(self, store: Recorder, *, actor: str | None = None, attempts: int = 10) -> None:
         self.store = store
         self.actor = actor or default_actor()
         self.attempts = attempts
         self.cache = AggregateCache()
-        self.writer = WriterConnection(store.engine)
+        self.writer = store.writer()
         self._handlers: dict[type, Callable[[UnitOfWork, Any], _Decision]] = {
             cmd.RegisterModel: self._register_model,
             cmd.UpdateModel: self._update_model,
@@ -144,8 +144,8 @@ class CommandService:
                  meta: dict[str, Any]) -> Outcome:
         uow: UnitOfWork | None = None
         try:
-            with self.writer.transaction() as conn:
-                uow = UnitOfWork(self.store, conn, self.cache)
+            with self.writer.session() as session:
+                uow = UnitOfWork(session, self.cache)
                 outcome = handler(uow, command)
                 run_meta = {**meta, "run_id": outcome.run_id} if outcome.run_id else meta
                 appended = tuple(uow.flush(run_meta))

@@ -19,30 +19,29 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from itertools import chain, islice
 from pathlib import Path
 from typing import IO, Any
 
-from modelog.registry.bulk import cyclic_gc_paused
+from modelog.registry._sql.bulk import cyclic_gc_paused
+from modelog.registry._sql.json_decode import decode_json
 from modelog.registry.catalog import CURRENT_SCHEMA, upcast
-from modelog.registry.database import transaction
-from modelog.registry.errors import ConflictError, IntegrityError, InvalidInputError, StorageError
+from modelog.registry.errors import IntegrityError, InvalidInputError, StorageError
 from modelog.registry.hashing import GENESIS_HASH, canonical_json
-from modelog.registry.json_decode import decode_json
 from modelog.registry.log_lines import (
     END,
     END_KEY,
     FIELDS,
     NOT_AN_EVENT,
     NOT_JSON,
+    CheckedLine,
     check_chunk,
+    from_frame,
     read_frame,
     write_frame,
 )
-from modelog.registry.raw_events import RowEvent
-from modelog.registry.store import EventStore, StoredEvent, lock_appends
-from sqlalchemy.engine import Connection
+from modelog.registry.recorder import EventRow, Recorder, StoredEvent
 
 __all__ = ["END_KEY", "FIELDS", "event_to_json", "export_log", "import_log"]
 
@@ -58,7 +57,7 @@ def event_to_json(event: StoredEvent) -> str:
     return canonical_json({name: getattr(event, name) for name in FIELDS})
 
 
-def export_log(store: EventStore, out: IO[str], progress: Progress | None = None) -> int:
+def export_log(store: Recorder, out: IO[str], progress: Progress | None = None) -> int:
     """Write every event, in position order, one JSON object per line, then the end record; return the count."""
     count, last_hash = 0, GENESIS_HASH
     for event in store.read_all(to_position=store.head()):
@@ -77,36 +76,37 @@ class _Chain:
     """The chain built so far: the next expected position, the last hash, the end record once seen."""
 
     def __init__(self) -> None:
-        self.expected, self.prev_hash, self.end = 1, GENESIS_HASH, None
+        self.expected, self.prev_hash = 1, GENESIS_HASH
+        self.end: Any = None  # the end record's payload once seen: any JSON (check_end judges it)
 
-    def link(self, checked: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    def link(self, checked: CheckedLine) -> EventRow | None:
         """The stored row of a checked line once it is linked onto the chain (None for the end record)."""
-        kind, number = checked[0], checked[1]
+        kind, number = checked.kind, checked.number
         if kind == NOT_JSON:
-            raise InvalidInputError(f"line {number} is not valid JSON ({checked[2]}); is the file truncated?")
+            raise InvalidInputError(f"line {number} is not valid JSON ({checked.detail}); is the file truncated?")
         if self.end is not None:
             raise IntegrityError(f"line {number} follows the end record; nothing was imported")
         if kind == END:
-            self.end = checked[2]
+            self.end = checked.detail
             return None
-        if kind == NOT_AN_EVENT:
-            raise InvalidInputError(checked[2])
-        row, hash_ok = checked[2], checked[3]
-        problem = self._link_problem(row, hash_ok)
+        row = checked.row
+        if kind == NOT_AN_EVENT or row is None:
+            raise InvalidInputError(str(checked.detail))
+        problem = self._link_problem(row, checked.hash_ok)
         if problem:
-            raise IntegrityError(f"line {number} (position {row[0]}): {problem}; nothing was imported")
-        if row[4] != CURRENT_SCHEMA.get(row[3]):  # unknown or newer events fail loudly
-            upcast(row[3], row[4], decode_json(row[5]))
-        self.prev_hash, self.expected = row[9], self.expected + 1
+            raise IntegrityError(f"line {number} (position {row.position}): {problem}; nothing was imported")
+        if row.schema_version != CURRENT_SCHEMA.get(row.event_type):  # unknown or newer events fail loudly
+            upcast(row.event_type, row.schema_version, decode_json(row.data))
+        self.prev_hash, self.expected = row.hash, self.expected + 1
         return row
 
-    def _link_problem(self, row: tuple[Any, ...], hash_ok: bool) -> str | None:
-        position = row[0]
+    def _link_problem(self, row: EventRow, hash_ok: bool) -> str | None:
+        position = row.position
         if position > self.expected:
             return f"position {self.expected} is missing (next stored position is {position})"
         if position < self.expected:
             return f"unexpected event at position {position} (expected position {self.expected} next)"
-        if row[8] != self.prev_hash:
+        if row.prev_hash != self.prev_hash:
             return "prev_hash does not match the previous event's hash"
         return None if hash_ok else "stored hash does not match the event's contents"
 
@@ -134,7 +134,7 @@ def _chunks(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
         first += len(chunk)
 
 
-def _checked(lines: Iterable[str], parallel: bool) -> Iterator[tuple[Any, ...]]:
+def _checked(lines: Iterable[str], parallel: bool) -> Iterator[CheckedLine]:
     """Every non-blank line, checked alone, in file order."""
     chunks = _chunks(lines)
     for first, chunk in islice(chunks, CHUNKS_BEFORE_WORKER if parallel else None):
@@ -144,7 +144,7 @@ def _checked(lines: Iterable[str], parallel: bool) -> Iterator[tuple[Any, ...]]:
         yield from _checked_elsewhere(chain([rest], chunks))
 
 
-def _checked_elsewhere(chunks: Iterator[tuple[int, list[str]]]) -> Iterator[tuple[Any, ...]]:
+def _checked_elsewhere(chunks: Iterator[tuple[int, list[str]]]) -> Iterator[CheckedLine]:
     """The lines of the remaining chunks, checked by a second process a few chunks ahead of their use.
 
     The process is ``python -m registry.log_lines`` (not ``multiprocessing``, which would run the
@@ -157,7 +157,7 @@ def _checked_elsewhere(chunks: Iterator[tuple[int, list[str]]]) -> Iterator[tupl
         try:
             while True:
                 try:
-                    result = read_frame(worker.stdout)
+                    result = from_frame(read_frame(_pipe(worker.stdout)))
                 except EOFError:
                     break
                 feeder.room.release()
@@ -174,6 +174,13 @@ def _checked_elsewhere(chunks: Iterator[tuple[int, list[str]]]) -> Iterator[tupl
             worker.kill()
             worker.wait()
             feeder.join(timeout=10)  # it ends at once: no room to wait for, no reader for its writes
+
+
+def _pipe(stream: IO[bytes] | None) -> IO[bytes]:
+    """A pipe of the checking process (always there: it is started with PIPE for stdin and stdout)."""
+    if stream is None:
+        raise StorageError("the process checking the import's lines has no pipe to talk through")
+    return stream
 
 
 def _last_words(errors: IO[bytes], status: int | None) -> str:
@@ -202,12 +209,12 @@ class _Feeder(threading.Thread):
                 self.room.acquire()
                 if self.stopped:
                     return
-                write_frame(self.worker.stdin, chunk)
+                write_frame(_pipe(self.worker.stdin), chunk)
         except BaseException as error:  # handed to the reading side, which raises it
             self.error = error
         finally:
             with contextlib.suppress(OSError):
-                self.worker.stdin.close()  # type: ignore[union-attr]
+                _pipe(self.worker.stdin).close()
 
     def stop(self) -> None:
         """Make the thread end, if it has not (it may be waiting for room)."""
@@ -230,7 +237,7 @@ def _default_parallel() -> bool:
 # --- import ------------------------------------------------------------------------------
 
 
-def import_log(store: EventStore, source: IO[str], progress: Progress | None = None,
+def import_log(store: Recorder, source: IO[str], progress: Progress | None = None,
                batch_size: int = 2_000, parallel: bool | None = None) -> int:
     """Import an exported log into an empty registry; verifies the chain; all or nothing.
 
@@ -238,29 +245,26 @@ def import_log(store: EventStore, source: IO[str], progress: Progress | None = N
     second core); False checks everything in this process.
     """
     parallel = _default_parallel() if parallel is None else parallel
-    with transaction(store.engine, write=True) as conn, cyclic_gc_paused():
-        lock_appends(conn)  # no append (or second import) may slip in between the emptiness check and the insert
-        if store.head(conn) != 0:
-            raise ConflictError("the registry is not empty; import only into a new registry")
-        links, count, batch = _Chain(), 0, []
-        for checked in _checked(source, parallel):
-            row = links.link(checked)
-            if row is None:
-                continue
-            batch.append(row)
-            if len(batch) >= batch_size:
-                count += _import_batch(store, conn, batch)
-                batch = []
-                if progress:
-                    progress(count)
-        links.check_end()
-        if batch:
-            count += _import_batch(store, conn, batch)
-        return count
+    # closing(): a recorder that fails mid-import leaves the batches unread; the checking process must end too.
+    with cyclic_gc_paused(), contextlib.closing(_linked_batches(source, parallel, batch_size)) as batches:
+        return store.import_rows(batches, progress)
 
 
-def _import_batch(store: EventStore, conn: Connection, rows: list[tuple[Any, ...]]) -> int:
-    # RowEvent takes (position, stream_id, event_type, schema_version, data, meta, recorded_at).
-    events = [RowEvent((r[0], r[1], r[3], r[4], r[5], r[6], r[7])) for r in rows]
-    store.import_rows(conn, rows, events)
-    return len(rows)
+def _linked_batches(source: IO[str], parallel: bool, batch_size: int) -> Generator[list[EventRow], None, None]:
+    """The file's events as sealed rows, linked onto one chain, ``batch_size`` at a time; raises on any flaw.
+
+    Nothing is read before the recorder asks for the first batch (after its emptiness check);
+    a flaw found later rolls back what it wrote.
+    """
+    links, batch = _Chain(), list[EventRow]()
+    for checked in _checked(source, parallel):
+        row = links.link(checked)
+        if row is None:
+            continue
+        batch.append(row)
+        if len(batch) >= batch_size:
+            yield batch
+            batch = []
+    links.check_end()
+    if batch:
+        yield batch

@@ -12,13 +12,13 @@ from the cache so no uncommitted state survives.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from modelog.registry.aggregates import Aggregate
 from modelog.registry.events import Event, decode_event
-from modelog.registry.store import AppendRequest, EventStore, LogHead, NewEvent, StoredEvent
-from sqlalchemy.engine import Connection
+from modelog.registry.recorder import AppendRequest, LogHead, NewEvent, StoredEvent, WriteSession
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -36,15 +36,15 @@ class AggregateCache:
     #: Every cached aggregate reflects its stream up to this head (None: unknown, nothing trusted).
     synced: LogHead | None = None
 
-    def begin(self, store: EventStore, conn: Connection) -> tuple[LogHead, set[str]]:
+    def begin(self, session: WriteSession) -> tuple[LogHead, set[str]]:
         """Under the write lock: the log head, and the cached streams that moved since the cache was in step."""
         if self.synced is not None:
-            found = store.moved_since(conn, self.synced, CATCH_UP_LIMIT)
+            found = session.moved_since(self.synced, CATCH_UP_LIMIT)
             if found is not None:
                 return found
         self.entries.clear()
         self.synced = None
-        return store.log_head(conn), set()
+        return session.log_head(), set()
 
     def get(self, stream_id: str) -> Aggregate | None:
         """The cached aggregate, or None."""
@@ -56,7 +56,7 @@ class AggregateCache:
             self.entries.clear()  # trivially still in step with ``synced``
         self.entries[stream_id] = aggregate
 
-    def evict(self, stream_ids: Any) -> None:
+    def evict(self, stream_ids: Iterable[str]) -> None:
         """Forget the given streams."""
         for stream_id in stream_ids:
             self.entries.pop(stream_id, None)
@@ -70,13 +70,13 @@ class _Pending:
 
 
 class UnitOfWork:
-    """One command's reads and writes inside one write transaction."""
+    """One command's reads and writes inside one write session (a transaction holding the append lock)."""
 
-    def __init__(self, store: EventStore, conn: Connection, cache: AggregateCache) -> None:
-        self.store, self.conn, self.cache = store, conn, cache
+    def __init__(self, session: WriteSession, cache: AggregateCache) -> None:
+        self.session, self.cache = session, cache
         self.pending: dict[str, _Pending] = {}
         self.loaded: set[str] = set()
-        self.head, self.moved = cache.begin(store, conn)
+        self.head, self.moved = cache.begin(session)
         self.appended: list[StoredEvent] = []
 
     def load(self, cls: type[A], stream_id: str) -> A:
@@ -93,7 +93,7 @@ class UnitOfWork:
         return aggregate
 
     def _catch_up(self, aggregate: Aggregate, stream_id: str) -> None:
-        for stored in self.store.read_stream(stream_id, after_version=aggregate.version, conn=self.conn):
+        for stored in self.session.read_stream(stream_id, aggregate.version):
             aggregate.apply(decode_event(stored.event_type, stored.schema_version, stored.data))
 
     def record(self, stream_id: str, aggregate: Aggregate, new_events: list[Event]) -> None:
@@ -113,7 +113,7 @@ class UnitOfWork:
             if entry.events
         ]
         if requests:
-            self.appended = self.store.append_locked(self.conn, requests, meta, self.head)
+            self.appended = self.session.append(requests, meta, self.head)
         return self.appended
 
     def committed(self) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from modelog.registry.database import create_engine_for, transaction
+from modelog.registry.memory import InMemoryRecorder
 from modelog.registry.schema import create_log_schema
 from modelog.registry.store import EventStore, NewEvent, StoredEvent
 from sqlalchemy.engine import Connection, Engine
@@ -40,7 +41,8 @@ def drop_guards_on(conn: Connection) -> None:
         conn.exec_driver_sql("DROP TRIGGER IF EXISTS events_no_delete")
 
 
-def fill(store: EventStore, count: int, streams: Sequence[str] = ("s-a", "s-b", "s-c")) -> list[StoredEvent]:
+def fill(store: EventStore | InMemoryRecorder, count: int,
+         streams: Sequence[str] = ("s-a", "s-b", "s-c")) -> list[StoredEvent]:
     """Append ``count`` events round-robin over ``streams``, one append each."""
     stored: list[StoredEvent] = []
     for i in range(count):

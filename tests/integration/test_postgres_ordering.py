@@ -11,8 +11,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 
 import pytest
+from modelog.registry.recorder import append_checked
 from modelog.registry.store import APPEND_LOCK_KEY, AppendRequest, EventStore, StoredEvent
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
@@ -52,9 +54,9 @@ def test_a_later_append_waits_until_the_earlier_one_commits(pg_url: str, engine:
     store = EventStore(engine)
     for i in range(3):
         store.append("s-seed", None, [new(i)])
-    late = engine.connect()
-    transaction = late.begin()
-    held = store.append("s-late", None, [new(10)], conn=late)  # position 4, not committed yet
+    late = ExitStack()
+    session = late.enter_context(store.session())
+    held = append_checked(session, [AppendRequest("s-late", None, [new(10)])])  # position 4, not committed yet
     results: list[list[StoredEvent]] = []
     writer = threading.Thread(target=lambda: results.append(store.append("s-next", None, [new(11)])))
     writer.start()
@@ -64,8 +66,7 @@ def test_a_later_append_waits_until_the_earlier_one_commits(pg_url: str, engine:
         assert store.head() == 3
         assert list(store.read_all(from_position=4)) == []
     finally:
-        transaction.commit()
-        late.close()
+        late.close()  # commits the session
         writer.join(timeout=30)
     assert [e.position for e in held] == [4]
     assert [e.position for e in results[0]] == [5]

@@ -1,4 +1,10 @@
-"""The event-store contract: every backend (SQLite file, PostgreSQL) must pass all of it."""
+"""The event-store contract: every recorder (SQLite file, PostgreSQL, in memory) must pass all of it.
+
+The generic tests take ``store``, parametrised over the recorders; they append through the path
+production runs (a write session: read the head and versions, append after them, commit). Tests of
+what only a database has (its append-only triggers, projectors in the append transaction, schema
+versions) take ``sql_store`` or ``registry``, parametrised over the database backends.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,8 @@ import json
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +32,30 @@ from modelog.registry.errors import (
 )
 from modelog.registry.events import decode_event
 from modelog.registry.hashing import GENESIS_HASH
+from modelog.registry.memory import InMemoryRecorder
+from modelog.registry.recorder import (
+    EMPTY_LOG,
+    AppendRequest,
+    LogHead,
+    NewEvent,
+    Recorder,
+    StoredEvent,
+    append_checked,
+    parse_time,
+    utc_now,
+)
 from modelog.registry.schema import SCHEMA_VERSION
-from modelog.registry.store import AppendRequest, EventStore, NewEvent, StoredEvent, parse_time
+from modelog.registry.store import EventStore
 from modelog.registry.transfer import export_log, import_log
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
+from tests import backends
 from tests.integration.store_support import drop_guards, fill, log_engine, new
+
+AnyRecorder = EventStore | InMemoryRecorder
+MakeStore = Callable[..., AnyRecorder]
+RECORDERS = [*backends.selected_backends(), "memory"]
 
 
 @pytest.fixture
@@ -44,19 +67,54 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def store(engine: Engine) -> EventStore:
-    """A bare event store (no projectors)."""
+def sql_store(engine: Engine) -> EventStore:
+    """A bare SQL event store (no projectors) on the database backend under test."""
     return EventStore(engine)
 
 
-def positions(store: EventStore) -> list[int]:
+@pytest.fixture(params=RECORDERS)
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeStore]:
+    """Recorders of one kind over one (fresh) log: ``make_store(clock=...)``."""
+    if request.param == "memory":
+        memory = InMemoryRecorder()
+
+        def make_memory(clock: Callable[[], datetime] = utc_now) -> AnyRecorder:
+            memory.clock = clock
+            return memory
+
+        yield make_memory
+        return
+    if request.param == "postgres":
+        backends.require_postgres()
+        url = backends.reset_postgres()
+    else:
+        url = f"sqlite:///{tmp_path / 'registry.db'}"
+    eng = log_engine(url)
+    yield lambda clock=utc_now: EventStore(eng, clock=clock)
+    eng.dispose()
+
+
+@pytest.fixture
+def store(make_store: MakeStore) -> AnyRecorder:
+    """A recorder of the kind under test, on an empty log."""
+    return make_store()
+
+
+def positions(store: AnyRecorder) -> list[int]:
     return [e.position for e in store.read_all()]
+
+
+def test_every_recorder_implements_the_port() -> None:
+    engine = log_engine("sqlite://")
+    recorders: list[Recorder] = [InMemoryRecorder(), EventStore(engine)]  # the assignment is what mypy checks
+    assert all(r.head() == 0 for r in recorders)
+    engine.dispose()
 
 
 # --- append / read ------------------------------------------------------------------------
 
 
-def test_append_and_read_round_trip(store: EventStore) -> None:
+def test_append_and_read_round_trip(store: AnyRecorder) -> None:
     first = store.append("s-1", 0, [new(1), new(2)], {"actor": "ann", "correlation_id": "c1"})
     second = store.append("s-2", 0, [new(3, "ModelDeleted")])
     assert [(e.position, e.stream_version) for e in first] == [(1, 1), (2, 2)]
@@ -69,31 +127,74 @@ def test_append_and_read_round_trip(store: EventStore) -> None:
     assert store.read_stream("s-2")[0].event_type == "ModelDeleted"
     assert list(store.read_all()) == [*first, *second]
     assert store.head() == 3
+    assert store.log_head() == LogHead(3, second[0].hash, second[0].recorded_at)
+    assert store.stream_versions(["s-1", "s-2", "nothing"]) == {"s-1": 2, "s-2": 1, "nothing": 0}
     assert store.read_stream("s-1", after_version=1) == first[1:]
     assert store.read_stream("s-1", to_position=1) == first[:1]
     assert store.read_stream("nothing") == []
 
 
-def test_unicode_and_nested_data_survive(store: EventStore) -> None:
+def test_the_same_events_get_the_same_chain_on_every_recorder(store: AnyRecorder) -> None:
+    fixed = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    reference = InMemoryRecorder(clock=lambda: fixed)
+    for recorder in (store, reference):
+        recorder.clock = lambda: fixed
+        recorder.append_batch([AppendRequest("s-a", 0, [new(1)]), AppendRequest("s-b", 0, [new(2), new(3)])],
+                              {"actor": "ann"})
+        recorder.append("s-a", 1, [new(4)])
+    assert list(store.read_all()) == list(reference.read_all())
+
+
+def test_unicode_and_nested_data_survive(store: AnyRecorder) -> None:
     data = {"name": "modèle ☃ 模型", "nested": {"list": [1, 2.5, None, True], "empty": {}}}
     store.append("s-u", 0, [NewEvent("ModelRegistered", 1, data)])
     assert store.read_stream("s-u")[0].data == data
     assert store.verify().ok
 
 
-def test_batch_appends_to_several_streams_atomically(store: EventStore) -> None:
+def test_batch_appends_to_several_streams_atomically(store: AnyRecorder) -> None:
     stored = store.append_batch([AppendRequest("s-a", 0, [new(1)]), AppendRequest("s-b", 0, [new(2), new(3)])])
     assert [(e.stream_id, e.stream_version, e.position) for e in stored] == [
         ("s-a", 1, 1), ("s-b", 1, 2), ("s-b", 2, 3)]
     assert len({e.recorded_at for e in stored}) == 1
 
 
-def test_concurrency_error_on_second_stream_leaves_nothing(store: EventStore) -> None:
+def test_concurrency_error_on_second_stream_leaves_nothing(store: AnyRecorder) -> None:
     store.append("s-a", 0, [new(1)])
     with pytest.raises(ConcurrencyError) as caught:
         store.append_batch([AppendRequest("s-b", 0, [new(2)]), AppendRequest("s-a", 0, [new(3)])])
     assert (caught.value.stream_id, caught.value.expected, caught.value.actual) == ("s-a", 0, 1)
     assert store.head() == 1 and store.read_stream("s-b") == []
+
+
+def test_a_session_that_fails_after_appending_writes_nothing(store: AnyRecorder) -> None:
+    store.append("s-a", 0, [new(1)])
+    with pytest.raises(RuntimeError, match="decided wrong"), store.writer().session() as session:
+        session.append([AppendRequest("s-a", 1, [new(2)]), AppendRequest("s-b", 0, [new(3)])], {},
+                       session.log_head())
+        assert session.stream_versions(["s-a", "s-b"]) == {"s-a": 2, "s-b": 1}  # the session sees its own writes
+        raise RuntimeError("decided wrong")
+    assert store.head() == 1 and store.read_stream("s-b") == [] and store.verify().ok
+
+
+def test_a_session_reads_what_a_command_decides_on(store: AnyRecorder) -> None:
+    first = store.append("s-a", 0, [new(1), new(2)])
+    writer = store.writer()
+    with writer.session() as session:
+        head = session.log_head()
+        assert head == LogHead(2, first[-1].hash, first[-1].recorded_at)
+        assert session.read_stream("s-a", 1) == first[1:]
+        assert session.moved_since(head, 10) == (head, set())
+    store.append("s-b", 0, [new(3)])
+    store.append("s-a", 2, [new(4)])
+    with writer.session() as session:
+        moved = session.moved_since(head, 10)
+        assert moved is not None and moved[0].position == 4 and moved[1] == {"s-a", "s-b"}
+        assert session.moved_since(head, 1) is None  # more than the limit followed it
+        assert session.moved_since(LogHead(2, "not-the-hash", None), 10) is None  # a different log
+        appended = session.append([AppendRequest("s-a", 3, [new(5)])], {"actor": "ann"}, moved[0])
+    writer.close()
+    assert [e.position for e in appended] == [5] and store.read_stream("s-a")[-1] == appended[0]
 
 
 class _FailingProjector:
@@ -120,7 +221,7 @@ def test_failing_projector_rolls_back_events_and_earlier_projector_writes(engine
         assert conn.execute(text("SELECT position FROM side_effects")).scalars().all() == [1]
 
 
-def test_wrong_expected_version_raises_concurrency_error(store: EventStore) -> None:
+def test_wrong_expected_version_raises_concurrency_error(store: AnyRecorder) -> None:
     store.append("s-a", 0, [new(1), new(2)])
     for wrong in (0, 1, 3):
         with pytest.raises(ConcurrencyError, match="expected"):
@@ -131,37 +232,41 @@ def test_wrong_expected_version_raises_concurrency_error(store: EventStore) -> N
     assert [e.stream_version for e in store.read_stream("s-a")] == [1, 2, 3, 4]
 
 
-class _StaleStore(EventStore):
-    """A writer whose view of stream versions is out of date (it read before a rival committed)."""
-
-    def stream_versions(self, conn: Connection, stream_ids: object) -> dict[str, int]:  # type: ignore[override]
-        return {stream_id: 0 for stream_id in stream_ids}  # type: ignore[attr-defined]
-
-
-def test_unique_stream_version_collision_is_a_concurrency_error(engine: Engine, store: EventStore) -> None:
+def test_appending_after_a_stale_head_or_version_is_a_concurrency_error(store: AnyRecorder) -> None:
     store.append("s-a", 0, [new(1)])
-    with pytest.raises(ConcurrencyError, match="another writer"):
-        _StaleStore(engine).append("s-a", 0, [new(2)])
+    # A writer that read before a rival committed: its head and stream version are both stale.
+    with store.writer().session() as session, pytest.raises(ConcurrencyError):
+        session.append([AppendRequest("s-a", 0, [new(2)])], {}, EMPTY_LOG)
+    # The head is current, the stream version is not.
+    with store.writer().session() as session, pytest.raises(ConcurrencyError):
+        session.append([AppendRequest("s-a", 0, [new(2)])], {}, session.log_head())
     assert store.head() == 1 and store.verify().ok
 
 
-def test_same_stream_twice_in_one_batch_is_refused(store: EventStore) -> None:
+def test_a_session_append_needs_every_expected_version(store: AnyRecorder) -> None:
+    with pytest.raises(InvalidInputError, match="expected version"), store.writer().session() as session:
+        session.append([AppendRequest("s-a", None, [new(1)])], {}, session.log_head())
+    assert store.head() == 0
+
+
+def test_same_stream_twice_in_one_batch_is_refused(store: AnyRecorder) -> None:
     with pytest.raises(InvalidInputError):
         store.append_batch([AppendRequest("s-a", 0, [new(1)]), AppendRequest("s-a", 1, [new(2)])])
     assert store.head() == 0
 
 
-def test_positions_are_gap_free_across_refusals(store: EventStore) -> None:
+def test_positions_are_gap_free_across_refusals(store: AnyRecorder) -> None:
     store.append("s-a", 0, [new(1)])
     with pytest.raises(ConcurrencyError):
         store.append("s-a", 0, [new(2)])
-    with pytest.raises(RuntimeError):
-        EventStore(store.engine, [_FailingProjector()]).append("s-b", 0, [new(3)])
+    with pytest.raises(RuntimeError), store.writer().session() as session:
+        append_checked(session, [AppendRequest("s-b", 0, [new(3)])])
+        raise RuntimeError("the command failed after appending")
     store.append("s-b", 0, [new(4), new(5)])
     assert positions(store) == [1, 2, 3]
 
 
-def test_concurrent_writers_get_gap_free_positions_and_a_valid_chain(store: EventStore) -> None:
+def test_concurrent_writers_get_gap_free_positions_and_a_valid_chain(store: AnyRecorder) -> None:
     errors: list[BaseException] = []
 
     def write(worker: int) -> None:
@@ -185,7 +290,7 @@ def test_concurrent_writers_get_gap_free_positions_and_a_valid_chain(store: Even
 # --- reading the whole log ----------------------------------------------------------------
 
 
-def test_read_all_batches_and_filters(store: EventStore) -> None:
+def test_read_all_batches_and_filters(store: AnyRecorder) -> None:
     fill(store, 25, ("s-a", "s-b", "x_c"))
     every = list(store.read_all())
     assert [e.position for e in every] == list(range(1, 26))
@@ -201,25 +306,25 @@ def test_read_all_batches_and_filters(store: EventStore) -> None:
     assert list(store.read_all(from_position=26)) == []
 
 
-def test_read_all_uses_bounded_batches(store: EventStore) -> None:
+def test_read_all_uses_bounded_batches(store: AnyRecorder, monkeypatch: pytest.MonkeyPatch) -> None:
     fill(store, 10)
     sizes: list[int] = []
     original = store._read_batch
 
-    def recording(*args: object, **kwargs: object) -> list[StoredEvent]:
-        batch = original(*args, **kwargs)  # type: ignore[arg-type]
+    def recording(*args: Any, **kwargs: Any) -> list[StoredEvent]:
+        batch = original(*args, **kwargs)
         sizes.append(len(batch))
         return batch
 
-    store._read_batch = recording  # type: ignore[method-assign]
+    monkeypatch.setattr(store, "_read_batch", recording)
     assert len(list(store.read_all(batch_size=3))) == 10
     assert sizes == [3, 3, 3, 1]
 
 
-def test_position_at_finds_the_last_event_recorded_by_then(engine: Engine) -> None:
+def test_position_at_finds_the_last_event_recorded_by_then(make_store: MakeStore) -> None:
     base = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
     times = iter([base, base + timedelta(seconds=10), base + timedelta(seconds=10), base + timedelta(seconds=30)])
-    store = EventStore(engine, clock=lambda: next(times))
+    store = make_store(clock=lambda: next(times))
     for i in range(4):
         store.append("s-a", i, [new(i)])
     assert store.position_at(base - timedelta(microseconds=1)) == 0
@@ -227,26 +332,46 @@ def test_position_at_finds_the_last_event_recorded_by_then(engine: Engine) -> No
     assert store.position_at(base + timedelta(seconds=10)) == 3
     assert store.position_at(base + timedelta(seconds=29)) == 3
     assert store.position_at(base + timedelta(days=1)) == 4
-    assert store.position_at((base + timedelta(seconds=10)).astimezone(timezone_plus_two())) == 3
+    assert store.position_at((base + timedelta(seconds=10)).astimezone(timezone(timedelta(hours=2)))) == 3
     assert parse_time(store.read_stream("s-a")[0].recorded_at) == base
     with pytest.raises(InvalidInputError, match="timezone"):
         store.position_at(datetime(2024, 5, 1, 12, 0))
 
 
-def timezone_plus_two() -> object:
-    from datetime import timezone
-
-    return timezone(timedelta(hours=2))
-
-
-def test_recorded_times_never_go_backwards(engine: Engine) -> None:
+def test_recorded_times_never_go_backwards(make_store: MakeStore) -> None:
     base = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
     times = iter([base, base - timedelta(hours=1), base + timedelta(seconds=1)])
-    store = EventStore(engine, clock=lambda: next(times))
+    store = make_store(clock=lambda: next(times))
     for i in range(3):
         store.append("s-a", i, [new(i)])
     stamps = [e.recorded_at for e in store.read_all()]
     assert stamps == sorted(stamps) and stamps[0] == stamps[1]
+
+
+# --- import of sealed events ----------------------------------------------------------------
+
+
+def test_import_round_trips_between_recorders(store: AnyRecorder) -> None:
+    source = InMemoryRecorder()
+    source.append_batch([AppendRequest("model-a", 0, [new(1)]), AppendRequest("model-b", 0, [new(2), new(3)])],
+                        {"actor": "ann"})
+    source.append("model-a", 1, [new(4)])
+    exported = _export(source)
+    assert import_log(store, io.StringIO(exported), parallel=False) == 4
+    assert list(store.read_all()) == list(source.read_all()) and store.verify().ok
+    assert _export(store) == exported
+    with pytest.raises(ConflictError, match="not empty"):
+        import_log(store, io.StringIO(exported), parallel=False)
+    assert store.head() == 4
+
+
+def test_a_broken_import_leaves_the_log_empty(store: AnyRecorder) -> None:
+    source = InMemoryRecorder()
+    fill(source, 5)
+    lines = _export(source).splitlines(keepends=True)
+    with pytest.raises(IntegrityError, match="line 3"):
+        import_log(store, io.StringIO("".join([*lines[:2], *lines[3:]])), batch_size=1, parallel=False)
+    assert store.head() == 0 and list(store.read_all()) == []
 
 
 # --- append-only guard and tamper detection -----------------------------------------------
@@ -257,7 +382,8 @@ def test_recorded_times_never_go_backwards(engine: Engine) -> None:
     "DELETE FROM events WHERE position = 2",
     "DELETE FROM events",
 ])
-def test_database_refuses_changes_to_events(store: EventStore, statement: str) -> None:
+def test_database_refuses_changes_to_events(sql_store: EventStore, statement: str) -> None:
+    store = sql_store
     fill(store, 3)
     before = list(store.read_all())
     with pytest.raises(StorageError, match="append-only"), transaction(store.engine, write=True) as conn:
@@ -265,9 +391,10 @@ def test_database_refuses_changes_to_events(store: EventStore, statement: str) -
     assert list(store.read_all()) == before
 
 
-def test_postgres_refuses_truncate(store: EventStore, backend: str) -> None:
+def test_postgres_refuses_truncate(sql_store: EventStore, backend: str) -> None:
     if backend != "postgres":
         pytest.skip("TRUNCATE exists only on PostgreSQL")
+    store = sql_store
     fill(store, 2)
     with pytest.raises(StorageError, match="append-only"), transaction(store.engine, write=True) as conn:
         conn.exec_driver_sql("TRUNCATE events")
@@ -281,7 +408,7 @@ def _attack(engine: Engine, *statements: str) -> None:
             conn.exec_driver_sql(statement)
 
 
-def test_verify_accepts_an_intact_log(store: EventStore) -> None:
+def test_verify_accepts_an_intact_log(store: AnyRecorder) -> None:
     assert store.verify().ok and store.verify().checked == 0
     fill(store, 6)
     report = store.verify()
@@ -318,8 +445,9 @@ def test_verify_accepts_an_intact_log(store: EventStore) -> None:
         "UPDATE events SET position = 3 WHERE position = -2",
     ], 2, "hash"),
 ])
-def test_verify_names_the_first_tampered_position(store: EventStore, attack: list[str], first_bad: int,
+def test_verify_names_the_first_tampered_position(sql_store: EventStore, attack: list[str], first_bad: int,
                                                   problem: str) -> None:
+    store = sql_store
     fill(store, 6)
     _attack(store.engine, *attack)
     report = store.verify()
@@ -353,7 +481,8 @@ def test_registry_refuses_a_database_of_another_schema_version(db_url: str, tmp_
     assert str(stored) in str(caught.value)
 
 
-def test_unknown_event_type_fails_loudly_everywhere(store: EventStore, tmp_path: Path) -> None:
+def test_unknown_event_type_fails_loudly_everywhere(sql_store: EventStore, tmp_path: Path) -> None:
+    store = sql_store
     store.append("model-x", 0, [NewEvent("ModelTeleported", 1, {"to": "mars"})])
     with pytest.raises(EventSchemaError, match="unknown event type 'ModelTeleported'"):
         decode_event("ModelTeleported", 1, {"to": "mars"})
@@ -391,7 +520,7 @@ def _populate(reg: Any) -> None:
     run(RegisterModel(name="other"))
 
 
-def _export(store: EventStore) -> str:
+def _export(store: Recorder) -> str:
     out = io.StringIO()
     export_log(store, out)
     return out.getvalue()

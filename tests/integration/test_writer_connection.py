@@ -9,14 +9,15 @@ from modelog.registry import commands as cmd
 from modelog.registry.database import transaction
 from modelog.registry.errors import ConflictError, StorageError
 from modelog.registry.service import CommandService
-from modelog.registry.store import EventStore
+from modelog.registry.store import EventStore, SqlWriter, SqlWriteSession
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 
 
 def driver_connection(service: CommandService) -> Any:
     """The DB-API connection the service writes through now (None when it holds none)."""
-    held = service.writer._conn
+    assert isinstance(service.writer, SqlWriter)
+    held = service.writer.connection._conn
     return None if held is None else held.connection.dbapi_connection
 
 
@@ -37,7 +38,7 @@ def test_commands_write_through_one_kept_connection_until_close(registry: Any) -
 
 def test_a_database_error_drops_the_connection_and_the_next_command_starts_afresh(registry: Any) -> None:
     registry.commands.execute(cmd.RegisterModel(name="m"))
-    before = registry.commands.writer._conn
+    before = registry.commands.writer.connection._conn
     failing = {"left": 1}
 
     def fail_once(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
@@ -53,7 +54,7 @@ def test_a_database_error_drops_the_connection_and_the_next_command_starts_afres
         event.remove(registry.engine, "before_cursor_execute", fail_once)
     assert driver_connection(registry.commands) is None  # given back, as a pooled checkout would be
     registry.commands.execute(cmd.CreateVersion(model="m"))
-    assert registry.commands.writer._conn is not before
+    assert registry.commands.writer.connection._conn is not before
     assert [v.number for v in registry.reads.list_versions("m")] == [1]
     assert registry.store.verify().ok
 
@@ -91,7 +92,7 @@ def test_small_reads_fall_back_to_sqlalchemy_when_the_driver_cursor_fails(
 
         with monkeypatch.context() as patch:
             patch.setattr(Connection, "connection", property(lambda self: Broken()))
-            assert registry.store.moved_since(conn, head, 10) == (head, set())
+            assert SqlWriteSession(registry.store, conn).moved_since(head, 10) == (head, set())
 
 
 def test_a_small_read_that_fails_both_ways_is_a_storage_error(registry: Any) -> None:
@@ -99,5 +100,5 @@ def test_a_small_read_that_fails_both_ways_is_a_storage_error(registry: Any) -> 
     with pytest.raises(StorageError, match="events"), transaction(registry.engine, write=True) as conn:
         head = registry.store.log_head(conn)
         conn.exec_driver_sql("ALTER TABLE events RENAME TO events_gone")  # undone by the rollback
-        registry.store.moved_since(conn, head, 10)
+        SqlWriteSession(registry.store, conn).moved_since(head, 10)
     assert registry.store.head() == 2

@@ -130,9 +130,8 @@ def expected_events(prior: list[StoredEvent], command: Any) -> list[tuple[Any, .
     with tempfile.TemporaryDirectory(prefix="modelog-reexec-") as scratch:
         registry = open_registry(f"sqlite:///{scratch}/replay.db", actor="writer", synchronous="OFF")
         try:
-            with transaction(registry.engine, write=True) as conn:
-                if prior:
-                    registry.store.import_events(conn, prior)
+            if prior:
+                registry.store.import_events(prior)
             try:
                 return [_shape(e) for e in registry.commands.execute(command).events]
             except RegistryError:

@@ -8,9 +8,9 @@ import json
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from modelog.registry.bulk import cyclic_gc_paused
+from modelog.registry._sql.bulk import cyclic_gc_paused
+from modelog.registry._sql.json_decode import decode_json
 from modelog.registry.hashing import canonical_json
-from modelog.registry.json_decode import decode_json
 
 REFERENCE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text()

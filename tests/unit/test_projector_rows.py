@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from modelog.projections import projector
 from modelog.projections import tables as t
-from modelog.registry.raw_events import RowEvent
+from modelog.registry._sql.raw_events import RowEvent
 
 META = '{"actor":"ada","run_id":"run-9"}'
 

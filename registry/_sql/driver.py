@@ -16,7 +16,9 @@ from typing import Any
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, CursorResult
+from sqlalchemy.engine.interfaces import DBAPIModule
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 
 class DriverStatement:
@@ -32,10 +34,11 @@ class DriverStatement:
         if found is None:
             compiled = self.statement.compile(dialect=conn.dialect)
             literals = {key: value for key, value in compiled.params.items() if value is not None}
-            found = self._compiled[name] = (compiled.string, _binder(compiled.positiontup, literals))
+            positions = compiled.positiontup if isinstance(compiled, SQLCompiler) else None
+            found = self._compiled[name] = (compiled.string, _binder(positions, literals))
         return found
 
-    def execute(self, conn: Connection, params: Mapping[str, Any] | None = None) -> CursorResult[Any]:
+    def execute(self, conn: Connection, params: Mapping[str, Any] | None = None) -> CursorResult[*tuple[Any, ...]]:
         """Run the statement once with ``params`` (by bind name)."""
         sql, bind = self._compiled_for(conn)
         return conn.exec_driver_sql(sql, bind(params or {}))
@@ -69,7 +72,7 @@ class DriverStatement:
         conn.exec_driver_sql(sql, [bind(row) for row in rows])
 
 
-def _as_sqlalchemy_error(conn: Connection, cursor: Any, sql: str, args: Any, error: Exception) -> Exception:
+def _as_sqlalchemy_error(conn: Connection, cursor: Any, sql: str, args: Any, error: DBAPIModule.Error) -> Exception:
     """The exception SQLAlchemy raises for this driver error (and the connection invalidated if it was lost)."""
     lost = conn.dialect.is_disconnect(error, conn.connection.dbapi_connection, cursor)
     if lost:

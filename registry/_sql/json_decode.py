@@ -12,10 +12,11 @@ The parser is imported on first use, so a CLI read that decodes nothing never pa
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 
-def _load_parser(text: str) -> Any:
+def _load_parser(text: str | bytes) -> Any:
     global _parse
     from pydantic_core import from_json
 
@@ -23,7 +24,7 @@ def _load_parser(text: str) -> Any:
     return from_json(text)
 
 
-_parse = _load_parser
+_parse: Callable[[str | bytes], Any] = _load_parser
 
 
 def decode_json(text: str | bytes) -> Any:
