@@ -17,10 +17,14 @@ from modelog.registry.driver_sql import DriverStatement
 from modelog.registry.raw_events import RowEvent
 from modelog.registry.schema import events
 from modelog.registry.store import RAW_COLUMNS, EventStore
+from modelog.registry.vocabulary import EventType
 from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 
+__all__ = ["RowEvent", "linked_run_ids", "read_batches", "stream_events"]
+
 _c = events.c
+_RUN_LINKED = EventType.PIPELINE_RUN_LINKED.value
 
 
 @lru_cache(maxsize=8)
@@ -55,4 +59,4 @@ def stream_events(store: EventStore, stream_id: str, until: int, conn: Connectio
 
 def linked_run_ids(stream: Sequence[Any]) -> list[str]:
     """The ids of the runs linked in a model's stream (events with decoded ``data``), sorted."""
-    return sorted({e.data["run_id"] for e in stream if e.event_type == "PipelineRunLinked"})
+    return sorted({e.data["run_id"] for e in stream if e.event_type == _RUN_LINKED})
