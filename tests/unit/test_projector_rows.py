@@ -44,7 +44,9 @@ def test_link_and_run_link_rows() -> None:
     e = event("model-m1", '{"number":3,"pipeline":"p","step":"s","name":"n","kind":"data","link_version":2,'
                           '"artifact_id":"a","artifact_name":"an","artifact_version":4,"content_hash":"h",'
                           '"run_id":"r","run_pipeline":"rp"}')
-    assert named(t.artifact_links.name, projector._link_row("m1", e, e.data)) == {
+    writes = projector._Writes(None)  # type: ignore[arg-type]  # queuing a row needs no connection
+    projector._queue_link(writes, e, e.data)
+    assert named(t.artifact_links.name, writes.rows[t.artifact_links.name][0]) == {
         "model_id": "m1", "number": 3, "pipeline": "p", "step": "s", "name": "n", "kind": "data", "link_version": 2,
         "artifact_id": "a", "artifact_name": "an", "artifact_version": 4, "content_hash": "h", "run_id": "r",
         "created_at": e.recorded_at, "position": 7}
