@@ -8,6 +8,7 @@ from typing import Any
 
 from modelog.registry.catalog import upcast
 from modelog.registry.store import StoredEvent
+from modelog.registry.vocabulary import EventType
 
 
 @dataclass(frozen=True)
@@ -48,36 +49,48 @@ def _link(d: dict[str, Any]) -> str:
             f"v{d['artifact_version']}, {d['pipeline']}/{d['step']}) to version {d['number']}")
 
 
+def _registered(d: dict[str, Any]) -> str:
+    return f"registered model {d['name']!r}" + (" (implicitly, by a pipeline)" if d.get("implicit") else "")
+
+
+def _stage_changed(d: dict[str, Any]) -> str:
+    displaced = f" (displaced by version {d['displaced_by']})" if d.get("displaced_by") else ""
+    forced = " [forced]" if d.get("forced") and not d.get("displaced_by") else ""
+    return f"version {d['number']} stage {d['from_stage']} -> {d['to_stage']}{displaced}{forced}"
+
+
+def _alias_set(d: dict[str, Any]) -> str:
+    moved = f" (moved from version {d['previous_number']})" if d.get("previous_number") else ""
+    return f"alias @{d['alias']} set on version {d['number']}{moved}"
+
+
+E = EventType
 _DESCRIBERS: dict[str, Callable[[dict[str, Any]], str]] = {
-    "ModelNameClaimed": lambda d: f"name {d['name']!r} claimed",
-    "ModelNameReleased": lambda d: f"name {d['name']!r} released",
-    "ModelRegistered": lambda d: f"registered model {d['name']!r}" + (" (implicitly, by a pipeline)"
-                                                                       if d.get("implicit") else ""),
-    "ModelUpdated": lambda d: "updated model: " + (_join(_fields(d.get("changes", {})), _tags(d)) or "no change"),
-    "ModelDeleted": lambda d: f"deleted model {d['name']!r}",
-    "ModelVersionCreated": lambda d: f"created version {d['number']}"
-                                     + (f" named {d['name']!r}" if d["name"] != str(d["number"]) else ""),
-    "ModelVersionUpdated": lambda d: f"updated version {d['number']}: "
-                                     + (_join(_fields(d.get("changes", {})), _tags(d)) or "no change"),
-    "ModelVersionStageChanged": lambda d: f"version {d['number']} stage {d['from_stage']} -> {d['to_stage']}"
-                                          + (f" (displaced by version {d['displaced_by']})"
-                                             if d.get("displaced_by") else "")
-                                          + (" [forced]" if d.get("forced") and not d.get("displaced_by") else ""),
-    "ModelVersionAliasSet": lambda d: f"alias @{d['alias']} set on version {d['number']}"
-                                      + (f" (moved from version {d['previous_number']})"
-                                         if d.get("previous_number") else ""),
-    "ModelVersionAliasRemoved": lambda d: f"alias @{d['alias']} removed from version {d['number']}",
-    "ModelVersionDeleted": lambda d: f"deleted version {d['number']} (reason: {d['reason']})",
-    "ArtifactLinked": _link,
-    "ArtifactUnlinked": lambda d: f"unlinked every {d['kind']} {d['name']!r} ({d['pipeline']}/{d['step']}) "
-                                  f"from version {d['number']} (overwrite)",
-    "PipelineRunLinked": lambda d: f"linked run {d['run_id']} of pipeline {d['pipeline']!r} to version {d['number']}",
-    "PipelineRunStarted": lambda d: f"run of pipeline {d['pipeline']!r} started",
-    "PipelineStepCompleted": lambda d: f"step {d['step']!r} completed" + (" (cached)" if d.get("cached") else ""),
-    "PipelineRunCompleted": lambda d: "run completed",
-    "PipelineRunFailed": lambda d: f"run failed: {d['error_type']}: {d['error_message']}",
-    "ArtifactVersionStored": lambda d: f"stored artifact {d['name']!r} v{d['version']} ({d['data_type']})",
+    E.MODEL_NAME_CLAIMED: lambda d: f"name {d['name']!r} claimed",
+    E.MODEL_NAME_RELEASED: lambda d: f"name {d['name']!r} released",
+    E.MODEL_REGISTERED: _registered,
+    E.MODEL_UPDATED: lambda d: "updated model: " + (_join(_fields(d.get("changes", {})), _tags(d)) or "no change"),
+    E.MODEL_DELETED: lambda d: f"deleted model {d['name']!r}",
+    E.MODEL_VERSION_CREATED: lambda d: f"created version {d['number']}"
+                                       + (f" named {d['name']!r}" if d["name"] != str(d["number"]) else ""),
+    E.MODEL_VERSION_UPDATED: lambda d: f"updated version {d['number']}: "
+                                       + (_join(_fields(d.get("changes", {})), _tags(d)) or "no change"),
+    E.MODEL_VERSION_STAGE_CHANGED: _stage_changed,
+    E.MODEL_VERSION_ALIAS_SET: _alias_set,
+    E.MODEL_VERSION_ALIAS_REMOVED: lambda d: f"alias @{d['alias']} removed from version {d['number']}",
+    E.MODEL_VERSION_DELETED: lambda d: f"deleted version {d['number']} (reason: {d['reason']})",
+    E.ARTIFACT_LINKED: _link,
+    E.ARTIFACT_UNLINKED: lambda d: f"unlinked every {d['kind']} {d['name']!r} ({d['pipeline']}/{d['step']}) "
+                                   f"from version {d['number']} (overwrite)",
+    E.PIPELINE_RUN_LINKED: lambda d: f"linked run {d['run_id']} of pipeline {d['pipeline']!r} "
+                                     f"to version {d['number']}",
+    E.PIPELINE_RUN_STARTED: lambda d: f"run of pipeline {d['pipeline']!r} started",
+    E.PIPELINE_STEP_COMPLETED: lambda d: f"step {d['step']!r} completed" + (" (cached)" if d.get("cached") else ""),
+    E.PIPELINE_RUN_COMPLETED: lambda d: "run completed",
+    E.PIPELINE_RUN_FAILED: lambda d: f"run failed: {d['error_type']}: {d['error_message']}",
+    E.ARTIFACT_VERSION_STORED: lambda d: f"stored artifact {d['name']!r} v{d['version']} ({d['data_type']})",
 }
+del E
 
 
 def describe(event: StoredEvent) -> HistoryEntry:

@@ -11,7 +11,10 @@ from typing import Any
 
 from modelog.registry._sql.raw_events import RowEvent
 from modelog.registry.store import EventStore
+from modelog.registry.vocabulary import EventType
 from sqlalchemy.engine import Connection
+
+_RUN_LINKED = EventType.PIPELINE_RUN_LINKED.value
 
 
 def stream_events(store: EventStore, stream_id: str, until: int, conn: Connection) -> list[RowEvent]:
@@ -21,4 +24,4 @@ def stream_events(store: EventStore, stream_id: str, until: int, conn: Connectio
 
 def linked_run_ids(stream: Sequence[Any]) -> list[str]:
     """The ids of the runs linked in a model's stream (events with decoded ``data``), sorted."""
-    return sorted({e.data["run_id"] for e in stream if e.event_type == "PipelineRunLinked"})
+    return sorted({e.data["run_id"] for e in stream if e.event_type == _RUN_LINKED})

@@ -9,29 +9,72 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from modelog.projections import tables as t
+from modelog.projections.table_rows import TableRows
 from modelog.registry._sql.driver import DriverStatement, PositionalInsert
 from modelog.registry.catalog import CURRENT_SCHEMA, upcast
 from modelog.registry.hashing import canonical_json
 from modelog.registry.store import StoredEvent
 from modelog.registry.validation import name_key
+from modelog.registry.values import RunStatus, Stage
+from modelog.registry.vocabulary import MODEL_PREFIX, EventType, run_id_of
 from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.engine import Connection
 
-Handler = Callable[[Connection, StoredEvent, dict[str, Any]], None]
-#: Builds the row an event inserts, as a list in the table's column order (see ``_INSERTS``).
-RowBuilder = Callable[[StoredEvent, dict[str, Any]], list[Any]]
-MODEL_FIELDS = ("license", "description", "audience", "use_cases", "limitations", "trade_offs", "ethics")
+
+class ProjectedEvent(Protocol):
+    """What the projector reads of an event: a stored event of a live append, or a raw row of a replay."""
+
+    @property
+    def position(self) -> int:
+        """Log position."""
+
+    @property
+    def stream_id(self) -> str:
+        """The stream it belongs to (``model-<id>``...)."""
+
+    @property
+    def event_type(self) -> str:
+        """Its event type (an :class:`EventType` value)."""
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version its data was written at."""
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """Its payload (upcast by the projector when older)."""
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """Its metadata (actor, run id...)."""
+
+    @property
+    def recorded_at(self) -> str:
+        """When it was recorded (fixed-width UTC text)."""
 
 
-_MODEL_PREFIX = len("model-")
+Handler = Callable[[Connection, ProjectedEvent, dict[str, Any]], None]
+#: Builds the row an event inserts, by column name (see :mod:`projections.table_rows`).
+RowBuilder = Callable[[ProjectedEvent, dict[str, Any]], list[Any]]
+
+#: How the rows of each table the projector inserts are built, by table name.
+ROWS = {table.name: TableRows(table)
+        for table in (t.models, t.versions, t.artifact_links, t.run_links, t.runs, t.artifacts)}
+_MODEL_ROW, _VERSION_ROW, _LINK_ROW = ROWS[t.models.name].make, ROWS[t.versions.name].make, \
+    ROWS[t.artifact_links.name].make
+_RUN_LINK_ROW, _RUN_ROW, _ARTIFACT_ROW = ROWS[t.run_links.name].make, ROWS[t.runs.name].make, \
+    ROWS[t.artifacts.name].make
+_MODEL_ID_START = len(MODEL_PREFIX)  # inlined model_id_of: most events of a replay are model events
+_RUNNING, _COMPLETED, _FAILED, _NO_STAGE = RunStatus.RUNNING.value, RunStatus.COMPLETED.value, \
+    RunStatus.FAILED.value, Stage.NONE.value  # plain text: rows go to the driver as they are
 
 
-def _model_id(event: StoredEvent) -> str:
-    # Only model events reach the handlers that call this, so every stream id starts with "model-".
-    return event.stream_id[_MODEL_PREFIX:]
+def _model_id(event: ProjectedEvent) -> str:
+    # Only model events reach the handlers that call this, so every stream id is a model stream.
+    return event.stream_id[_MODEL_ID_START:]
 
 
 def _tags_json(tags: Sequence[str]) -> str:
@@ -43,15 +86,15 @@ def _merge_tags(current: str, added: Sequence[str], removed: Sequence[str]) -> s
     return _tags_json(kept + [tag for tag in added if tag not in kept])
 
 
-def _touch_model(conn: Connection, event: StoredEvent) -> None:
+def _touch_model(conn: Connection, event: ProjectedEvent) -> None:
     conn.execute(update(t.models).where(t.models.c.model_id == _model_id(event)).values(updated_at=event.recorded_at))
 
 
-def _version_where(event: StoredEvent, data: dict[str, Any], table: Any = t.versions) -> Any:
+def _version_where(event: ProjectedEvent, data: dict[str, Any], table: Any = t.versions) -> Any:
     return and_(table.c.model_id == _model_id(event), table.c.number == data["number"])
 
 
-def _touch_version(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+def _touch_version(conn: Connection, event: ProjectedEvent, data: dict[str, Any]) -> None:
     conn.execute(update(t.versions).where(_version_where(event, data)).values(updated_at=event.recorded_at))
     _touch_model(conn, event)
 
@@ -59,14 +102,17 @@ def _touch_version(conn: Connection, event: StoredEvent, data: dict[str, Any]) -
 # --- models --------------------------------------------------------------------------
 
 
-def _model_row(event: StoredEvent, data: dict[str, Any]) -> list[Any]:
+def _model_row(event: ProjectedEvent, data: dict[str, Any]) -> list[Any]:
     get, at = data.get, event.recorded_at
-    return [data["model_id"], data["name"], name_key(data["name"]), get("license"), get("description"),
-            get("audience"), get("use_cases"), get("limitations"), get("trade_offs"), get("ethics"),
-            _tags_json(get("tags", ())), bool(get("implicit")), at, at, event.meta.get("actor"), 0, None]
+    return _MODEL_ROW(
+        model_id=data["model_id"], name=data["name"], name_key=name_key(data["name"]), license=get("license"),
+        description=get("description"), audience=get("audience"), use_cases=get("use_cases"),
+        limitations=get("limitations"), trade_offs=get("trade_offs"), ethics=get("ethics"),
+        tags=_tags_json(get("tags", ())), implicit=bool(get("implicit")), created_at=at, updated_at=at,
+        created_by=event.meta.get("actor"), version_count=0, latest_version=None)
 
 
-def _on_model_updated(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+def _on_model_updated(conn: Connection, event: ProjectedEvent, data: dict[str, Any]) -> None:
     where = t.models.c.model_id == _model_id(event)
     values: dict[str, Any] = dict(data.get("changes", {}))
     if data.get("tags_added") or data.get("tags_removed"):
@@ -75,7 +121,7 @@ def _on_model_updated(conn: Connection, event: StoredEvent, data: dict[str, Any]
     conn.execute(update(t.models).where(where).values(updated_at=event.recorded_at, **values))
 
 
-def _on_model_deleted(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+def _on_model_deleted(conn: Connection, event: ProjectedEvent, data: dict[str, Any]) -> None:
     model_id = _model_id(event)
     for table in (t.artifact_links, t.run_links, t.aliases, t.versions, t.models):
         conn.execute(table.delete().where(table.c.model_id == model_id))
@@ -84,13 +130,15 @@ def _on_model_deleted(conn: Connection, event: StoredEvent, data: dict[str, Any]
 # --- versions ------------------------------------------------------------------------
 
 
-def _version_row(event: StoredEvent, data: dict[str, Any]) -> list[Any]:
+def _version_row(event: ProjectedEvent, data: dict[str, Any]) -> list[Any]:
     meta, at = event.meta, event.recorded_at
-    return [_model_id(event), data["number"], data["name"], name_key(data["name"]), data.get("description"),
-            _tags_json(data.get("tags", ())), "none", at, at, meta.get("actor"), meta.get("run_id")]
+    return _VERSION_ROW(
+        model_id=_model_id(event), number=data["number"], name=data["name"], name_key=name_key(data["name"]),
+        description=data.get("description"), tags=_tags_json(data.get("tags", ())), stage=_NO_STAGE,
+        created_at=at, updated_at=at, created_by=meta.get("actor"), created_run_id=meta.get("run_id"))
 
 
-def _on_version_updated(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+def _on_version_updated(conn: Connection, event: ProjectedEvent, data: dict[str, Any]) -> None:
     changes = dict(data.get("changes", {}))
     if changes.get("name") is not None:
         changes["name_key"] = name_key(changes["name"])
@@ -103,25 +151,25 @@ def _on_version_updated(conn: Connection, event: StoredEvent, data: dict[str, An
     _touch_version(conn, event, data)
 
 
-def _on_stage_changed(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+def _on_stage_changed(conn: Connection, event: ProjectedEvent, data: dict[str, Any]) -> None:
     conn.execute(update(t.versions).where(_version_where(event, data)).values(stage=data["to_stage"]))
     _touch_version(conn, event, data)
 
 
-def _on_alias_set(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+def _on_alias_set(conn: Connection, event: ProjectedEvent, data: dict[str, Any]) -> None:
     model_id = _model_id(event)
     conn.execute(t.aliases.delete().where(t.aliases.c.model_id == model_id, t.aliases.c.alias == data["alias"]))
     conn.execute(t.aliases.insert().values(model_id=model_id, alias=data["alias"], number=data["number"]))
     _touch_version(conn, event, data)
 
 
-def _on_alias_removed(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+def _on_alias_removed(conn: Connection, event: ProjectedEvent, data: dict[str, Any]) -> None:
     where = and_(t.aliases.c.model_id == _model_id(event), t.aliases.c.alias == data["alias"])
     conn.execute(t.aliases.delete().where(where))
     _touch_version(conn, event, data)
 
 
-def _on_version_deleted(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+def _on_version_deleted(conn: Connection, event: ProjectedEvent, data: dict[str, Any]) -> None:
     for table in (t.artifact_links, t.run_links, t.aliases, t.versions):
         conn.execute(table.delete().where(_version_where(event, data, table)))
     model_id, v = _model_id(event), t.versions
@@ -132,14 +180,7 @@ def _on_version_deleted(conn: Connection, event: StoredEvent, data: dict[str, An
         latest_version=select(func.max(v.c.number)).where(of_model).scalar_subquery()))
 
 
-def _link_row(model_id: str, event: StoredEvent, data: dict[str, Any]) -> tuple[Any, ...]:
-    # A tuple: nothing touches a link row once queued (only model and version rows get touched).
-    return (model_id, data["number"], data["pipeline"], data["step"], data["name"], data["kind"],
-            data["link_version"], data["artifact_id"], data["artifact_name"], data["artifact_version"],
-            data["content_hash"], data.get("run_id"), event.recorded_at, event.position)
-
-
-def _on_artifact_unlinked(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+def _on_artifact_unlinked(conn: Connection, event: ProjectedEvent, data: dict[str, Any]) -> None:
     links = t.artifact_links
     conn.execute(links.delete().where(
         _version_where(event, data, links), links.c.pipeline == data["pipeline"], links.c.step == data["step"],
@@ -148,25 +189,29 @@ def _on_artifact_unlinked(conn: Connection, event: StoredEvent, data: dict[str, 
     _touch_version(conn, event, data)
 
 
-def _run_link_row(event: StoredEvent, data: dict[str, Any]) -> list[Any]:
-    return [_model_id(event), data["number"], data["run_id"], data["pipeline"], event.recorded_at, event.position]
+def _run_link_row(event: ProjectedEvent, data: dict[str, Any]) -> list[Any]:
+    return _RUN_LINK_ROW(model_id=_model_id(event), number=data["number"], run_id=data["run_id"],
+                         pipeline=data["pipeline"], created_at=event.recorded_at, position=event.position)
 
 
 # --- runs and artifacts ----------------------------------------------------------------
 
 
-def _run_where(event: StoredEvent) -> Any:
-    return t.runs.c.run_id == event.stream_id.removeprefix("run-")
+def _run_where(event: ProjectedEvent) -> Any:
+    return t.runs.c.run_id == run_id_of(event.stream_id)
 
 
-def _run_row(event: StoredEvent, data: dict[str, Any]) -> list[Any]:
+def _run_row(event: ProjectedEvent, data: dict[str, Any]) -> list[Any]:
     get = data.get
-    return [data["run_id"], data["pipeline"], "running", get("model_id"), get("model_name"), get("version_number"),
-            bool(get("created_version")), event.recorded_at, None, 0, None, None, None, event.meta.get("actor")]
+    return _RUN_ROW(
+        run_id=data["run_id"], pipeline=data["pipeline"], status=_RUNNING, model_id=get("model_id"),
+        model_name=get("model_name"), version_number=get("version_number"),
+        created_version=bool(get("created_version")), started_at=event.recorded_at, finished_at=None,
+        steps_completed=0, failed_step=None, error_type=None, error_message=None, started_by=event.meta.get("actor"))
 
 
-def _on_step_completed(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
-    run_id = event.stream_id.removeprefix("run-")
+def _on_step_completed(conn: Connection, event: ProjectedEvent, data: dict[str, Any]) -> None:
+    run_id = run_id_of(event.stream_id)
     conn.execute(t.step_runs.insert().values(
         run_id=run_id, step=data["step"], cached=bool(data.get("cached")), cache_key=data.get("cache_key"),
         outputs=canonical_json(data.get("outputs", [])), duration_ms=float(data.get("duration_ms", 0.0)),
@@ -175,46 +220,48 @@ def _on_step_completed(conn: Connection, event: StoredEvent, data: dict[str, Any
     conn.execute(update(t.runs).where(_run_where(event)).values(steps_completed=t.runs.c.steps_completed + 1))
 
 
-def _on_run_completed(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
-    conn.execute(update(t.runs).where(_run_where(event)).values(status="completed", finished_at=event.recorded_at))
+def _on_run_completed(conn: Connection, event: ProjectedEvent, data: dict[str, Any]) -> None:
+    conn.execute(update(t.runs).where(_run_where(event)).values(status=_COMPLETED, finished_at=event.recorded_at))
 
 
-def _on_run_failed(conn: Connection, event: StoredEvent, data: dict[str, Any]) -> None:
+def _on_run_failed(conn: Connection, event: ProjectedEvent, data: dict[str, Any]) -> None:
     conn.execute(update(t.runs).where(_run_where(event)).values(
-        status="failed", finished_at=event.recorded_at, failed_step=data.get("step"),
+        status=_FAILED, finished_at=event.recorded_at, failed_step=data.get("step"),
         error_type=data["error_type"], error_message=data["error_message"],
     ))
 
 
-def _artifact_row(event: StoredEvent, data: dict[str, Any]) -> list[Any]:
-    return [data["artifact_id"], data["name"], name_key(data["name"]), data["version"], data["uri"],
-            data["content_hash"], data["data_type"], data["materializer"], data.get("run_id"), data.get("step"),
-            event.recorded_at]
+def _artifact_row(event: ProjectedEvent, data: dict[str, Any]) -> list[Any]:
+    return _ARTIFACT_ROW(
+        artifact_id=data["artifact_id"], name=data["name"], name_key=name_key(data["name"]), version=data["version"],
+        uri=data["uri"], content_hash=data["content_hash"], data_type=data["data_type"],
+        materializer=data["materializer"], run_id=data.get("run_id"), step=data.get("step"),
+        created_at=event.recorded_at)
 
 
 #: Handlers that update or delete rows, applied one event at a time (the rest are in ``BATCHED``).
 HANDLERS: dict[str, Handler] = {
-    "ModelUpdated": _on_model_updated,
-    "ModelDeleted": _on_model_deleted,
-    "ModelVersionUpdated": _on_version_updated,
-    "ModelVersionStageChanged": _on_stage_changed,
-    "ModelVersionAliasSet": _on_alias_set,
-    "ModelVersionAliasRemoved": _on_alias_removed,
-    "ModelVersionDeleted": _on_version_deleted,
-    "ArtifactUnlinked": _on_artifact_unlinked,
-    "PipelineStepCompleted": _on_step_completed,
-    "PipelineRunCompleted": _on_run_completed,
-    "PipelineRunFailed": _on_run_failed,
+    EventType.MODEL_UPDATED.value: _on_model_updated,
+    EventType.MODEL_DELETED.value: _on_model_deleted,
+    EventType.MODEL_VERSION_UPDATED.value: _on_version_updated,
+    EventType.MODEL_VERSION_STAGE_CHANGED.value: _on_stage_changed,
+    EventType.MODEL_VERSION_ALIAS_SET.value: _on_alias_set,
+    EventType.MODEL_VERSION_ALIAS_REMOVED.value: _on_alias_removed,
+    EventType.MODEL_VERSION_DELETED.value: _on_version_deleted,
+    EventType.ARTIFACT_UNLINKED.value: _on_artifact_unlinked,
+    EventType.PIPELINE_STEP_COMPLETED.value: _on_step_completed,
+    EventType.PIPELINE_RUN_COMPLETED.value: _on_run_completed,
+    EventType.PIPELINE_RUN_FAILED.value: _on_run_failed,
 }
 
 #: Tables a handler reads rows of (beyond the model row): a replay that keeps only some tables
 #: (``apply_events(only=...)``) must keep these too whenever such an event is replayed. A tag
 #: change merges into the version's stored tags; a deletion recounts the model's versions.
-READS: dict[str, frozenset[str]] = {"ModelVersionUpdated": frozenset({t.versions.name}),
-                                    "ModelVersionDeleted": frozenset({t.versions.name})}
+READS: dict[str, frozenset[str]] = {EventType.MODEL_VERSION_UPDATED.value: frozenset({t.versions.name}),
+                                    EventType.MODEL_VERSION_DELETED.value: frozenset({t.versions.name})}
 
 
-def tables_needed(only: frozenset[str], events: Sequence[StoredEvent]) -> frozenset[str]:
+def tables_needed(only: frozenset[str], events: Sequence[ProjectedEvent]) -> frozenset[str]:
     """``only`` plus the tables the handlers of ``events`` read (see :data:`READS`)."""
     extra = [READS[e.event_type] for e in events if e.event_type in READS]
     return only.union(*extra) if extra else only
@@ -222,12 +269,13 @@ def tables_needed(only: frozenset[str], events: Sequence[StoredEvent]) -> frozen
 
 # --- batched application --------------------------------------------------------------
 
-_INSERTS = {table.name: PositionalInsert(table)
-            for table in (t.models, t.versions, t.artifact_links, t.run_links, t.runs, t.artifacts)}
-_MODEL_UPDATED_AT = _INSERTS[t.models.name].columns.index("updated_at")
-_MODEL_VERSION_COUNT = _INSERTS[t.models.name].columns.index("version_count")
-_MODEL_LATEST_VERSION = _INSERTS[t.models.name].columns.index("latest_version")
-_VERSION_UPDATED_AT = _INSERTS[t.versions.name].columns.index("updated_at")
+_INSERTS = {name: PositionalInsert(rows.table) for name, rows in ROWS.items()}
+_MODEL_UPDATED_AT = ROWS[t.models.name].index["updated_at"]
+_MODEL_VERSION_COUNT = ROWS[t.models.name].index["version_count"]
+_MODEL_LATEST_VERSION = ROWS[t.models.name].index["latest_version"]
+_VERSION_UPDATED_AT = ROWS[t.versions.name].index["updated_at"]
+_VERSION_KEY = ROWS[t.versions.name].reader("model_id", "number")
+_MODEL_KEY = ROWS[t.models.name].index["model_id"]
 _TOUCH_VERSION = DriverStatement(
     update(t.versions)
     .where(t.versions.c.model_id == bindparam("key_model"), t.versions.c.number == bindparam("key_number"))
@@ -270,7 +318,7 @@ class _Writes:
         """Whether rows of ``table`` are kept (see ``only``): a row is built only if so."""
         return self.only is None or table in self.only
 
-    def insert(self, table: str, row: Sequence[Any]) -> None:
+    def insert(self, table: str, row: list[Any]) -> None:
         """Queue a row for ``table``."""
         found = self.rows.get(table)
         if found is None:
@@ -278,15 +326,15 @@ class _Writes:
         else:
             found.append(row)
 
-    def insert_built(self, table: str, build: RowBuilder, event: StoredEvent, data: dict[str, Any]) -> None:
+    def insert_built(self, table: str, build: RowBuilder, event: ProjectedEvent, data: dict[str, Any]) -> None:
         """Queue the row ``build`` makes of the event for ``table`` (not built unless ``table`` is kept)."""
         if self.keeps(table):
             row = build(event, data)
             self.insert(table, row)
             if table == _VERSIONS:
-                self.new_versions[(row[0], row[1])] = row
+                self.new_versions[_VERSION_KEY(row)] = row
             elif table == _MODELS:
-                self.new_models[row[0]] = row
+                self.new_models[row[_MODEL_KEY]] = row
 
     def touch(self, model_id: str, at: str, number: int | None = None) -> None:
         """Queue ``updated_at`` of a model (and of one of its versions)."""
@@ -324,7 +372,7 @@ class _Writes:
     def flush(self) -> None:
         """Execute everything queued, inserts first."""
         for table, rows in self.rows.items():
-            _INSERTS[table].executemany(self.conn, list(map(tuple, rows)))
+            _INSERTS[table].executemany(self.conn, list(map(tuple, rows)))  # the rows, in column order
         _TOUCH_VERSION.executemany(self.conn, [{"key_model": m, "key_number": n, "key_at": at}
                                                for (m, n), at in self.versions.items()])
         models, added = self.models, self.added
@@ -338,54 +386,60 @@ class _Writes:
 _MODELS, _VERSIONS, _LINKS = t.models.name, t.versions.name, t.artifact_links.name
 
 
-def _queue_model(writes: _Writes, event: StoredEvent, data: dict[str, Any]) -> None:
+def _queue_model(writes: _Writes, event: ProjectedEvent, data: dict[str, Any]) -> None:
     writes.insert_built(t.models.name, _model_row, event, data)
 
 
-def _queue_version(writes: _Writes, event: StoredEvent, data: dict[str, Any]) -> None:
+def _queue_version(writes: _Writes, event: ProjectedEvent, data: dict[str, Any]) -> None:
     writes.insert_built(t.versions.name, _version_row, event, data)
     writes.add_version(_model_id(event), data["number"], event.recorded_at)
 
 
-def _queue_link(writes: _Writes, event: StoredEvent, data: dict[str, Any]) -> None:
+def _queue_link(writes: _Writes, event: ProjectedEvent, data: dict[str, Any]) -> None:
     # Most events of a large registry are links: this path builds the model id and the row once each.
-    model_id = _model_id(event)
+    # The row is built here rather than by a row builder: one call fewer per link.
+    model_id, number = _model_id(event), data["number"]
     if writes.keeps(_LINKS):
-        writes.insert(_LINKS, _link_row(model_id, event, data))
-    writes.touch(model_id, event.recorded_at, data["number"])
+        writes.insert(_LINKS, _LINK_ROW(
+            model_id=model_id, number=number, pipeline=data["pipeline"], step=data["step"], name=data["name"],
+            kind=data["kind"], link_version=data["link_version"], artifact_id=data["artifact_id"],
+            artifact_name=data["artifact_name"], artifact_version=data["artifact_version"],
+            content_hash=data["content_hash"], run_id=data.get("run_id"), created_at=event.recorded_at,
+            position=event.position))
+    writes.touch(model_id, event.recorded_at, number)
 
 
-def _queue_run_link(writes: _Writes, event: StoredEvent, data: dict[str, Any]) -> None:
+def _queue_run_link(writes: _Writes, event: ProjectedEvent, data: dict[str, Any]) -> None:
     writes.insert_built(t.run_links.name, _run_link_row, event, data)
     writes.touch(_model_id(event), event.recorded_at, data["number"])
 
 
-def _queue_run(writes: _Writes, event: StoredEvent, data: dict[str, Any]) -> None:
+def _queue_run(writes: _Writes, event: ProjectedEvent, data: dict[str, Any]) -> None:
     writes.insert_built(t.runs.name, _run_row, event, data)
 
 
-def _queue_artifact(writes: _Writes, event: StoredEvent, data: dict[str, Any]) -> None:
+def _queue_artifact(writes: _Writes, event: ProjectedEvent, data: dict[str, Any]) -> None:
     writes.insert_built(t.artifacts.name, _artifact_row, event, data)
 
 
-def _queue_nothing(writes: _Writes, event: StoredEvent, data: dict[str, Any]) -> None:
+def _queue_nothing(writes: _Writes, event: ProjectedEvent, data: dict[str, Any]) -> None:
     """Name claims have no read model of their own."""
 
 
 #: Handlers that only insert rows and touch ``updated_at``: their writes are batched.
-BATCHED: dict[str, Callable[[_Writes, StoredEvent, dict[str, Any]], None]] = {
-    "ModelNameClaimed": _queue_nothing,
-    "ModelNameReleased": _queue_nothing,
-    "ModelRegistered": _queue_model,
-    "ModelVersionCreated": _queue_version,
-    "ArtifactLinked": _queue_link,
-    "PipelineRunLinked": _queue_run_link,
-    "PipelineRunStarted": _queue_run,
-    "ArtifactVersionStored": _queue_artifact,
+BATCHED: dict[str, Callable[[_Writes, ProjectedEvent, dict[str, Any]], None]] = {
+    EventType.MODEL_NAME_CLAIMED.value: _queue_nothing,
+    EventType.MODEL_NAME_RELEASED.value: _queue_nothing,
+    EventType.MODEL_REGISTERED.value: _queue_model,
+    EventType.MODEL_VERSION_CREATED.value: _queue_version,
+    EventType.ARTIFACT_LINKED.value: _queue_link,
+    EventType.PIPELINE_RUN_LINKED.value: _queue_run_link,
+    EventType.PIPELINE_RUN_STARTED.value: _queue_run,
+    EventType.ARTIFACT_VERSION_STORED.value: _queue_artifact,
 }
 
 
-def apply_events(conn: Connection, batch: Sequence[StoredEvent], only: frozenset[str] | None = None) -> None:
+def apply_events(conn: Connection, batch: Sequence[ProjectedEvent], only: frozenset[str] | None = None) -> None:
     """Apply events to the read-model tables (no checkpoint).
 
     ``only`` (table names) skips the row inserts of every other table, for a scratch replay whose

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +20,7 @@ from modelog.projections import tables as t
 from modelog.projections.history import HistoryEntry, describe
 from modelog.projections.log_rows import linked_run_ids, stream_events
 from modelog.projections.projector import apply_events, tables_needed
+from modelog.projections.table_rows import TableRows
 from modelog.projections.views import ArtifactView, LinkView, ModelView, Page, RunView, StepView, VersionView
 from modelog.registry._sql.batches import read_batches
 from modelog.registry._sql.bulk import cyclic_gc_paused
@@ -29,14 +30,25 @@ from modelog.registry.errors import InvalidInputError, NotFoundError
 from modelog.registry.selectors import SelectorKind, VersionSelector, parse_selector
 from modelog.registry.store import EventStore, StoredEvent
 from modelog.registry.validation import name_key
-from modelog.registry.values import parse_stage
+from modelog.registry.values import ARTIFACT_KIND_NAMES, ArtifactKind, RunStatus, parse_stage
+from modelog.registry.vocabulary import (
+    ARTIFACT_PREFIX,
+    MODEL_PREFIX,
+    MODEL_TEXT_FIELDS,
+    RUN_PREFIX,
+    EventType,
+    artifact_stream,
+    model_stream,
+    name_stream,
+    run_stream,
+)
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.schema import CreateTable
 
 SORT_FIELDS = {"name": t.models.c.name_key, "created": t.models.c.created_at, "updated": t.models.c.updated_at}
-KINDS = ("data", "model", "deployment")
+_KINDS = frozenset(kind.value for kind in ArtifactKind)
 CLOCK_SKEW = timedelta(seconds=5)
 #: The table a model query reads (``_model_select``): a past read of one model replays only its rows.
 MODEL_TABLES = frozenset({t.models.name})
@@ -143,13 +155,14 @@ class ReadModel:
     def _model_events(self, model_id: str, position: int) -> tuple[list[RowEvent], list[RowEvent]]:
         """The model's stream up to ``position``, and the events of its linked runs in log order."""
         with transaction(self.engine) as conn:  # one snapshot for the model's stream and its runs'
-            stream = stream_events(self.store, f"model-{model_id}", position, conn)
-            found = [e for r in linked_run_ids(stream) for e in stream_events(self.store, f"run-{r}", position, conn)]
+            stream = stream_events(self.store, model_stream(model_id), position, conn)
+            found = [e for r in linked_run_ids(stream)
+                     for e in stream_events(self.store, run_stream(r), position, conn)]
         return stream, sorted(found, key=lambda e: e.position)
 
     def _linked_run_events(self, stream: list[StoredEvent], position: int | None) -> list[StoredEvent]:
         """The events of every run linked in ``stream``, each read through the stream index, in log order."""
-        found = [e for r in linked_run_ids(stream) for e in self.store.read_stream(f"run-{r}", to_position=position)]
+        found = [e for r in linked_run_ids(stream) for e in self.store.read_stream(run_stream(r), to_position=position)]
         return sorted(found, key=lambda e: e.position)
 
     # --- model lookups -------------------------------------------------------------
@@ -167,17 +180,17 @@ class ReadModel:
         return "models: " + ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
 
     def _claims(self, name: str, position: int | None) -> list[StoredEvent]:
-        return self.store.read_stream(f"name-{name_key(name)}", to_position=position)
+        return self.store.read_stream(name_stream(name), to_position=position)
 
     def _model_id_at(self, name: str, position: int) -> str:
         claims = self._claims(name, position)
-        if not claims or claims[-1].event_type != "ModelNameClaimed":
+        if not claims or claims[-1].event_type != EventType.MODEL_NAME_CLAIMED:
             raise NotFoundError(f"model {name!r} did not exist at log position {position}")
         return str(claims[-1].data["model_id"])
 
     def model_id_for_history(self, name: str) -> str:
         """The id of the model that last held ``name``, even if it has been deleted since."""
-        claimed = [e for e in self._claims(name, None) if e.event_type == "ModelNameClaimed"]
+        claimed = [e for e in self._claims(name, None) if e.event_type == EventType.MODEL_NAME_CLAIMED]
         if not claimed:
             raise NotFoundError(f"no model named {name!r} has ever existed")
         return str(claimed[-1].data["model_id"])
@@ -203,7 +216,7 @@ class ReadModel:
             with self._live() as conn:
                 yield conn
             return
-        with self._replayed(self._log_batches("model-", position), MODEL_LIST_TABLES) as conn:
+        with self._replayed(self._log_batches(MODEL_PREFIX, position), MODEL_LIST_TABLES) as conn:
             yield conn
 
     def _model_page(self, conn: Connection, name: str | None, tag: str | None, sort_by: str, page: int,
@@ -284,7 +297,7 @@ class ReadModel:
         labels = [str(r.number) if r.name == str(r.number) else f"{r.number} ({r.name!r})" for r in reversed(rows)]
         return "existing versions: " + ", ".join(labels)
 
-    def _version_views(self, conn: Connection, model: str, model_id: str, rows: list[Any]) -> list[VersionView]:
+    def _version_views(self, conn: Connection, model: str, model_id: str, rows: Sequence[Any]) -> list[VersionView]:
         if not rows:
             return []
         numbers = [r.number for r in rows] if len(rows) <= 500 else None
@@ -306,7 +319,7 @@ class ReadModel:
         query = select(link.c.number, func.count()).where(link.c.model_id == model_id)
         if numbers is not None:
             query = query.where(link.c.number.in_(numbers))
-        return dict(conn.execute(query.group_by(link.c.number)).all())  # type: ignore[arg-type]
+        return dict(conn.execute(query.group_by(link.c.number)).all())
 
     def _aliases(self, conn: Connection, model_id: str) -> dict[int, list[str]]:
         found: dict[int, list[str]] = {}
@@ -320,8 +333,8 @@ class ReadModel:
     def list_links(self, model: str, version: Any = None, *, kind: str | None = None,
                    as_of: datetime | None = None, at_position: int | None = None) -> list[LinkView]:
         """Artifacts linked to a version (optionally one kind), in link order."""
-        if kind is not None and kind not in KINDS:
-            raise InvalidInputError(f"unknown artifact kind {kind!r}; kinds are {', '.join(KINDS)}")
+        if kind is not None and kind not in _KINDS:
+            raise InvalidInputError(f"unknown artifact kind {kind!r}; kinds are {ARTIFACT_KIND_NAMES}")
         selector = parse_selector(version)
         position = self.resolve_point(as_of, at_position)
         with self._model_reader(model, position) as (conn, model_id):
@@ -361,7 +374,7 @@ class ReadModel:
     def get_run(self, run_id: str, *, as_of: datetime | None = None, at_position: int | None = None) -> RunView:
         """A run by id (a past point replays only that run's stream)."""
         position = self.resolve_point(as_of, at_position)
-        one_run = lambda p: iter([self.store.read_stream(f"run-{run_id}", to_position=p)])  # noqa: E731
+        one_run = lambda p: iter([self.store.read_stream(run_stream(run_id), to_position=p)])  # noqa: E731
         with self._streams_reader(position, one_run) as conn:
             row = conn.execute(select(t.runs, t.runs.c.started_at.label("linked_at"))
                                .where(t.runs.c.run_id == run_id)).first()
@@ -373,7 +386,7 @@ class ReadModel:
                   pipeline: str | None = None, status: str | None = None) -> list[RunView]:
         """The most recent runs (optionally only one pipeline's, or only those with ``status``)."""
         position = self.resolve_point(as_of, at_position)
-        all_runs = lambda p: self._log_batches("run-", p)  # noqa: E731
+        all_runs = lambda p: self._log_batches(RUN_PREFIX, p)  # noqa: E731
         with self._streams_reader(position, all_runs) as conn:
             query = select(t.runs, t.runs.c.started_at.label("linked_at")).order_by(
                 t.runs.c.started_at.desc(), t.runs.c.run_id)
@@ -387,7 +400,7 @@ class ReadModel:
                        at_position: int | None = None) -> list[StepView]:
         """The completed steps of a run in completion order (a past point replays only that run's stream)."""
         position = self.resolve_point(as_of, at_position)
-        one_run = lambda p: iter([self.store.read_stream(f"run-{run_id}", to_position=p)])  # noqa: E731
+        one_run = lambda p: iter([self.store.read_stream(run_stream(run_id), to_position=p)])  # noqa: E731
         s = t.step_runs
         with self._streams_reader(position, one_run) as conn:
             rows = conn.execute(s.select().where(s.c.run_id == run_id).order_by(s.c.completed_at, s.c.step)).all()
@@ -402,7 +415,7 @@ class ReadModel:
             name = conn.execute(select(t.artifacts.c.name).where(t.artifacts.c.artifact_id == artifact_id)).first()
         if name is None:
             raise NotFoundError(f"artifact {artifact_id!r} does not exist")
-        stream = f"artifact-{name_key(name.name)}"
+        stream = artifact_stream(name.name)
         one_name = lambda p: iter([self.store.read_stream(stream, to_position=p)])  # noqa: E731
         with self._streams_reader(position, one_name) as conn:
             row = conn.execute(t.artifacts.select().where(t.artifacts.c.artifact_id == artifact_id)).first()
@@ -413,7 +426,7 @@ class ReadModel:
     def list_artifacts(self, *, as_of: datetime | None = None, at_position: int | None = None) -> list[ArtifactView]:
         """Every stored artifact version, by name and version."""
         position = self.resolve_point(as_of, at_position)
-        everything = lambda p: self._log_batches("artifact-", p)  # noqa: E731
+        everything = lambda p: self._log_batches(ARTIFACT_PREFIX, p)  # noqa: E731
         with self._streams_reader(position, everything) as conn:
             rows = conn.execute(t.artifacts.select().order_by(t.artifacts.c.name_key, t.artifacts.c.version)).all()
         return [ArtifactView(**{c: r._mapping[c] for c in ArtifactView.__dataclass_fields__}) for r in rows]
@@ -422,7 +435,7 @@ class ReadModel:
         """Outputs of the latest successful run's step with this cache key, or None."""
         s, r = t.step_runs, t.runs
         query = (select(s.c.outputs).select_from(s.join(r, r.c.run_id == s.c.run_id))
-                 .where(s.c.cache_key == cache_key, r.c.status == "completed")
+                 .where(s.c.cache_key == cache_key, r.c.status == RunStatus.COMPLETED.value)
                  .order_by(s.c.completed_at.desc()).limit(1))
         with self._live() as conn:
             found = conn.execute(query).first()
@@ -435,12 +448,12 @@ class ReadModel:
         """The ordered history of a model's stream (deleted models too), optionally with its runs' events."""
         position = self.resolve_point(as_of, at_position)
         model_id = self.model_id_for_history(model) if position is None else self._model_id_at_any(model, position)
-        stream = self.store.read_stream(f"model-{model_id}", to_position=position)
+        stream = self.store.read_stream(model_stream(model_id), to_position=position)
         events = stream + self._linked_run_events(stream, position) if include_runs else stream
         return [describe(e) for e in sorted(events, key=lambda e: e.position)]
 
     def _model_id_at_any(self, name: str, position: int) -> str:
-        claimed = [e for e in self._claims(name, position) if e.event_type == "ModelNameClaimed"]
+        claimed = [e for e in self._claims(name, position) if e.event_type == EventType.MODEL_NAME_CLAIMED]
         if not claimed:
             raise NotFoundError(f"no model named {name!r} existed at log position {position}")
         return str(claimed[-1].data["model_id"])
@@ -457,23 +470,29 @@ def _model_select() -> Any:
 def _model_view(row: Any) -> ModelView:
     m = row._mapping
     return ModelView(
-        id=m["model_id"], name=m["name"], license=m["license"], description=m["description"],
-        audience=m["audience"], use_cases=m["use_cases"], limitations=m["limitations"],
-        trade_offs=m["trade_offs"], ethics=m["ethics"], tags=tuple(json.loads(m["tags"])),
+        id=m["model_id"], name=m["name"], **{field: m[field] for field in MODEL_TEXT_FIELDS},
+        tags=tuple(json.loads(m["tags"])),
         latest_version=m["latest_version"], version_count=int(m["version_count"] or 0),
         created_at=m["created_at"], updated_at=m["updated_at"], created_by=m["created_by"],
     )
 
 
+_VERSION_FIELDS = TableRows(t.versions).reader(
+    "model_id", "number", "name", "description", "tags", "stage", "created_at", "updated_at", "created_by",
+    "created_run_id")
+_DATA, _MODEL, _DEPLOYMENT = ArtifactKind.DATA.value, ArtifactKind.MODEL.value, ArtifactKind.DEPLOYMENT.value
+
+
 def _version_view(row: Any, model_name: str, counts: dict[tuple[int, str], int], runs: dict[int, int],
                   aliases: dict[int, list[str]]) -> VersionView:
-    # Rows of t.versions.select(), unpacked by position: per-attribute Row access dominated long lists.
-    model_id, n, name, _name_key, description, tags, stage, created_at, updated_at, created_by, run_id = row
+    # Rows of t.versions.select(), read by column name at indexes computed once: per-attribute Row access
+    # dominated long lists.
+    model_id, n, name, description, tags, stage, created_at, updated_at, created_by, run_id = _VERSION_FIELDS(row)
     return VersionView(
         model_id=model_id, model_name=model_name, number=n, name=name, description=description,
         tags=tuple(json.loads(tags)) if tags != "[]" else (), stage=stage, aliases=tuple(aliases.get(n, ())),
-        data_count=counts.get((n, "data"), 0), model_count=counts.get((n, "model"), 0),
-        deployment_count=counts.get((n, "deployment"), 0), run_count=runs.get(n, 0),
+        data_count=counts.get((n, _DATA), 0), model_count=counts.get((n, _MODEL), 0),
+        deployment_count=counts.get((n, _DEPLOYMENT), 0), run_count=runs.get(n, 0),
         created_at=created_at, updated_at=updated_at, created_by=created_by, created_run_id=run_id,
     )
 
@@ -486,7 +505,7 @@ def _run_view(row: Any) -> RunView:
     m = row._mapping
     error = f"{m['error_type']}: {m['error_message']}" if m.get("error_type") else None
     return RunView(
-        run_id=m["run_id"], pipeline=m["pipeline"], status=m.get("status") or "unknown",
+        run_id=m["run_id"], pipeline=m["pipeline"], status=m.get("status") or RunStatus.UNKNOWN.value,
         started_at=m.get("started_at"), finished_at=m.get("finished_at"),
         steps_completed=int(m.get("steps_completed") or 0), error=error, linked_at=m.get("linked_at"),
         model_name=m.get("model_name"), version_number=m.get("version_number"),

@@ -14,10 +14,16 @@ from modelog.registry import events as ev
 from modelog.registry.errors import ConflictError, InvalidInputError, NotFoundError
 from modelog.registry.selectors import SelectorKind, VersionSelector
 from modelog.registry.validation import name_key
-from modelog.registry.values import EXCLUSIVE_STAGES, ArtifactKind, Stage
+from modelog.registry.values import EXCLUSIVE_STAGES, ArtifactKind, DeleteReason, RunStatus, Stage
+from modelog.registry.vocabulary import MODEL_TEXT_FIELDS
+
+# The stream ids live in registry.vocabulary; re-exported here for the modules that still import them from here.
+from modelog.registry.vocabulary import artifact_stream as artifact_stream
+from modelog.registry.vocabulary import model_stream as model_stream
+from modelog.registry.vocabulary import name_stream as name_stream
+from modelog.registry.vocabulary import run_stream as run_stream
 
 LinkKey = tuple[str, str, str, str]  # (pipeline, step, name, kind)
-MODEL_FIELDS = ("license", "description", "audience", "use_cases", "limitations", "trade_offs", "ethics")
 
 
 class Aggregate:
@@ -227,7 +233,7 @@ class ModelState(Aggregate):
             return []
         return [ev.PipelineRunLinked(number=target.number, run_id=run_id, pipeline=pipeline)]
 
-    def delete_version(self, target: VersionState, reason: ev.DeleteReason, run_id: str | None) -> list[ev.Event]:
+    def delete_version(self, target: VersionState, reason: DeleteReason, run_id: str | None) -> list[ev.Event]:
         """Delete a version (its aliases go with it)."""
         removed = [ev.ModelVersionAliasRemoved(alias=a, number=n) for a, n in sorted(self.aliases.items())
                    if n == target.number]
@@ -237,7 +243,7 @@ class ModelState(Aggregate):
 
     def _on_ModelRegistered(self, event: ev.ModelRegistered) -> None:
         self.model_id, self.name, self.exists = event.model_id, event.name, True
-        self.fields = {f: getattr(event, f) for f in MODEL_FIELDS}
+        self.fields = {f: getattr(event, f) for f in MODEL_TEXT_FIELDS}
         self.tags = list(event.tags)
 
     def _on_ModelUpdated(self, event: ev.ModelUpdated) -> None:
@@ -288,7 +294,7 @@ class RunState(Aggregate):
 
     run_id: str = ""
     pipeline: str = ""
-    status: str = "unknown"
+    status: RunStatus = RunStatus.UNKNOWN
     steps: list[str] = field(default_factory=list)
     model_id: str | None = None
     version_number: int | None = None
@@ -297,11 +303,11 @@ class RunState(Aggregate):
 
     def require_running(self) -> None:
         """Refuse to record anything on a run that is not running."""
-        if self.status != "running":
+        if self.status is not RunStatus.RUNNING:
             raise ConflictError(f"run {self.run_id or '?'} is {self.status}, not running")
 
     def _on_PipelineRunStarted(self, event: ev.PipelineRunStarted) -> None:
-        self.run_id, self.pipeline, self.status = event.run_id, event.pipeline, "running"
+        self.run_id, self.pipeline, self.status = event.run_id, event.pipeline, RunStatus.RUNNING
         self.model_id, self.version_number = event.model_id, event.version_number
         self.created_version = event.created_version
 
@@ -309,10 +315,10 @@ class RunState(Aggregate):
         self.steps.append(event.step)
 
     def _on_PipelineRunCompleted(self, event: ev.PipelineRunCompleted) -> None:
-        self.status = "completed"
+        self.status = RunStatus.COMPLETED
 
     def _on_PipelineRunFailed(self, event: ev.PipelineRunFailed) -> None:
-        self.status = "failed"
+        self.status = RunStatus.FAILED
 
 
 @dataclass
@@ -325,22 +331,3 @@ class ArtifactState(Aggregate):
     def _on_ArtifactVersionStored(self, event: ev.ArtifactVersionStored) -> None:
         self.latest = event.version
 
-
-def model_stream(model_id: str) -> str:
-    """Stream id of a model."""
-    return f"model-{model_id}"
-
-
-def name_stream(name: str) -> str:
-    """Stream id of the claim on a model name."""
-    return f"name-{name_key(name)}"
-
-
-def run_stream(run_id: str) -> str:
-    """Stream id of a pipeline run."""
-    return f"run-{run_id}"
-
-
-def artifact_stream(name: str) -> str:
-    """Stream id of a named artifact's versions."""
-    return f"artifact-{name_key(name)}"

@@ -10,32 +10,16 @@ from collections.abc import Callable
 from typing import Any
 
 from modelog.registry.errors import EventSchemaError
+from modelog.registry.vocabulary import EventType
 
 Data = dict[str, Any]
 Upcaster = Callable[[Data], Data]
 
-#: Current schema version of every event type the registry knows.
-CURRENT_SCHEMA: dict[str, int] = {
-    "ModelNameClaimed": 1,
-    "ModelNameReleased": 1,
-    "ModelRegistered": 1,
-    "ModelUpdated": 1,
-    "ModelDeleted": 1,
-    "ModelVersionCreated": 1,
-    "ModelVersionUpdated": 1,
-    "ModelVersionStageChanged": 1,
-    "ModelVersionAliasSet": 1,
-    "ModelVersionAliasRemoved": 1,
-    "ModelVersionDeleted": 1,
-    "ArtifactLinked": 1,
-    "ArtifactUnlinked": 1,
-    "PipelineRunLinked": 1,
-    "PipelineRunStarted": 1,
-    "PipelineStepCompleted": 1,
-    "PipelineRunCompleted": 1,
-    "PipelineRunFailed": 1,
-    "ArtifactVersionStored": 1,
-}
+#: Event types whose schema moved past version 1 (none yet), and to which version.
+_BUMPED: dict[EventType, int] = {}
+
+#: Current schema version of every event type the registry knows (keys are plain text: the log's).
+CURRENT_SCHEMA: dict[str, int] = {event_type.value: _BUMPED.get(event_type, 1) for event_type in EventType}
 
 _UPCASTERS: dict[tuple[str, int], Upcaster] = {}
 

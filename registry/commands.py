@@ -1,16 +1,40 @@
-"""Commands: imperative requests to change the registry. Each is validated on construction."""
+"""Commands: imperative requests to change the registry, each carrying its parsed, typed values.
+
+A command is built from raw user values (``SetStage(model="demo", version=1, stage="production")``)
+and validated on construction: every field's ``mode="before"`` validator turns the raw value into
+its type (a cleaned name, a :class:`VersionSelector`, a :class:`Stage`...), so the attributes hold
+parsed values only. A refusal is always an :class:`InvalidInputError`, never pydantic's own error.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+import warnings
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any
 
 from modelog.registry.errors import InvalidInputError
-from modelog.registry.selectors import VersionSelector, parse_selector
+from modelog.registry.selectors import LATEST, VersionSelector, parse_selector
 from modelog.registry.validation import clean_alias, clean_name, clean_tags, clean_text, clean_version_name
 from modelog.registry.values import ArtifactKind, DeleteReason, Stage, parse_kind, parse_stage
+from modelog.registry.vocabulary import MODEL_TEXT_FIELDS
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    InstanceOf,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
 
-MODEL_TEXT_FIELDS = ("license", "description", "audience", "use_cases", "limitations", "trade_offs", "ethics")
+__all__ = [
+    "MODEL_TEXT_FIELDS", "Command", "CompleteStep", "CreateVersion", "DeleteModel", "DeleteVersion", "FinishRun",
+    "LinkArtifact", "LinkRun", "ModelContext", "OutputSpec", "RegisterModel", "RemoveAlias", "SetAlias", "SetStage",
+    "StartRun", "UpdateModel", "UpdateVersion", "clean_id", "parse_reason",
+]
 
 
 def clean_id(value: object, what: str) -> str:
@@ -20,6 +44,8 @@ def clean_id(value: object, what: str) -> str:
 
 def parse_reason(value: object) -> DeleteReason:
     """Parse a delete reason (user, pipeline_failure)."""
+    if isinstance(value, DeleteReason):
+        return value
     try:
         return DeleteReason(str(getattr(value, "value", value)).strip().casefold())
     except ValueError:
@@ -27,171 +53,182 @@ def parse_reason(value: object) -> DeleteReason:
         raise InvalidInputError(f"unknown delete reason {value!r}; reasons are {choices}") from None
 
 
-def _clean_changes(changes: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, str | None]:
-    unknown = sorted(set(changes) - set(allowed))
+def _clean_model_changes(changes: object) -> dict[str, str | None]:
+    """Model text fields by name, each cleaned; refuses a field models do not have."""
+    if not isinstance(changes, dict):
+        raise InvalidInputError(f"model fields must be given by name, got {type(changes).__name__}")
+    unknown = sorted(set(changes) - set(MODEL_TEXT_FIELDS))
     if unknown:
-        raise InvalidInputError(f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}")
+        raise InvalidInputError(f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(MODEL_TEXT_FIELDS)}")
     return {k: clean_text(v, k.replace("_", " ")) for k, v in changes.items()}
 
 
-@dataclass(frozen=True)
-class Command:
+def _cleaned(clean: Callable[[object, str], str], what: str) -> BeforeValidator:
+    return BeforeValidator(lambda value: clean(value, what))
+
+
+def _optional(clean: Callable[[object], str]) -> BeforeValidator:
+    return BeforeValidator(lambda value: None if value is None else clean(value))
+
+
+def _required() -> Any:
+    """The default of a text field that must be given: validated, so leaving it out is refused by its validator."""
+    return Field(default="", validate_default=True)
+
+
+def _check_artifact_version(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInputError(f"artifact version must be a whole number >= 1, got {value!r}")
+    return value
+
+
+# Field types: what each raw value is parsed into (after the before-validator, pydantic only checks the type).
+ModelName = Annotated[str, _cleaned(clean_name, "model name")]
+PipelineName = Annotated[str, _cleaned(clean_name, "pipeline name")]
+RunId = Annotated[str, _cleaned(clean_id, "run id")]
+VersionName = Annotated[str | None, _optional(clean_version_name)]
+Description = Annotated[str | None, BeforeValidator(lambda value: clean_text(value, "description"))]
+Tags = Annotated[tuple[str, ...], BeforeValidator(clean_tags)]
+Alias = Annotated[str, BeforeValidator(clean_alias)]
+ModelChanges = Annotated[dict[str, str | None], BeforeValidator(_clean_model_changes)]
+Selector = Annotated[InstanceOf[VersionSelector], BeforeValidator(parse_selector)]
+StageValue = Annotated[Stage, BeforeValidator(parse_stage)]
+Kind = Annotated[ArtifactKind, BeforeValidator(parse_kind)]
+Reason = Annotated[DeleteReason, BeforeValidator(parse_reason)]
+ArtifactVersion = Annotated[int, BeforeValidator(_check_artifact_version)]
+
+
+def _as_invalid_input(error: ValidationError) -> InvalidInputError:
+    """The first problem as the registry's own error: the one a validator raised, else pydantic's, reworded."""
+    first: ErrorDetails = error.errors()[0]
+    raised = first.get("ctx", {}).get("error")
+    if isinstance(raised, InvalidInputError):
+        return raised
+    field = ".".join(str(part) for part in first["loc"]) or error.title
+    return InvalidInputError(f"{error.title}: {field}: {first['msg']}")
+
+
+class _ParsedModel(BaseModel):
+    """Frozen, validated on construction, refusing unknown fields; errors are InvalidInputError.
+
+    Defaults are trusted as they are, except those marked ``_required()``: an empty text the field's
+    validator refuses with its own message ("pipeline must not be empty") when the field is not given.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def __init__(self, **values: Any) -> None:
+        try:  # what BaseModel.__init__ does, one call shorter (commands are built on the hot path)
+            self.__pydantic_validator__.validate_python(values, self_instance=self)
+        except ValidationError as error:  # converted in this one place; validators raise InvalidInputError
+            raise _as_invalid_input(error) from None
+
+
+if TYPE_CHECKING:
+    class _Parsed:
+        """What the type checker sees: built by keyword from raw user values, read back as typed attributes.
+
+        Seen as a pydantic model, every field would have to be given already parsed (a ``Stage``,
+        not ``"production"``), which is exactly what the validators are there to accept.
+        """
+
+        def __init__(self, **values: Any) -> None: ...
+else:
+    _Parsed = _ParsedModel
+
+
+class Command(_Parsed):
     """Base class of commands."""
 
 
-@dataclass(frozen=True)
 class RegisterModel(Command):
     """Register a new model under a name no live model holds."""
 
-    name: str
-    fields: dict[str, str | None] = field(default_factory=dict)
-    tags: tuple[str, ...] = ()
+    name: ModelName
+    fields: ModelChanges = Field(default_factory=dict)
+    tags: Tags = ()
     implicit: bool = False
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "name", clean_name(self.name, "model name"))
-        object.__setattr__(self, "fields", _clean_changes(self.fields, MODEL_TEXT_FIELDS))
-        object.__setattr__(self, "tags", clean_tags(self.tags))
 
-
-@dataclass(frozen=True)
 class UpdateModel(Command):
     """Change some text fields of a model, add tags and remove tags (removing an unknown tag is a no-op)."""
 
-    model: str
-    changes: dict[str, str | None] = field(default_factory=dict)
-    add_tags: tuple[str, ...] = ()
-    remove_tags: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "model", clean_name(self.model, "model name"))
-        object.__setattr__(self, "changes", _clean_changes(self.changes, MODEL_TEXT_FIELDS))
-        object.__setattr__(self, "add_tags", clean_tags(self.add_tags))
-        object.__setattr__(self, "remove_tags", clean_tags(self.remove_tags))
+    model: ModelName
+    changes: ModelChanges = Field(default_factory=dict)
+    add_tags: Tags = ()
+    remove_tags: Tags = ()
 
 
-@dataclass(frozen=True)
 class DeleteModel(Command):
     """Delete a model (tombstone) and free its name."""
 
-    model: str
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "model", clean_name(self.model, "model name"))
+    model: ModelName
 
 
-@dataclass(frozen=True)
 class CreateVersion(Command):
     """Create the next version of a model."""
 
-    model: str
-    name: str | None = None
-    description: str | None = None
-    tags: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "model", clean_name(self.model, "model name"))
-        if self.name is not None:
-            object.__setattr__(self, "name", clean_version_name(self.name))
-        object.__setattr__(self, "description", clean_text(self.description, "description"))
-        object.__setattr__(self, "tags", clean_tags(self.tags))
+    model: ModelName
+    name: VersionName = None
+    description: Description = None
+    tags: Tags = ()
 
 
-@dataclass(frozen=True)
 class _VersionCommand(Command):
     """A command addressed to one version of a model."""
 
-    model: str
-    version: Any
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "model", clean_name(self.model, "model name"))
-        object.__setattr__(self, "version", parse_selector(self.version))
+    model: ModelName
+    version: Selector
 
     @property
     def selector(self) -> VersionSelector:
-        """The parsed version selector."""
-        return self.version  # type: ignore[no-any-return]
+        """The parsed version selector (the same as ``version``)."""
+        return self.version
 
 
-@dataclass(frozen=True)
 class UpdateVersion(_VersionCommand):
     """Rename a version, change its description or its tags."""
 
-    name: str | None = None
-    description: str | None = None
+    name: VersionName = None
+    description: Description = None
     set_description: bool = False
-    add_tags: tuple[str, ...] = ()
-    remove_tags: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.name is not None:
-            object.__setattr__(self, "name", clean_version_name(self.name))
-        object.__setattr__(self, "description", clean_text(self.description, "description"))
-        object.__setattr__(self, "add_tags", clean_tags(self.add_tags))
-        object.__setattr__(self, "remove_tags", clean_tags(self.remove_tags))
+    add_tags: Tags = ()
+    remove_tags: Tags = ()
 
 
-@dataclass(frozen=True)
 class SetStage(_VersionCommand):
     """Move a version into a stage; ``force`` archives the current holder of staging/production."""
 
-    stage: Any = Stage.NONE
+    stage: StageValue = Stage.NONE
     force: bool = False
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        object.__setattr__(self, "stage", parse_stage(self.stage))
 
-
-@dataclass(frozen=True)
 class SetAlias(_VersionCommand):
     """Point an alias at a version (moving it if another version holds it)."""
 
-    alias: str = ""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        object.__setattr__(self, "alias", clean_alias(self.alias))
+    alias: Alias = _required()
 
 
-@dataclass(frozen=True)
 class RemoveAlias(Command):
     """Remove an alias from whichever version holds it."""
 
-    model: str
-    alias: str
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "model", clean_name(self.model, "model name"))
-        object.__setattr__(self, "alias", clean_alias(self.alias))
+    model: ModelName
+    alias: Alias
 
 
-@dataclass(frozen=True)
 class LinkArtifact(_VersionCommand):
     """Link a stored artifact version to a model version."""
 
-    pipeline: str = ""
-    step: str = ""
-    name: str = ""
-    kind: Any = ArtifactKind.DATA
-    artifact_id: str = ""
-    artifact_name: str = ""
-    artifact_version: int = 1
+    pipeline: Annotated[str, _cleaned(clean_name, "pipeline")] = _required()
+    step: Annotated[str, _cleaned(clean_name, "step")] = _required()
+    name: Annotated[str, _cleaned(clean_name, "name")] = _required()
+    kind: Kind = ArtifactKind.DATA
+    artifact_id: Annotated[str, _cleaned(clean_id, "artifact id")] = _required()
+    artifact_name: Annotated[str, _cleaned(clean_name, "artifact name")] = _required()
+    artifact_version: ArtifactVersion = 1
     content_hash: str = ""
     run_id: str | None = None
     overwrite: bool = False
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        for attr in ("pipeline", "step", "name", "artifact_name"):
-            object.__setattr__(self, attr, clean_name(getattr(self, attr), attr.replace("_", " ")))
-        object.__setattr__(self, "kind", parse_kind(self.kind))
-        object.__setattr__(self, "artifact_id", clean_id(self.artifact_id, "artifact id"))
-        if isinstance(self.artifact_version, bool) or not isinstance(self.artifact_version, int) \
-                or self.artifact_version < 1:
-            raise InvalidInputError(f"artifact version must be a whole number >= 1, got {self.artifact_version!r}")
 
     def link_fields(self) -> dict[str, Any]:
         """The fields of the ArtifactLinked event this command asks for."""
@@ -202,107 +239,85 @@ class LinkArtifact(_VersionCommand):
         }
 
 
-@dataclass(frozen=True)
 class LinkRun(_VersionCommand):
     """Link a pipeline run to a model version (idempotent)."""
 
-    run_id: str = ""
-    pipeline: str = ""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        object.__setattr__(self, "run_id", clean_id(self.run_id, "run id"))
-        object.__setattr__(self, "pipeline", clean_name(self.pipeline, "pipeline name"))
+    run_id: RunId = _required()
+    pipeline: PipelineName = _required()
 
 
-@dataclass(frozen=True)
 class DeleteVersion(_VersionCommand):
     """Delete a version, with the reason (and the failed run for ``pipeline_failure``)."""
 
-    reason: DeleteReason = DeleteReason.USER
+    reason: Reason = DeleteReason.USER
     run_id: str | None = None
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        object.__setattr__(self, "reason", parse_reason(self.reason))
+    @model_validator(mode="after")
+    def _failure_names_its_run(self) -> DeleteVersion:
         if self.reason is DeleteReason.PIPELINE_FAILURE and not self.run_id:
             raise InvalidInputError("a version deleted for a pipeline failure must name the failed run (run_id)")
+        return self
 
 
-@dataclass(frozen=True)
-class ModelContext:
-    """The model a pipeline run works in: which model, and which version (or a new one)."""
+with warnings.catch_warnings():
+    # ``register`` is the SDK's keyword; pydantic warns only because its metaclass (an ABCMeta) has a method so named.
+    warnings.filterwarnings("ignore", message='Field name "register"', category=UserWarning)
 
-    name: str
-    version: Any = None
-    create_new_version: bool = False
-    version_name: str | None = None
-    version_description: str | None = None
-    register: RegisterModel | None = None
+    class ModelContext(_Parsed):
+        """The model a pipeline run works in: which model, and which version (or a new one)."""
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "name", clean_name(self.name, "model name"))
-        object.__setattr__(self, "version", parse_selector(self.version))
-        if self.version_name is not None:
-            object.__setattr__(self, "version_name", clean_version_name(self.version_name))
+        name: ModelName
+        version: Selector = LATEST
+        create_new_version: bool = False
+        version_name: VersionName = None
+        version_description: str | None = None
+        register: RegisterModel | None = None
 
 
-@dataclass(frozen=True)
 class StartRun(Command):
     """Start a pipeline run, creating or resolving its model version and linking the run to it."""
 
-    run_id: str
-    pipeline: str
+    run_id: RunId
+    pipeline: PipelineName
     model: ModelContext | None = None
     enable_cache: bool = False
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "run_id", clean_id(self.run_id, "run id"))
-        object.__setattr__(self, "pipeline", clean_name(self.pipeline, "pipeline name"))
 
-
-@dataclass(frozen=True)
-class OutputSpec:
+class OutputSpec(_Parsed):
     """One step output to record and how it links to the model version.
 
     With ``artifact_id`` set the output reuses an existing artifact version (a cached
-    step); otherwise a new version of ``artifact_name`` is stored.
+    step); otherwise a new version of ``artifact_name`` (by default the output's name) is stored.
     """
 
-    name: str
+    name: Annotated[str, _cleaned(clean_name, "output name")]
     uri: str
     content_hash: str
     data_type: str
     materializer: str
-    artifact_name: str = ""
-    kind: ArtifactKind | None = ArtifactKind.DATA
+    artifact_name: str = Field(default="", validate_default=True)  # by default the output's name
+    kind: Annotated[ArtifactKind | None, _optional(parse_kind)] = ArtifactKind.DATA
     overwrite: bool = False
     artifact_id: str | None = None
     artifact_version: int | None = None
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "name", clean_name(self.name, "output name"))
-        object.__setattr__(self, "artifact_name", clean_name(self.artifact_name or self.name, "artifact name"))
-        if self.kind is not None:
-            object.__setattr__(self, "kind", parse_kind(self.kind))
+    @field_validator("artifact_name", mode="before")
+    @classmethod
+    def _artifact_name(cls, value: object, info: ValidationInfo) -> str:
+        return clean_name(value or info.data.get("name", value), "artifact name")
 
 
-@dataclass(frozen=True)
 class CompleteStep(Command):
     """Record a finished step: store its artifact versions, link them, mark the step completed."""
 
     run_id: str
-    step: str
+    step: Annotated[str, _cleaned(clean_name, "step name")]
     outputs: tuple[OutputSpec, ...] = ()
     cached: bool = False
     cache_key: str | None = None
     duration_ms: float = 0.0
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "step", clean_name(self.step, "step name"))
 
-
-@dataclass(frozen=True)
 class FinishRun(Command):
     """End a run: completed, or failed with the error (deleting the version it created, if asked)."""
 

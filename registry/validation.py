@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 
 from modelog.registry.errors import InvalidInputError
+from modelog.registry.values import Stage
 
 MAX_NAME_LENGTH = 200
 MAX_TEXT_LENGTH = 10_000
-STAGE_NAMES = frozenset({"none", "staging", "production", "archived"})
+STAGE_NAMES = frozenset(stage.value for stage in Stage)
 RESERVED_SELECTORS = STAGE_NAMES | {"latest"}
 _DIGITS = re.compile(r"^[0-9]+$")
 
@@ -68,10 +70,13 @@ def clean_text(value: str | None, what: str = "text") -> str | None:
 
 def clean_tags(tags: object) -> tuple[str, ...]:
     """Validate tags; duplicates collapse, order of first appearance is kept."""
+    if not tags:
+        return ()
     if isinstance(tags, str):
         tags = (tags,)
-    cleaned = [clean_name(tag, "tag") for tag in tags or ()]  # type: ignore[union-attr]
-    return tuple(dict.fromkeys(cleaned))
+    if not isinstance(tags, Iterable):
+        raise InvalidInputError(f"tags must be text or a list of text, got {type(tags).__name__}")
+    return tuple(dict.fromkeys(clean_name(tag, "tag") for tag in tags))
 
 
 def clean_version_name(value: object) -> str:

@@ -28,6 +28,19 @@ class ArtifactKind(StrEnum):
     DEPLOYMENT = "deployment"
 
 
+class RunStatus(StrEnum):
+    """Where a pipeline run is: running until it completes or fails (``unknown``: no such run was started)."""
+
+    UNKNOWN = "unknown"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+#: The artifact kinds as an error message lists them ("data, model, deployment").
+ARTIFACT_KIND_NAMES = ", ".join(k.value for k in ArtifactKind)
+
+
 class DeleteReason(StrEnum):
     """Why a model version was deleted."""
 
@@ -49,7 +62,9 @@ def parse_stage(value: object) -> Stage:
 
 def parse_kind(value: object) -> ArtifactKind:
     """Parse an artifact kind (data, model, deployment)."""
+    if isinstance(value, ArtifactKind):
+        return value
     try:
         return ArtifactKind(str(getattr(value, "value", value)).casefold())
     except ValueError:
-        raise InvalidInputError(f"unknown artifact kind {value!r}; kinds are data, model, deployment") from None
+        raise InvalidInputError(f"unknown artifact kind {value!r}; kinds are {ARTIFACT_KIND_NAMES}") from None

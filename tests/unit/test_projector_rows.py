@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from modelog.projections import projector
+import pytest
+from modelog.projections import projector, queries
 from modelog.projections import tables as t
+from modelog.projections.table_rows import TableRows
 from modelog.registry._sql.raw_events import RowEvent
 
 META = '{"actor":"ada","run_id":"run-9"}'
@@ -42,7 +44,9 @@ def test_link_and_run_link_rows() -> None:
     e = event("model-m1", '{"number":3,"pipeline":"p","step":"s","name":"n","kind":"data","link_version":2,'
                           '"artifact_id":"a","artifact_name":"an","artifact_version":4,"content_hash":"h",'
                           '"run_id":"r","run_pipeline":"rp"}')
-    assert named(t.artifact_links.name, projector._link_row("m1", e, e.data)) == {
+    writes = projector._Writes(None)  # type: ignore[arg-type]  # queuing a row needs no connection
+    projector._queue_link(writes, e, e.data)
+    assert named(t.artifact_links.name, writes.rows[t.artifact_links.name][0]) == {
         "model_id": "m1", "number": 3, "pipeline": "p", "step": "s", "name": "n", "kind": "data", "link_version": 2,
         "artifact_id": "a", "artifact_name": "an", "artifact_version": 4, "content_hash": "h", "run_id": "r",
         "created_at": e.recorded_at, "position": 7}
@@ -62,3 +66,26 @@ def test_run_and_artifact_rows() -> None:
     assert named(t.artifacts.name, projector._artifact_row(a, a.data)) == {
         "artifact_id": "a", "name": "W", "name_key": "w", "version": 2, "uri": "u", "content_hash": "h",
         "data_type": "dt", "materializer": "mat", "run_id": "r", "step": "s", "created_at": a.recorded_at}
+
+
+def test_rows_are_built_by_column_name_in_the_table_order() -> None:
+    for name, rows in projector.ROWS.items():
+        table = rows.table
+        assert rows.columns == tuple(c.name for c in table.columns) == projector._INSERTS[name].columns
+        values = {column: f"value of {column}" for column in rows.columns}
+        assert rows.make(**values) == [f"value of {column}" for column in (c.name for c in table.columns)]
+        with pytest.raises(TypeError):  # a column left out
+            rows.make(**{k: v for k, v in values.items() if k != rows.columns[-1]})
+        with pytest.raises(TypeError):  # a column the table does not have
+            rows.make(**values, colour="red")
+
+
+def test_version_rows_are_read_by_column_name() -> None:
+    rows = TableRows(t.versions)
+    row = rows.make(model_id="m1", number=3, name="Cand", name_key="cand", description="d", tags='["x"]',
+                    stage="staging", created_at="c", updated_at="u", created_by="ada", created_run_id="r")
+    view = queries._version_view(tuple(row), "Churn", {(3, "model"): 2}, {3: 1}, {3: ["best"]})
+    assert (view.model_id, view.number, view.name, view.description, view.tags, view.stage) == \
+        ("m1", 3, "Cand", "d", ("x",), "staging")
+    assert (view.created_at, view.updated_at, view.created_by, view.created_run_id) == ("c", "u", "ada", "r")
+    assert (view.model_count, view.data_count, view.run_count, view.aliases) == (2, 0, 1, ("best",))
