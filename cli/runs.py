@@ -9,13 +9,14 @@ import click
 from modelog.application.api import ABANDONED, DEFAULT_ABANDON_REASON
 from modelog.cli.common import confirm, point_in_time, read_options, registry_api, yes_option
 from modelog.cli.output import echo_json, echo_table, when
+from modelog.registry.values import RunStatus
 
 if TYPE_CHECKING:
     from modelog.projections.views import RunView, StepView
 
 RUN_COLUMNS = ("RUN_ID", "PIPELINE", "STATUS", "MODEL", "VERSION", "STEPS", "STARTED", "FINISHED")
 STEP_COLUMNS = ("STEP", "CACHED", "OUTPUT", "ARTIFACT", "HASH", "COMPLETED")
-STATUSES = ("running", "completed", "failed")
+STATUSES = tuple(s.value for s in RunStatus if s is not RunStatus.UNKNOWN)
 
 
 @click.group("run")

@@ -11,6 +11,7 @@ from modelog.cli.common import ask, confirm, point_in_time, read_options, regist
 from modelog.cli.output import echo_json, echo_table, when
 from modelog.registry.errors import NotFoundError
 from modelog.registry.selectors import parse_selector
+from modelog.registry.values import EXCLUSIVE_STAGES, ArtifactKind, Stage
 
 if TYPE_CHECKING:
     from modelog.application.results import VersionUpdate
@@ -20,7 +21,7 @@ VERSION_COLUMNS = ("NAME", "NUMBER", "DESCRIPTION", "STAGE", "ALIASES", "DATA_AR
                    "MODEL_ARTIFACTS_COUNT", "DEPLOYMENTS_COUNT", "PIPELINE_RUNS_COUNT", "UPDATED")
 LINK_COLUMNS = ("PIPELINE", "STEP", "NAME", "LINK_VERSION", "ARTIFACT", "CREATED")
 RUN_COLUMNS = ("PIPELINE", "RUN_ID", "STATUS", "STEPS", "STARTED", "FINISHED")
-STAGES = ("none", "staging", "production", "archived")
+STAGES = tuple(stage.value for stage in Stage)
 VERSION_HELP = "VERSION is a number, a name, a stage, 'latest' (the default) or '@alias'."
 LINK_JSON = ("JSON: a list of {\"pipeline\", \"step\", \"name\", \"kind\", \"link_version\", \"artifact_id\", "
              "\"artifact_name\", \"artifact_version\", \"content_hash\", \"run_id\", \"created_at\"}.")
@@ -86,9 +87,9 @@ def _link_command(name: str, kind: str, what: str) -> click.Command:
     return version.command(name)(command)
 
 
-artifacts = _link_command("artifacts", "data", "data artifacts")
-model_objects = _link_command("model_objects", "model", "model objects")
-deployments = _link_command("deployments", "deployment", "deployments")
+artifacts = _link_command("artifacts", ArtifactKind.DATA, "data artifacts")
+model_objects = _link_command("model_objects", ArtifactKind.MODEL, "model objects")
+deployments = _link_command("deployments", ArtifactKind.DEPLOYMENT, "deployments")
 
 
 @version.command("runs")
@@ -154,7 +155,7 @@ def update(model: str, version: str, stage: str | None, force: bool, name: str |
 
 def _settle_stage(api: RegistryAPI, current: VersionView, stage: str, force: bool) -> bool:
     """Whether to force the promotion: the holder of an occupied stage is shown and the user asked."""
-    if force or stage not in ("staging", "production"):
+    if force or stage not in EXCLUSIVE_STAGES:
         return force
     try:
         holder = api.get_version(current.model_name, stage)

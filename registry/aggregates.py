@@ -17,12 +17,6 @@ from modelog.registry.validation import name_key
 from modelog.registry.values import EXCLUSIVE_STAGES, ArtifactKind, DeleteReason, RunStatus, Stage
 from modelog.registry.vocabulary import MODEL_TEXT_FIELDS
 
-# The stream ids live in registry.vocabulary; re-exported here for the modules that still import them from here.
-from modelog.registry.vocabulary import artifact_stream as artifact_stream
-from modelog.registry.vocabulary import model_stream as model_stream
-from modelog.registry.vocabulary import name_stream as name_stream
-from modelog.registry.vocabulary import run_stream as run_stream
-
 LinkKey = tuple[str, str, str, str]  # (pipeline, step, name, kind)
 
 

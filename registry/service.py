@@ -18,10 +18,6 @@ from modelog.registry.aggregates import (
     NameClaim,
     RunState,
     VersionState,
-    artifact_stream,
-    model_stream,
-    name_stream,
-    run_stream,
 )
 from modelog.registry.database import is_transient
 from modelog.registry.errors import ConcurrencyError, ConflictError, InvalidInputError, NotFoundError, StorageError
@@ -41,7 +37,8 @@ from modelog.registry.outcomes import (
 )
 from modelog.registry.recorder import Recorder
 from modelog.registry.unit_of_work import AggregateCache, UnitOfWork
-from modelog.registry.values import DeleteReason
+from modelog.registry.values import DeleteReason, RunStatus
+from modelog.registry.vocabulary import artifact_stream, model_stream, name_stream, run_stream
 
 log = get_logger("modelog.commands")
 
@@ -241,8 +238,8 @@ class CommandService:
     def _set_alias(self, uow: UnitOfWork, command: cmd.SetAlias) -> _Decision:
         model, target = self._version(uow, command)
         new = model.set_alias(target, command.alias)
-        moved_from = new[0].previous_number if isinstance(new[0] if new else None, ev.ModelVersionAliasSet) \
-            else None
+        moved = [e.previous_number for e in new if isinstance(e, ev.ModelVersionAliasSet)]
+        moved_from = moved[0] if moved else None
         self._record_model(uow, model, new)
         return _Decision(AliasMoved(model_id=model.model_id, model_name=model.name, alias=command.alias,
                                     to_version=target.number, from_version=moved_from))
@@ -360,12 +357,13 @@ class CommandService:
         run = self._running(uow, command.run_id)
         if command.error_type is None:
             uow.record(run_stream(run.run_id), run, [ev.PipelineRunCompleted(duration_ms=command.duration_ms)])
-            return _Decision(RunFinished(run_id=run.run_id, status="completed"), run_id=run.run_id)
+            return _Decision(RunFinished(run_id=run.run_id, status=RunStatus.COMPLETED), run_id=run.run_id)
         deleted = self._delete_created(uow, run) if command.delete_created_version else None
         failed = ev.PipelineRunFailed(step=command.failed_step, error_type=command.error_type,
                                       error_message=(command.error_message or "")[:10_000])
         uow.record(run_stream(run.run_id), run, [failed])
-        return _Decision(RunFinished(run_id=run.run_id, status="failed", deleted_version=deleted), run_id=run.run_id)
+        return _Decision(RunFinished(run_id=run.run_id, status=RunStatus.FAILED, deleted_version=deleted),
+                         run_id=run.run_id)
 
     def _delete_created(self, uow: UnitOfWork, run: RunState) -> int | None:
         if not (run.created_version and run.model_id and run.version_number):

@@ -10,6 +10,7 @@ from modelog.application.requests import ModelContext, model_context
 from modelog.registry.errors import RegistryError
 from modelog.registry.selectors import SelectorKind, parse_selector
 from modelog.registry.values import ArtifactKind
+from modelog.registry.vocabulary import MODEL_TEXT_FIELDS
 from modelog.sdk.errors import ConfigError
 
 
@@ -79,8 +80,7 @@ class ModelConfig:
                              version_description=self.version_description)
 
     def _fields(self) -> dict[str, str | None]:
-        names = ("license", "description", "audience", "use_cases", "limitations", "trade_offs", "ethics")
-        return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
+        return {n: getattr(self, n) for n in MODEL_TEXT_FIELDS if getattr(self, n) is not None}
 
     def to_context(self) -> ModelContext:
         """The core's model context for a run in this configuration."""

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from modelog.projections.history import HistoryEntry
 from modelog.projections.views import LinkView, RunView, VersionView
+from modelog.registry.values import ArtifactKind
+from modelog.registry.vocabulary import EventType
 from modelog.sdk.config import ModelStages
 from modelog.sdk.errors import ArtifactNotFoundError
 
@@ -58,17 +60,17 @@ class ModelVersion:
     @property
     def artifacts(self) -> list[LinkView]:
         """Data artifacts linked to this version, in link order."""
-        return self._links("data")
+        return self._links(ArtifactKind.DATA)
 
     @property
     def model_objects(self) -> list[LinkView]:
         """Model objects linked to this version."""
-        return self._links("model")
+        return self._links(ArtifactKind.MODEL)
 
     @property
     def deployments(self) -> list[LinkView]:
         """Deployments linked to this version."""
-        return self._links("deployment")
+        return self._links(ArtifactKind.DEPLOYMENT)
 
     @property
     def runs(self) -> list[RunView]:
@@ -96,5 +98,5 @@ class ModelVersion:
         """The model history entries about this version, including its runs' events."""
         entries = self.client.api.history(self.model_name, at_position=self.position, include_runs=True)
         run_ids = {e.data["run_id"] for e in entries
-                   if e.event_type == "PipelineRunLinked" and e.data.get("number") == self.number}
+                   if e.event_type == EventType.PIPELINE_RUN_LINKED and e.data.get("number") == self.number}
         return [e for e in entries if e.data.get("number") == self.number or (e.run_id in run_ids)]

@@ -14,6 +14,7 @@ from typing import Any, TypeVar, overload
 
 from modelog.projections.views import RunView
 from modelog.registry.logs import get_logger
+from modelog.registry.values import RunStatus
 from modelog.sdk.caching import cache_key, load_cached, record_cached
 from modelog.sdk.client import Client, active_client
 from modelog.sdk.config import ModelConfig
@@ -54,7 +55,7 @@ class PipelineRun:
     pipeline: str
     model_version: ModelVersion | None
     client: Client = field(repr=False)
-    status: str = "running"
+    status: str = RunStatus.RUNNING
     steps: dict[str, dict[str, StoredOutput]] = field(default_factory=dict)
     output: Any = field(default=None, repr=False)
 
@@ -152,7 +153,7 @@ class Pipeline:
         finally:
             _RUN.reset(token)
         client.api.finish_run(run.id, duration_ms=_elapsed_ms(started))
-        run.status = "completed"
+        run.status = RunStatus.COMPLETED
         return run
 
     def _start(self, client: Client) -> PipelineRun:
@@ -164,7 +165,7 @@ class Pipeline:
         return PipelineRun(run_id, self.name, version, client)
 
     def _record_failure(self, context: RunContext, error: BaseException, started: float) -> None:
-        context.run.status = "failed"
+        context.run.status = RunStatus.FAILED
         delete = bool(self.model_config and self.model_config.delete_new_version_on_failure)
         try:
             context.client.api.fail_run(context.run.id, error_type=type(error).__qualname__,

@@ -18,9 +18,10 @@ import pytest
 from modelog.application.bootstrap import open_registry
 from modelog.projections.rebuild import verify as verify_views
 from modelog.registry import commands as cmd
-from modelog.registry.aggregates import ModelState, model_stream, name_stream
+from modelog.registry.aggregates import ModelState
 from modelog.registry.events import decode_event
 from modelog.registry.values import Stage
+from modelog.registry.vocabulary import model_stream, name_stream
 
 from tests.integration.pg_support import postgres_url_or_skip
 

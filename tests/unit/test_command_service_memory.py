@@ -11,13 +11,14 @@ from typing import Any, TypeVar
 
 import pytest
 from modelog.registry import commands as cmd
-from modelog.registry.aggregates import Aggregate, ModelState, NameClaim, RunState, model_stream, name_stream
+from modelog.registry.aggregates import Aggregate, ModelState, NameClaim, RunState
 from modelog.registry.errors import ConcurrencyError, ConflictError, NotFoundError
 from modelog.registry.events import decode_event
 from modelog.registry.memory import InMemoryRecorder
 from modelog.registry.recorder import AppendRequest, LogHead, StoredEvent
 from modelog.registry.service import CommandService
 from modelog.registry.values import Stage
+from modelog.registry.vocabulary import model_stream, name_stream
 
 A = TypeVar("A", bound=Aggregate)
 
