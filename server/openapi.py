@@ -34,7 +34,7 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
         },
     }
     if endpoint.body:
-        properties = {name: {} for name in endpoint.body}
+        properties: dict[str, dict[str, Any]] = {name: {} for name in endpoint.body}
         operation["requestBody"] = {"required": True, "content": {"application/json": {
             "schema": {"type": "object", "properties": properties, "additionalProperties": False}}}}
     elif endpoint.streamed and endpoint.method != "GET":

@@ -13,7 +13,9 @@ import io
 import queue
 import tempfile
 import threading
+import typing
 from collections.abc import AsyncIterator
+from typing import IO
 
 from modelog.application.blobs import BlobUpload, blob_file
 from modelog.application.remote import CONTENT_HASH_HEADER
@@ -101,7 +103,7 @@ async def export_log(request: Request) -> Response:
     def export() -> None:
         out = _QueueWriter(chunks, cancelled)
         try:
-            state.api.export_log(out)
+            state.api.export_log(typing.cast(IO[str], out))
             out.flush()
             out._put(_DONE)
         except BaseException as error:  # noqa: BLE001 - handed to the response, which cuts the stream off
