@@ -71,7 +71,8 @@ T = TypeVar("T")
 def _point(as_of: datetime | None, at_position: int | None) -> dict[str, Any]:
     params: dict[str, Any] = {}
     if as_of is not None:
-        params["as_of"] = as_of.isoformat()
+        # A naive time means the client's local time, not the server's.
+        params["as_of"] = (as_of if as_of.tzinfo else as_of.astimezone()).isoformat()
     if at_position is not None:
         params["at_position"] = at_position
     return params

@@ -46,9 +46,13 @@ def server(ctx: click.Context, host: str, port: int, workers: int) -> None:
         import uvicorn
     except ImportError:
         raise click.ClickException("the server needs its extra: pip install 'modelog[server]'") from None
+    from modelog.server.app import open_configured_registry
+
+    # Opened once here so that a registry the server cannot serve (schema too new, needs an upgrade,
+    # unreachable) is one line before anything listens; each worker then opens its own.
+    open_configured_registry().close()
     root = ctx.find_root().params
     os.environ["MODELOG_SERVER_LOG_FORMAT"] = str(root.get("log_format") or "console")
-    # The registry is opened (schema created or checked) by the app's start-up in every worker.
     uvicorn.run("modelog.server.app:create_app", factory=True, host=host, port=port, workers=workers,
                 access_log=False, log_level="warning", timeout_graceful_shutdown=GRACEFUL_SECONDS,
                 server_header=False)

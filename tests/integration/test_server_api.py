@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -125,6 +126,14 @@ def test_remote_refusals_are_the_same_typed_errors(server: ServerProcess) -> Non
             remote.register_model("m")
         with pytest.raises(InvalidInputError):
             remote.list_models(size=0)
+        remote.create_version("m")
+        before = datetime.now(UTC)
+        time.sleep(0.05)
+        remote.create_version("m")
+        assert [v.number for v in remote.list_versions("m", as_of=before)] == [1]
+        assert [v.number for v in remote.list_versions("m", as_of=before.replace(tzinfo=None).astimezone())] == [1]
+        assert remote.get_model("m", at_position=3).version_count == 1 and remote.get_model("m").version_count == 2
+        assert remote.resolve_point(as_of=before) == 3
 
 
 def test_client_side_failures_are_one_registry_error_line(tmp_path: Path) -> None:
