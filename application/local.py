@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from modelog.application.api import VersionRef
+from modelog.application.api import RegistryAPI, VersionRef
 from modelog.application.bootstrap import Reader, Registry, open_reader, read_only_refusal
 from modelog.application.reads import ReadUseCases
 from modelog.registry.errors import StorageError
@@ -157,13 +157,22 @@ class LocalRegistry(ReadUseCases):
 
 def connect(url: str | None = None, *, home: str | os.PathLike[str] | None = None, actor: str | None = None,
             artifact_store: str | os.PathLike[str] | None = None, writable: bool = False,
-            synchronous: str | None = None) -> LocalRegistry:
-    """The registry at ``url`` / ``$MODELOG_DATABASE_URL`` / the home's SQLite file, as the service API.
+            synchronous: str | None = None) -> RegistryAPI:
+    """The registry at ``$MODELOG_URL`` (a ``modelog server``), else at ``url`` / ``$MODELOG_DATABASE_URL`` /
+    the home's SQLite file, as the service API.
 
-    Created on first use. ``writable``: refuse at once (one line naming the database) when the
-    registry can only be read; otherwise a read-only SQLite registry is opened for reading and
-    refuses commands.
+    With ``$MODELOG_URL`` set (and no ``url`` given) every call goes to that server through a
+    :class:`~modelog.application.remote.RemoteRegistry`: no database URL, home or local artifact
+    store is used. Otherwise the registry is opened in process (created on first use);
+    ``writable``: refuse at once (one line naming the database) when the registry can only be
+    read; otherwise a read-only SQLite registry is opened for reading and refuses commands.
     """
+    server = os.environ.get("MODELOG_URL", "").strip()
+    if url is None and server:
+        # Imported here: httpx (and the wire decoding) cost start-up that an in-process registry never needs.
+        from modelog.application.remote import RemoteRegistry
+
+        return RemoteRegistry(server, actor=actor or os.environ.get("MODELOG_ACTOR"))
     reader = open_reader(url, home=home, synchronous=synchronous, read_only_fallback=not writable)
     root = None if artifact_store is None else os.fspath(artifact_store)
     return LocalRegistry(reader, actor=actor, artifact_root=root)

@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "projections": ("modelog.cli.projections_cmd:projections",
                     "Rebuild or verify the read models (model, version and artifact views) from the log."),
     "run": ("modelog.cli.runs:run", "List and inspect pipeline runs; close a run whose process died."),
+    "server": ("modelog.cli.server_cmd:server", "Serve the registry over HTTP to remote clients (MODELOG_URL)."),
 }
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

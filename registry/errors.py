@@ -47,3 +47,7 @@ class StorageError(RegistryError):
 
 class SchemaVersionError(RegistryError):
     """The database schema is newer than this code, or needs an upgrade first."""
+
+
+class RemoteError(RegistryError):
+    """The registry server could not be reached, did not answer in time, or gave an answer that is not the API's."""

@@ -1,4 +1,8 @@
-"""The application layer: one service API that every adapter uses, and Client parity with the CLI."""
+"""The application layer: one service API that every adapter uses, and Client parity with the CLI.
+
+The contract tests run on both implementations: in process (``LocalRegistry``) and through a
+real ``modelog server`` process (``RemoteRegistry``).
+"""
 
 from __future__ import annotations
 
@@ -12,11 +16,13 @@ import pytest
 from modelog.application.api import RegistryAPI
 from modelog.application.bootstrap import open_read_only
 from modelog.application.local import LocalRegistry, connect
+from modelog.application.remote import RemoteRegistry
 from modelog.application.results import AliasRemoved, StageChanged, VersionUpdate
 from modelog.registry.anchors import parse_anchor
 from modelog.registry.errors import InvalidInputError, NotFoundError, StorageError
 
 from modelog import Client
+from tests.server_support import ServerProcess
 
 
 def _protocol_methods() -> list[str]:
@@ -24,10 +30,11 @@ def _protocol_methods() -> list[str]:
                   if callable(value) and (not name.startswith("_") or name in ("__enter__", "__exit__")))
 
 
+@pytest.mark.parametrize("implementation", [LocalRegistry, RemoteRegistry])
 @pytest.mark.parametrize("name", _protocol_methods())
-def test_local_registry_implements_every_use_case_with_the_same_signature(name: str) -> None:
+def test_every_implementation_has_every_use_case_with_the_same_signature(name: str, implementation: type) -> None:
     declared = inspect.signature(getattr(RegistryAPI, name))
-    implemented = inspect.signature(getattr(LocalRegistry, name))
+    implemented = inspect.signature(getattr(implementation, name))
     assert list(implemented.parameters) == list(declared.parameters), name
     for parameter in declared.parameters.values():
         assert implemented.parameters[parameter.name].default == parameter.default, (name, parameter.name)
@@ -55,12 +62,22 @@ class ForwardingRegistry:
         self.inner.close()
 
 
-@pytest.fixture
-def api(registry: Any) -> Iterator[LocalRegistry]:
-    yield LocalRegistry.over(registry)
+@pytest.fixture(params=["local", "remote"])
+def api(request: pytest.FixtureRequest, registry: Any, db_url: str, home: Path) -> Iterator[RegistryAPI]:
+    """The service API over the test's registry: in process, or through a real server process."""
+    if request.param == "local":
+        yield LocalRegistry.over(registry)
+        return
+    server = ServerProcess(db_url, home)
+    try:
+        with RemoteRegistry(server.url) as remote:
+            yield remote
+    finally:
+        server.stop()
+        assert server.stopped_gracefully(), server.log.read_text()
 
 
-def test_a_client_runs_on_any_implementation_of_the_api(api: LocalRegistry) -> None:
+def test_a_client_runs_on_any_implementation_of_the_api(api: RegistryAPI) -> None:
     forwarding = ForwardingRegistry(api)
     client = Client(api=forwarding)  # type: ignore[arg-type]
     client.register_model("m")
@@ -70,7 +87,7 @@ def test_a_client_runs_on_any_implementation_of_the_api(api: LocalRegistry) -> N
     assert {"register_model", "create_version", "set_stage", "get_version"} <= set(forwarding.calls)
 
 
-def test_update_version_applies_every_part_or_none(api: LocalRegistry) -> None:
+def test_update_version_applies_every_part_or_none(api: RegistryAPI) -> None:
     api.register_model("m")
     for _ in range(2):
         api.create_version("m")
@@ -91,7 +108,7 @@ def test_update_version_applies_every_part_or_none(api: LocalRegistry) -> None:
         api.update_version("m", 2)
 
 
-def test_aliases_move_and_are_removed_with_typed_outcomes(api: LocalRegistry) -> None:
+def test_aliases_move_and_are_removed_with_typed_outcomes(api: RegistryAPI) -> None:
     api.register_model("m")
     api.create_version("m")
     api.create_version("m")
@@ -105,7 +122,7 @@ def test_aliases_move_and_are_removed_with_typed_outcomes(api: LocalRegistry) ->
     assert api.get_version("m", 2).aliases == ()
 
 
-def test_link_artifact_takes_hash_and_location_from_the_log(api: LocalRegistry, home: Path) -> None:
+def test_link_artifact_takes_hash_and_location_from_the_log(api: RegistryAPI, home: Path) -> None:
     client = Client(api=api)
     from modelog import pipeline, step
 
@@ -131,8 +148,8 @@ def test_link_artifact_takes_hash_and_location_from_the_log(api: LocalRegistry, 
                                                                        label="x")
 
 
-def test_client_parity_runs_log_and_transfer(registry: Any, tmp_path: Path) -> None:
-    with Client(registry=registry) as client:
+def test_client_parity_runs_log_and_transfer(api: RegistryAPI, tmp_path: Path) -> None:
+    with Client(api=api) as client:
         client.register_model("m", license="MIT")
         client.create_model_version("m")
         client.api.start_run("r1", "train")

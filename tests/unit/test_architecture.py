@@ -1,6 +1,6 @@
 """The dependency rule and the one import name, checked on the source.
 
-Layers, innermost first: registry <- projections <- application <- adapters (sdk, cli).
+Layers, innermost first: registry <- projections <- application <- adapters (sdk, server, cli).
 Everything is imported as ``modelog.<layer>``; the repository's top-level folders are never
 imported under their own names (the installed distribution provides only ``modelog``).
 """
@@ -13,19 +13,20 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-LAYERS = ("registry", "projections", "application", "sdk", "cli")
+LAYERS = ("registry", "projections", "application", "sdk", "server", "cli")
 FORBIDDEN = {
-    "registry": {"projections", "application", "sdk", "cli"},
-    "projections": {"application", "sdk", "cli"},
-    "application": {"sdk", "cli"},
-    "sdk": {"cli"},
+    "registry": {"projections", "application", "sdk", "server", "cli"},
+    "projections": {"application", "sdk", "server", "cli"},
+    "application": {"sdk", "server", "cli"},
+    "sdk": {"server", "cli"},
+    "server": {"sdk", "cli"},
 }
 #: Adapters go through the application layer: they never build commands or touch the store.
 ADAPTER_FORBIDDEN_MODULES = {
     "modelog.registry.commands", "modelog.registry.service", "modelog.registry.store",
     "modelog.registry.unit_of_work", "modelog.registry.transfer",
 }
-ADAPTERS = ("sdk", "cli")
+ADAPTERS = ("sdk", "server", "cli")
 SOURCE_DIRS = (*LAYERS, "modelog", "tests", "bench", "examples")
 
 

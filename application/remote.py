@@ -1,0 +1,488 @@
+"""``RemoteRegistry``: the service API over HTTP, as a client of ``modelog server``.
+
+Same methods, arguments and typed results as :class:`~modelog.application.local.LocalRegistry`
+(the JSON is decoded back into the views and outcomes by :mod:`modelog.application.wire`), so
+the CLI and the SDK run remotely unchanged when ``$MODELOG_URL`` is set. One ``httpx.Client``
+keeps connections alive. Reads are retried a bounded number of times on transport errors;
+a command is retried only when the connection was never made (it cannot have been applied),
+and every command carries a fresh command id that the server answers once: a repeated request
+with the same id gets the first answer, it is never applied twice. Every failure on the way
+(bad URL, server down, timeout, an answer that is not the API's) is one :class:`RemoteError` line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import IO, TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote, urlsplit
+
+import httpx
+from modelog.application.api import Progress, VersionRef
+from modelog.application.artifacts import ArtifactReport
+from modelog.application.http_errors import error_for
+from modelog.application.results import (
+    AliasMoved,
+    AliasRemoved,
+    ArtifactLinkRecorded,
+    LogVerification,
+    ModelChanged,
+    RunFinished,
+    RunStarted,
+    StageChanged,
+    StepRecorded,
+    VersionChanged,
+    VersionUpdate,
+)
+from modelog.application.wire import decode, decode_list, model_context_to_wire, to_wire
+from modelog.projections.history import HistoryEntry
+from modelog.projections.rebuild import RebuildReport, VerifyViewsReport
+from modelog.projections.views import ArtifactView, LinkView, ModelView, Page, RunView, StepView, VersionView
+from modelog.registry.anchors import Anchor
+from modelog.registry.artifact_store import StoredBlob
+from modelog.registry.errors import ArtifactIntegrityError, RegistryError, RemoteError
+from modelog.registry.log_lines import END_KEY
+from modelog.registry.store import StoredEvent
+
+if TYPE_CHECKING:
+    from modelog.registry.commands import ModelContext, OutputSpec
+
+URL_ENV = "MODELOG_URL"
+TIMEOUT_ENV = "MODELOG_HTTP_TIMEOUT"
+#: Header carrying the client-generated id of a command; the server answers each id once.
+COMMAND_ID_HEADER = "X-Modelog-Command-Id"
+#: Header carrying the SHA-256 the client declares for an uploaded blob.
+CONTENT_HASH_HEADER = "X-Content-SHA256"
+ACTOR_HEADER = "X-Modelog-Actor"
+PAGE_SIZE = 1000
+RETRIES = 3
+_CHUNK = 1 << 20
+_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_TRANSIENT = (*_NEVER_SENT, httpx.RemoteProtocolError, httpx.ReadError)
+T = TypeVar("T")
+
+
+def _point(as_of: datetime | None, at_position: int | None) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    if as_of is not None:
+        # A naive time means the client's local time, not the server's.
+        params["as_of"] = (as_of if as_of.tzinfo else as_of.astimezone()).isoformat()
+    if at_position is not None:
+        params["at_position"] = at_position
+    return params
+
+
+def _seg(value: object) -> str:
+    """One path segment (a name, a selector, an id), escaped; None is ``latest``."""
+    return quote("latest" if value is None else str(value), safe="")
+
+
+class RemoteRegistry:
+    """Every use case of a registry served by ``modelog server`` (see :class:`~modelog.application.api.RegistryAPI`)."""
+
+    def __init__(self, url: str, *, actor: str | None = None, timeout: float | None = None,
+                 retries: int = RETRIES, transport: httpx.BaseTransport | None = None) -> None:
+        parts = urlsplit(url.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise RemoteError(f"{URL_ENV} {url!r} is not a server URL (expected http://HOST:PORT or https://HOST)")
+        self.url = url.strip().rstrip("/")
+        self.retries = max(1, retries)
+        seconds = timeout if timeout is not None else float(os.environ.get(TIMEOUT_ENV) or 300)
+        self.timeout = seconds
+        headers = {"User-Agent": "modelog-client"}
+        if actor:
+            headers[ACTOR_HEADER] = actor
+        self._http = httpx.Client(
+            base_url=self.url + "/api/v1", headers=headers, transport=transport,
+            timeout=httpx.Timeout(seconds, connect=min(seconds, 10.0)),
+            # Idle connections are dropped before the server's keep-alive timeout (5 s) can close them under us.
+            limits=httpx.Limits(max_connections=8, max_keepalive_connections=4, keepalive_expiry=2.0),
+        )
+
+    # --- plumbing ------------------------------------------------------------------
+
+    def _send(self, method: str, path: str, *, command: bool = False, idempotent: bool = True,
+              stream: bool = False, **kwargs: Any) -> httpx.Response:
+        if command:
+            kwargs["headers"] = {**kwargs.get("headers", {}), COMMAND_ID_HEADER: uuid.uuid4().hex}
+        retry_on = _TRANSIENT if idempotent and not command else _NEVER_SENT
+        for attempt in range(1, self.retries + 1):
+            try:
+                request = self._http.build_request(method, path, **kwargs)
+                response = self._http.send(request, stream=stream)
+            except retry_on as error:
+                if attempt == self.retries:
+                    raise self._transport_error(error, command) from None
+                time.sleep(0.1 * 2 ** attempt)
+                continue
+            except httpx.HTTPError as error:
+                raise self._transport_error(error, command) from None
+            if response.status_code >= 400:
+                if stream:
+                    response.read()
+                    response.close()
+                raise self._refusal(response)
+            return response
+        raise RemoteError(f"no answer from the registry server at {self.url}")  # pragma: no cover - loop returns
+
+    def _transport_error(self, error: httpx.HTTPError, command: bool) -> RemoteError:
+        maybe = "; the command may or may not have been applied (see 'modelog log show')" if command else ""
+        if isinstance(error, httpx.TimeoutException) and not isinstance(error, _NEVER_SENT):
+            return RemoteError(f"the registry server at {self.url} did not answer within {self.timeout:g} s{maybe}")
+        if isinstance(error, _NEVER_SENT):
+            return RemoteError(f"cannot reach the registry server at {self.url}: {error or type(error).__name__}")
+        return RemoteError(f"connection to the registry server at {self.url} failed: "
+                           f"{error or type(error).__name__}{maybe}")
+
+    def _refusal(self, response: httpx.Response) -> RegistryError:
+        try:
+            found = response.json()["error"]
+            code, message = str(found["code"]), str(found["message"])
+        except (ValueError, KeyError, TypeError):
+            return RemoteError(f"{self.url} did not answer as a modelog server (HTTP {response.status_code} "
+                               f"for {response.request.method} {response.request.url.path})")
+        return error_for(code, response.status_code, message)
+
+    def _json(self, response: httpx.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            raise RemoteError(f"{self.url} answered {response.request.url.path} with something that is not "
+                              "JSON; is it a modelog server?") from None
+
+    def _decoded(self, build: Callable[[Any], T], data: Any) -> T:
+        try:
+            return build(data)
+        except (KeyError, TypeError, ValueError) as error:
+            raise RemoteError(f"malformed answer from the registry server at {self.url}: {error}") from None
+
+    def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        return self._json(self._send("GET", path, params=params))
+
+    def _command(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
+        return self._json(self._send(method, path, command=True, json=dict(body or {})))
+
+    def _pages(self, path: str, params: Mapping[str, Any]) -> list[Any]:
+        items: list[Any] = []
+        page = 1
+        while True:
+            found = self._get(path, {**params, "page": page, "size": PAGE_SIZE})
+            try:
+                items.extend(found["items"])
+                total = int(found["total"])
+            except (KeyError, TypeError, ValueError) as error:
+                raise RemoteError(f"malformed page from the registry server at {self.url}: {error}") from None
+            if len(items) >= total or not found["items"]:
+                return items
+            page += 1
+
+    # --- points in time, models ----------------------------------------------------
+
+    def resolve_point(self, as_of: datetime | None = None, at_position: int | None = None) -> int | None:
+        """The log position a read refers to (None: live)."""
+        found = self._get("/log/point", _point(as_of, at_position))
+        return self._decoded(lambda d: None if d["position"] is None else int(d["position"]), found)
+
+    def list_models(self, *, name: str | None = None, tag: str | None = None, sort_by: str = "name",
+                    page: int = 1, size: int = 50, as_of: datetime | None = None,
+                    at_position: int | None = None) -> Page[ModelView]:
+        """A page of live models."""
+        params = {"sort_by": sort_by, "page": page, "size": size, **_point(as_of, at_position)}
+        params.update({k: v for k, v in (("name", name), ("tag", tag)) if v is not None})
+        found = self._get("/models", params)
+        return self._decoded(lambda d: Page(decode_list(ModelView, d["items"]), int(d["total"]), int(d["page"]),
+                                            int(d["size"])), found)
+
+    def get_model(self, name: str, *, as_of: datetime | None = None, at_position: int | None = None) -> ModelView:
+        """One model by name."""
+        return self._decoded(lambda d: decode(ModelView, d), self._get(f"/models/{_seg(name)}",
+                                                                     _point(as_of, at_position)))
+
+    def register_model(self, name: str, *, fields: Mapping[str, str | None] | None = None,
+                       tags: Sequence[str] = ()) -> ModelChanged:
+        """Register a model."""
+        found = self._command("POST", "/models", {"name": name, "fields": dict(fields or {}), "tags": list(tags)})
+        return self._decoded(lambda d: decode(ModelChanged, d), found)
+
+    def update_model(self, name: str, *, changes: Mapping[str, str | None] | None = None,
+                     add_tags: Sequence[str] = (), remove_tags: Sequence[str] = ()) -> ModelChanged:
+        """Change text fields of a model and add / remove tags."""
+        body = {"changes": dict(changes or {}), "add_tags": list(add_tags), "remove_tags": list(remove_tags)}
+        return self._decoded(lambda d: decode(ModelChanged, d), self._command("PATCH", f"/models/{_seg(name)}", body))
+
+    def delete_model(self, name: str) -> ModelChanged:
+        """Delete a model and free its name."""
+        return self._decoded(lambda d: decode(ModelChanged, d), self._command("DELETE", f"/models/{_seg(name)}"))
+
+    def history(self, model: str, *, include_runs: bool = False, as_of: datetime | None = None,
+                at_position: int | None = None) -> list[HistoryEntry]:
+        """Every event of a model's stream, oldest first."""
+        found = self._pages(f"/models/{_seg(model)}/history",
+                            {"include_runs": str(include_runs).lower(), **_point(as_of, at_position)})
+        return self._decoded(lambda d: decode_list(HistoryEntry, d), found)
+
+    # --- versions ------------------------------------------------------------------
+
+    def list_versions(self, model: str, *, stage: str | None = None, as_of: datetime | None = None,
+                      at_position: int | None = None) -> list[VersionView]:
+        """Every live version of a model."""
+        params = {**_point(as_of, at_position), **({"stage": stage} if stage is not None else {})}
+        found = self._pages(f"/models/{_seg(model)}/versions", params)
+        return self._decoded(lambda d: decode_list(VersionView, d), found)
+
+    def get_version(self, model: str, version: VersionRef = None, *, as_of: datetime | None = None,
+                    at_position: int | None = None) -> VersionView:
+        """The version a selector names."""
+        found = self._get(f"/models/{_seg(model)}/versions/{_seg(version)}", _point(as_of, at_position))
+        return self._decoded(lambda d: decode(VersionView, d), found)
+
+    def create_version(self, model: str, *, name: str | None = None, description: str | None = None,
+                       tags: Sequence[str] = ()) -> VersionChanged:
+        """Create the next version of a model."""
+        body = {"name": name, "description": description, "tags": list(tags)}
+        found = self._command("POST", f"/models/{_seg(model)}/versions", body)
+        return self._decoded(lambda d: decode(VersionChanged, d), found)
+
+    def update_version(self, model: str, version: VersionRef, *, stage: str | None = None, force: bool = False,
+                       name: str | None = None, description: str | None = None, set_aliases: Sequence[str] = (),
+                       remove_aliases: Sequence[str] = ()) -> VersionUpdate:
+        """Promote, rename, describe and alias one version together."""
+        body = {"stage": stage, "force": force, "name": name, "description": description,
+                "set_aliases": list(set_aliases), "remove_aliases": list(remove_aliases)}
+        found = self._command("PATCH", f"/models/{_seg(model)}/versions/{_seg(version)}", body)
+        return self._decoded(lambda d: decode(VersionUpdate, d), found)
+
+    def set_stage(self, model: str, version: VersionRef, stage: str, *, force: bool = False) -> StageChanged:
+        """Move a version into a stage."""
+        found = self._command("PUT", f"/models/{_seg(model)}/versions/{_seg(version)}/stage",
+                              {"stage": stage, "force": force})
+        return self._decoded(lambda d: decode(StageChanged, d), found)
+
+    def set_alias(self, model: str, version: VersionRef, alias: str) -> AliasMoved:
+        """Point an alias at a version."""
+        found = self._command("PUT", f"/models/{_seg(model)}/aliases/{_seg(alias)}", {"version": version})
+        return self._decoded(lambda d: decode(AliasMoved, d), found)
+
+    def remove_alias(self, model: str, alias: str) -> AliasRemoved:
+        """Remove an alias."""
+        found = self._command("DELETE", f"/models/{_seg(model)}/aliases/{_seg(alias)}")
+        return self._decoded(lambda d: decode(AliasRemoved, d), found)
+
+    def delete_version(self, model: str, version: VersionRef) -> VersionChanged:
+        """Delete a version."""
+        found = self._command("DELETE", f"/models/{_seg(model)}/versions/{_seg(version)}")
+        return self._decoded(lambda d: decode(VersionChanged, d), found)
+
+    def list_links(self, model: str, version: VersionRef = None, *, kind: str | None = None,
+                   as_of: datetime | None = None, at_position: int | None = None) -> list[LinkView]:
+        """Artifacts linked to a version."""
+        params = {**_point(as_of, at_position), **({"kind": kind} if kind is not None else {})}
+        found = self._pages(f"/models/{_seg(model)}/versions/{_seg(version)}/links", params)
+        return self._decoded(lambda d: decode_list(LinkView, d), found)
+
+    def link_artifact(self, model: str, version: VersionRef, artifact_id: str, *, name: str | None = None,
+                      kind: str = "data", overwrite: bool = False) -> ArtifactLinkRecorded:
+        """Link a stored artifact version to a model version."""
+        body = {"artifact_id": artifact_id, "name": name, "kind": kind, "overwrite": overwrite}
+        found = self._command("POST", f"/models/{_seg(model)}/versions/{_seg(version)}/links", body)
+        return self._decoded(lambda d: decode(ArtifactLinkRecorded, d), found)
+
+    def list_version_runs(self, model: str, version: VersionRef = None, *, as_of: datetime | None = None,
+                          at_position: int | None = None) -> list[RunView]:
+        """Runs linked to a version."""
+        found = self._pages(f"/models/{_seg(model)}/versions/{_seg(version)}/runs", _point(as_of, at_position))
+        return self._decoded(lambda d: decode_list(RunView, d), found)
+
+    # --- runs ----------------------------------------------------------------------
+
+    def start_run(self, run_id: str, pipeline: str, *, model: ModelContext | None = None,
+                  enable_cache: bool = False) -> RunStarted:
+        """Start a pipeline run."""
+        body = {"run_id": run_id, "pipeline": pipeline, "model": model_context_to_wire(model),
+                "enable_cache": enable_cache}
+        return self._decoded(lambda d: decode(RunStarted, d), self._command("POST", "/runs", body))
+
+    def complete_step(self, run_id: str, step: str, outputs: Sequence[OutputSpec] = (), *, cached: bool = False,
+                      cache_key: str | None = None, duration_ms: float = 0.0) -> StepRecorded:
+        """Record a completed step."""
+        body = {"step": step, "outputs": to_wire(list(outputs)), "cached": cached, "cache_key": cache_key,
+                "duration_ms": duration_ms}
+        found = self._command("POST", f"/runs/{_seg(run_id)}/steps", body)
+        return self._decoded(lambda d: decode(StepRecorded, d), found)
+
+    def finish_run(self, run_id: str, *, duration_ms: float = 0.0) -> RunFinished:
+        """Mark a run completed."""
+        found = self._command("POST", f"/runs/{_seg(run_id)}/finish", {"duration_ms": duration_ms})
+        return self._decoded(lambda d: decode(RunFinished, d), found)
+
+    def fail_run(self, run_id: str, *, error_type: str, error_message: str, failed_step: str | None = None,
+                 delete_created_version: bool = False, duration_ms: float = 0.0) -> RunFinished:
+        """Mark a run failed."""
+        body = {"error_type": error_type, "error_message": error_message, "failed_step": failed_step,
+                "delete_created_version": delete_created_version, "duration_ms": duration_ms}
+        found = self._command("POST", f"/runs/{_seg(run_id)}/fail", body)
+        return self._decoded(lambda d: decode(RunFinished, d), found)
+
+    def get_run(self, run_id: str, *, as_of: datetime | None = None, at_position: int | None = None) -> RunView:
+        """A run by id."""
+        return self._decoded(lambda d: decode(RunView, d), self._get(f"/runs/{_seg(run_id)}",
+                                                                   _point(as_of, at_position)))
+
+    def list_runs(self, *, pipeline: str | None = None, status: str | None = None, limit: int = 50,
+                  as_of: datetime | None = None, at_position: int | None = None) -> list[RunView]:
+        """The most recent runs, newest first."""
+        params: dict[str, Any] = {"limit": limit, **_point(as_of, at_position)}
+        params.update({k: v for k, v in (("pipeline", pipeline), ("status", status)) if v is not None})
+        return self._decoded(lambda d: decode_list(RunView, d), self._pages("/runs", params))
+
+    def list_run_steps(self, run_id: str, *, as_of: datetime | None = None,
+                       at_position: int | None = None) -> list[StepView]:
+        """The completed steps of a run."""
+        found = self._pages(f"/runs/{_seg(run_id)}/steps", _point(as_of, at_position))
+        return self._decoded(lambda d: decode_list(StepView, d), found)
+
+    def find_cached_step(self, cache_key: str) -> list[dict[str, Any]] | None:
+        """The outputs of the latest successful step with this cache key, or None."""
+        found = self._get("/steps/cached", {"cache_key": cache_key})
+        return self._decoded(lambda d: None if d["outputs"] is None else [dict(o) for o in d["outputs"]], found)
+
+    # --- artifacts -----------------------------------------------------------------
+
+    def get_artifact(self, artifact_id: str, *, as_of: datetime | None = None,
+                     at_position: int | None = None) -> ArtifactView:
+        """A stored artifact version by id."""
+        found = self._get(f"/artifacts/{_seg(artifact_id)}", _point(as_of, at_position))
+        return self._decoded(lambda d: decode(ArtifactView, d), found)
+
+    def list_artifacts(self, *, as_of: datetime | None = None, at_position: int | None = None) -> list[ArtifactView]:
+        """Every stored artifact version."""
+        return self._decoded(lambda d: decode_list(ArtifactView, d), self._pages("/artifacts",
+                                                                                _point(as_of, at_position)))
+
+    def store_blob(self, data: bytes) -> StoredBlob:
+        """Upload bytes to the server's content-addressed store (idempotent: the address is the hash)."""
+        digest = hashlib.sha256(data).hexdigest()
+        response = self._send("PUT", "/blobs", content=data, headers={CONTENT_HASH_HEADER: digest})
+        return self._decoded(lambda d: decode(StoredBlob, d), self._json(response))
+
+    def read_blob(self, uri: str, content_hash: str, *, label: str) -> bytes:
+        """The bytes at ``uri``, streamed from the server and refused unless they hash to ``content_hash``."""
+        params = {"label": label, "content_hash": content_hash}
+        path = "/blobs/" + "/".join(quote(part, safe="") for part in uri.split("/"))
+        response = self._send("GET", path, params=params, stream=True)
+        digest, parts = hashlib.sha256(), []
+        try:
+            for chunk in response.iter_bytes(_CHUNK):
+                digest.update(chunk)
+                parts.append(chunk)
+        except httpx.HTTPError as error:
+            raise self._transport_error(error, command=False) from None
+        finally:
+            response.close()
+        if digest.hexdigest() != content_hash:
+            raise ArtifactIntegrityError(f"artifact {label} was modified: expected sha256 {content_hash}, found "
+                                         f"{digest.hexdigest()} at {self.url} ({uri}); refusing to load it")
+        return b"".join(parts)
+
+    def read_artifact(self, artifact_id: str) -> tuple[ArtifactView, bytes]:
+        """An artifact version and its verified bytes."""
+        artifact = self.get_artifact(artifact_id)
+        label = f"{artifact.name!r} v{artifact.version}"
+        return artifact, self.read_blob(artifact.uri, artifact.content_hash, label=label)
+
+    def verify_artifacts(self) -> ArtifactReport:
+        """Hash every artifact file the log refers to (on the server)."""
+        return self._decoded(lambda d: decode(ArtifactReport, d), self._get("/artifacts/verify"))
+
+    # --- the log and the read models -----------------------------------------------
+
+    def log_events(self, *, from_position: int = 1, limit: int = 100, streams: Sequence[str] = (),
+                   as_of: datetime | None = None, at_position: int | None = None) -> list[StoredEvent]:
+        """Events of the log in position order (fetched in pages of at most 1000)."""
+        events: list[StoredEvent] = []
+        position = from_position
+        while len(events) < limit:
+            batch = min(PAGE_SIZE, limit - len(events))
+            params = {"from_position": position, "limit": batch, "stream": list(streams),
+                      **_point(as_of, at_position)}
+            found = self._decoded(lambda d: decode_list(StoredEvent, d["items"]), self._get("/log/events", params))
+            events.extend(found)
+            if len(found) < batch:
+                break
+            position = found[-1].position + 1
+        return events
+
+    def log_head(self, *, as_of: datetime | None = None, at_position: int | None = None) -> Anchor:
+        """The last position and its hash."""
+        return self._decoded(lambda d: decode(Anchor, d), self._get("/log/head", _point(as_of, at_position)))
+
+    def verify_log(self, anchors: Iterable[Anchor] = ()) -> LogVerification:
+        """Walk the hash chain on the server (and check the anchors)."""
+        found = self._get("/log/verify", {"anchor": [str(a) for a in anchors]})
+        return self._decoded(lambda d: decode(LogVerification, d), found)
+
+    def export_log(self, out: IO[str], progress: Progress | None = None) -> int:
+        """Stream the whole log from the server into ``out`` as JSON Lines; the number of events."""
+        response = self._send("GET", "/log/export", stream=True)
+        count, last = 0, ""
+        try:
+            for line in response.iter_lines():
+                if not line:
+                    continue
+                out.write(line + "\n")
+                last = line
+                count += 1
+                if progress is not None and count % 1000 == 0:
+                    progress(count)
+        except httpx.HTTPError as error:
+            raise RemoteError(f"the export from {self.url} was cut off after {count} lines: "
+                              f"{error or type(error).__name__}") from None
+        finally:
+            response.close()
+        try:
+            return int(json.loads(last)[END_KEY]["events"])
+        except (ValueError, KeyError, TypeError):
+            raise RemoteError(f"the export from {self.url} ended without its end record") from None
+
+    def import_log(self, source: IO[str], progress: Progress | None = None) -> int:
+        """Upload an exported log to the server's empty registry (streamed); all or nothing."""
+        def chunks() -> Iterator[bytes]:
+            for text in iter(lambda: source.read(_CHUNK), ""):
+                yield text.encode("utf-8")
+
+        found = self._json(self._send("POST", "/log/import", command=True, content=chunks(),
+                                      headers={"Content-Type": "application/x-ndjson"}))
+        count = self._decoded(lambda d: int(d["events"]), found)
+        if progress is not None:
+            progress(count)
+        return count
+
+    def verify_projections(self) -> VerifyViewsReport:
+        """Compare the server's read models with a fresh replay of the log."""
+        return self._decoded(lambda d: decode(VerifyViewsReport, d), self._get("/projections/verify"))
+
+    def rebuild_projections(self, progress: Callable[[int, int], None] | None = None) -> RebuildReport:
+        """Reset the server's read models and replay the whole log into them."""
+        found = self._decoded(lambda d: decode(RebuildReport, d), self._command("POST", "/projections/rebuild"))
+        if progress is not None:
+            progress(found.events, found.events)
+        return found
+
+    # --- lifecycle -----------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the kept-alive connections."""
+        self._http.close()
+
+    def __enter__(self) -> RemoteRegistry:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()

@@ -1,0 +1,1 @@
+"""The team server: an HTTP JSON API (Starlette on uvicorn) over the registry's service API."""

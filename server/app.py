@@ -1,0 +1,161 @@
+"""The ASGI app: the route table mounted on Starlette, errors as JSON, access logs, start-up and shutdown.
+
+``create_app()`` serves the registry configured as for any local client (``$MODELOG_HOME`` /
+``$MODELOG_DATABASE_URL`` and the home's artifact store; ``$MODELOG_URL`` is ignored here: the
+server is where remote clients arrive). uvicorn runs it (``modelog server``); on SIGTERM uvicorn
+stops accepting connections, lets requests in flight finish, and the lifespan closes the registry.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from modelog.application.bootstrap import open_reader
+from modelog.application.http_errors import METHOD_NOT_ALLOWED, UNKNOWN_ROUTE
+from modelog.application.local import LocalRegistry
+from modelog.registry.errors import RegistryError
+from modelog.registry.logs import configure_when_used, get_logger
+from modelog.server.http import HTTPRefusal, error_response, registry_error_response
+from modelog.server.openapi import document
+from modelog.server.routes import ENDPOINTS, PREFIX
+from modelog.server.state import ServerState, state_of
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+#: How access log lines are written: ``console`` or ``json`` (``modelog --log-format`` sets it for workers).
+LOG_FORMAT_ENV = "MODELOG_SERVER_LOG_FORMAT"
+_log = get_logger("modelog.server")
+
+
+def _version() -> str:
+    try:
+        return version("modelog")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree without metadata
+        return "0"
+
+
+def configure_access_logs(fmt: str | None = None) -> None:
+    """Structured logs on stderr at INFO (one line per request), as console text or JSON lines."""
+    chosen = fmt or os.environ.get(LOG_FORMAT_ENV) or "console"
+
+    def configure() -> None:
+        import structlog
+
+        renderer: Any = (structlog.processors.JSONRenderer() if chosen == "json"
+                         else structlog.dev.ConsoleRenderer(colors=False))
+        structlog.configure(
+            processors=[structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso", utc=True),
+                        structlog.processors.format_exc_info, renderer],
+            wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+            logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+            cache_logger_on_first_use=False,
+        )
+
+    configure_when_used(configure)
+
+
+class AccessLog:
+    """ASGI middleware: one structured line per request (method, path, status, duration, command id)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            headers = dict(scope.get("headers") or [])
+            client = scope.get("client")
+            _log.info("request", method=scope["method"], path=scope["path"], status=status,
+                      duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                      client=f"{client[0]}:{client[1]}" if client else None,
+                      command_id=headers.get(b"x-modelog-command-id", b"").decode("latin-1") or None,
+                      actor=headers.get(b"x-modelog-actor", b"").decode("latin-1") or None)
+
+
+def open_configured_registry() -> LocalRegistry:
+    """The registry configured for this process (never a remote one), opened for writing."""
+    return LocalRegistry(open_reader(None, read_only_fallback=True), actor=os.environ.get("MODELOG_ACTOR"))
+
+
+async def _health(request: Request) -> Response:
+    state = state_of(request)
+    head = await state.call(state.api.log_head)
+    return JSONResponse({"status": "ok", "schema": "current", "head": head.position})
+
+
+async def _openapi(request: Request) -> Response:
+    return JSONResponse(document(_version()))
+
+
+async def _registry_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, RegistryError)
+    return registry_error_response(error)
+
+
+async def _refusal(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPRefusal)
+    return error_response(error.status, error.code, error.message)
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    if error.status_code == 404:
+        return error_response(UNKNOWN_ROUTE, "unknown_route", f"no such route: {request.method} {request.url.path}")
+    if error.status_code == 405:
+        return error_response(METHOD_NOT_ALLOWED, "method_not_allowed",
+                              f"{request.method} is not allowed on {request.url.path}")
+    return error_response(error.status_code, "http_error", str(error.detail))
+
+
+async def _unexpected(request: Request, error: Exception) -> Response:
+    _log.error("unexpected error", method=request.method, path=request.url.path, exc_info=error)
+    return error_response(500, "internal", f"unexpected {type(error).__name__}: {error}")
+
+
+def create_app(open_registry: Callable[[], LocalRegistry] | None = None) -> Starlette:
+    """The server's ASGI app over the configured registry (or the one ``open_registry`` opens)."""
+    configure_access_logs()
+    state = ServerState(open_registry or open_configured_registry)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await state.start()
+        _log.info("serving", head=(await state.call(state.api.log_head)).position)
+        try:
+            yield
+        finally:
+            await state.stop()
+            _log.info("stopped")
+
+    routes = [Route("/health", _health, methods=["GET"]), Route(f"{PREFIX}/openapi.json", _openapi, methods=["GET"])]
+    routes += [Route(e.path, e.handler, methods=[e.method]) for e in ENDPOINTS]
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
+        RegistryError: _registry_error, HTTPRefusal: _refusal, HTTPException: _http_error, Exception: _unexpected,
+    })
+    app.state.modelog = state
+    app.add_middleware(AccessLog)
+    return app

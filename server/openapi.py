@@ -1,0 +1,56 @@
+"""The OpenAPI 3.1 document of the API, generated from the route table (so it lists every route)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from modelog.server.routes import ENDPOINTS, Endpoint
+
+_PARAM = re.compile(r"{(\w+)(?::\w+)?}")
+_ERROR = {"type": "object", "properties": {"error": {"type": "object", "properties": {
+    "code": {"type": "string"}, "message": {"type": "string"}}, "required": ["code", "message"]}}}
+
+
+def _operation(endpoint: Endpoint) -> dict[str, Any]:
+    parameters: list[dict[str, Any]] = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in _PARAM.findall(endpoint.path)
+    ]
+    parameters += [{"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+                   for name in endpoint.query]
+    if endpoint.command:
+        parameters.append({"name": "X-Modelog-Command-Id", "in": "header", "required": False,
+                           "description": "Client-generated id; the command is applied once per id (per process).",
+                           "schema": {"type": "string", "maxLength": 200}})
+    media = endpoint.streamed or "application/json"
+    operation: dict[str, Any] = {
+        "summary": endpoint.summary,
+        "operationId": f"{endpoint.method.lower()}_{re.sub(r'[^a-z0-9]+', '_', endpoint.path.lower()).strip('_')}",
+        "parameters": parameters,
+        "responses": {
+            "200": {"description": "OK", "content": {media if endpoint.method == "GET" else "application/json": {}}},
+            "default": {"description": "Error", "content": {"application/json": {"schema": _ERROR}}},
+        },
+    }
+    if endpoint.body:
+        properties: dict[str, dict[str, Any]] = {name: {} for name in endpoint.body}
+        operation["requestBody"] = {"required": True, "content": {"application/json": {
+            "schema": {"type": "object", "properties": properties, "additionalProperties": False}}}}
+    elif endpoint.streamed and endpoint.method != "GET":
+        operation["requestBody"] = {"required": True, "content": {endpoint.streamed: {}}}
+    return operation
+
+
+def document(version: str) -> dict[str, Any]:
+    """The OpenAPI document: every route of :data:`~modelog.server.routes.ENDPOINTS`, plus ``/health``."""
+    paths: dict[str, dict[str, Any]] = {
+        "/health": {"get": {"summary": "Ready: the registry is open and its schema current.", "operationId": "health",
+                            "responses": {"200": {"description": "OK"}, "503": {"description": "Not ready"}}}},
+        "/api/v1/openapi.json": {"get": {"summary": "This document.", "operationId": "openapi",
+                                         "responses": {"200": {"description": "OK"}}}},
+    }
+    for endpoint in ENDPOINTS:
+        path = _PARAM.sub(lambda m: "{" + m.group(1) + "}", endpoint.path)
+        paths.setdefault(path, {})[endpoint.method.lower()] = _operation(endpoint)
+    return {"openapi": "3.1.0", "info": {"title": "modelog registry API", "version": version}, "paths": paths}

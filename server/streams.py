@@ -1,0 +1,153 @@
+"""Handlers that stream: artifact bytes both ways, the log export (chunked JSON Lines) and an import upload.
+
+Nothing here holds a whole file in memory: an upload goes chunk by chunk to a temporary file,
+a download is read from disk in chunks, and the export is handed from the registry's thread to
+the response through a small bounded queue (so a slow reader slows the export, not the memory).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import queue
+import tempfile
+import threading
+import typing
+from collections.abc import AsyncIterator
+from typing import IO
+
+from modelog.application.blobs import BlobUpload, blob_file
+from modelog.application.remote import CONTENT_HASH_HEADER
+from modelog.registry.errors import InvalidInputError
+from modelog.server.http import MAX_UPLOAD, HTTPRefusal, answer
+from modelog.server.state import state_of
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response, StreamingResponse
+
+_CHUNK = 1 << 20
+_QUEUE_CHUNKS = 8
+_DONE = object()
+
+
+async def put_blob(request: Request) -> Response:
+    """Store an upload in the content-addressed store, refused unless it hashes to the declared SHA-256."""
+    state = state_of(request)
+    upload = await state.call(BlobUpload, state.api.artifact_store, request.headers.get(CONTENT_HASH_HEADER) or "")
+    try:
+        async for chunk in request.stream():
+            if upload.size + len(chunk) > MAX_UPLOAD:
+                raise HTTPRefusal(413, "body_too_large", f"upload is over the limit of {MAX_UPLOAD} bytes")
+            upload.write(chunk)
+    except BaseException:  # a cut, refused or failed upload leaves nothing in the store
+        upload.abort()
+        raise
+    return answer(await asyncio.to_thread(upload.finish))
+
+
+async def get_blob(request: Request) -> Response:
+    """Stream a stored artifact's bytes (the client checks them against the hash in the log)."""
+    state = state_of(request)
+    uri = request.path_params["uri"]
+    label = request.query_params.get("label") or repr(uri)
+    expected = request.query_params.get("content_hash") or "(not given)"
+    path = blob_file(state.api.artifact_store, uri, expected_hash=expected, label=label)
+    return FileResponse(path, media_type="application/octet-stream")
+
+
+class _QueueWriter(io.TextIOBase):
+    """A text stream whose writes reach an async reader through a bounded queue, in chunks."""
+
+    def __init__(self, chunks: queue.Queue[object], cancelled: threading.Event) -> None:
+        self._chunks, self._cancelled = chunks, cancelled
+        self._buffer: list[str] = []
+        self._size = 0
+
+    def write(self, text: str) -> int:
+        self._buffer.append(text)
+        self._size += len(text)
+        if self._size >= _CHUNK:
+            self.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        if self._buffer:
+            self._put("".join(self._buffer).encode("utf-8"))
+            self._buffer, self._size = [], 0
+
+    def _put(self, item: object) -> None:
+        while True:
+            if self._cancelled.is_set():
+                raise ConnectionAbortedError("the client went away during the export")
+            try:
+                self._chunks.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+
+def _next(chunks: queue.Queue[object]) -> object:
+    # A bounded wait, so that a thread left waiting by a reader that went away ends soon.
+    try:
+        return chunks.get(timeout=0.5)
+    except queue.Empty:
+        return None
+
+
+async def export_log(request: Request) -> Response:
+    """The whole log as JSON Lines, streamed in chunks while the registry's thread writes it."""
+    state = state_of(request)
+    chunks: queue.Queue[object] = queue.Queue(maxsize=_QUEUE_CHUNKS)
+    cancelled = threading.Event()
+
+    def export() -> None:
+        out = _QueueWriter(chunks, cancelled)
+        try:
+            state.api.export_log(typing.cast(IO[str], out))
+            out.flush()
+            out._put(_DONE)
+        except BaseException as error:  # noqa: BLE001 - handed to the response, which cuts the stream off
+            with contextlib.suppress(ConnectionAbortedError):
+                out._put(error)
+
+    running = asyncio.ensure_future(state.call(export))
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            while True:
+                item = await asyncio.to_thread(_next, chunks)
+                if item is None:
+                    continue
+                if item is _DONE:
+                    break
+                if isinstance(item, BaseException):
+                    # Headers are sent already: the only way to say "failed" is to end the stream unfinished.
+                    raise item
+                assert isinstance(item, bytes)
+                yield item
+        finally:
+            cancelled.set()
+            await asyncio.shield(running)
+
+    return StreamingResponse(body(), media_type="application/x-ndjson")
+
+
+async def import_log(request: Request) -> Response:
+    """Import an uploaded export into the empty registry: spooled to a temporary file first, then all or nothing."""
+    state = state_of(request)
+    with tempfile.TemporaryFile() as spool:
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_UPLOAD:
+                raise HTTPRefusal(413, "body_too_large", f"upload is over the limit of {MAX_UPLOAD} bytes")
+            spool.write(chunk)
+        if size == 0:
+            raise InvalidInputError("the import body is empty: send an exported log (JSON Lines)")
+        spool.seek(0)
+        text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
+        try:
+            count = await state.call(state.api.import_log, text)
+        finally:
+            text.detach()
+    return answer({"events": count})

@@ -1,0 +1,81 @@
+"""A real ``modelog server`` process for tests: started on 127.0.0.1 and a free port, stopped by its pid."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+MODELOG = Path(sys.executable).parent / "modelog"
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ServerProcess:
+    """``modelog server`` serving ``db_url`` with its artifacts in ``home``."""
+
+    def __init__(self, db_url: str, home: Path, *, workers: int = 1, extra_env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = home.parent / f"server-{self.port}.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MODELOG_")}
+        env.update(MODELOG_HOME=str(home), MODELOG_DATABASE_URL=db_url, MODELOG_ACTOR="server-operator",
+                   **(extra_env or {}))
+        home.mkdir(parents=True, exist_ok=True)
+        self._log_file = self.log.open("w")
+        self.proc = subprocess.Popen([str(MODELOG), "--log-format", "json", "server", "--port", str(self.port),
+                                      "--workers", str(workers)], env=env, stdout=self._log_file,
+                                     stderr=subprocess.STDOUT)
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Wait until /health answers 200 (or fail with the server's log)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"server exited with {self.proc.returncode}: {self.log.read_text()}")
+            try:
+                if httpx.get(self.url + "/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise AssertionError(f"server did not become ready: {self.log.read_text()}")
+
+    def client_env(self, home: Path) -> dict[str, str]:
+        """The environment of a remote client: MODELOG_URL, its own (empty) home, no database URL."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MODELOG_")}
+        env.update(MODELOG_URL=self.url, MODELOG_HOME=str(home), MODELOG_ACTOR="remote-client")
+        return env
+
+    def terminate(self) -> None:
+        """Send SIGTERM (uvicorn finishes requests in flight, then exits)."""
+        os.kill(self.proc.pid, signal.SIGTERM)
+
+    def stop(self, timeout: float = 60.0) -> int:
+        """SIGTERM by pid and wait for the exit; its status (uvicorn re-raises SIGTERM after a graceful stop)."""
+        if self.proc.poll() is None:
+            self.terminate()
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self._log_file.close()
+        return int(self.proc.returncode)
+
+    def stopped_gracefully(self) -> bool:
+        """True when the process exited on SIGTERM after closing the registry (the app's shutdown ran)."""
+        return self.proc.returncode in (0, -signal.SIGTERM) and '"event": "stopped"' in self.log.read_text()
