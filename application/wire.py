@@ -162,7 +162,7 @@ def output_spec_from_wire(data: Any) -> Any:
 
     if not isinstance(data, Mapping):
         raise InvalidInputError("each output must be an object")
-    allowed = {f.name for f in dataclasses.fields(OutputSpec)}
+    allowed = set(typing.cast(Any, OutputSpec).model_fields)  # a pydantic model; typed as a plain class
     _only(data, allowed, "output")
     try:
         return OutputSpec(**dict(data))
