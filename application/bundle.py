@@ -180,6 +180,13 @@ def _artifact_members(tar: tarfile.TarFile) -> Iterator[tuple[tarfile.TarInfo, s
         yield member, match.group(2)
 
 
+def _copy_in(files: ArtifactStore, source: IO[bytes], member: tarfile.TarInfo, digest: str) -> bool:
+    try:
+        return files.put_stream(source, member.size, digest, label=f"file {member.name} of the bundle")
+    except ArtifactIntegrityError as error:
+        raise ArtifactIntegrityError(f"{error}; nothing was imported") from None
+
+
 def _import_bundle(store: EventStore, files: ArtifactStore, tar: tarfile.TarFile, progress: Progress | None
                    ) -> Transferred:
     _check_manifest(tar)
@@ -189,8 +196,7 @@ def _import_bundle(store: EventStore, files: ArtifactStore, tar: tarfile.TarFile
     created: list[Path] = []
     try:
         for member, digest in _artifact_members(tar):
-            if digest in referenced and files.put_stream(_member(tar, member.name), member.size, digest,
-                                                         label=f"file {member.name} of the bundle"):
+            if digest in referenced and _copy_in(files, _member(tar, member.name), member, digest):
                 created.append(files.path_for(uri_for(digest)))
         missing = sorted(uri for digest, uri in referenced.items() if files.check(uri, digest) != "ok")
         if missing:

@@ -146,7 +146,7 @@ class ArtifactStore:
         def verified() -> None:
             if digest.hexdigest() != expected_hash:
                 raise ArtifactIntegrityError(f"artifact {label} does not match its hash: expected sha256 "
-                                             f"{expected_hash}, found {digest.hexdigest()}; nothing was stored")
+                                             f"{expected_hash}, found {digest.hexdigest()}")
 
         self._write_atomically(path, chunks(), before_rename=verified)
         return True
