@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 MANIFEST = "modelog-bundle.json"
 LOG_MEMBER = "log.jsonl"
 FORMAT, VERSION = "modelog-bundle", 1
+#: Where a tar header holds its format magic (POSIX ustar, and the PAX format written here).
+_TAR_MAGIC_START, _TAR_MAGIC_END = 257, 262
 _ARTIFACT_MEMBER = re.compile(r"^artifacts/sha256/([0-9a-f]{2})/([0-9a-f]{64})$")
 log = get_logger("modelog.bundle")
 
@@ -127,12 +129,13 @@ def export_bundle(store: EventStore, files: ArtifactStore, out: IO[bytes], progr
 
 
 def is_bundle(source: IO[bytes]) -> bool:
-    """True when ``source`` (seekable, left at its start) is a tar file rather than JSON Lines."""
+    """True when ``source`` (seekable, left at its start) is a tar file (``ustar`` magic) rather than JSON Lines."""
     start = source.tell()
     try:
-        return tarfile.is_tarfile(source)
+        header = source.read(_TAR_MAGIC_END)
     finally:
         source.seek(start)
+    return header[_TAR_MAGIC_START:_TAR_MAGIC_END] == b"ustar"
 
 
 def import_any(store: EventStore, files: ArtifactStore, source: IO[bytes], progress: Progress | None = None
@@ -144,8 +147,9 @@ def import_any(store: EventStore, files: ArtifactStore, source: IO[bytes], progr
     try:
         with tarfile.open(fileobj=source, mode="r:") as tar:
             return _import_bundle(store, files, tar, progress)
-    except tarfile.TarError as error:
-        raise InvalidInputError(f"the bundle is damaged ({error}); nothing was imported") from None
+    except tarfile.TarError:
+        raise InvalidInputError("the bundle is damaged or cut short (not a readable tar file); nothing was imported"
+                                ) from None
 
 
 def _member(tar: tarfile.TarFile, name: str) -> IO[bytes]:
@@ -154,7 +158,8 @@ def _member(tar: tarfile.TarFile, name: str) -> IO[bytes]:
     except KeyError:
         handle = None
     if handle is None:
-        raise InvalidInputError(f"the bundle has no {name}: it is not a modelog bundle; nothing was imported")
+        raise InvalidInputError(f"the bundle has no complete {name}: it is cut short or not a modelog bundle; "
+                                "nothing was imported")
     return handle
 
 

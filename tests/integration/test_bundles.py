@@ -166,3 +166,20 @@ def test_export_refuses_a_corrupt_artifact_and_leaves_no_file(filled: str, home:
     assert result.stderr.startswith("Error: artifact file sha256/") and "does not match the log" in result.stderr
     assert not file.exists() and not (tmp_path / "registry.tar.partial").exists()
     assert run("export", "--log-only", str(file)).exit_code == 0  # the log alone is still available
+
+
+def test_cut_short_bundle_imports_nothing(filled: str, home: Path, tmp_path: Path) -> None:
+    file, cut = tmp_path / "registry.tar", tmp_path / "cut.tar"
+    assert run("export", str(file)).exit_code == 0
+    data = file.read_bytes()
+    with tarfile.open(file) as tar:
+        last = tar.getmembers()[-1]
+    inside_last_file = last.offset_data + last.size // 2
+    _clean(filled)
+    for size, expected in ((1500, "has no complete log.jsonl: it is cut short"), (inside_last_file, "cut short")):
+        cut.write_bytes(data[:size])
+        result = run("import", str(cut))
+        assert result.exit_code == 1 and result.stderr.count("\n") == 1, result.output
+        assert expected in result.stderr and "nothing was imported" in result.stderr, result.stderr
+        assert run("log", "head", "-o", "json").stdout.count('"position": 0') == 1
+        assert not list((home / "artifacts").glob("sha256/*/*")) if (home / "artifacts").exists() else True
