@@ -25,7 +25,6 @@ from modelog.application.api import Progress
 from modelog.application.artifact_log import ARTIFACT_STORED
 from modelog.registry.artifact_store import ArtifactStore, uri_for
 from modelog.registry.errors import ArtifactIntegrityError, ConflictError, InvalidInputError
-from modelog.registry.logs import get_logger
 from modelog.registry.store import EventStore
 from modelog.registry.transfer import export_log, import_log
 
@@ -38,7 +37,6 @@ FORMAT, VERSION = "modelog-bundle", 1
 #: Where a tar header holds its format magic (POSIX ustar, and the PAX format written here).
 _TAR_MAGIC_START, _TAR_MAGIC_END = 257, 262
 _ARTIFACT_MEMBER = re.compile(r"^artifacts/sha256/([0-9a-f]{2})/([0-9a-f]{64})$")
-log = get_logger("modelog.bundle")
 
 
 @dataclass(frozen=True)
@@ -48,6 +46,12 @@ class Transferred:
     events: int
     artifacts: int
     bundle: bool
+
+
+def _log(message: str, **fields: int) -> None:
+    from modelog.registry.logs import get_logger  # structlog loads asyncio: only once there is work to log
+
+    get_logger("modelog.bundle").info(message, **fields)
 
 
 def referenced_artifacts(lines: IO[bytes]) -> dict[str, str]:
@@ -124,7 +128,7 @@ def export_bundle(store: EventStore, files: ArtifactStore, out: IO[bytes], progr
             tar.addfile(info, spool)
             for digest in sorted(referenced):
                 _add_artifact(tar, files, digest, referenced[digest])
-    log.info("bundle exported", events=events, artifacts=len(referenced))
+    _log("bundle exported", events=events, artifacts=len(referenced))
     return Transferred(events, len(referenced), bundle=True)
 
 
@@ -213,7 +217,7 @@ def _import_bundle(store: EventStore, files: ArtifactStore, tar: tarfile.TarFile
         for path in created:  # content-addressed files this import added; the registry was empty
             path.unlink(missing_ok=True)
         raise
-    log.info("bundle imported", events=events, artifacts=len(referenced))
+    _log("bundle imported", events=events, artifacts=len(referenced))
     return Transferred(events, len(referenced), bundle=True)
 
 

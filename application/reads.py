@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from modelog.application.api import Progress, VersionRef
 from modelog.application.artifact_log import checked_against_log
 from modelog.application.artifacts import ArtifactReport, verify_artifacts
 from modelog.application.bootstrap import Reader
-from modelog.application.bundle import Transferred, export_bundle, import_any
 from modelog.application.results import LogVerification
 from modelog.projections.history import HistoryEntry
 from modelog.projections.queries import ReadModel
@@ -23,6 +22,9 @@ from modelog.registry.anchors import Anchor, check_anchors, head_anchor
 from modelog.registry.artifact_store import ArtifactStore, StoredBlob, resolve_store_root
 from modelog.registry.store import StoredEvent
 from modelog.registry.transfer import export_log, import_log
+
+if TYPE_CHECKING:
+    from modelog.application.bundle import Transferred
 
 
 class ReadUseCases:
@@ -164,11 +166,15 @@ class ReadUseCases:
 
     def export_bundle(self, out: IO[bytes], progress: Progress | None = None) -> Transferred:
         """Write the log and every artifact file it refers to (each verified while copied) as one tar bundle."""
+        from modelog.application.bundle import export_bundle  # not at start-up: read commands stay light
+
         return export_bundle(self.reader.store, self.artifact_store, out, progress)
 
     def import_bundle(self, source: IO[bytes], progress: Progress | None = None) -> Transferred:
         """Import a bundle or a log-only export (detected) into an empty registry and its artifact store; all or
         nothing."""
+        from modelog.application.bundle import import_any
+
         return import_any(self.reader.store, self.artifact_store, source, progress)
 
     def verify_projections(self) -> VerifyViewsReport:

@@ -120,11 +120,12 @@ def verify(anchors: tuple[Anchor, ...]) -> None:
 @click.option("--log-only", is_flag=True,
               help="Write only the log as JSON Lines (one event per line), without the artifact files.")
 def export(file: Path, force: bool, log_only: bool) -> None:
-    """Export the registry to FILE: a bundle (tar) of the log and every artifact file it refers to.
+    """Export the registry to FILE: its events and every artifact file they refer to (--log-only: JSON Lines).
 
-    Each artifact file is hashed while it is copied and must match the log. With --log-only, FILE
-    holds only the log as JSON Lines (one event per line, in position order, then an end record).
-    FILE is written whole or not at all.
+    By default FILE is a bundle (a tar file) of the log and its artifact files; each artifact file
+    is hashed while it is copied and must match the log. With --log-only, FILE holds only the log
+    as JSON Lines (one event per line, in position order, then an end record). FILE is written
+    whole or not at all.
 
     \b
     Example:
@@ -144,7 +145,7 @@ def export(file: Path, force: bool, log_only: bool) -> None:
 @click.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_(file: Path) -> None:
-    """Import a bundle or a log exported with 'modelog export' into an empty registry.
+    """Import a bundle or JSON Lines file written by 'modelog export' into an empty registry.
 
     The hash chain is verified, and every artifact file of a bundle is hashed while it is copied into
     the artifact store. All or nothing: a truncated or edited file leaves the registry and the store as
