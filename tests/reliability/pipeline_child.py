@@ -1,7 +1,8 @@
 """A pipeline process for the kill -9 tests: three steps, the middle one writing a large artifact.
 
 Usage: ``python -m tests.reliability.pipeline_child URL HOME SIZE``. Prints ``started`` once the
-client is open and ``finished <run id>`` if the run completes before it is killed.
+run is recorded and its first step runs (a kill after that always finds the run in the log), and
+``finished <run id>`` if the run completes before it is killed.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ MODEL = ModelConfig(name="killed", create_new_model_version=True, delete_new_ver
 @step
 def make_numbers(size: int) -> Annotated[list, "numbers"]:
     """A small first output."""
+    print("started", flush=True)
     return list(range(size // 1000))
 
 
@@ -42,6 +44,5 @@ def killable(size: int) -> None:
 
 if __name__ == "__main__":
     with Client(sys.argv[1], home=sys.argv[2]):
-        print("started", flush=True)
         run = killable(int(sys.argv[3]))
         print(f"finished {run.id}", flush=True)
