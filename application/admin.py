@@ -17,10 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from modelog.application.bootstrap import open_reader
+from modelog.application.bundle import Transferred, export_to_path
+from modelog.application.local import connect
+from modelog.registry.artifact_store import resolve_store_root
 from modelog.registry.database import create_engine_for, is_sqlite, registry_home, resolve_url
 from modelog.registry.errors import InvalidInputError
-from modelog.registry.transfer import export_log
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, make_url, text
 from sqlalchemy.engine import Connection
 
 #: Tables that belong to modelog besides the read-model tables (``view_*``).
@@ -49,8 +51,13 @@ class RegistryLocation:
 
     @property
     def artifacts_dir(self) -> Path:
-        """The local artifact store under the home."""
-        return self.home / "artifacts"
+        """The configured artifact store (``$MODELOG_ARTIFACT_STORE``, else ``<home>/artifacts``)."""
+        return resolve_store_root(self.home)
+
+    @property
+    def database_name(self) -> str:
+        """The database's name in a server URL (what ``clean`` asks to be typed before wiping it)."""
+        return make_url(self.url).database or ""
 
     def display_url(self) -> str:
         """The URL without any password."""
@@ -86,20 +93,16 @@ def has_registry(location: RegistryLocation) -> bool:
 
 
 def backup_path(location: RegistryLocation, now: datetime | None = None) -> Path:
-    """Where ``clean`` writes its backup export: ``<home>/backups/modelog-<UTC time>.jsonl``."""
+    """Where ``clean`` writes its backup bundle: ``<home>/backups/modelog-<UTC time>.tar``."""
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")
-    return location.home / "backups" / f"modelog-{stamp}.jsonl"
+    return location.home / "backups" / f"modelog-{stamp}.tar"
 
 
-def write_backup(location: RegistryLocation, path: Path) -> int:
-    """Export the whole log to ``path`` (written to a temporary file, then renamed); return the event count."""
-
+def write_backup(location: RegistryLocation, path: Path) -> Transferred:
+    """Write a bundle of the log and every artifact file it refers to to ``path`` (whole or not at all)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    with open_reader(location.url, home=location.home) as reader, partial.open("w", encoding="utf-8") as out:
-        count = export_log(reader.store, out)
-    partial.replace(path)
-    return count
+    with connect(location.url, home=location.home) as api:
+        return export_to_path(api, path)
 
 
 def count_events(location: RegistryLocation) -> int:

@@ -17,6 +17,7 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from modelog.application.artifacts import ArtifactReport
+    from modelog.application.bundle import Transferred
     from modelog.application.results import (
         AliasMoved,
         AliasRemoved,
@@ -167,14 +168,11 @@ class RegistryAPI(Protocol):
     def store_blob(self, data: bytes) -> StoredBlob:
         """Write bytes to the content-addressed artifact store (idempotent); where they are and their hash."""
 
-    def read_blob(self, uri: str, content_hash: str, *, label: str) -> bytes:
-        """The bytes at ``uri``; ArtifactIntegrityError naming ``label`` unless they hash to ``content_hash``."""
-
     def read_artifact(self, artifact_id: str) -> tuple[ArtifactView, bytes]:
-        """An artifact version and its verified bytes."""
+        """An artifact version and its bytes, both as the log records them (ArtifactIntegrityError otherwise)."""
 
     def verify_artifacts(self) -> ArtifactReport:
-        """Hash every artifact file the log refers to; report the missing or modified ones."""
+        """Hash every artifact file the log refers to; report missing or modified ones and view rows that differ."""
 
     # --- the log and the read models -----------------------------------------------
 
@@ -193,6 +191,13 @@ class RegistryAPI(Protocol):
 
     def import_log(self, source: IO[str], progress: Progress | None = None) -> int:
         """Import an exported log into an empty registry, verified first; all or nothing."""
+
+    def export_bundle(self, out: IO[bytes], progress: Progress | None = None) -> Transferred:
+        """Write the log and every artifact file it refers to (each verified while copied) as one tar bundle."""
+
+    def import_bundle(self, source: IO[bytes], progress: Progress | None = None) -> Transferred:
+        """Import a bundle or a log-only export (detected; ``source`` seekable) into an empty registry and its
+        artifact store, every artifact's hash verified; all or nothing."""
 
     def verify_projections(self) -> VerifyViewsReport:
         """Compare the read models with a fresh replay of the log."""

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from modelog.application.api import Progress, VersionRef
+from modelog.application.artifact_log import checked_against_log
 from modelog.application.artifacts import ArtifactReport, verify_artifacts
 from modelog.application.bootstrap import Reader
 from modelog.application.results import LogVerification
@@ -21,6 +22,9 @@ from modelog.registry.anchors import Anchor, check_anchors, head_anchor
 from modelog.registry.artifact_store import ArtifactStore, StoredBlob, resolve_store_root
 from modelog.registry.store import StoredEvent
 from modelog.registry.transfer import export_log, import_log
+
+if TYPE_CHECKING:
+    from modelog.application.bundle import Transferred
 
 
 class ReadUseCases:
@@ -119,19 +123,16 @@ class ReadUseCases:
         """Write bytes to the content-addressed store (once per distinct content)."""
         return self.artifact_store.put(data)
 
-    def read_blob(self, uri: str, content_hash: str, *, label: str) -> bytes:
-        """The bytes at ``uri``, refused unless they hash to ``content_hash``."""
-        return self.artifact_store.get(uri, content_hash, label=label)
-
     def read_artifact(self, artifact_id: str) -> tuple[ArtifactView, bytes]:
-        """An artifact version and its verified bytes."""
-        artifact = self.get_artifact(artifact_id)
-        label = f"{artifact.name!r} v{artifact.version}"
-        return artifact, self.read_blob(artifact.uri, artifact.content_hash, label=label)
+        """An artifact version and its bytes, as the log records it: location, hash and materializer come from
+        its ``ArtifactVersionStored`` event, and a read-model row that disagrees is refused."""
+        view = self.get_artifact(artifact_id)
+        logged = checked_against_log(self.reader.store, view)  # after this, ``view`` agrees with the log
+        return view, self.artifact_store.get(logged.uri, logged.content_hash, label=logged.label)
 
     def verify_artifacts(self) -> ArtifactReport:
-        """Hash every artifact file the log refers to."""
-        return verify_artifacts(self.reads, self.artifact_store)
+        """Hash every artifact file the log refers to, and compare the read model with the log."""
+        return verify_artifacts(self.reader.store, self.reads, self.artifact_store)
 
     # --- the log and the read models -----------------------------------------------
 
@@ -162,6 +163,19 @@ class ReadUseCases:
     def import_log(self, source: IO[str], progress: Progress | None = None) -> int:
         """Import an exported log into an empty registry, all or nothing."""
         return import_log(self.reader.store, source, progress)
+
+    def export_bundle(self, out: IO[bytes], progress: Progress | None = None) -> Transferred:
+        """Write the log and every artifact file it refers to (each verified while copied) as one tar bundle."""
+        from modelog.application.bundle import export_bundle  # not at start-up: read commands stay light
+
+        return export_bundle(self.reader.store, self.artifact_store, out, progress)
+
+    def import_bundle(self, source: IO[bytes], progress: Progress | None = None) -> Transferred:
+        """Import a bundle or a log-only export (detected) into an empty registry and its artifact store; all or
+        nothing."""
+        from modelog.application.bundle import import_any
+
+        return import_any(self.reader.store, self.artifact_store, source, progress)
 
     def verify_projections(self) -> VerifyViewsReport:
         """Compare the read models with a fresh replay of the log."""

@@ -17,36 +17,55 @@ from modelog.application.admin import (
     write_backup,
 )
 from modelog.application.bootstrap import database_status, upgrade_database
-from modelog.cli.common import confirm, yes_option
+from modelog.cli.common import confirm, is_interactive, yes_option
 from modelog.cli.output import echo_json, echo_table
 
 
 @click.command("clean")
 @yes_option
-@click.option("--no-backup", is_flag=True, help="Do not write a backup export of the log first.")
-def clean(yes: bool, no_backup: bool) -> None:
-    """Wipe the local registry (database and artifacts) after confirmation.
+@click.option("--no-backup", is_flag=True, help="Do not write a backup bundle (log and artifacts) first.")
+@click.option("--database-name", metavar="NAME",
+              help="Confirm wiping a server database (PostgreSQL) by its name; -y alone does not wipe one.")
+def clean(yes: bool, no_backup: bool, database_name: str | None) -> None:
+    """Wipe the registry (database and the configured artifact store) after confirmation.
 
-    A backup export of the log is written first to <home>/backups/ (unless --no-backup) and its path is
-    printed; 'modelog import FILE' restores it. Against a non-SQLite database (MODELOG_DATABASE_URL) it
-    refuses unless --yes is given, and names the database it wipes.
+    A backup bundle of the log and its artifact files is written first to <home>/backups/ (unless
+    --no-backup) and its path is printed; 'modelog import FILE' restores it. A server database
+    (MODELOG_DATABASE_URL) is wiped only when its name is typed at the prompt or given with
+    --database-name NAME; -y is not enough.
 
     \b
     Example:
       modelog clean -y
+      MODELOG_DATABASE_URL=postgresql+psycopg://user@host/registry modelog clean --database-name registry
     """
     location = locate_registry()
     if not has_registry(location):
         where = location.home if location.is_sqlite else location.display_url()
         click.echo(f"Nothing to clean: there is no registry in {where}.")
         return
-    if not location.is_sqlite and not yes:
-        raise click.ClickException(f"refusing to wipe the database {location.display_url()} without --yes")
-    confirm(f"wipe the registry {_target(location)}", yes)
+    if location.is_sqlite:
+        confirm(f"wipe the registry {_target(location)}", yes)
+    else:
+        _confirm_database(location, database_name)
     if not no_backup:
         _backup(location)
     removed = wipe_registry(location)
     click.echo(f"Registry wiped ({len(removed)} item(s) removed from {_target(location)}).")
+
+
+def _confirm_database(location: RegistryLocation, given: str | None) -> None:
+    """A server database is wiped only when its name is given (flag or prompt) and matches."""
+    expected = location.database_name
+    if given is None:
+        if not is_interactive():
+            raise click.ClickException(f"refusing to wipe the database {location.display_url()}: pass "
+                                       f"--database-name {expected} to confirm (-y is not enough for a server "
+                                       "database)")
+        given = click.prompt(f"Wipe {_target(location)}? Type the database name ({expected}) to confirm",
+                             default="", show_default=False)
+    if given != expected:
+        raise click.ClickException(f"the database is named {expected!r}, not {given!r}; nothing was wiped")
 
 
 def _target(location: RegistryLocation) -> str:
@@ -60,8 +79,9 @@ def _backup(location: RegistryLocation) -> None:
         click.echo("The log is empty; no backup needed.")
         return
     path = backup_path(location)
-    count = write_backup(location, path)
-    click.echo(f"Backup of {count} events written to {path} (restore with: modelog import {path}).")
+    done = write_backup(location, path)
+    click.echo(f"Backup of {done.events} events and {done.artifacts} artifact files written to {path} "
+               f"(restore with: modelog import {path}).")
 
 
 @click.group("db")

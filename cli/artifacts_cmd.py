@@ -23,8 +23,11 @@ def artifacts() -> None:
 def verify(output: str) -> None:
     """Hash every artifact file the log refers to; exit 1 naming each missing or modified one.
 
+    Locations and hashes come from the log, never from the read models; a read-model row that differs
+    from the log (view-differs) or that the log does not know (not-in-log) is reported too. Statuses:
+    missing, corrupt, bad-uri, outside-store (a link out of the store), not-a-file, view-differs, not-in-log.
     JSON: {"root", "checked", "files", "ok", "problems": [{"artifact_id", "name", "version", "uri",
-    "expected_hash", "status"}]}.
+    "expected_hash", "status", "detail"}]}.
 
     \b
     Example:
@@ -38,7 +41,7 @@ def verify(output: str) -> None:
         for problem in report.problems:
             click.echo(problem.describe(), err=True)
     if not report.ok:
-        raise click.ClickException(f"{len(report.problems)} of {report.checked} artifact versions failed the check "
-                                   f"in {report.root}")
+        failed = len({p.artifact_id for p in report.problems})
+        raise click.ClickException(f"{failed} of {report.checked} artifact versions failed the check in {report.root}")
     if output != "json":
         click.echo(f"Artifacts intact: {report.checked} versions in {report.files} files match the log.")

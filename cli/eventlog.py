@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from modelog.application.bundle import export_to_path, import_from_path
 from modelog.application.results import event_record
 from modelog.cli.common import point_in_time, read_options, registry_api
 from modelog.cli.output import echo_json, echo_table, when
@@ -116,33 +117,48 @@ def verify(anchors: tuple[Anchor, ...]) -> None:
 @click.command("export")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
-def export(file: Path, force: bool) -> None:
-    """Export the whole log to FILE as JSON Lines (one event per line, in position order).
+@click.option("--log-only", is_flag=True,
+              help="Write only the log as JSON Lines (one event per line), without the artifact files.")
+def export(file: Path, force: bool, log_only: bool) -> None:
+    """Export the registry to FILE: its events and every artifact file they refer to (--log-only: JSON Lines).
+
+    By default FILE is a bundle (a tar file) of the log and its artifact files; each artifact file
+    is hashed while it is copied and must match the log. With --log-only, FILE holds only the log
+    as JSON Lines (one event per line, in position order, then an end record). FILE is written
+    whole or not at all.
 
     \b
     Example:
-      modelog export registry-backup.jsonl
+      modelog export registry-backup.tar
+      modelog export --log-only registry-log.jsonl
     """
     if file.exists() and not force:
         raise click.ClickException(f"{file} already exists; pass --force to overwrite it")
-    partial = file.with_name(file.name + ".partial")
-    with registry_api() as api, partial.open("w", encoding="utf-8") as out:
-        count = api.export_log(out)
-    partial.replace(file)
-    click.echo(f"Exported {count} events to {file}.")
+    with registry_api() as api:
+        done = export_to_path(api, file, log_only=log_only)
+    if done.bundle:
+        click.echo(f"Exported {done.events} events and {done.artifacts} artifact files to {file}.")
+    else:
+        click.echo(f"Exported {done.events} events to {file} (log only: no artifact files).")
 
 
 @click.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_(file: Path) -> None:
-    """Import a log exported with 'modelog export' into an empty registry (the hash chain is verified first).
+    """Import a bundle or JSON Lines file written by 'modelog export' into an empty registry.
 
-    All or nothing: a truncated or edited file leaves the registry empty.
+    The hash chain is verified, and every artifact file of a bundle is hashed while it is copied into
+    the artifact store. All or nothing: a truncated or edited file leaves the registry and the store as
+    they were.
 
     \b
     Example:
-      modelog import registry-backup.jsonl
+      modelog import registry-backup.tar
     """
-    with registry_api(writable=True) as api, file.open("r", encoding="utf-8") as source:
-        count = api.import_log(source)
-    click.echo(f"Imported {count} events from {file}; hash chain verified.")
+    with registry_api(writable=True) as api:
+        done = import_from_path(api, file)
+    if done.bundle:
+        click.echo(f"Imported {done.events} events and {done.artifacts} artifact files from {file}; hash chain "
+                   "and artifact hashes verified.")
+    else:
+        click.echo(f"Imported {done.events} events from {file}; hash chain verified.")

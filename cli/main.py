@@ -18,12 +18,14 @@ from modelog.cli.output import escape_controls
 #: ``modelog --help`` shows for it (a test checks it against the command's own help).
 COMMANDS: dict[str, tuple[str, str]] = {
     "artifacts": ("modelog.cli.artifacts_cmd:artifacts", "Check the artifact store against the log."),
-    "clean": ("modelog.cli.admin:clean", "Wipe the local registry (database and artifacts) after confirmation."),
+    "clean": ("modelog.cli.admin:clean",
+              "Wipe the registry (database and the configured artifact store) after confirmation."),
     "db": ("modelog.cli.admin:db", "Inspect and upgrade the registry database schema."),
     "export": ("modelog.cli.eventlog:export",
-               "Export the whole log to FILE as JSON Lines (one event per line, in position order)."),
-    "import": ("modelog.cli.eventlog:import_", "Import a log exported with 'modelog export' into an empty registry "
-               "(the hash chain is verified first)."),
+               "Export the registry to FILE: its events and every artifact file they refer to (--log-only: JSON "
+               "Lines)."),
+    "import": ("modelog.cli.eventlog:import_",
+               "Import a bundle or JSON Lines file written by 'modelog export' into an empty registry."),
     "integration": ("modelog.cli.admin:integration", "List and install optional integrations (pip extras of modelog)."),
     "log": ("modelog.cli.eventlog:log", "Show and verify the append-only, hash-chained event log."),
     "model": ("modelog.cli.models:model", "Register, list, update and delete models, and see their history."),

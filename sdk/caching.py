@@ -1,5 +1,10 @@
-"""Step caching: a step whose source, parameters and input artifacts match an earlier successful run
-reuses that run's outputs (recorded as a cached step and linked like any other)."""
+"""Step caching: a step whose source, module, parameters and input artifacts match an earlier successful run
+reuses that run's outputs (recorded as a cached step and linked like any other).
+
+The key covers the step's own source and the whole source file of the module that defines it
+(module-level constants, helpers, imports): editing anything in that file is a miss. Code in other
+modules (a library, another file of yours) and data read from outside the inputs are not covered.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ if TYPE_CHECKING:
     from modelog.sdk.pipelines import RunContext
 
 log = get_logger("modelog.sdk")
-CACHE_KEY_VERSION = 1
+CACHE_KEY_VERSION = 2
 
 
 def _input_hash(value: Any, run: RunContext) -> str:
@@ -35,9 +40,10 @@ def _input_hash(value: Any, run: RunContext) -> str:
 
 
 def cache_key(step: Step, bound: inspect.BoundArguments, run: RunContext) -> str:
-    """SHA-256 of the step's name and source and the content hashes of its inputs."""
+    """SHA-256 of the step's name, its source, its module's source file and the content hashes of its inputs."""
     inputs = {name: _input_hash(value, run) for name, value in bound.arguments.items()}
-    body = {"v": CACHE_KEY_VERSION, "step": step.name, "source": step.source, "inputs": inputs}
+    body = {"v": CACHE_KEY_VERSION, "step": step.name, "source": step.source, "module": step.module_hash,
+            "inputs": inputs}
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode("utf-8")).hexdigest()
 
 

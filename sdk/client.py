@@ -10,6 +10,7 @@ Every read takes ``as_of=`` / ``at_position=``; every change is an event in the 
 from __future__ import annotations
 
 import contextvars
+import io
 import os
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -18,6 +19,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from modelog.application.api import ABANDONED, DEFAULT_ABANDON_REASON, RegistryAPI
 from modelog.application.local import LocalRegistry, connect
+from modelog.sdk.errors import ConfigError
 from modelog.sdk.materializers import deserialize
 from modelog.sdk.model_version import ModelVersion
 
@@ -256,23 +258,40 @@ class Client:
         """Reset the read models and replay the whole log into them."""
         return self.api.rebuild_projections(progress)
 
-    def export(self, target: str | os.PathLike[str] | IO[str]) -> int:
-        """Export the whole log as JSON Lines to a file path (written whole or not at all) or an open text stream."""
-        if not isinstance(target, str | os.PathLike):
-            return self.api.export_log(target)
-        path = Path(target)
-        partial = path.with_name(path.name + ".partial")
-        with partial.open("w", encoding="utf-8") as out:
-            count = self.api.export_log(out)
-        partial.replace(path)
-        return count
+    def export(self, target: str | os.PathLike[str] | IO[str] | IO[bytes], *, log_only: bool = False) -> int:
+        """Export the registry; the number of events.
 
-    def import_log(self, source: str | os.PathLike[str] | IO[str]) -> int:
-        """Import an exported log (path or open text stream) into this empty registry; all or nothing."""
-        if not isinstance(source, str | os.PathLike):
-            return self.api.import_log(source)
-        with Path(source).open("r", encoding="utf-8") as lines:
-            return self.api.import_log(lines)
+        To a path: a bundle of the log and every artifact file it refers to (``log_only``: the log as
+        JSON Lines), written whole or not at all. To an open text stream: the log as JSON Lines; to an
+        open binary stream: a bundle.
+        """
+        from modelog.application.bundle import export_to_path
+
+        if isinstance(target, str | os.PathLike):
+            return export_to_path(self.api, Path(target), log_only=log_only).events
+        if _is_text(target):
+            return self.api.export_log(target)  # type: ignore[arg-type]
+        if log_only:
+            raise ConfigError("log_only=True needs a path or an open text stream")
+        return self.api.export_bundle(target).events  # type: ignore[arg-type]
+
+    def import_log(self, source: str | os.PathLike[str] | IO[str] | IO[bytes]) -> int:
+        """Import a bundle or a log-only export (path, or open stream) into this empty registry; all or nothing.
+
+        A bundle's artifact files are hashed while they are copied into this client's artifact store.
+        Returns the number of events.
+        """
+        from modelog.application.bundle import import_from_path
+
+        if isinstance(source, str | os.PathLike):
+            return import_from_path(self.api, Path(source)).events
+        if _is_text(source):
+            return self.api.import_log(source)  # type: ignore[arg-type]
+        return self.api.import_bundle(source).events  # type: ignore[arg-type]
+
+
+def _is_text(stream: IO[str] | IO[bytes]) -> bool:
+    return isinstance(stream, io.TextIOBase) or hasattr(stream, "encoding")
 
 
 def active_client() -> Client:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelog.application.requests import OutputSpec
 from modelog.sdk.config import ArtifactConfig
+from modelog.sdk.errors import ArtifactIntegrityError
 from modelog.sdk.materializers import deserialize, serialize
 from modelog.sdk.steps import OutputDecl
 
@@ -41,10 +42,18 @@ class StoredOutput:
 
 
 def load_value(client: Client, output: StoredOutput) -> Any:
-    """The verified, deserialised value of a stored output."""
-    label = f"{output.artifact_name!r} v{output.artifact_version}"
-    data = client.api.read_blob(output.uri, output.content_hash, label=label)
-    return deserialize(data, output.materializer)
+    """The deserialised value of a stored output, loaded as the log records it.
+
+    Location, hash and materializer come from the log (through ``read_artifact``), never from the
+    caller's copy; a log entry that names other content than this output was written as is refused.
+    """
+    artifact, data = client.api.read_artifact(output.artifact_id)
+    if artifact.content_hash != output.content_hash:
+        raise ArtifactIntegrityError(
+            f"artifact {artifact.name!r} v{artifact.version}: the log records sha256 {artifact.content_hash}, "
+            f"not the {output.content_hash} this step stored; refusing to load it")
+    output.uri, output.materializer, output.data_type = artifact.uri, artifact.materializer, artifact.data_type
+    return deserialize(data, artifact.materializer)
 
 
 def _stage(client: Client, decl: OutputDecl, value: Any) -> StoredOutput:

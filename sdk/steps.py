@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import inspect
+import os
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,6 +68,31 @@ def _source_of(func: Callable[..., Any]) -> str:
         return hashlib.sha256(code.co_code + repr(code.co_consts).encode()).hexdigest()
 
 
+_MODULE_HASHES: dict[tuple[str, float, int], str] = {}
+
+
+def module_source_hash(func: Callable[..., Any]) -> str | None:
+    """SHA-256 of the source file of the module defining ``func`` (None when it has none, e.g. a REPL).
+
+    A step's result depends on more than its own body: module-level constants, helpers and imports
+    of its module. Hashing the whole module makes any edit to it a cache miss. Memoised per file,
+    size and modification time, so many steps of one module read it once.
+    """
+    module = inspect.getmodule(func)
+    try:
+        path = inspect.getsourcefile(module) if module is not None else None
+        if path is None:
+            return None
+        info = os.stat(path)
+        key = (path, info.st_mtime, info.st_size)
+        if key not in _MODULE_HASHES:
+            with open(path, "rb") as handle:
+                _MODULE_HASHES[key] = hashlib.file_digest(handle, "sha256").hexdigest()
+        return _MODULE_HASHES[key]
+    except (OSError, TypeError):
+        return None
+
+
 def _return_annotation(func: Callable[..., Any]) -> Any:
     try:
         hints = typing.get_type_hints(func, include_extras=True)
@@ -85,6 +111,7 @@ class Step:
         self.signature = inspect.signature(func)
         self.outputs = parse_outputs(_return_annotation(func))
         self.source = _source_of(func)
+        self.module_hash = module_source_hash(func)
         functools.update_wrapper(self, func)
 
     def __repr__(self) -> str:

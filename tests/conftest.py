@@ -19,6 +19,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("backend", backends.selected_backends(), indirect=True)
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Drop the PostgreSQL database the session created for itself (none when MODELOG_TEST_POSTGRES_URL is set)."""
+    backends.drop_own_databases()
+
+
 @pytest.fixture
 def backend(request: pytest.FixtureRequest) -> str:
     """The backend under test; PostgreSQL skips (or fails under CI) when unreachable."""

@@ -4,13 +4,22 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 PYTHON="${PYTHON:-python3}"
 
-# clean up state before start
-modelog clean -y
+# a registry of its own: a fresh one when none is named; never wipe or write into someone else's
+if [ -z "${MODELOG_HOME:-}" ] && [ -z "${MODELOG_DATABASE_URL:-}" ]; then
+  MODELOG_HOME="$(mktemp -d)"
+  export MODELOG_HOME
+  echo "Using a fresh registry in $MODELOG_HOME"
+fi
+events="$(modelog log head -o json | "$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["position"])')"
+if [ "$events" != "0" ]; then
+  echo "walkthrough: refusing to run against a registry that already holds $events events; use a fresh one (MODELOG_HOME=\"\$(mktemp -d)\" with MODELOG_DATABASE_URL unset)" >&2
+  exit 1
+fi
 
 # install needed integrations
 modelog integration install sklearn -y
 
-# verify existing models (if clean executed - should be empty)
+# verify existing models (a fresh registry: none yet)
 modelog model list
 
 # run training pipeline: creates model demo, version 1, links two datasets and one model object

@@ -144,8 +144,8 @@ def test_link_artifact_takes_hash_and_location_from_the_log(api: RegistryAPI, ho
     (link,) = api.list_links("target", 1, kind="model")
     assert (link.name, link.content_hash, link.pipeline, link.step) == ("answer", artifact.content_hash, "make",
                                                                         "produce")
-    assert api.read_artifact(artifact.artifact_id)[1] == api.read_blob(artifact.uri, artifact.content_hash,
-                                                                       label="x")
+    assert api.read_artifact(artifact.artifact_id)[1] == api.artifact_store.get(artifact.uri, artifact.content_hash,
+                                                                                label="x")
 
 
 def test_client_parity_runs_log_and_transfer(api: RegistryAPI, tmp_path: Path) -> None:
@@ -164,7 +164,7 @@ def test_client_parity_runs_log_and_transfer(api: RegistryAPI, tmp_path: Path) -
         assert [e.position for e in client.log_events(limit=2)] == [1, 2]
         assert client.verify_projections().ok
         assert client.rebuild_projections().events == head.position
-        count = client.export(tmp_path / "log.jsonl")
+        count = client.export(tmp_path / "log.jsonl", log_only=True)
         assert count == head.position and not (tmp_path / "log.jsonl.partial").exists()
         buffer = io.StringIO()
         assert client.export(buffer) == count and buffer.getvalue() == (tmp_path / "log.jsonl").read_text()

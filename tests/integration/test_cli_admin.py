@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -67,8 +68,8 @@ def test_log_verify_intact_and_broken(filled: Any) -> None:
 def test_export_then_import_into_an_empty_registry(filled: Any, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     file = tmp_path / "log.jsonl"
-    exported = run("export", str(file))
-    assert (exported.exit_code, exported.stdout) == (0, f"Exported 4 events to {file}.\n")
+    exported = run("export", "--log-only", str(file))
+    assert (exported.exit_code, exported.stdout) == (0, f"Exported 4 events to {file} (log only: no artifact files).\n")
     assert events_in(file) == 4
     again = run("export", str(file))
     assert (again.exit_code, again.stderr) == (1, f"Error: {file} already exists; pass --force to overwrite it\n")
@@ -84,7 +85,7 @@ def test_export_then_import_into_an_empty_registry(filled: Any, tmp_path: Path,
 def test_import_of_an_edited_file_imports_nothing(filled: Any, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     file = tmp_path / "log.jsonl"
-    run("export", str(file))
+    run("export", "--log-only", str(file))
     lines = file.read_text().splitlines()
     assert '"name":"demo"' in lines[1]
     lines[1] = lines[1].replace('"name":"demo"', '"name":"evil"')
@@ -118,18 +119,19 @@ def test_projections_verify_reports_a_drifted_view(filled: Any) -> None:
     assert run("projections", "verify").exit_code == 0
 
 
-def test_clean_refuses_without_confirmation_then_wipes_with_a_backup(filled: Any, home: Path) -> None:
+def test_clean_refuses_without_confirmation_then_wipes_with_a_backup(filled: Any, home: Path, backend: str) -> None:
     (home / "artifacts").mkdir(parents=True, exist_ok=True)
     (home / "artifacts" / "blob").write_text("x")
     refused = run("clean")
     assert refused.exit_code == 1 and refused.stderr.startswith("Error: refusing to wipe ")
     assert filled.store.head() == 4
+    confirmation = ("-y",) if backend == "sqlite" else ("--database-name", str(filled.engine.url.database))
     filled.close()
-    wiped = run("clean", "-y")
+    wiped = run("clean", *confirmation)
     assert wiped.exit_code == 0, wiped.output
-    backups = list((home / "backups").glob("modelog-*.jsonl"))
-    assert len(backups) == 1 and events_in(backups[0]) == 4
-    assert wiped.stdout.splitlines()[0] == (f"Backup of 4 events written to {backups[0]} "
+    backups = list((home / "backups").glob("modelog-*.tar"))
+    assert len(backups) == 1 and tarfile.is_tarfile(backups[0])
+    assert wiped.stdout.splitlines()[0] == (f"Backup of 4 events and 0 artifact files written to {backups[0]} "
                                             f"(restore with: modelog import {backups[0]}).")
     assert wiped.stdout.splitlines()[1].startswith("Registry wiped (")
     assert not (home / "artifacts").exists()
@@ -138,14 +140,21 @@ def test_clean_refuses_without_confirmation_then_wipes_with_a_backup(filled: Any
     assert run("model", "list", "-o", "json").stdout.count('"name": "demo"') == 1
 
 
-def test_clean_of_a_server_database_names_it_and_needs_yes(filled: Any, backend: str) -> None:
+def test_clean_of_a_server_database_needs_its_name(filled: Any, backend: str) -> None:
     if backend != "postgres":
         pytest.skip("server databases only")
-    result = run("clean")
-    assert result.exit_code == 1
-    assert result.stderr.startswith("Error: refusing to wipe the database postgresql+psycopg://")
+    name = str(filled.engine.url.database)
+    for args in ((), ("-y",), ("-y", "--no-backup")):
+        result = run("clean", *args)
+        assert result.exit_code == 1, args
+        assert result.stderr.startswith("Error: refusing to wipe the database postgresql+psycopg://")
+        assert f"--database-name {name} to confirm (-y is not enough" in result.stderr
+    wrong = run("clean", "--database-name", "registry", "--no-backup")
+    assert (wrong.exit_code, wrong.stderr) == (1, f"Error: the database is named {name!r}, not 'registry'; "
+                                                  "nothing was wiped\n")
+    assert filled.store.head() == 4
     filled.close()
-    wiped = run("clean", "-y", "--no-backup")
+    wiped = run("clean", "--database-name", name, "--no-backup")
     assert wiped.exit_code == 0
     assert "table events" not in wiped.stdout  # the summary counts, it does not list
     with filled.engine.connect() as conn:

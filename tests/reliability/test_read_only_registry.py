@@ -103,8 +103,11 @@ def test_export_from_a_read_only_registry_and_refused_import(disk: Path, tmp_pat
     url = f"sqlite:///{disk / 'registry.db'}"
     fill(url)
     remount_read_only(disk)
-    exported = run("export", str(tmp_path / "copy.jsonl"))
-    assert (exported.exit_code, exported.stdout) == (0, f"Exported 7 events to {tmp_path / 'copy.jsonl'}.\n")
+    exported = run("export", "--log-only", str(tmp_path / "copy.jsonl"))
+    assert (exported.exit_code, exported.stdout) == (
+        0, f"Exported 7 events to {tmp_path / 'copy.jsonl'} (log only: no artifact files).\n")
+    bundle = run("export", str(tmp_path / "copy.tar"))
+    assert bundle.exit_code == 0 and bundle.stdout.startswith("Exported 7 events and "), bundle.output
     refused = run("import", str(tmp_path / "copy.jsonl"))
     assert refused.exit_code == 1 and refused.stderr.startswith("Error: cannot write to the registry: ")
     status = json.loads(run("db", "status", "-o", "json").stdout)
