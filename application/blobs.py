@@ -3,7 +3,7 @@
 ``BlobUpload`` takes the bytes chunk by chunk into a temporary file beside the store's files,
 hashing as they come; ``finish`` refuses them unless they hash to what the sender declared,
 then renames the file to its content address (so a reader never sees half a file, and a cut
-upload leaves nothing behind). ``blob_file`` is where a recorded artifact's bytes are.
+upload leaves nothing behind).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from modelog.registry.artifact_store import ArtifactStore, StoredBlob, file_hash
-from modelog.registry.errors import ArtifactIntegrityError, InvalidInputError
+from modelog.registry.errors import InvalidInputError
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -76,11 +76,3 @@ class BlobUpload:
             raise
         return StoredBlob(uri, found, self.size)
 
-
-def blob_file(store: ArtifactStore, uri: str, *, expected_hash: str, label: str) -> Path:
-    """The file holding a recorded artifact's bytes; ArtifactIntegrityError naming ``label`` when it is missing."""
-    path = store.path_for(uri)
-    if not path.is_file():
-        raise ArtifactIntegrityError(f"artifact {label} is missing from the store "
-                                     f"(expected sha256 {expected_hash} at {path})")
-    return path

@@ -26,6 +26,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 from modelog.application.api import Progress, VersionRef
 from modelog.application.artifacts import ArtifactReport
+from modelog.application.bundle import Transferred
 from modelog.application.http_errors import error_for
 from modelog.application.results import (
     AliasMoved,
@@ -59,6 +60,9 @@ TIMEOUT_ENV = "MODELOG_HTTP_TIMEOUT"
 COMMAND_ID_HEADER = "X-Modelog-Command-Id"
 #: Header carrying the SHA-256 the client declares for an uploaded blob.
 CONTENT_HASH_HEADER = "X-Content-SHA256"
+#: The event and artifact counts of an exported bundle, sent ahead of its bytes.
+BUNDLE_EVENTS_HEADER = "X-Modelog-Bundle-Events"
+BUNDLE_ARTIFACTS_HEADER = "X-Modelog-Bundle-Artifacts"
 ACTOR_HEADER = "X-Modelog-Actor"
 PAGE_SIZE = 1000
 RETRIES = 3
@@ -371,11 +375,10 @@ class RemoteRegistry:
         response = self._send("PUT", "/blobs", content=data, headers={CONTENT_HASH_HEADER: digest})
         return self._decoded(lambda d: decode(StoredBlob, d), self._json(response))
 
-    def read_blob(self, uri: str, content_hash: str, *, label: str) -> bytes:
-        """The bytes at ``uri``, streamed from the server and refused unless they hash to ``content_hash``."""
-        params = {"label": label, "content_hash": content_hash}
-        path = "/blobs/" + "/".join(quote(part, safe="") for part in uri.split("/"))
-        response = self._send("GET", path, params=params, stream=True)
+    def read_artifact(self, artifact_id: str) -> tuple[ArtifactView, bytes]:
+        """An artifact version and its bytes: the server checks them against the log, and this client again."""
+        artifact = self.get_artifact(artifact_id)
+        response = self._send("GET", f"/artifacts/{_seg(artifact_id)}/content", stream=True)
         digest, parts = hashlib.sha256(), []
         try:
             for chunk in response.iter_bytes(_CHUNK):
@@ -385,16 +388,11 @@ class RemoteRegistry:
             raise self._transport_error(error, command=False) from None
         finally:
             response.close()
-        if digest.hexdigest() != content_hash:
-            raise ArtifactIntegrityError(f"artifact {label} was modified: expected sha256 {content_hash}, found "
-                                         f"{digest.hexdigest()} at {self.url} ({uri}); refusing to load it")
-        return b"".join(parts)
-
-    def read_artifact(self, artifact_id: str) -> tuple[ArtifactView, bytes]:
-        """An artifact version and its verified bytes."""
-        artifact = self.get_artifact(artifact_id)
-        label = f"{artifact.name!r} v{artifact.version}"
-        return artifact, self.read_blob(artifact.uri, artifact.content_hash, label=label)
+        if digest.hexdigest() != artifact.content_hash:
+            raise ArtifactIntegrityError(
+                f"artifact {artifact.name!r} v{artifact.version} was modified: expected sha256 "
+                f"{artifact.content_hash}, received {digest.hexdigest()} from {self.url}; refusing to load it")
+        return artifact, b"".join(parts)
 
     def verify_artifacts(self) -> ArtifactReport:
         """Hash every artifact file the log refers to (on the server)."""
@@ -462,6 +460,34 @@ class RemoteRegistry:
         if progress is not None:
             progress(count)
         return count
+
+    def export_bundle(self, out: IO[bytes], progress: Progress | None = None) -> Transferred:
+        """Stream the server's bundle (log and artifacts) into ``out``; what it carried."""
+        response = self._send("GET", "/log/bundle", stream=True)
+        try:
+            counts = (int(response.headers[BUNDLE_EVENTS_HEADER]), int(response.headers[BUNDLE_ARTIFACTS_HEADER]))
+            for chunk in response.iter_bytes(_CHUNK):
+                out.write(chunk)
+        except (KeyError, ValueError):
+            raise RemoteError(f"{self.url} answered the bundle export without its counts") from None
+        except httpx.HTTPError as error:
+            raise RemoteError(f"the bundle from {self.url} was cut off: {error or type(error).__name__}") from None
+        finally:
+            response.close()
+        out.flush()
+        if progress is not None:
+            progress(counts[0])
+        return Transferred(events=counts[0], artifacts=counts[1], bundle=True)
+
+    def import_bundle(self, source: IO[bytes], progress: Progress | None = None) -> Transferred:
+        """Upload a bundle or a log-only export to the server's empty registry (streamed); all or nothing."""
+        chunks = iter(lambda: source.read(_CHUNK), b"")
+        found = self._json(self._send("POST", "/log/bundle", command=True, content=chunks,
+                                      headers={"Content-Type": "application/x-tar"}))
+        done = self._decoded(lambda d: decode(Transferred, d), found)
+        if progress is not None:
+            progress(done.events)
+        return done
 
     def verify_projections(self) -> VerifyViewsReport:
         """Compare the server's read models with a fresh replay of the log."""

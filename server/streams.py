@@ -17,11 +17,12 @@ import typing
 from collections.abc import AsyncIterator
 from typing import IO
 
-from modelog.application.blobs import BlobUpload, blob_file
-from modelog.application.remote import CONTENT_HASH_HEADER
+from modelog.application.blobs import BlobUpload
+from modelog.application.remote import BUNDLE_ARTIFACTS_HEADER, BUNDLE_EVENTS_HEADER, CONTENT_HASH_HEADER
 from modelog.registry.errors import InvalidInputError
 from modelog.server.http import MAX_UPLOAD, HTTPRefusal, answer
 from modelog.server.state import state_of
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 
@@ -45,14 +46,43 @@ async def put_blob(request: Request) -> Response:
     return answer(await asyncio.to_thread(upload.finish))
 
 
-async def get_blob(request: Request) -> Response:
-    """Stream a stored artifact's bytes (the client checks them against the hash in the log)."""
+async def get_artifact_content(request: Request) -> Response:
+    """An artifact version's bytes, found and verified by what the log recorded (never by a view row alone)."""
     state = state_of(request)
-    uri = request.path_params["uri"]
-    label = request.query_params.get("label") or repr(uri)
-    expected = request.query_params.get("content_hash") or "(not given)"
-    path = blob_file(state.api.artifact_store, uri, expected_hash=expected, label=label)
-    return FileResponse(path, media_type="application/octet-stream")
+    _, data = await state.call(state.api.read_artifact, request.path_params["artifact_id"])
+    return Response(data, media_type="application/octet-stream")
+
+
+async def export_bundle(request: Request) -> Response:
+    """The log and every artifact it refers to, as one tar bundle (written to a temporary file, then streamed)."""
+    state = state_of(request)
+    spool = tempfile.NamedTemporaryFile(prefix="modelog-bundle-", suffix=".tar")  # noqa: SIM115 - closed by the task
+    try:
+        done = await state.call(state.api.export_bundle, typing.cast(IO[bytes], spool))
+        spool.flush()
+    except BaseException:
+        spool.close()
+        raise
+    counts = {BUNDLE_EVENTS_HEADER: str(done.events), BUNDLE_ARTIFACTS_HEADER: str(done.artifacts)}
+    return FileResponse(spool.name, media_type="application/x-tar", headers=counts,
+                        background=BackgroundTask(spool.close))
+
+
+async def import_bundle(request: Request) -> Response:
+    """Import an uploaded bundle (or log-only export) into the empty registry and its store; all or nothing."""
+    state = state_of(request)
+    with tempfile.TemporaryFile() as spool:
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_UPLOAD:
+                raise HTTPRefusal(413, "body_too_large", f"upload is over the limit of {MAX_UPLOAD} bytes")
+            spool.write(chunk)
+        if size == 0:
+            raise InvalidInputError("the import body is empty: send a bundle or an exported log")
+        spool.seek(0)
+        done = await state.call(state.api.import_bundle, typing.cast(IO[bytes], spool))
+    return answer(done)
 
 
 class _QueueWriter(io.TextIOBase):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import subprocess
 import sys
@@ -14,8 +15,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from modelog.application.local import connect
 from modelog.application.remote import COMMAND_ID_HEADER, CONTENT_HASH_HEADER, RemoteRegistry
-from modelog.registry.errors import ConflictError, InvalidInputError, NotFoundError, RemoteError
+from modelog.application.requests import OutputSpec
+from modelog.registry.errors import ArtifactIntegrityError, ConflictError, InvalidInputError, NotFoundError, RemoteError
 from modelog.server.routes import ENDPOINTS
 
 from tests.server_support import MODELOG, ServerProcess, free_port
@@ -99,14 +102,23 @@ def test_blobs_stream_both_ways_and_a_hash_mismatch_stores_nothing(http: httpx.C
     stored = http.put("/blobs", content=chunks(), headers={CONTENT_HASH_HEADER: digest}).json()
     assert stored == {"uri": f"sha256/{digest[:2]}/{digest}", "content_hash": digest, "size": len(data)}
     assert sorted(p.name for p in store.rglob("*") if p.is_file()) == [digest]  # no temporary file left
-    assert http.get(f"/blobs/{stored['uri']}").content == data
+    assert (store / stored["uri"]).read_bytes() == data
+    assert _error(http.get(f"/blobs/{stored['uri']}"))[0] == 404  # bytes are served by artifact id, from the log
+
+
+def test_artifact_content_is_served_as_the_log_records_it(http: httpx.Client, server: ServerProcess,
+                                                           tmp_path: Path) -> None:
     with RemoteRegistry(server.url) as remote:
-        assert remote.read_blob(stored["uri"], digest, label="'big' v1") == data
-        with pytest.raises(Exception, match=r"artifact 'big' v1 was modified"):
-            remote.read_blob(stored["uri"], "1" * 64, label="'big' v1")
-        missing = f"sha256/ab/{'ab' * 32}"
-        with pytest.raises(Exception, match=r"artifact 'gone' v2 is missing from the store"):
-            remote.read_blob(missing, "ab" * 32, label="'gone' v2")
+        blob = remote.store_blob(b"payload")
+        remote.start_run("r1", "p")
+        spec = OutputSpec(name="out", uri=blob.uri, content_hash=blob.content_hash, data_type="bytes",
+                          materializer="bytes", kind=None)
+        (output,) = remote.complete_step("r1", "s", [spec]).outputs
+        artifact, data = remote.read_artifact(output.artifact_id)
+        assert (data, artifact.content_hash) == (b"payload", blob.content_hash)
+        (tmp_path / "server-home" / "artifacts" / blob.uri).write_bytes(b"tampered")
+        with pytest.raises(ArtifactIntegrityError, match="modified"):
+            remote.read_artifact(output.artifact_id)
 
 
 def test_the_openapi_document_lists_every_route(http: httpx.Client, server: ServerProcess) -> None:
@@ -191,7 +203,7 @@ def test_sigterm_mid_requests_stops_gracefully_and_leaves_the_registry_consisten
             while not done.is_set():
                 remote.create_version("m")
                 blob = remote.store_blob(str(time.time()).encode() * 50_000)
-                remote.read_blob(blob.uri, blob.content_hash, label="x")
+                assert blob.size > 0 and remote.log_head().position > 0
         except RemoteError as error:
             errors.append(error)
 
@@ -211,3 +223,22 @@ def test_sigterm_mid_requests_stops_gracefully_and_leaves_the_registry_consisten
     for command in (["log", "verify"], ["projections", "verify"], ["artifacts", "verify"]):
         checked = subprocess.run([str(MODELOG), *command], capture_output=True, text=True, env=env, timeout=120)
         assert checked.returncode == 0, (command, checked.stdout, checked.stderr)
+
+
+def test_a_bundle_exported_through_the_server_restores_log_and_artifacts_elsewhere(server: ServerProcess,
+                                                                                    tmp_path: Path) -> None:
+    with RemoteRegistry(server.url) as remote:
+        blob = remote.store_blob(b"kept")
+        remote.start_run("r1", "p")
+        spec = OutputSpec(name="out", uri=blob.uri, content_hash=blob.content_hash, data_type="bytes",
+                          materializer="bytes", kind=None)
+        (output,) = remote.complete_step("r1", "s", [spec]).outputs
+        bundle = io.BytesIO()
+        sent = remote.export_bundle(bundle)
+        head = remote.log_head()
+    assert (sent.events, sent.artifacts, sent.bundle) == (head.position, 1, True)
+    bundle.seek(0)
+    with connect(f"sqlite:///{tmp_path / 'copy.db'}", home=tmp_path / "copy", writable=True) as copy:
+        assert copy.import_bundle(bundle).artifacts == 1
+        assert copy.log_head() == head and copy.verify_artifacts().ok
+        assert copy.read_artifact(output.artifact_id)[1] == b"kept"
