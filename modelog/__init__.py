@@ -12,29 +12,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__all__ = [
-    "ArtifactConfig",
-    "Client",
-    "DeploymentArtifactConfig",
-    "ModelArtifactConfig",
-    "ModelConfig",
-    "ModelStages",
-    "get_step_context",
-    "pipeline",
-    "step",
-]
+from modelog.sdk import __all__ as __all__
 
 if TYPE_CHECKING:
-    from modelog.sdk.client import Client
-    from modelog.sdk.config import (
-        ArtifactConfig,
-        DeploymentArtifactConfig,
-        ModelArtifactConfig,
-        ModelConfig,
-        ModelStages,
-    )
-    from modelog.sdk.pipelines import get_step_context, pipeline
-    from modelog.sdk.steps import step
+    from modelog.sdk import *  # noqa: F403 - the same names, for type checkers
 
 
 def __getattr__(name: str) -> Any:

@@ -72,15 +72,7 @@ async def import_bundle(request: Request) -> Response:
     """Import an uploaded bundle (or log-only export) into the empty registry and its store; all or nothing."""
     state = state_of(request)
     with tempfile.TemporaryFile() as spool:
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > MAX_UPLOAD:
-                raise HTTPRefusal(413, "body_too_large", f"upload is over the limit of {MAX_UPLOAD} bytes")
-            spool.write(chunk)
-        if size == 0:
-            raise InvalidInputError("the import body is empty: send a bundle or an exported log")
-        spool.seek(0)
+        await _spool(request, spool, "send a bundle or an exported log")
         done = await state.call(state.api.import_bundle, typing.cast(IO[bytes], spool))
     return answer(done)
 
@@ -166,18 +158,23 @@ async def import_log(request: Request) -> Response:
     """Import an uploaded export into the empty registry: spooled to a temporary file first, then all or nothing."""
     state = state_of(request)
     with tempfile.TemporaryFile() as spool:
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > MAX_UPLOAD:
-                raise HTTPRefusal(413, "body_too_large", f"upload is over the limit of {MAX_UPLOAD} bytes")
-            spool.write(chunk)
-        if size == 0:
-            raise InvalidInputError("the import body is empty: send an exported log (JSON Lines)")
-        spool.seek(0)
+        await _spool(request, spool, "send an exported log (JSON Lines)")
         text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
         try:
             count = await state.call(state.api.import_log, text)
         finally:
             text.detach()
     return answer({"events": count})
+
+
+async def _spool(request: Request, spool: IO[bytes], expected: str) -> None:
+    """Write the request body to ``spool`` (refused past the upload limit, or empty), then rewind it."""
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_UPLOAD:
+            raise HTTPRefusal(413, "body_too_large", f"upload is over the limit of {MAX_UPLOAD} bytes")
+        spool.write(chunk)
+    if size == 0:
+        raise InvalidInputError(f"the import body is empty: {expected}")
+    spool.seek(0)
