@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from modelog.application.requests import OutputSpec
+from modelog.registry.artifact_store import content_hash
 from modelog.sdk.config import ArtifactConfig
 from modelog.sdk.errors import ArtifactIntegrityError
 from modelog.sdk.materializers import deserialize, serialize
@@ -56,22 +57,37 @@ def load_value(client: Client, output: StoredOutput) -> Any:
     return deserialize(data, artifact.materializer)
 
 
-def _stage(client: Client, decl: OutputDecl, value: Any) -> StoredOutput:
+def _stage(client: Client, decl: OutputDecl, value: Any) -> tuple[StoredOutput, bytes]:
     serialized = serialize(value)
     blob = client.api.store_blob(serialized.data)
-    return StoredOutput(name=decl.name, artifact_id="", artifact_name=decl.config.name or decl.name,
-                        artifact_version=0, content_hash=blob.content_hash, uri=blob.uri,
-                        materializer=serialized.materializer, data_type=serialized.data_type, config=decl.config)
+    output = StoredOutput(name=decl.name, artifact_id="", artifact_name=decl.config.name or decl.name,
+                          artifact_version=0, content_hash=blob.content_hash, uri=blob.uri,
+                          materializer=serialized.materializer, data_type=serialized.data_type, config=decl.config)
+    return output, serialized.data
+
+
+def _as_recorded(output: StoredOutput, data: bytes, logged_hash: str) -> Any:
+    """The value the next step receives: these very bytes, once the log has recorded their hash.
+
+    They never left this process, and the hash the log holds for the new artifact version is
+    checked against them, so the value is exactly what a later load from the store returns.
+    """
+    if content_hash(data) != logged_hash:
+        raise ArtifactIntegrityError(
+            f"artifact {output.artifact_name!r} v{output.artifact_version}: the log records sha256 {logged_hash}, "
+            "not the content this step stored; refusing to load it")
+    return deserialize(data, output.materializer)
 
 
 def store_outputs(client: Client, run_id: str, step: str, pairs: list[tuple[OutputDecl, Any]], cache_key: str,
                   duration_ms: float) -> list[StoredOutput]:
-    """Write each output to the store, record the completed step, and load the outputs back (verified)."""
-    outputs = [_stage(client, decl, value) for decl, value in pairs]
+    """Write each output to the store, record the completed step, and hand back the values as recorded."""
+    staged = [_stage(client, decl, value) for decl, value in pairs]
+    outputs = [output for output, _ in staged]
     result = client.api.complete_step(run_id, step, [o.spec(reuse=False) for o in outputs], cached=False,
                                       cache_key=cache_key, duration_ms=duration_ms)
-    for output, recorded in zip(outputs, result.outputs, strict=True):
+    for (output, data), recorded in zip(staged, result.outputs, strict=True):
         output.artifact_id, output.artifact_version = recorded.artifact_id, recorded.artifact_version
         output.artifact_name = recorded.artifact_name
-        output.value = load_value(client, output)
+        output.value = _as_recorded(output, data, recorded.content_hash)
     return outputs
