@@ -18,6 +18,7 @@ from modelog.sdk.errors import ArtifactIntegrityError
 from sqlalchemy import create_engine, text
 
 from modelog import Client, ModelConfig, pipeline, step
+from tests.reliability.test_artifact_tamper import Opaque, produce
 from tests.reliability.test_tamper import modelog
 
 PWNED = Path("/tmp/modelog-pwned-by-view-row")
@@ -26,18 +27,6 @@ PWNED = Path("/tmp/modelog-pwned-by-view-row")
 class Boom:
     def __reduce__(self) -> Any:
         return (Path.touch, (PWNED,))
-
-
-class Opaque:
-    """Stored with pickle: the dangerous case."""
-
-    def __init__(self, value: int) -> None:
-        self.value = value
-
-
-@step
-def produce() -> tuple[Annotated[dict, "params"], Annotated[Opaque, "blob"]]:
-    return {"alpha": 0.5}, Opaque(42)
 
 
 @pipeline(enable_cache=False, model_config=ModelConfig(name="viewed", create_new_model_version=True))
