@@ -145,7 +145,8 @@ def open_read_only(url: str, *, home: str | os.PathLike[str] | None = None,
         engine.dispose()
         raise
     store = EventStore(engine, [ViewProjector()])
-    reads = ReadModel(engine, store) if current else _ReplayingReadModel(engine, store)
+    # Lagging read models (and their history twins) cannot answer: every read replays the log.
+    reads = ReadModel(engine, store) if current else _ReplayingReadModel(engine, store, temporal=False)
     return Reader(url, registry_home(home), engine, store, reads, read_only=reason)
 
 

@@ -4,8 +4,8 @@ Usage: python -m bench.throughput command|plain|floor URL N
   command : N x CreateVersion then N x LinkArtifact through CommandService.execute (decide, append with
             hash chain, inline projections; one command = one write transaction).
   plain   : the same writes each of those commands makes (event row, view row, touch updates,
-            checkpoint), issued as plain SQL, one transaction per command on one kept connection (as
-            the command service keeps one); no decide, no hashing.
+            history twin row and stamp, checkpoint), issued as plain SQL, one transaction per command on one
+            kept connection (as the command service keeps one); no decide, no hashing.
   writers : (usage: writers URL K M) K processes at once, M CreateVersion each on their own model.
   floor   : plain SQLAlchemy one-row insert per transaction into an events-like table, and 100 rows
             per transaction (executemany), the peers' raw floor (peer-benchmarks.md, B2).
@@ -67,6 +67,14 @@ ADD_VERSION = ("UPDATE view_models SET updated_at = {p}, version_count = version
                "WHERE model_id = {p}")
 TOUCH_VERSION = "UPDATE view_versions SET updated_at = {p} WHERE model_id = {p} AND number = {p}"
 CHECKPOINT = "UPDATE view_checkpoints SET position = {p} WHERE name = {p}"
+# The history twins (projections/temporal.py): the row inserted, valid from its event on, and the event's stamp.
+OPEN = 2**62
+HIST_VERSION = ("INSERT INTO hist_versions (model_id, number, name, name_key, description, tags, stage, created_at, "
+                "created_by, created_run_id, valid_from, valid_to) VALUES (%s)")
+HIST_LINK = ("INSERT INTO hist_artifact_links (model_id, number, pipeline, step, name, kind, link_version, "
+             "artifact_id, artifact_name, artifact_version, content_hash, run_id, created_at, position, valid_from, "
+             "valid_to) VALUES (%s)")
+STAMP = "INSERT INTO hist_stamps (model_id, position, number, updated_at) VALUES (%s)"
 
 
 def _sql(template: str, width: int, marker: str) -> str:
@@ -86,7 +94,8 @@ def run_plain(url: str, n: int) -> dict[str, float]:
     marker = "?" if registry.engine.dialect.name == "sqlite" else "%s"
     sql = {k: _sql(v, w, marker) for k, v, w in (("event", INSERT_EVENT, 10), ("version", INSERT_VERSION, 11),
            ("link", INSERT_LINK, 14), ("model", TOUCH_MODEL, 0), ("touch", TOUCH_VERSION, 0), ("added", ADD_VERSION, 0),
-           ("checkpoint", CHECKPOINT, 0))}
+           ("checkpoint", CHECKPOINT, 0), ("hist_version", HIST_VERSION, 12), ("hist_link", HIST_LINK, 16),
+           ("stamp", STAMP, 4))}
     position = registry.store.head()
     stream = f"model-{model_id}"
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -99,6 +108,9 @@ def run_plain(url: str, n: int) -> dict[str, float]:
             conn.exec_driver_sql(sql["version"], (model_id, k, str(k), str(k), None, "[]", "none", now, now,
                                                   "bench", None))
             conn.exec_driver_sql(sql["added"], (now, k, model_id))
+            conn.exec_driver_sql(sql["hist_version"], (model_id, k, str(k), str(k), None, "[]", "none", now,
+                                                       "bench", None, position, OPEN))
+            conn.exec_driver_sql(sql["stamp"], (model_id, position, k, now))
             conn.exec_driver_sql(sql["checkpoint"], (position, "registry_views"))
     versions_s = time.perf_counter() - started
     started = time.perf_counter()
@@ -112,6 +124,11 @@ def run_plain(url: str, n: int) -> dict[str, float]:
                                                link["content_hash"], None, now, position))
             conn.exec_driver_sql(sql["touch"], (now, model_id, 1 + i % n))
             conn.exec_driver_sql(sql["model"], (now, model_id))
+            conn.exec_driver_sql(sql["hist_link"], (model_id, 1 + i % n, link["pipeline"], link["step"],
+                                                    link["name"], "data", 1, link["artifact_id"],
+                                                    link["artifact_name"], 1, link["content_hash"], None, now,
+                                                    position, position, OPEN))
+            conn.exec_driver_sql(sql["stamp"], (model_id, position, 1 + i % n, now))
             conn.exec_driver_sql(sql["checkpoint"], (position, "registry_views"))
     links_s = time.perf_counter() - started
     writer.close()

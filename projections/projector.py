@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from modelog.projections import tables as t
 from modelog.projections.table_rows import TableRows
+from modelog.projections.temporal import HistoryWrites
 from modelog.registry._sql.driver import DriverStatement, PositionalInsert
 from modelog.registry.catalog import CURRENT_SCHEMA, upcast
 from modelog.registry.hashing import canonical_json
@@ -301,8 +302,10 @@ class _Writes:
     those tables (see :func:`apply_events`).
     """
 
-    def __init__(self, conn: Connection, only: frozenset[str] | None = None) -> None:
+    def __init__(self, conn: Connection, only: frozenset[str] | None = None, history: bool = True) -> None:
         self.conn, self.only = conn, only
+        # The history twins (projections.temporal), written with the present rows unless a scratch replay skips them.
+        self.history = HistoryWrites(conn) if history and only is None else None
         self._reset()
 
     def _reset(self) -> None:
@@ -331,6 +334,8 @@ class _Writes:
         if self.keeps(table):
             row = build(event, data)
             self.insert(table, row)
+            if self.history is not None:
+                self.history.row(table, row, event.position)
             if table == _VERSIONS:
                 self.new_versions[_VERSION_KEY(row)] = row
             elif table == _MODELS:
@@ -380,6 +385,8 @@ class _Writes:
                                                "key_at": models[m]} for m, (count, latest) in added.items()])
         _TOUCH_MODEL.executemany(self.conn, [{"key_model": m, "key_at": at} for m, at in models.items()
                                              if m not in added])
+        if self.history is not None:
+            self.history.flush()
         self._reset()
 
 
@@ -400,12 +407,15 @@ def _queue_link(writes: _Writes, event: ProjectedEvent, data: dict[str, Any]) ->
     # The row is built here rather than by a row builder: one call fewer per link.
     model_id, number = _model_id(event), data["number"]
     if writes.keeps(_LINKS):
-        writes.insert(_LINKS, _LINK_ROW(
+        row = _LINK_ROW(
             model_id=model_id, number=number, pipeline=data["pipeline"], step=data["step"], name=data["name"],
             kind=data["kind"], link_version=data["link_version"], artifact_id=data["artifact_id"],
             artifact_name=data["artifact_name"], artifact_version=data["artifact_version"],
             content_hash=data["content_hash"], run_id=data.get("run_id"), created_at=event.recorded_at,
-            position=event.position))
+            position=event.position)
+        writes.insert(_LINKS, row)
+        if writes.history is not None:
+            writes.history.row(_LINKS, row, event.position)
     writes.touch(model_id, event.recorded_at, number)
 
 
@@ -439,15 +449,19 @@ BATCHED: dict[str, Callable[[_Writes, ProjectedEvent, dict[str, Any]], None]] = 
 }
 
 
-def apply_events(conn: Connection, batch: Sequence[ProjectedEvent], only: frozenset[str] | None = None) -> None:
-    """Apply events to the read-model tables (no checkpoint).
+def apply_events(conn: Connection, batch: Sequence[ProjectedEvent], only: frozenset[str] | None = None,
+                 history: bool = True) -> None:
+    """Apply events to the read-model tables and their history twins (no checkpoint).
+
+    ``history=False`` leaves the twins alone: a scratch replay (the reference past read) has none.
 
     ``only`` (table names) skips the row inserts of every other table, for a scratch replay whose
     query reads just those tables. A handler derives a table's rows from that table's own rows,
     and from the other tables :data:`READS` names (see :func:`tables_needed`), so the kept
     tables end up exactly as in a full replay.
     """
-    writes, current = _Writes(conn, only), CURRENT_SCHEMA.get
+    writes, current = _Writes(conn, only, history), CURRENT_SCHEMA.get
+    record = writes.history.after if writes.history is not None else None
     for event in batch:
         event_type, data = event.event_type, event.data
         if event.schema_version != current(event_type):  # older, newer or unknown: upcast (or fail loudly)
@@ -455,9 +469,13 @@ def apply_events(conn: Connection, batch: Sequence[ProjectedEvent], only: frozen
         queue = BATCHED.get(event_type)
         if queue is not None:
             queue(writes, event, data)
+            if record is not None:
+                record(conn, event, data, False)
         else:
             writes.flush()
             HANDLERS[event_type](conn, event, data)
+            if record is not None:
+                record(conn, event, data, True)
     writes.flush()
 
 

@@ -21,6 +21,7 @@ from modelog.projections.history import HistoryEntry, describe
 from modelog.projections.log_rows import linked_run_ids, stream_events
 from modelog.projections.projector import apply_events, tables_needed
 from modelog.projections.table_rows import TableRows
+from modelog.projections.temporal_reads import PRESENT, Views, model_id_at, views_at
 from modelog.projections.views import ArtifactView, LinkView, ModelView, Page, RunView, StepView, VersionView
 from modelog.registry._sql.batches import read_batches
 from modelog.registry._sql.bulk import cyclic_gc_paused
@@ -47,10 +48,10 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.schema import CreateTable
 
-SORT_FIELDS = {"name": t.models.c.name_key, "created": t.models.c.created_at, "updated": t.models.c.updated_at}
+SORT_FIELDS = {"name": "name_key", "created": "created_at", "updated": "updated_at"}
 _KINDS = frozenset(kind.value for kind in ArtifactKind)
 CLOCK_SKEW = timedelta(seconds=5)
-#: The table a model query reads (``_model_select``): a past read of one model replays only its rows.
+#: The table a model query reads: a past read of one model replays only its rows.
 MODEL_TABLES = frozenset({t.models.name})
 #: The same for the past model list, which replays in batches: a version deletion in a later batch
 #: reads version rows of earlier ones (``projector.READS``), so those are kept from the start.
@@ -64,8 +65,10 @@ def _like_escape(text: str) -> str:
 class ReadModel:
     """Every read the CLI and SDK make, each answerable live or ``as_of`` / ``at_position``."""
 
-    def __init__(self, engine: Engine, store: EventStore) -> None:
-        self.engine, self.store = engine, store
+    def __init__(self, engine: Engine, store: EventStore, *, temporal: bool = True) -> None:
+        """``temporal=False`` answers past reads by replaying the log (the reference the history twins are
+        checked against) instead of reading the history twins."""
+        self.engine, self.store, self.temporal = engine, store, temporal
         self._scratch: Engine | None = None
         self._scratch_lock = threading.Lock()
 
@@ -111,7 +114,7 @@ class ReadModel:
                 with cyclic_gc_paused():
                     for batch in batches:
                         if batch:
-                            apply_events(conn, batch, only)
+                            apply_events(conn, batch, only, history=False)
                 yield conn
 
     def _scratch_engine(self) -> Engine:
@@ -137,20 +140,27 @@ class ReadModel:
 
     @contextmanager
     def _model_reader(self, model: str, position: int | None,
-                      only: frozenset[str] | None = None) -> Iterator[tuple[Connection, str]]:
-        """A connection that sees ``model`` as it was at ``position`` (live when None), and its id.
+                      only: frozenset[str] | None = None) -> Iterator[tuple[Connection, str, Views]]:
+        """A connection and tables that see ``model`` as it was at ``position`` (live when None), and its id.
 
         ``only`` names the tables the caller's query reads; a replay skips the rows of the others.
         """
         if position is None:
             with self._live() as conn:
-                yield conn, self._live_model_id(conn, model)
+                yield conn, self._live_model_id(conn, model), PRESENT
+            return
+        if self.temporal:
+            with self._live() as conn:
+                found = model_id_at(conn, name_key(model), position)
+                if found is None:
+                    raise NotFoundError(f"model {model!r} did not exist at log position {position}")
+                yield conn, found, views_at(position)
             return
         model_id = self._model_id_at(model, position)
         stream, runs = self._model_events(model_id, position)
         kept = None if only is None else tables_needed(only, stream)
         with self._replayed(iter([stream, runs]), kept) as conn:
-            yield conn, model_id
+            yield conn, model_id, PRESENT
 
     def _model_events(self, model_id: str, position: int) -> tuple[list[RowEvent], list[RowEvent]]:
         """The model's stream up to ``position``, and the events of its linked runs in log order."""
@@ -207,35 +217,32 @@ class ReadModel:
         if page < 1 or size < 1 or size > 10_000:
             raise InvalidInputError("page must be >= 1 and size between 1 and 10000")
         position = self.resolve_point(as_of, at_position)
-        with self._all_models_reader(position) as conn:
-            return self._model_page(conn, name, tag, sort_by, page, size)
+        with self._all_reader(position, lambda p: self._log_batches(MODEL_PREFIX, p), MODEL_LIST_TABLES) as (
+                conn, tb):
+            return self._model_page(conn, tb, name, tag, sort_by, page, size)
 
-    @contextmanager
-    def _all_models_reader(self, position: int | None) -> Iterator[Connection]:
-        if position is None:
-            with self._live() as conn:
-                yield conn
-            return
-        with self._replayed(self._log_batches(MODEL_PREFIX, position), MODEL_LIST_TABLES) as conn:
-            yield conn
-
-    def _model_page(self, conn: Connection, name: str | None, tag: str | None, sort_by: str, page: int,
+    def _model_page(self, conn: Connection, tb: Views, name: str | None, tag: str | None, sort_by: str, page: int,
                     size: int) -> Page[ModelView]:
+        m = tb.models
         where = []
         if name:
-            where.append(t.models.c.name_key.like(f"%{_like_escape(name_key(name))}%", escape="\\"))
+            where.append(m.c.name_key.like(f"%{_like_escape(name_key(name))}%", escape="\\"))
         if tag:
-            where.append(t.models.c.tags.like(f"%{_like_escape(json.dumps(tag, ensure_ascii=False))}%", escape="\\"))
-        total = conn.execute(select(func.count()).select_from(t.models).where(*where)).scalar_one()
-        query = (_model_select().where(*where).order_by(SORT_FIELDS[sort_by], t.models.c.model_id)
-                 .limit(size).offset((page - 1) * size))
+            where.append(m.c.tags.like(f"%{_like_escape(json.dumps(tag, ensure_ascii=False))}%", escape="\\"))
+        total = conn.execute(select(func.count()).select_from(m).where(*where)).scalar_one()
+        order = (m.c[SORT_FIELDS[sort_by]], m.c.model_id)
+        if tb is PRESENT:
+            query = select(m).where(*where).order_by(*order).limit(size).offset((page - 1) * size)
+        else:  # pick the page's keys first, so the stamped columns are derived for its rows only
+            keys = select(m.c.model_id).where(*where).order_by(*order).limit(size).offset((page - 1) * size)
+            query = select(m).where(m.c.model_id.in_(keys.scalar_subquery())).order_by(*order)
         return Page([_model_view(row) for row in conn.execute(query)], int(total), page, size)
 
     def get_model(self, name: str, *, as_of: datetime | None = None, at_position: int | None = None) -> ModelView:
         """One model by name."""
         position = self.resolve_point(as_of, at_position)
-        with self._model_reader(name, position, MODEL_TABLES) as (conn, model_id):
-            row = conn.execute(_model_select().where(t.models.c.model_id == model_id)).first()
+        with self._model_reader(name, position, MODEL_TABLES) as (conn, model_id, tb):
+            row = conn.execute(select(tb.models).where(tb.models.c.model_id == model_id)).first()
             if row is None:
                 raise NotFoundError(f"model {name!r} did not exist at log position {position}")
             return _model_view(row)
@@ -246,30 +253,32 @@ class ReadModel:
                       at_position: int | None = None) -> list[VersionView]:
         """Every live version of a model by number (optionally only those in ``stage``)."""
         position = self.resolve_point(as_of, at_position)
-        with self._model_reader(model, position) as (conn, model_id):
-            self._require_model(conn, model, model_id, position)
-            where = [t.versions.c.model_id == model_id]
+        with self._model_reader(model, position) as (conn, model_id, tb):
+            self._require_model(conn, tb, model, model_id, position)
+            where = [tb.versions.c.model_id == model_id]
             if stage is not None:
-                where.append(t.versions.c.stage == parse_stage(stage).value)
-            rows = conn.execute(t.versions.select().where(*where).order_by(t.versions.c.number)).all()
-            return self._version_views(conn, model, model_id, rows)
+                where.append(tb.versions.c.stage == parse_stage(stage).value)
+            rows = conn.execute(tb.versions.select().where(*where).order_by(tb.versions.c.number)).all()
+            return self._version_views(conn, tb, model_id, rows)
 
     def get_version(self, model: str, version: Any = None, *, as_of: datetime | None = None,
                     at_position: int | None = None) -> VersionView:
         """The version a selector (number, name, stage, ``latest``, ``@alias``) names."""
         selector = parse_selector(version)
         position = self.resolve_point(as_of, at_position)
-        with self._model_reader(model, position) as (conn, model_id):
-            self._require_model(conn, model, model_id, position)
-            row = self._find_version(conn, model, model_id, selector)
-            return self._version_views(conn, model, model_id, [row])[0]
+        with self._model_reader(model, position) as (conn, model_id, tb):
+            self._require_model(conn, tb, model, model_id, position)
+            row = self._find_version(conn, tb, model, model_id, selector)
+            return self._version_views(conn, tb, model_id, [row])[0]
 
-    def _require_model(self, conn: Connection, model: str, model_id: str, position: int | None) -> None:
-        if conn.execute(select(t.models.c.model_id).where(t.models.c.model_id == model_id)).first() is None:
+    def _require_model(self, conn: Connection, tb: Views, model: str, model_id: str, position: int | None) -> None:
+        m = tb.models
+        if conn.execute(select(m.c.model_id).where(m.c.model_id == model_id)).first() is None:
             raise NotFoundError(f"model {model!r} did not exist at log position {position}")
 
-    def _find_version(self, conn: Connection, model: str, model_id: str, selector: VersionSelector) -> Any:
-        v = t.versions
+    def _find_version(self, conn: Connection, tb: Views, model: str, model_id: str,
+                      selector: VersionSelector) -> Any:
+        v = tb.versions
         query = v.select().where(v.c.model_id == model_id)
         if selector.kind is SelectorKind.NUMBER:
             query = query.where(v.c.number == selector.value)
@@ -278,18 +287,19 @@ class ReadModel:
         elif selector.kind is SelectorKind.STAGE:
             query = query.where(v.c.stage == selector.value)
         elif selector.kind is SelectorKind.ALIAS:
-            alias = select(t.aliases.c.number).where(t.aliases.c.model_id == model_id,
-                                                     t.aliases.c.alias == selector.value)
+            alias = select(tb.aliases.c.number).where(tb.aliases.c.model_id == model_id,
+                                                      tb.aliases.c.alias == selector.value)
             query = query.where(v.c.number == alias.scalar_subquery())
         row = conn.execute(query.order_by(v.c.number.desc()).limit(1)).first()
         if row is None:
             if selector.kind is SelectorKind.LATEST:
                 raise NotFoundError(f"model {model!r} has no versions")
-            raise NotFoundError(f"model {model!r} has no {selector.describe()}; {self._known_versions(conn, model_id)}")
+            known = self._known_versions(conn, tb, model_id)
+            raise NotFoundError(f"model {model!r} has no {selector.describe()}; {known}")
         return row
 
-    def _known_versions(self, conn: Connection, model_id: str) -> str:
-        v = t.versions
+    def _known_versions(self, conn: Connection, tb: Views, model_id: str) -> str:
+        v = tb.versions
         rows = conn.execute(select(v.c.number, v.c.name).where(v.c.model_id == model_id)
                             .order_by(v.c.number.desc()).limit(10)).all()
         if not rows:
@@ -297,34 +307,37 @@ class ReadModel:
         labels = [str(r.number) if r.name == str(r.number) else f"{r.number} ({r.name!r})" for r in reversed(rows)]
         return "existing versions: " + ", ".join(labels)
 
-    def _version_views(self, conn: Connection, model: str, model_id: str, rows: Sequence[Any]) -> list[VersionView]:
+    def _version_views(self, conn: Connection, tb: Views, model_id: str, rows: Sequence[Any]) -> list[VersionView]:
         if not rows:
             return []
         numbers = [r.number for r in rows] if len(rows) <= 500 else None
-        counts = self._link_counts(conn, model_id, numbers)
-        runs = self._run_counts(conn, model_id, numbers)
-        aliases = self._aliases(conn, model_id)
-        model_name = conn.execute(select(t.models.c.name).where(t.models.c.model_id == model_id)).scalar_one()
+        counts = self._link_counts(conn, tb, model_id, numbers)
+        runs = self._run_counts(conn, tb, model_id, numbers)
+        aliases = self._aliases(conn, tb, model_id)
+        m = tb.models
+        model_name = conn.execute(select(m.c.name).where(m.c.model_id == model_id)).scalar_one()
         return [_version_view(r, model_name, counts, runs, aliases) for r in rows]
 
-    def _link_counts(self, conn: Connection, model_id: str, numbers: list[int] | None) -> dict[tuple[int, str], int]:
-        link = t.artifact_links
+    def _link_counts(self, conn: Connection, tb: Views, model_id: str,
+                     numbers: list[int] | None) -> dict[tuple[int, str], int]:
+        link = tb.artifact_links
         query = select(link.c.number, link.c.kind, func.count()).where(link.c.model_id == model_id)
         if numbers is not None:
             query = query.where(link.c.number.in_(numbers))
         return {(n, k): c for n, k, c in conn.execute(query.group_by(link.c.number, link.c.kind))}
 
-    def _run_counts(self, conn: Connection, model_id: str, numbers: list[int] | None) -> dict[int, int]:
-        link = t.run_links
+    def _run_counts(self, conn: Connection, tb: Views, model_id: str, numbers: list[int] | None) -> dict[int, int]:
+        link = tb.run_links
         query = select(link.c.number, func.count()).where(link.c.model_id == model_id)
         if numbers is not None:
             query = query.where(link.c.number.in_(numbers))
         return dict(conn.execute(query.group_by(link.c.number)).all())
 
-    def _aliases(self, conn: Connection, model_id: str) -> dict[int, list[str]]:
+    def _aliases(self, conn: Connection, tb: Views, model_id: str) -> dict[int, list[str]]:
         found: dict[int, list[str]] = {}
-        query = select(t.aliases.c.number, t.aliases.c.alias).where(t.aliases.c.model_id == model_id)
-        for number, alias in conn.execute(query.order_by(t.aliases.c.alias)):
+        a = tb.aliases
+        query = select(a.c.number, a.c.alias).where(a.c.model_id == model_id)
+        for number, alias in conn.execute(query.order_by(a.c.alias)):
             found.setdefault(number, []).append(alias)
         return found
 
@@ -337,10 +350,10 @@ class ReadModel:
             raise InvalidInputError(f"unknown artifact kind {kind!r}; kinds are {ARTIFACT_KIND_NAMES}")
         selector = parse_selector(version)
         position = self.resolve_point(as_of, at_position)
-        with self._model_reader(model, position) as (conn, model_id):
-            self._require_model(conn, model, model_id, position)
-            number = self._find_version(conn, model, model_id, selector).number
-            link = t.artifact_links
+        with self._model_reader(model, position) as (conn, model_id, tb):
+            self._require_model(conn, tb, model, model_id, position)
+            number = self._find_version(conn, tb, model, model_id, selector).number
+            link = tb.artifact_links
             query = link.select().where(link.c.model_id == model_id, link.c.number == number)
             if kind is not None:
                 query = query.where(link.c.kind == kind)
@@ -351,33 +364,33 @@ class ReadModel:
         """Runs linked to a version, in link order, with their status at that point."""
         selector = parse_selector(version)
         position = self.resolve_point(as_of, at_position)
-        with self._model_reader(model, position) as (conn, model_id):
-            self._require_model(conn, model, model_id, position)
-            number = self._find_version(conn, model, model_id, selector).number
-            rl, r = t.run_links, t.runs
+        with self._model_reader(model, position) as (conn, model_id, tb):
+            self._require_model(conn, tb, model, model_id, position)
+            number = self._find_version(conn, tb, model, model_id, selector).number
+            rl, r = tb.run_links, tb.runs
             query = (select(rl.c.run_id, rl.c.pipeline, rl.c.created_at.label("linked_at"), r)
                      .select_from(rl.outerjoin(r, r.c.run_id == rl.c.run_id))
                      .where(rl.c.model_id == model_id, rl.c.number == number).order_by(rl.c.position))
             return [_run_view(row) for row in conn.execute(query)]
 
     @contextmanager
-    def _streams_reader(self, position: int | None, batches: Callable[[int], Iterator[list[Any]]]
-                        ) -> Iterator[Connection]:
-        """The live tables, or a replay of the events ``batches(position)`` yields."""
-        if position is None:
+    def _all_reader(self, position: int | None, batches: Callable[[int], Iterator[list[Any]]],
+                    only: frozenset[str] | None = None) -> Iterator[tuple[Connection, Views]]:
+        """The live tables; at a position their history twins, or (not ``temporal``) a replay of ``batches``."""
+        if position is None or self.temporal:
             with self._live() as conn:
-                yield conn
+                yield conn, PRESENT if position is None else views_at(position)
             return
-        with self._replayed(batches(position)) as conn:
-            yield conn
+        with self._replayed(batches(position), only) as conn:
+            yield conn, PRESENT
 
     def get_run(self, run_id: str, *, as_of: datetime | None = None, at_position: int | None = None) -> RunView:
         """A run by id (a past point replays only that run's stream)."""
         position = self.resolve_point(as_of, at_position)
         one_run = lambda p: iter([self.store.read_stream(run_stream(run_id), to_position=p)])  # noqa: E731
-        with self._streams_reader(position, one_run) as conn:
-            row = conn.execute(select(t.runs, t.runs.c.started_at.label("linked_at"))
-                               .where(t.runs.c.run_id == run_id)).first()
+        with self._all_reader(position, one_run) as (conn, tb):
+            row = conn.execute(select(tb.runs, tb.runs.c.started_at.label("linked_at"))
+                               .where(tb.runs.c.run_id == run_id)).first()
         if row is None:
             raise NotFoundError(f"run {run_id!r} does not exist" + _at(position))
         return _run_view(row)
@@ -387,13 +400,13 @@ class ReadModel:
         """The most recent runs (optionally only one pipeline's, or only those with ``status``)."""
         position = self.resolve_point(as_of, at_position)
         all_runs = lambda p: self._log_batches(RUN_PREFIX, p)  # noqa: E731
-        with self._streams_reader(position, all_runs) as conn:
-            query = select(t.runs, t.runs.c.started_at.label("linked_at")).order_by(
-                t.runs.c.started_at.desc(), t.runs.c.run_id)
+        with self._all_reader(position, all_runs) as (conn, tb):
+            r = tb.runs
+            query = select(r, r.c.started_at.label("linked_at")).order_by(r.c.started_at.desc(), r.c.run_id)
             if pipeline is not None:
-                query = query.where(t.runs.c.pipeline == pipeline)
+                query = query.where(r.c.pipeline == pipeline)
             if status is not None:
-                query = query.where(t.runs.c.status == status)
+                query = query.where(r.c.status == status)
             return [_run_view(row) for row in conn.execute(query.limit(limit))]
 
     def list_run_steps(self, run_id: str, *, as_of: datetime | None = None,
@@ -401,8 +414,8 @@ class ReadModel:
         """The completed steps of a run in completion order (a past point replays only that run's stream)."""
         position = self.resolve_point(as_of, at_position)
         one_run = lambda p: iter([self.store.read_stream(run_stream(run_id), to_position=p)])  # noqa: E731
-        s = t.step_runs
-        with self._streams_reader(position, one_run) as conn:
+        with self._all_reader(position, one_run) as (conn, tb):
+            s = tb.step_runs
             rows = conn.execute(s.select().where(s.c.run_id == run_id).order_by(s.c.completed_at, s.c.step)).all()
         return [StepView(r.run_id, r.step, bool(r.cached), r.cache_key, float(r.duration_ms), r.completed_at,
                          tuple(json.loads(r.outputs))) for r in rows]
@@ -417,8 +430,8 @@ class ReadModel:
             raise NotFoundError(f"artifact {artifact_id!r} does not exist")
         stream = artifact_stream(name.name)
         one_name = lambda p: iter([self.store.read_stream(stream, to_position=p)])  # noqa: E731
-        with self._streams_reader(position, one_name) as conn:
-            row = conn.execute(t.artifacts.select().where(t.artifacts.c.artifact_id == artifact_id)).first()
+        with self._all_reader(position, one_name) as (conn, tb):
+            row = conn.execute(tb.artifacts.select().where(tb.artifacts.c.artifact_id == artifact_id)).first()
         if row is None:
             raise NotFoundError(f"artifact {artifact_id!r} does not exist" + _at(position))
         return ArtifactView(**{c: row._mapping[c] for c in ArtifactView.__dataclass_fields__})
@@ -427,8 +440,9 @@ class ReadModel:
         """Every stored artifact version, by name and version."""
         position = self.resolve_point(as_of, at_position)
         everything = lambda p: self._log_batches(ARTIFACT_PREFIX, p)  # noqa: E731
-        with self._streams_reader(position, everything) as conn:
-            rows = conn.execute(t.artifacts.select().order_by(t.artifacts.c.name_key, t.artifacts.c.version)).all()
+        with self._all_reader(position, everything) as (conn, tb):
+            a = tb.artifacts
+            rows = conn.execute(a.select().order_by(a.c.name_key, a.c.version)).all()
         return [ArtifactView(**{c: r._mapping[c] for c in ArtifactView.__dataclass_fields__}) for r in rows]
 
     def find_cached_step(self, cache_key: str) -> list[dict[str, Any]] | None:
@@ -461,10 +475,6 @@ class ReadModel:
 
 def _at(position: int | None) -> str:
     return "" if position is None else f" at log position {position}"
-
-
-def _model_select() -> Any:
-    return select(t.models)
 
 
 def _model_view(row: Any) -> ModelView:

@@ -12,6 +12,7 @@ from typing import Any
 
 from modelog.projections import tables as t
 from modelog.projections.projector import apply_events, read_checkpoint, save_checkpoint
+from modelog.projections.temporal import HISTORY_TABLES, reset_history
 from modelog.registry._sql.batches import read_batches
 from modelog.registry._sql.bulk import cyclic_gc_paused
 from modelog.registry._sql.raw_events import RowEvent
@@ -54,6 +55,7 @@ def reset_views(conn: Connection) -> None:
     """Empty every read-model table and set the checkpoint back to 0."""
     for table in t.VIEW_TABLES:
         conn.execute(table.delete())
+    reset_history(conn)
     conn.execute(update(t.checkpoints).where(t.checkpoints.c.name == t.CHECKPOINT_NAME).values(position=0))
 
 
@@ -139,7 +141,7 @@ def verify(engine: Engine, store: EventStore, progress: Progress | None = None) 
                     if store.head(live) != head:
                         report.differences.append(
                             f"checkpoint is at position {head} but the log ends at {store.head(live)}")
-                    for table in t.VIEW_TABLES:
+                    for table in (*t.VIEW_TABLES, *HISTORY_TABLES):
                         report.differences.extend(_compare(table, live, conn))
                     return report
         finally:

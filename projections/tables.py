@@ -135,7 +135,9 @@ VIEW_TABLES = (artifact_links, run_links, aliases, versions, models, step_runs, 
 
 
 def create_view_schema(conn: Connection) -> None:
-    """Create the read-model tables (if missing) and the checkpoint row."""
+    """Create the read-model tables and their history twins (if missing) and the checkpoint row."""
+    from modelog.projections import temporal  # noqa: F401  (defines the twins in ``metadata``; imports this module)
+
     metadata.create_all(conn, checkfirst=True)
     found = conn.execute(checkpoints.select().where(checkpoints.c.name == CHECKPOINT_NAME)).first()
     if found is None:

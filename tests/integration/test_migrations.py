@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 from modelog.application.bootstrap import database_status, open_registry, upgrade_database
 from modelog.projections import tables as view_tables
+from modelog.projections.queries import ReadModel
 from modelog.projections.rebuild import verify as verify_views
+from modelog.projections.temporal import HISTORY_TABLES
 from modelog.registry import commands as cmd
 from modelog.registry.database import create_engine_for, transaction
 from modelog.registry.errors import SchemaVersionError, StorageError
@@ -236,3 +238,43 @@ def test_version_1_registry_gets_its_model_counts_filled_in_place(db_url: str, h
     assert checkpoint == len(before)
     with open_registry(db_url, home=home) as registry:
         assert verify_views(registry.engine, registry.store).ok
+
+
+def _make_version_2(db_url: str, home: Path) -> None:
+    """A registry as schema version 2 left it: read models without their history twins."""
+    with open_registry(db_url, home=home) as registry:
+        run = registry.commands.execute
+        run(cmd.RegisterModel(name="churn"))
+        for _ in range(3):
+            run(cmd.CreateVersion(model="churn"))
+        run(cmd.SetStage(model="churn", version=2, stage="production"))
+        run(cmd.DeleteVersion(model="churn", version=3))
+    engine = create_engine_for(db_url)
+    try:
+        with transaction(engine, write=True) as conn:
+            for table in HISTORY_TABLES:
+                conn.exec_driver_sql(f"DROP TABLE {table.name}")
+            conn.exec_driver_sql("UPDATE modelog_schema SET version = 2")
+    finally:
+        engine.dispose()
+
+
+def test_version_2_registry_gets_its_history_built_from_the_log(db_url: str, home: Path) -> None:
+    _make_version_2(db_url, home)
+    before = log_rows(db_url)
+    with pytest.raises(SchemaVersionError, match="modelog db upgrade"):
+        open_registry(db_url, home=home)
+
+    assert upgrade_database(db_url, home=home) == (2, SCHEMA_VERSION)
+
+    assert log_rows(db_url) == before
+    with open_registry(db_url, home=home) as registry:
+        assert verify_views(registry.engine, registry.store).ok  # the twins too
+        replayed = ReadModel(registry.engine, registry.store, temporal=False)
+        try:
+            for position in range(len(before) + 1):
+                assert registry.reads.list_models(at_position=position) == replayed.list_models(
+                    at_position=position), f"at_position={position}"
+            assert registry.reads.list_versions("churn", at_position=len(before) - 1)[-1].number == 3
+        finally:
+            replayed.close()

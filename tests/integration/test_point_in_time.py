@@ -179,7 +179,7 @@ def test_bad_points_in_time_are_refused(story: Story) -> None:
 def test_a_query_about_one_model_replays_only_that_models_streams(story: Story) -> None:
     reg, at = story.reg, story.at
     counting = CountingStore(reg.engine)
-    reads = ReadModel(reg.engine, counting)
+    reads = ReadModel(reg.engine, counting, temporal=False)  # the replaying reference reads
     demo_id = reads.get_model("demo", at_position=at["forced"]).id
     point = at["forced"]
     for query in (lambda: reads.list_versions("demo", at_position=point),
@@ -202,3 +202,19 @@ def test_point_in_time_reads_never_write(story: Story) -> None:
     reads.list_versions("demo", at_position=story.at["v2"])
     reads.list_models(at_position=story.at["promoted"])
     assert store.head() == head and reads.list_models().total == 2
+
+
+def test_temporal_reads_read_no_events_and_agree_with_replays(story: Story) -> None:
+    reg = story.reg
+    counting = CountingStore(reg.engine)
+    temporal, replaying = ReadModel(reg.engine, counting), ReadModel(reg.engine, reg.store, temporal=False)
+    for point in range(reg.store.head() + 1):
+        for reads in (temporal, replaying):
+            counting.reset_count()
+            found = (reads.list_models(at_position=point), reads.list_runs(at_position=point),
+                     reads.list_artifacts(at_position=point))
+            if reads is temporal:
+                assert counting.events_read == 0, "a temporal read replayed events"
+                answer = found
+            else:
+                assert found == answer, f"at_position={point}"
