@@ -237,12 +237,12 @@ def _report_import(bench: Bench, section: str, what: str, results: list[dict[str
 
 
 def queries(bench: Bench, url: str) -> None:
-    """Read latency on the large registry, live and as of the middle of the log."""
+    """Read latency on the large registry, live and as of the first, middle and last points of the log."""
     print("[queries]", flush=True)
     result, command = bench.child([PY, "-m", "bench.registry_ops", "queries", url])
     for key, value in result.items():
         unit = "ms" if key.endswith("_ms") else ""
-        bench.add("queries", key, float(value), unit, command, note="median of 20 calls (5 for as-of model list)")
+        bench.add("queries", key, float(value), unit, command, note="median of 20 calls")
 
 
 def cli(bench: Bench, url: str) -> None:

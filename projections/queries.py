@@ -150,11 +150,11 @@ class ReadModel:
                 yield conn, self._live_model_id(conn, model), PRESENT
             return
         if self.temporal:
-            with self._live() as conn:
-                found = model_id_at(conn, name_key(model), position)
+            with self._live() as conn, views_at(position) as past:
+                found = model_id_at(conn, name_key(model))
                 if found is None:
                     raise NotFoundError(f"model {model!r} did not exist at log position {position}")
-                yield conn, found, views_at(position)
+                yield conn, found, past
             return
         model_id = self._model_id_at(model, position)
         stream, runs = self._model_events(model_id, position)
@@ -377,9 +377,13 @@ class ReadModel:
     def _all_reader(self, position: int | None, batches: Callable[[int], Iterator[list[Any]]],
                     only: frozenset[str] | None = None) -> Iterator[tuple[Connection, Views]]:
         """The live tables; at a position their history twins, or (not ``temporal``) a replay of ``batches``."""
-        if position is None or self.temporal:
+        if position is None:
             with self._live() as conn:
-                yield conn, PRESENT if position is None else views_at(position)
+                yield conn, PRESENT
+            return
+        if self.temporal:
+            with self._live() as conn, views_at(position) as past:
+                yield conn, past
             return
         with self._replayed(batches(position), only) as conn:
             yield conn, PRESENT

@@ -36,7 +36,12 @@ STAMPED = {t.models.name: ("updated_at", "version_count", "latest_version"), t.v
 
 
 def _twin(table: Table, *indexes: Sequence[str]) -> Table:
-    """The history twin of ``table``: its columns less the stamped ones, plus the validity interval."""
+    """The history twin of ``table``: its columns less the stamped ones, plus the validity interval.
+
+    Keyed by the view's key plus ``valid_from``, and stored in key order (SQLite ``WITHOUT ROWID``): a
+    key has few versions, so the key's prefix finds its open row, and a model's or version's rows are
+    read without a second lookup.
+    """
     skipped = STAMPED.get(table.name, ())
     columns = [Column(c.name, c.type, nullable=c.nullable) for c in table.columns if c.name not in skipped]
     key = [c.name for c in table.primary_key.columns]
@@ -45,16 +50,16 @@ def _twin(table: Table, *indexes: Sequence[str]) -> Table:
         name, t.metadata, *columns,
         Column("valid_from", PositionType, nullable=False), Column("valid_to", PositionType, nullable=False),
         PrimaryKeyConstraint(*key, "valid_from"),
-        Index(f"ix_{name}_open", *key, "valid_to"),
         *(Index(f"ix_{name}_{'_'.join(cols)}", *cols) for cols in indexes),
+        sqlite_with_rowid=False,
     )
 
 
 models = _twin(t.models, ("name_key", "model_id", "valid_from", "valid_to"), ("valid_from", "valid_to"))
-versions = _twin(t.versions, ("model_id", "stage", "valid_from"), ("model_id", "name_key", "valid_from"))
+versions = _twin(t.versions, ("model_id", "valid_to", "valid_from", "number"))  # covers a model's count at P
 aliases = _twin(t.aliases)
-artifact_links = _twin(t.artifact_links, ("model_id", "number", "valid_from", "valid_to"))
-run_links = _twin(t.run_links, ("model_id", "number", "valid_from", "valid_to"))
+artifact_links = _twin(t.artifact_links)
+run_links = _twin(t.run_links)
 runs = _twin(t.runs, ("started_at", "valid_from"))
 step_runs = _twin(t.step_runs)
 artifacts = _twin(t.artifacts, ("name_key", "version", "valid_from"))
@@ -68,6 +73,7 @@ stamps = Table(
     Column("updated_at", String(32), nullable=False),
     PrimaryKeyConstraint("model_id", "position"),
     Index("ix_hist_stamps_version", "model_id", "number", "position", "updated_at"),
+    sqlite_with_rowid=False,
 )
 
 #: The twin of each view table, by the view table's name.

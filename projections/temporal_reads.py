@@ -1,19 +1,25 @@
 """The read-model tables as they were at a log position, built from their history twins.
 
-:func:`views_at` gives, for a position P, one selectable per view table with exactly the view
-table's columns in its column order: the twin's rows valid at P (``valid_from <= P < valid_to``),
-and the stamped columns derived from ``hist_stamps`` and the version twin. The queries of
-:mod:`projections.queries` run unchanged over either the present tables (:data:`PRESENT`) or these.
+:data:`PAST` holds one selectable per view table with exactly the view table's columns in its
+column order: the twin's rows valid at P (``valid_from <= P < valid_to``), and the stamped columns
+derived from ``hist_stamps`` and the version twin. The queries of :mod:`projections.queries` run
+unchanged over either the present tables (:data:`PRESENT`) or these. P is a bound parameter whose
+value is read when a statement executes, from the context :func:`views_at` sets: the selectables
+are built (and their SQL compiled and cached) once, not per read.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 from modelog.projections import tables as t
 from modelog.projections import temporal as h
-from sqlalchemy import Table, func, select
+from modelog.registry.schema import PositionType
+from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.engine import Connection
 
 
@@ -32,13 +38,16 @@ class Views:
 
 
 PRESENT = Views(t.models, t.versions, t.aliases, t.artifact_links, t.run_links, t.runs, t.step_runs, t.artifacts)
+_AS_OF: ContextVar[int] = ContextVar("modelog_as_of_position")
+#: The position a past read is about, read from the context when the statement executes.
+POSITION = bindparam("as_of_position", callable_=_AS_OF.get, type_=PositionType)
 
 
-def _valid(twin: Any, position: int) -> list[Any]:
+def _valid(twin: Any, position: Any) -> list[Any]:
     return [twin.c.valid_from <= position, twin.c.valid_to > position]
 
 
-def _latest_stamp(position: int, model_id: Any, number: Any = None) -> Any:
+def _latest_stamp(position: Any, model_id: Any, number: Any = None) -> Any:
     s = h.stamps
     where = [s.c.model_id == model_id, s.c.position <= position]
     if number is not None:
@@ -46,41 +55,57 @@ def _latest_stamp(position: int, model_id: Any, number: Any = None) -> Any:
     return select(s.c.updated_at).where(*where).order_by(s.c.position.desc()).limit(1).scalar_subquery()
 
 
-def _versions_of(position: int, model_id: Any, what: Any) -> Any:
+def _version_count(position: Any, model_id: Any) -> Any:
     v = h.versions.alias("counted")
-    return select(what(v)).where(v.c.model_id == model_id, *_valid(v, position)).scalar_subquery()
+    return select(func.count()).where(v.c.model_id == model_id, *_valid(v, position)).scalar_subquery()
 
 
-def _derived(view: Table, position: int) -> dict[str, Any]:
+def _latest_version(position: Any, model_id: Any) -> Any:
+    # Walks the model's versions down from the highest number: the first valid one is nearly always the first.
+    v = h.versions.alias("latest")
+    return (select(v.c.number).where(v.c.model_id == model_id, *_valid(v, position))
+            .order_by(v.c.number.desc()).limit(1).scalar_subquery())
+
+
+def _derived(view: Table, position: Any) -> dict[str, Any]:
     """The stamped columns of ``view`` as of ``position``, as expressions over its twin."""
     twin = h.TWINS[view.name]
     if view is t.models:
         model_id = twin.c.model_id
         return {"updated_at": _latest_stamp(position, model_id),
-                "version_count": _versions_of(position, model_id, lambda v: func.count()),
-                "latest_version": _versions_of(position, model_id, lambda v: func.max(v.c.number))}
+                "version_count": _version_count(position, model_id),
+                "latest_version": _latest_version(position, model_id)}
     if view is t.versions:
         return {"updated_at": _latest_stamp(position, twin.c.model_id, twin.c.number)}
     return {}
 
 
-def table_at(view: Table, position: int) -> Any:
+def table_at(view: Table, position: Any) -> Any:
     """``view`` as it was at ``position``: its columns, in its order, over the rows valid then."""
     twin, derived = h.TWINS[view.name], _derived(view, position)
     columns = [derived[c.name].label(c.name) if c.name in derived else twin.c[c.name] for c in view.columns]
     return select(*columns).where(*_valid(twin, position)).subquery(view.name + "_at")
 
 
-def views_at(position: int) -> Views:
-    """Every read-model table as it was at ``position``."""
-    return Views(*(table_at(view, position) for view in (
-        t.models, t.versions, t.aliases, t.artifact_links, t.run_links, t.runs, t.step_runs, t.artifacts)))
+#: Every read-model table as it was at the position :func:`views_at` sets.
+PAST = Views(*(table_at(view, POSITION) for view in (
+    t.models, t.versions, t.aliases, t.artifact_links, t.run_links, t.runs, t.step_runs, t.artifacts)))
 
 
-def model_id_at(conn: Connection, name_key: str, position: int) -> str | None:
-    """The id of the model named ``name_key`` (normalised) at ``position``, or None."""
+@contextmanager
+def views_at(position: int) -> Iterator[Views]:
+    """Every read-model table as it was at ``position``, for statements executed inside the block."""
+    token = _AS_OF.set(position)
+    try:
+        yield PAST
+    finally:
+        _AS_OF.reset(token)
+
+
+def model_id_at(conn: Connection, name_key: str) -> str | None:
+    """The id of the model named ``name_key`` (normalised) at the position :func:`views_at` set, or None."""
     m = h.models
-    found = conn.execute(select(m.c.model_id).where(m.c.name_key == name_key, *_valid(m, position))).first()
+    found = conn.execute(select(m.c.model_id).where(m.c.name_key == name_key, *_valid(m, POSITION))).first()
     return None if found is None else str(found.model_id)
 
 

@@ -94,7 +94,7 @@ def past_snapshot(reads: Any, position: int) -> dict[str, Any]:
 def dump_views(engine: Any) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every read-model table and history twin, in key order."""
     with transaction(engine) as conn:
-        return {table.name: sorted(tuple(r) for r in conn.execute(table.select()))
+        return {table.name: sorted((tuple(r) for r in conn.execute(table.select())), key=repr)
                 for table in (*t.VIEW_TABLES, *HISTORY_TABLES, t.checkpoints)}
 
 
