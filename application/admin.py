@@ -25,8 +25,10 @@ from modelog.registry.errors import InvalidInputError
 from sqlalchemy import inspect, make_url, text
 from sqlalchemy.engine import Connection
 
-#: Tables that belong to modelog besides the read-model tables (``view_*``).
+#: Tables that belong to modelog besides the read-model tables (``view_*``) and their history twins (``hist_*``).
 LOG_TABLES = ("events", "modelog_schema", "alembic_version")
+#: Name prefixes of modelog's read-model tables: the views and their history twins.
+READ_MODEL_PREFIXES = ("view_", "hist_")
 SQLITE_SUFFIXES = ("", "-wal", "-shm", "-journal")
 
 
@@ -87,7 +89,7 @@ def has_registry(location: RegistryLocation) -> bool:
     engine = create_engine_for(location.url)
     try:
         with engine.connect() as conn:
-            return any(n in LOG_TABLES or n.startswith("view_") for n in inspect(conn).get_table_names())
+            return any(n in LOG_TABLES or n.startswith(READ_MODEL_PREFIXES) for n in inspect(conn).get_table_names())
     finally:
         engine.dispose()
 
@@ -137,7 +139,7 @@ def _wipe_server(location: RegistryLocation) -> list[str]:
     engine = create_engine_for(location.url)
     try:
         with engine.begin() as conn:
-            names = [n for n in inspect(conn).get_table_names() if n in LOG_TABLES or n.startswith("view_")]
+            names = [n for n in inspect(conn).get_table_names() if n in LOG_TABLES or n.startswith(READ_MODEL_PREFIXES)]
             for name in names:
                 conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}" CASCADE')
             functions = _modelog_functions(conn)

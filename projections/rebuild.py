@@ -12,7 +12,7 @@ from typing import Any
 
 from modelog.projections import tables as t
 from modelog.projections.projector import apply_events, read_checkpoint, save_checkpoint
-from modelog.projections.temporal import HISTORY_TABLES, reset_history
+from modelog.projections.temporal import HISTORY_TABLES, indexes_built_after, reset_history
 from modelog.registry._sql.batches import read_batches
 from modelog.registry._sql.bulk import cyclic_gc_paused
 from modelog.registry._sql.raw_events import RowEvent
@@ -88,7 +88,8 @@ def rebuild(engine: Engine, store: EventStore, progress: Progress | None = None)
     with transaction(engine, write=True) as conn:
         lock_appends(conn)  # on PostgreSQL an append's inline projection would otherwise race the replay
         reset_views(conn)
-        count = replay(conn, store, progress=progress)
+        with indexes_built_after(conn):
+            count = replay(conn, store, progress=progress)
     return RebuildReport(count, time.perf_counter() - started)
 
 
