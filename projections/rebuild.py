@@ -130,7 +130,7 @@ def verify(engine: Engine, store: EventStore, progress: Progress | None = None) 
     with tempfile.TemporaryDirectory(prefix="modelog-verify-") as scratch_dir:
         scratch = _scratch_engine(Path(scratch_dir) / "views.db")
         try:
-            with transaction(engine) as live:
+            with transaction(engine, snapshot=True) as live:  # one snapshot for the replay and the views
                 head = read_checkpoint(live)
                 with scratch.begin() as conn:
                     t.create_view_schema(conn)
