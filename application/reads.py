@@ -16,7 +16,7 @@ from modelog.application.bootstrap import Reader
 from modelog.application.results import LogVerification
 from modelog.projections.history import HistoryEntry
 from modelog.projections.queries import ReadModel
-from modelog.projections.rebuild import RebuildReport, VerifyViewsReport, rebuild, verify
+from modelog.projections.rebuild import RebuildReport, VerifyViewsReport, rebuild, tamper_evidence, verify
 from modelog.projections.views import ArtifactView, LinkView, ModelView, Page, RunView, StepView, VersionView
 from modelog.registry.anchors import Anchor, check_anchors, head_anchor
 from modelog.registry.artifact_store import ArtifactStore, StoredBlob, resolve_store_root
@@ -148,13 +148,16 @@ class ReadUseCases:
         return head_anchor(self.reader.store, self.resolve_point(as_of, at_position))
 
     def verify_log(self, anchors: Iterable[Anchor] = ()) -> LogVerification:
-        """Walk the hash chain; when it is intact, check the anchors too."""
-        report = self.reader.store.verify()
+        """Walk the hash chain, look for the guards and for traces of removed events; check the anchors. Reads only."""
+        store = self.reader.store
+        report = store.verify()
+        tampering = tuple(tamper_evidence(self.reader.engine, store))
         if not report.ok:
-            return LogVerification(report.checked, report.first_bad_position, report.problem)
+            return LogVerification(report.checked, report.first_bad_position, report.problem, tampering=tampering)
         wanted = set(anchors)
-        problem = check_anchors(self.reader.store, wanted) if wanted else None
-        return LogVerification(report.checked, anchors_checked=len(wanted), anchor_problem=problem)
+        problem = check_anchors(store, wanted) if wanted else None
+        return LogVerification(report.checked, anchors_checked=len(wanted), anchor_problem=problem,
+                               tampering=tampering)
 
     def export_log(self, out: IO[str], progress: Progress | None = None) -> int:
         """Write the whole log as JSON Lines; the number of events."""

@@ -52,6 +52,8 @@ class LogVerification:
     problem: str | None = None
     anchors_checked: int = 0
     anchor_problem: str | None = None
+    #: Signs of tampering besides the chain: guards missing or disabled, traces of removed events.
+    tampering: tuple[str, ...] = ()
 
     @property
     def chain_ok(self) -> bool:
@@ -60,14 +62,16 @@ class LogVerification:
 
     @property
     def ok(self) -> bool:
-        """True when the chain is intact and every anchor matches."""
-        return self.chain_ok and self.anchor_problem is None
+        """True when the chain is intact, no sign of tampering was found and every anchor matches."""
+        return self.chain_ok and self.anchor_problem is None and not self.tampering
 
     def describe(self) -> str:
         """One line for people: what was verified, or the first thing that failed."""
         if not self.chain_ok:
             return (f"log broken at position {self.first_bad_position}: {self.problem} "
                     f"({self.checked} events before it are intact)")
+        if self.tampering:
+            return f"tampering suspected: {'; '.join(self.tampering)}"
         if self.anchor_problem:
             return self.anchor_problem
         matched = f", {self.anchors_checked} anchor(s) match" if self.anchors_checked else ""

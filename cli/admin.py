@@ -117,7 +117,9 @@ def upgrade() -> None:
 def status(output: str) -> None:
     """Show where the registry database is and whether its schema fits this modelog (reads only).
 
-    JSON keys: url, backend, schema_version, supported_version, alembic_revision, state, head.
+    JSON keys: url, backend, schema_version, supported_version, alembic_revision, state, head, guards
+    ("intact" or what is missing or disabled) and tampering (null or the traces of removed events).
+    Exits 1 after the report when the guards are not intact or events were removed.
 
     \b
     Example:
@@ -126,10 +128,13 @@ def status(output: str) -> None:
     found = database_status()
     if output == "json":
         echo_json(found)
-        return
-    width = max(len(k) for k in found)
-    for key, value in found.items():
-        click.echo(f"{key.ljust(width)}  {'' if value is None else value}")
+    else:
+        width = max(len(k) for k in found)
+        for key, value in found.items():
+            click.echo(f"{key.ljust(width)}  {'' if value is None else value}")
+    problems = [str(found[k]) for k in ("guards", "tampering") if found[k] not in (None, "intact")]
+    if problems:
+        raise click.ClickException(f"tampering suspected: {'; '.join(problems)}")
 
 
 @click.group("integration")
