@@ -127,9 +127,10 @@ class _ReplayingReadModel(ReadModel):
     never served stale.
     """
 
-    def resolve_point(self, as_of: datetime | None = None, at_position: int | None = None) -> int | None:
+    def resolve_point(self, as_of: datetime | None = None, at_position: int | None = None, *,
+                      whole_commands: bool = True) -> int | None:
         """The requested point, or the log's last position for a live read."""
-        point = super().resolve_point(as_of, at_position)
+        point = super().resolve_point(as_of, at_position, whole_commands=whole_commands)
         return self.store.head() if point is None else point
 
 

@@ -139,13 +139,13 @@ class ReadUseCases:
     def log_events(self, *, from_position: int = 1, limit: int = 100, streams: Sequence[str] = (),
                    as_of: datetime | None = None, at_position: int | None = None) -> list[StoredEvent]:
         """Events of the log in position order."""
-        until = self.resolve_point(as_of, at_position)
+        until = self.reads.resolve_point(as_of, at_position, whole_commands=False)  # the log itself, event by event
         return list(self.reader.store.read_all(from_position=from_position, to_position=until, limit=limit,
                                                stream_ids=list(streams) or None))
 
     def log_head(self, *, as_of: datetime | None = None, at_position: int | None = None) -> Anchor:
         """The last position (or the one asked for) and its hash."""
-        return head_anchor(self.reader.store, self.resolve_point(as_of, at_position))
+        return head_anchor(self.reader.store, self.reads.resolve_point(as_of, at_position, whole_commands=False))
 
     def verify_log(self, anchors: Iterable[Anchor] = ()) -> LogVerification:
         """Walk the hash chain, look for the guards and for traces of removed events; check the anchors. Reads only."""

@@ -16,7 +16,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 AS_OF_HELP = ("Answer from the log as it was at TIMESTAMP (ISO 8601, e.g. 2024-05-01T12:00:00Z; "
               "without a time zone it is local time).")
-AT_POSITION_HELP = "Answer from the log as it was right after log position N (0 = empty)."
+AT_POSITION_HELP = ("Answer from the log as it was right after log position N (0 = empty); a position inside one "
+                    "command's events means the end of the command before it (a note on stderr says so).")
+#: Where ``point_in_time`` leaves an asked-for position for ``registry_api`` to report how it was resolved.
+_ASKED_POSITION = "modelog.at_position"
 YES_HELP = "Do not ask for confirmation."
 
 
@@ -49,11 +52,30 @@ def yes_option(func: F) -> F:
     return click.option("-y", "--yes", is_flag=True, help=YES_HELP)(func)
 
 
-def point_in_time(as_of: datetime | None, at_position: int | None) -> dict[str, Any]:
-    """Keyword arguments selecting the point of the log a read answers from (usage error if both are given)."""
+def point_in_time(as_of: datetime | None, at_position: int | None, *, whole_commands: bool = True) -> dict[str, Any]:
+    """Keyword arguments selecting the point of the log a read answers from (usage error if both are given).
+
+    ``whole_commands``: the read resolves a position to a command boundary (every read of the registry's
+    state); the log's own listing takes positions as they are.
+    """
     if as_of is not None and at_position is not None:
         raise click.UsageError("give either --as-of or --at-position, not both")
+    context = click.get_current_context(silent=True)
+    if context is not None and at_position is not None and whole_commands:
+        context.meta[_ASKED_POSITION] = at_position
     return {"as_of": as_of, "at_position": at_position}
+
+
+def note_resolved_position(api: RegistryAPI) -> None:
+    """Say on stderr when --at-position N fell inside a command and the answer stands at an earlier boundary."""
+    context = click.get_current_context(silent=True)
+    asked = None if context is None else context.meta.pop(_ASKED_POSITION, None)
+    if asked is None:
+        return
+    used = api.resolve_point(at_position=asked)
+    if used != asked:
+        click.echo(f"Note: log position {asked} is inside one command's events; answered as of position {used}, "
+                   "where the command before it ended.", err=True)
 
 
 @contextmanager
@@ -65,6 +87,7 @@ def registry_api(*, writable: bool = False) -> Iterator[RegistryAPI]:
     """
     with connect(writable=writable) as api:
         yield api
+        note_resolved_position(api)
 
 
 def is_interactive() -> bool:

@@ -49,7 +49,7 @@ def show(streams: tuple[str, ...], from_position: int, limit: int, as_of: dateti
     """
     with registry_api() as api:
         found = api.log_events(from_position=from_position, limit=limit, streams=streams,
-                               **point_in_time(as_of, at_position))
+                               **point_in_time(as_of, at_position, whole_commands=False))
     if output == "json":
         echo_json([event_record(e) for e in found])
         return
@@ -85,7 +85,7 @@ def head(as_of: datetime | None, at_position: int | None, output: str) -> None:
       modelog log head -o json
     """
     with registry_api() as api:
-        anchor = api.log_head(**point_in_time(as_of, at_position))
+        anchor = api.log_head(**point_in_time(as_of, at_position, whole_commands=False))
     if output == "json":
         echo_json({"position": anchor.position, "hash": anchor.hash, "anchor": str(anchor)})
         return

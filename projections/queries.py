@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from modelog.projections import tables as t
+from modelog.projections.boundaries import command_boundary
 from modelog.projections.history import HistoryEntry, describe
 from modelog.projections.log_rows import linked_run_ids, stream_events
 from modelog.projections.projector import apply_events, tables_needed
@@ -71,12 +72,18 @@ class ReadModel:
 
     # --- points in time ------------------------------------------------------------
 
-    def resolve_point(self, as_of: datetime | None = None, at_position: int | None = None) -> int | None:
-        """The log position a read refers to (None = live)."""
+    def resolve_point(self, as_of: datetime | None = None, at_position: int | None = None, *,
+                      whole_commands: bool = True) -> int | None:
+        """The log position a read refers to (None = live).
+
+        A position inside one command's events resolves down to the end of the command before it
+        (``projections.boundaries``), unless ``whole_commands`` is false (the log's own listing).
+        """
         if as_of is not None and at_position is not None:
             raise InvalidInputError("give either as_of or at_position, not both")
         if at_position is not None:
-            return self._check_position(at_position)
+            checked = self._check_position(at_position)
+            return command_boundary(self.store, checked) if whole_commands else checked
         if as_of is not None:
             return self._position_of(as_of)
         return None
