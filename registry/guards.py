@@ -20,9 +20,11 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
+from modelog.registry._sql.driver import DriverStatement
 from modelog.registry.errors import IntegrityError
 from modelog.registry.hashing import GENESIS_HASH
 from modelog.registry.recorder import MAX_CLOCK_LEAD
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 #: Words the clock guard's refusal contains (the chain guard's means a lost race, as a duplicate position does).
@@ -87,6 +89,9 @@ _PG_FINGERPRINT = (
     "FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid "
     "WHERE t.tgrelid = 'events'::regclass AND NOT t.tgisinternal"
 )
+
+
+_PG_CHECK = DriverStatement(text(_PG_FINGERPRINT))
 
 
 def _pg_expected() -> dict[str, str]:
@@ -154,7 +159,7 @@ def check_before_write(conn: Connection) -> datetime | None:
     the time of record for the events about to be appended.
     """
     if conn.dialect.name == "postgresql":
-        now, fingerprint = conn.exec_driver_sql(_PG_FINGERPRINT).one()
+        now, fingerprint = _PG_CHECK.fetchall(conn, prepare=True)[0]  # prepared: the catalogue join is planned once
         if fingerprint == _PG_EXPECTED:
             return now  # type: ignore[no-any-return]
     else:
