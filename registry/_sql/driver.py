@@ -59,7 +59,7 @@ class DriverStatement:
             return list(conn.exec_driver_sql(sql, args).all())
         try:
             if prepare and conn.dialect.driver == "psycopg":  # a server-side prepared statement: planned once
-                cursor.execute(sql, args, prepare=True)
+                cursor.execute(sql, args, prepare=True)  # type: ignore[call-arg]  # psycopg 3's own keyword
             else:
                 cursor.execute(sql, args)
             return list(cursor.fetchall())
