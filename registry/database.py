@@ -170,7 +170,7 @@ def _postgres_connect_args(url: str, statement_timeout_ms: int | None) -> dict[s
     given = query.get("options", "")
     given = given if isinstance(given, str) else " ".join(given)
     limits = "".join(f" -c {name}={milliseconds_setting(variable, default)}"
-                     for name, variable, default in SESSION_LIMITS)
+                     for name, variable, default in SESSION_LIMITS if f"{name}=" not in given)  # the URL's win
     options = f"{given} -c statement_timeout={statement_timeout(statement_timeout_ms)}{limits}".strip()
     args: dict[str, Any] = {"options": options}
     if "application_name" not in query:
