@@ -92,6 +92,7 @@ _PG_FINGERPRINT = (
 
 
 _PG_CHECK = DriverStatement(text(_PG_FINGERPRINT))
+_SQLITE_CHECK = DriverStatement(text(_SQLITE_FINGERPRINT))
 
 
 def _pg_expected() -> dict[str, str]:
@@ -163,7 +164,7 @@ def check_before_write(conn: Connection) -> datetime | None:
         if fingerprint == _PG_EXPECTED:
             return now  # type: ignore[no-any-return]
     else:
-        rows = conn.exec_driver_sql(_SQLITE_FINGERPRINT).all()
+        rows = _SQLITE_CHECK.fetchall(conn)  # on the driver's cursor: SQLAlchemy's result costs more than the read
         if len(rows) == len(_SQLITE_TRIGGERS) and all(_SQLITE_TRIGGERS.get(name) == sql for name, sql in rows):
             return None
         now = None
