@@ -29,7 +29,7 @@ from modelog.registry.database import transaction
 from modelog.registry.errors import InvalidInputError, NotFoundError
 from modelog.registry.selectors import SelectorKind, VersionSelector, parse_selector
 from modelog.registry.store import EventStore, StoredEvent
-from modelog.registry.validation import name_key
+from modelog.registry.validation import name_key, skeleton
 from modelog.registry.values import ARTIFACT_KIND_NAMES, ArtifactKind, RunStatus, parse_stage
 from modelog.registry.vocabulary import (
     ARTIFACT_PREFIX,
@@ -172,6 +172,15 @@ class ReadModel:
         if found is None:
             raise NotFoundError(f"model {name!r} does not exist; {self._known_models(conn)}")
         return str(found.model_id)
+
+    def look_alike_of(self, name: str) -> str | None:
+        """The live model whose name looks like ``name`` (equal TR39 skeletons) but is another name, or None."""
+        key, look = name_key(name), skeleton(name)
+        with self._live() as conn:
+            for other, other_key in conn.execute(select(t.models.c.name, t.models.c.name_key)):
+                if other_key != key and skeleton(other) == look:
+                    return str(other)
+        return None
 
     def _known_models(self, conn: Connection) -> str:
         names = conn.execute(select(t.models.c.name).order_by(t.models.c.name_key).limit(11)).scalars().all()

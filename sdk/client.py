@@ -19,7 +19,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from modelog.application.api import ABANDONED, DEFAULT_ABANDON_REASON, RegistryAPI
 from modelog.application.local import LocalRegistry, connect
-from modelog.sdk.errors import ConfigError
+from modelog.sdk.errors import ConfigError, concise_errors
 from modelog.sdk.materializers import deserialize
 from modelog.sdk.model_version import ModelVersion
 
@@ -57,6 +57,7 @@ def _stage(stage: Any) -> str | None:
     return None if value is None else str(value)
 
 
+@concise_errors
 class Client:
     """Read and change the registry from Python; every change is an event in the log."""
 
