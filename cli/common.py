@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 from modelog.application.api import RegistryAPI
 from modelog.application.local import connect
+from modelog.cli.output import escape_controls
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -82,11 +83,11 @@ def confirm(action: str, yes: bool) -> None:
     if not is_interactive():
         raise click.ClickException(f"refusing to {action} without confirmation (no terminal to ask on); "
                                    "pass -y/--yes to confirm")
-    click.confirm(f"{action[0].upper()}{action[1:]}?", abort=True)
+    click.confirm(escape_controls(f"{action[0].upper()}{action[1:]}?"), abort=True)
 
 
 def ask(question: str, refusal: str) -> bool:
     """Ask a yes/no question at a terminal; without one, fail with ``refusal`` (exit 1) instead of waiting."""
     if not is_interactive():
         raise click.ClickException(refusal)
-    return click.confirm(question, default=False)
+    return click.confirm(escape_controls(question), default=False)

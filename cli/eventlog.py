@@ -10,7 +10,7 @@ import click
 from modelog.application.bundle import export_to_path, import_from_path
 from modelog.application.results import event_record
 from modelog.cli.common import point_in_time, read_options, registry_api
-from modelog.cli.output import echo_json, echo_table, when
+from modelog.cli.output import echo, echo_json, echo_table, when
 from modelog.projections.history import describe
 from modelog.registry.anchors import Anchor, parse_anchor
 from modelog.registry.errors import InvalidInputError
@@ -89,8 +89,8 @@ def head(as_of: datetime | None, at_position: int | None, output: str) -> None:
     if output == "json":
         echo_json({"position": anchor.position, "hash": anchor.hash, "anchor": str(anchor)})
         return
-    click.echo(f"Log head: position {anchor.position}, hash {anchor.hash}")
-    click.echo(f"Anchor: {anchor}")
+    echo(f"Log head: position {anchor.position}, hash {anchor.hash}")
+    echo(f"Anchor: {anchor}")
 
 
 @log.command("verify")
@@ -111,7 +111,7 @@ def verify(anchors: tuple[Anchor, ...]) -> None:
         report = api.verify_log(anchors)
     if not report.ok:
         raise click.ClickException(report.describe())
-    click.echo(report.describe())
+    echo(report.describe())
 
 
 @click.command("export")
@@ -137,9 +137,9 @@ def export(file: Path, force: bool, log_only: bool) -> None:
     with registry_api() as api:
         done = export_to_path(api, file, log_only=log_only)
     if done.bundle:
-        click.echo(f"Exported {done.events} events and {done.artifacts} artifact files to {file}.")
+        echo(f"Exported {done.events} events and {done.artifacts} artifact files to {file}.")
     else:
-        click.echo(f"Exported {done.events} events to {file} (log only: no artifact files).")
+        echo(f"Exported {done.events} events to {file} (log only: no artifact files).")
 
 
 @click.command("import")
@@ -158,7 +158,7 @@ def import_(file: Path) -> None:
     with registry_api(writable=True) as api:
         done = import_from_path(api, file)
     if done.bundle:
-        click.echo(f"Imported {done.events} events and {done.artifacts} artifact files from {file}; hash chain "
+        echo(f"Imported {done.events} events and {done.artifacts} artifact files from {file}; hash chain "
                    "and artifact hashes verified.")
     else:
-        click.echo(f"Imported {done.events} events from {file}; hash chain verified.")
+        echo(f"Imported {done.events} events from {file}; hash chain verified.")

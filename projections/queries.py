@@ -197,13 +197,6 @@ class ReadModel:
             raise NotFoundError(f"model {name!r} did not exist at log position {position}")
         return str(claims[-1].data["model_id"])
 
-    def model_id_for_history(self, name: str) -> str:
-        """The id of the model that last held ``name``, even if it has been deleted since."""
-        claimed = [e for e in self._claims(name, None) if e.event_type == EventType.MODEL_NAME_CLAIMED]
-        if not claimed:
-            raise NotFoundError(f"no model named {name!r} has ever existed")
-        return str(claimed[-1].data["model_id"])
-
     # --- models --------------------------------------------------------------------
 
     def list_models(
@@ -454,18 +447,26 @@ class ReadModel:
 
     def history(self, model: str, *, as_of: datetime | None = None, at_position: int | None = None,
                 include_runs: bool = False) -> list[HistoryEntry]:
-        """The ordered history of a model's stream (deleted models too), optionally with its runs' events."""
-        position = self.resolve_point(as_of, at_position)
-        model_id = self.model_id_for_history(model) if position is None else self._model_id_at_any(model, position)
-        stream = self.store.read_stream(model_stream(model_id), to_position=position)
-        events = stream + self._linked_run_events(stream, position) if include_runs else stream
-        return [describe(e) for e in sorted(events, key=lambda e: e.position)]
+        """The history of every model that has held the name ``model`` (deleted ones too), one after the other.
 
-    def _model_id_at_any(self, name: str, position: int) -> str:
-        claimed = [e for e in self._claims(name, position) if e.event_type == EventType.MODEL_NAME_CLAIMED]
+        Each model's events (optionally with its runs' events) are in log order, and the models come
+        in the order they first held the name; each entry names its model (``model_id``).
+        """
+        position = self.resolve_point(as_of, at_position)
+        entries: list[HistoryEntry] = []
+        for model_id in self._holders(model, position):
+            stream = self.store.read_stream(model_stream(model_id), to_position=position)
+            events = stream + self._linked_run_events(stream, position) if include_runs else stream
+            entries += [describe(e, model_id) for e in sorted(events, key=lambda e: e.position)]
+        return entries
+
+    def _holders(self, name: str, position: int | None) -> list[str]:
+        """The ids of the models that held ``name`` up to ``position``, in the order they claimed it."""
+        claimed = [str(e.data["model_id"]) for e in self._claims(name, position)
+                   if e.event_type == EventType.MODEL_NAME_CLAIMED]
         if not claimed:
-            raise NotFoundError(f"no model named {name!r} existed at log position {position}")
-        return str(claimed[-1].data["model_id"])
+            raise NotFoundError(f"no model named {name!r} has ever existed{_at(position)}")
+        return list(dict.fromkeys(claimed))
 
 
 def _at(position: int | None) -> str:
