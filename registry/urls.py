@@ -28,6 +28,9 @@ def normalise_url(url: str) -> str:
         return url
     if not url.startswith(_DRIVER):
         scheme = url.split("://", 1)[0]
+        if scheme.startswith("postgresql+"):
+            raise StorageError(f"unsupported PostgreSQL driver {scheme.split('+', 1)[1]!r}; modelog talks to "
+                               f"PostgreSQL through psycopg: use {_DRIVER}... (pip install 'modelog[postgres]')")
         raise StorageError(f"unsupported database URL scheme {scheme!r}; use {_FORMS}")
     if importlib.util.find_spec("psycopg") is None:
         raise StorageError("PostgreSQL support is not installed; install it with: pip install 'modelog[postgres]'")
