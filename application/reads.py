@@ -6,6 +6,7 @@ Nothing here loads the write side (pydantic's event classes), so a read command 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any
 
@@ -18,8 +19,10 @@ from modelog.projections.history import HistoryEntry
 from modelog.projections.queries import ReadModel
 from modelog.projections.rebuild import RebuildReport, VerifyViewsReport, rebuild, verify
 from modelog.projections.views import ArtifactView, LinkView, ModelView, Page, RunView, StepView, VersionView
+from modelog.registry._sql.bulk import cyclic_gc_paused
 from modelog.registry.anchors import Anchor, check_anchors, head_anchor
 from modelog.registry.artifact_store import ArtifactStore, StoredBlob, resolve_store_root
+from modelog.registry.rules import first_breach
 from modelog.registry.store import StoredEvent
 from modelog.registry.transfer import export_log, import_log
 
@@ -147,14 +150,22 @@ class ReadUseCases:
         """The last position (or the one asked for) and its hash."""
         return head_anchor(self.reader.store, self.resolve_point(as_of, at_position))
 
-    def verify_log(self, anchors: Iterable[Anchor] = ()) -> LogVerification:
-        """Walk the hash chain; when it is intact, check the anchors too."""
+    def verify_log(self, anchors: Iterable[Anchor] = (), *, rules: bool = False) -> LogVerification:
+        """Walk the hash chain; when it is intact, check the anchors too, and with ``rules`` the domain's rules."""
         report = self.reader.store.verify()
         if not report.ok:
             return LogVerification(report.checked, report.first_bad_position, report.problem)
         wanted = set(anchors)
         problem = check_anchors(self.reader.store, wanted) if wanted else None
-        return LogVerification(report.checked, anchors_checked=len(wanted), anchor_problem=problem)
+        verified = LogVerification(report.checked, anchors_checked=len(wanted), anchor_problem=problem)
+        if not rules:
+            return verified
+        store = self.reader.store
+        with cyclic_gc_paused():  # the replay holds every stream's state: many small objects, none cyclic garbage
+            obeyed, breach = first_breach(store.read_all(to_position=store.head()))
+        if breach is None:
+            return replace(verified, rules_checked=obeyed)
+        return replace(verified, rules_checked=obeyed, rule_position=breach.position, rule_problem=breach.problem)
 
     def export_log(self, out: IO[str], progress: Progress | None = None) -> int:
         """Write the whole log as JSON Lines; the number of events."""

@@ -96,19 +96,25 @@ def head(as_of: datetime | None, at_position: int | None, output: str) -> None:
 @log.command("verify")
 @click.option("--anchor", "anchors", multiple=True, type=AnchorType(), metavar="POSITION:HASH",
               help="Also require the log to hold HASH at POSITION, as 'modelog log head' printed it (repeatable).")
-def verify(anchors: tuple[Anchor, ...]) -> None:
+@click.option("--rules", is_flag=True,
+              help="Also replay the log through the domain's rules and report the first event a command could never "
+                   "have appended (a forged or unchecked import); about as long again as the chain check.")
+def verify(anchors: tuple[Anchor, ...], rules: bool) -> None:
     """Verify the hash chain of the whole log; exit 1 naming the first bad position if it is broken.
 
     A missing position (a deleted event), an edited event or a broken link all fail the check.
     With --anchor, a log truncated or rewritten (hashes recomputed) since the anchor was taken fails too.
+    With --rules, an event the domain would have refused (a stream version gap, two production
+    holders, a version number that is not a number...) fails too, naming its position.
 
     \b
     Example:
       modelog log verify
+      modelog log verify --rules
       modelog log verify --anchor 42:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
     """
     with registry_api() as api:
-        report = api.verify_log(anchors)
+        report = api.verify_log(anchors, rules=rules)
     if not report.ok:
         raise click.ClickException(report.describe())
     echo(report.describe())

@@ -34,7 +34,7 @@ class CheckedLine(NamedTuple):
 
     ``kind`` is NOT_JSON (``detail``: why), END (``detail``: the end record's payload),
     NOT_AN_EVENT (``detail``: the message) or EVENT (``row``: the event's stored row, ``hash_ok``:
-    its hash covers its contents).
+    its hash covers its contents, ``rule``: what the domain's rules refuse in it, once checked).
     """
 
     kind: str
@@ -42,6 +42,7 @@ class CheckedLine(NamedTuple):
     detail: Any = None
     row: EventRow | None = None
     hash_ok: bool = False
+    rule: str | None = None
 
 
 def check_line(line: str, number: int) -> CheckedLine | None:
@@ -87,6 +88,29 @@ def check_chunk(first_number: int, lines: list[str]) -> list[CheckedLine]:
     return [found for found in checked if found is not None]
 
 
+class Rules:
+    """The domain's rules over the events of consecutive chunks (``registry.rules``, loaded on first use)."""
+
+    def __init__(self) -> None:
+        from modelog.registry.rules import RuleCheck
+
+        self.check = RuleCheck()
+
+    def judged(self, checked: list[CheckedLine]) -> list[CheckedLine]:
+        """``checked`` with each event's ``rule`` filled in (None: the domain accepts it)."""
+        from modelog.registry.rules import RuleBreach
+
+        judged = []
+        for line in checked:
+            if line.kind == EVENT and line.row is not None:
+                try:
+                    self.check.check_row(line.row)
+                except RuleBreach as breach:
+                    line = line._replace(rule=breach.problem)
+            judged.append(line)
+        return judged
+
+
 # --- the checking process: ``python -m registry.log_lines`` ------------------------------------
 # Frames on stdin and stdout: a 4-byte big-endian length, then a pickle. In: (first line number,
 # lines); out: that chunk's check_chunk result. It stops at the end of its input.
@@ -112,7 +136,7 @@ def read_frame(stream: IO[bytes]) -> Any:
 
 
 #: One checked line as it crosses the pipe: CheckedLine's fields, the row a plain tuple.
-FrameLine = tuple[str, int, Any, tuple[Any, ...] | None, bool]
+FrameLine = tuple[str, int, Any, tuple[Any, ...] | None, bool, str | None]
 _new_tuple = tuple.__new__
 
 
@@ -122,23 +146,31 @@ def to_frame(checked: list[CheckedLine]) -> list[FrameLine]:
     Pickling a NamedTuple goes through its Python-level ``__getnewargs__`` and ``__new__`` for
     every line, which made the checking process ~4 us and the importing one ~2 us per line slower.
     """
-    return [(c.kind, c.number, c.detail, None if c.row is None else tuple(c.row), c.hash_ok) for c in checked]
+    return [(c.kind, c.number, c.detail, None if c.row is None else tuple(c.row), c.hash_ok, c.rule) for c in checked]
 
 
 def from_frame(frame: list[FrameLine]) -> list[CheckedLine]:
     """The checked lines of a frame (``tuple.__new__`` builds each NamedTuple without a Python-level call)."""
-    return [_new_tuple(CheckedLine, (kind, number, detail, None if row is None else _new_tuple(EventRow, row), ok))
-            for kind, number, detail, row, ok in frame]
+    return [_new_tuple(CheckedLine, (kind, number, detail, None if row is None else _new_tuple(EventRow, row), ok,
+                                     rule))
+            for kind, number, detail, row, ok, rule in frame]
 
 
 def serve(source: IO[bytes], sink: IO[bytes]) -> None:
-    """Check every chunk read from ``source`` and write each result to ``sink`` (``to_frame``), in order."""
+    """Check every chunk read from ``source`` and write each result to ``sink`` (``to_frame``), in order.
+
+    A chunk sent with ``replay`` set was checked by the parent already: it only brings the domain
+    rules' state up to date (no answer); every other chunk's events are judged by the rules too.
+    """
+    rules = Rules()
     while True:
         try:
-            first, lines = read_frame(source)
+            first, lines, replay = read_frame(source)
         except EOFError:
             return
-        write_frame(sink, to_frame(check_chunk(first, lines)))
+        checked = rules.judged(check_chunk(first, lines))
+        if not replay:
+            write_frame(sink, to_frame(checked))
 
 
 if __name__ == "__main__":

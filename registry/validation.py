@@ -68,8 +68,11 @@ def _bad_character(value: str) -> str | None:
     return None
 
 
-def clean_name(value: object, what: str = "name", limit: int = MAX_NAME_LENGTH) -> str:
-    """Validate a model, version, artifact, alias or tag name; return its NFC form."""
+def clean_name(value: object, what: str = "name", limit: int = MAX_NAME_LENGTH, *, scripts: bool = True) -> str:
+    """Validate a model, version, artifact, alias or tag name; return its NFC form.
+
+    ``scripts=False`` skips the mixed-script rule (for names recorded before it existed).
+    """
     if not isinstance(value, str):
         raise InvalidInputError(f"{what} must be text, got {type(value).__name__}")
     name = _nfc(value, what)
@@ -85,7 +88,7 @@ def clean_name(value: object, what: str = "name", limit: int = MAX_NAME_LENGTH) 
     if "/" in name or "\\" in name or name in (".", ".."):
         raise InvalidInputError(f"{what} {name!r} must not contain path separators or be '.' or '..'")
     if not name.isascii():
-        _check_unicode_name(name, what, limit)
+        _check_unicode_name(name, what, limit, scripts)
     return name
 
 
@@ -100,11 +103,11 @@ def _nfc(value: str, what: str) -> str:
     return unicodedata.normalize("NFC", value)
 
 
-def _check_unicode_name(name: str, what: str, limit: int) -> None:
+def _check_unicode_name(name: str, what: str, limit: int, scripts: bool) -> None:
     key_length = len(name_key(name))
     if key_length > limit:
         raise InvalidInputError(f"{what} is {key_length} characters long once normalised (NFKC); the limit is {limit}")
-    problem = script_problem(name)
+    problem = script_problem(name) if scripts else None
     if problem:
         raise InvalidInputError(f"{what} {name!r} {problem}")
 

@@ -247,9 +247,9 @@ class Client:
         """The log's last position and hash: an audit anchor to keep elsewhere."""
         return self.api.log_head(as_of=as_of, at_position=at_position)
 
-    def verify_log(self, anchors: Iterable[Anchor] = ()) -> LogVerification:
-        """Walk the hash chain (and check audit anchors)."""
-        return self.api.verify_log(anchors)
+    def verify_log(self, anchors: Iterable[Anchor] = (), *, rules: bool = False) -> LogVerification:
+        """Walk the hash chain (and check audit anchors; with ``rules``, replay the log through the domain's rules)."""
+        return self.api.verify_log(anchors, rules=rules)
 
     def verify_projections(self) -> VerifyViewsReport:
         """Compare the read models with a fresh replay of the log."""
