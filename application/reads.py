@@ -22,9 +22,11 @@ from modelog.projections.views import ArtifactView, LinkView, ModelView, Page, R
 from modelog.registry._sql.bulk import cyclic_gc_paused
 from modelog.registry.anchors import Anchor, check_anchors, head_anchor
 from modelog.registry.artifact_store import ArtifactStore, StoredBlob, resolve_store_root
+from modelog.registry.errors import InvalidInputError
 from modelog.registry.rules import first_breach
 from modelog.registry.store import StoredEvent
 from modelog.registry.transfer import export_log, import_log
+from modelog.registry.validation import MAX_POSITION
 
 if TYPE_CHECKING:
     from modelog.application.bundle import Transferred
@@ -142,6 +144,9 @@ class ReadUseCases:
     def log_events(self, *, from_position: int = 1, limit: int = 100, streams: Sequence[str] = (),
                    as_of: datetime | None = None, at_position: int | None = None) -> list[StoredEvent]:
         """Events of the log in position order."""
+        if isinstance(from_position, bool) or not isinstance(from_position, int) \
+                or not 1 <= from_position <= MAX_POSITION:
+            raise InvalidInputError(f"from position must be between 1 and {MAX_POSITION}, got {from_position!r}")
         until = self.resolve_point(as_of, at_position)
         return list(self.reader.store.read_all(from_position=from_position, to_position=until, limit=limit,
                                                stream_ids=list(streams) or None))

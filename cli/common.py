@@ -34,7 +34,11 @@ class IsoTimestamp(click.ParamType[datetime]):
             moment = datetime.fromisoformat(str(value).strip())
         except ValueError:
             self.fail(f"{value!r} is not an ISO 8601 timestamp (for example 2024-05-01T12:00:00Z)", param, ctx)
-        return moment if moment.tzinfo else moment.astimezone()
+        try:  # the local zone of a naive 0001-01-01 or 9999-12-31 can fall outside the calendar
+            return moment if moment.tzinfo else moment.astimezone()
+        except (OverflowError, ValueError):
+            self.fail(f"{value!r} is at the edge of the calendar; give a time zone (for example "
+                      f"{value}+00:00) or a later date", param, ctx)
 
 
 def read_options(func: F) -> F:

@@ -47,6 +47,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.schema import CreateTable
 
+#: The last page a listing can ask for (its offset fits a 64-bit column on every backend).
+MAX_PAGE = 2**31 - 1
 SORT_FIELDS = {"name": t.models.c.name_key, "created": t.models.c.created_at, "updated": t.models.c.updated_at}
 _KINDS = frozenset(kind.value for kind in ArtifactKind)
 CLOCK_SKEW = timedelta(seconds=5)
@@ -90,7 +92,11 @@ class ReadModel:
         return position
 
     def _position_of(self, as_of: datetime) -> int:
-        moment = as_of if as_of.tzinfo else as_of.astimezone()
+        try:  # the edges of the calendar: 0001-01-01 in a zone east of UTC is before year 1
+            moment = (as_of if as_of.tzinfo else as_of.astimezone()).astimezone(UTC)
+        except (OverflowError, ValueError):
+            raise InvalidInputError(f"as-of time {as_of.isoformat()} is outside the calendar this registry can "
+                                    "compare (years 1 to 9999 in UTC)") from None
         if moment > datetime.now(UTC) + CLOCK_SKEW:
             raise InvalidInputError(f"as-of time {moment.isoformat()} is in the future")
         return self.store.position_at(moment)
@@ -206,8 +212,9 @@ class ReadModel:
         """A page of live models (optionally filtered by name substring and tag), sorted."""
         if sort_by not in SORT_FIELDS:
             raise InvalidInputError(f"cannot sort by {sort_by!r}; choose one of {', '.join(SORT_FIELDS)}")
-        if page < 1 or size < 1 or size > 10_000:
-            raise InvalidInputError("page must be >= 1 and size between 1 and 10000")
+        if not all(isinstance(n, int) and not isinstance(n, bool) for n in (page, size)) \
+                or page < 1 or size < 1 or size > 10_000 or page > MAX_PAGE:
+            raise InvalidInputError(f"page must be between 1 and {MAX_PAGE} and size between 1 and 10000")
         position = self.resolve_point(as_of, at_position)
         with self._all_models_reader(position) as conn:
             return self._model_page(conn, name, tag, sort_by, page, size)
@@ -375,6 +382,7 @@ class ReadModel:
 
     def get_run(self, run_id: str, *, as_of: datetime | None = None, at_position: int | None = None) -> RunView:
         """A run by id (a past point replays only that run's stream)."""
+        _require_text(run_id, "run id")
         position = self.resolve_point(as_of, at_position)
         one_run = lambda p: iter([self.store.read_stream(run_stream(run_id), to_position=p)])  # noqa: E731
         with self._streams_reader(position, one_run) as conn:
@@ -401,6 +409,7 @@ class ReadModel:
     def list_run_steps(self, run_id: str, *, as_of: datetime | None = None,
                        at_position: int | None = None) -> list[StepView]:
         """The completed steps of a run in completion order (a past point replays only that run's stream)."""
+        _require_text(run_id, "run id")
         position = self.resolve_point(as_of, at_position)
         one_run = lambda p: iter([self.store.read_stream(run_stream(run_id), to_position=p)])  # noqa: E731
         s = t.step_runs
@@ -412,6 +421,7 @@ class ReadModel:
     def get_artifact(self, artifact_id: str, *, as_of: datetime | None = None,
                      at_position: int | None = None) -> ArtifactView:
         """An artifact version by id (a past point replays only that artifact name's stream)."""
+        _require_text(artifact_id, "artifact id")
         position = self.resolve_point(as_of, at_position)
         with self._live() as conn:
             name = conn.execute(select(t.artifacts.c.name).where(t.artifacts.c.artifact_id == artifact_id)).first()
@@ -467,6 +477,12 @@ class ReadModel:
         if not claimed:
             raise NotFoundError(f"no model named {name!r} has ever existed{_at(position)}")
         return list(dict.fromkeys(claimed))
+
+
+def _require_text(value: object, what: str) -> None:
+    """Refuse an id of the wrong type (given through the SDK) before it reaches a query."""
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{what} must be text, got {type(value).__name__}")
 
 
 def _at(position: int | None) -> str:

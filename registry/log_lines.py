@@ -23,6 +23,8 @@ FIELDS: tuple[str, ...] = EventRow._fields
 FIELD_SET = frozenset(FIELDS)
 END_KEY = "modelog_export_end"
 _INTEGERS = ("position", "stream_version", "schema_version")
+#: What the ``events`` columns hold on every backend (64-bit positions, 32-bit versions).
+_INTEGER_LIMITS = {"position": 2**63 - 1, "stream_version": 2**31 - 1, "schema_version": 2**31 - 1}
 _TEXTS = ("stream_id", "event_type", "recorded_at", "prev_hash", "hash")
 
 # What a line is, as check_line reports it.
@@ -53,18 +55,28 @@ def check_line(line: str, number: int) -> CheckedLine | None:
         record = decode_json(line)
     except ValueError as error:
         return CheckedLine(NOT_JSON, number, getattr(error, "msg", str(error)))
+    except RecursionError:
+        return CheckedLine(NOT_JSON, number, "nested too deeply")
     if isinstance(record, dict) and len(record) == 1 and END_KEY in record:
         return CheckedLine(END, number, record[END_KEY])
     problem = _shape_problem(record, number)
     if problem:
         return CheckedLine(NOT_AN_EVENT, number, problem)
-    row = EventRow(position=record["position"], stream_id=record["stream_id"],
-                   stream_version=record["stream_version"], event_type=record["event_type"],
-                   schema_version=record["schema_version"], data=canonical_json(record["data"]),
-                   meta=canonical_json(record["meta"]), recorded_at=record["recorded_at"],
-                   prev_hash=record["prev_hash"], hash=record["hash"])
-    hash_ok = chain_hash(row.prev_hash, row.position, row.stream_id, row.stream_version, row.event_type,
-                         row.schema_version, row.data, row.meta, row.recorded_at) == row.hash
+    try:
+        row = EventRow(position=record["position"], stream_id=record["stream_id"],
+                       stream_version=record["stream_version"], event_type=record["event_type"],
+                       schema_version=record["schema_version"], data=canonical_json(record["data"]),
+                       meta=canonical_json(record["meta"]), recorded_at=record["recorded_at"],
+                       prev_hash=record["prev_hash"], hash=record["hash"])
+        hash_ok = chain_hash(row.prev_hash, row.position, row.stream_id, row.stream_version, row.event_type,
+                             row.schema_version, row.data, row.meta, row.recorded_at) == row.hash
+    except UnicodeEncodeError as error:
+        bad = f"U+{ord(error.object[error.start]):04X}"
+        return CheckedLine(NOT_AN_EVENT, number, f"line {number} holds {bad} (a lone surrogate), which is not "
+                                                 "valid Unicode")
+    except (ValueError, RecursionError):  # NaN or infinity in data, or data nested too deeply to hash
+        return CheckedLine(NOT_AN_EVENT, number, f"line {number}: data or meta holds a value JSON cannot carry "
+                                                 "(NaN, infinity) or is nested too deeply")
     return CheckedLine(EVENT, number, row=row, hash_ok=hash_ok)
 
 
@@ -74,8 +86,9 @@ def _shape_problem(record: Any, number: int) -> str | None:
     if not isinstance(record["data"], dict) or not isinstance(record["meta"], dict):
         return f"line {number}: data and meta must be JSON objects"
     for name in _INTEGERS:
-        if type(record[name]) is not int:
-            return f"line {number}: {name} must be a whole number"
+        value = record[name]
+        if type(value) is not int or not 0 <= value <= _INTEGER_LIMITS[name]:
+            return f"line {number}: {name} must be a whole number from 0 to {_INTEGER_LIMITS[name]}"
     for name in _TEXTS:
         if not isinstance(record[name], str):
             return f"line {number}: {name} must be text"

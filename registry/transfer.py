@@ -130,9 +130,17 @@ class _Chain:
 
 def _chunks(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
     source, first = iter(lines), 1
-    while chunk := list(islice(source, CHUNK_LINES)):
+    while chunk := _read_chunk(source, first):
         yield first, chunk
         first += len(chunk)
+
+
+def _read_chunk(source: Iterator[str], first: int) -> list[str]:
+    try:
+        return list(islice(source, CHUNK_LINES))
+    except UnicodeDecodeError as error:
+        raise InvalidInputError(f"the file is not UTF-8 text (byte 0x{error.object[error.start]:02x} somewhere "
+                                f"after line {first - 1}): it is not a modelog export; nothing was imported") from None
 
 
 def _checked(lines: Iterable[str], parallel: bool) -> Iterator[CheckedLine]:

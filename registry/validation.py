@@ -37,6 +37,8 @@ MAX_ACTOR_LENGTH = 200
 MAX_LABEL_LENGTH = 200
 #: Version numbers, artifact versions and other counters: they fit a 32-bit signed column on every backend.
 MAX_NUMBER = 2**31 - 1
+#: Log positions: a 64-bit signed column on every backend.
+MAX_POSITION = 2**63 - 1
 #: Content hashes and cache keys (``sha256:`` and 64 hex digits fit easily).
 MAX_HASH_LENGTH = 100
 
@@ -56,6 +58,8 @@ _INVISIBLE = frozenset(
 
 def name_key(name: str) -> str:
     """The uniqueness key of a name: NFKC normalised and case-folded."""
+    if not isinstance(name, str):  # a lookup by a number or None, through the SDK
+        raise InvalidInputError(f"a name must be text, got {type(name).__name__}")
     return unicodedata.normalize("NFKC", name).casefold()
 
 

@@ -14,7 +14,13 @@ import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from modelog.registry.errors import ArtifactIntegrityError, InvalidInputError, NotFoundError, RegistryError
+from modelog.registry.errors import (
+    ArtifactIntegrityError,
+    InvalidInputError,
+    NotFoundError,
+    RegistryError,
+    as_registry_error,
+)
 
 C = TypeVar("C", bound=type)
 
@@ -59,6 +65,11 @@ def _concise(method: Callable[..., Any]) -> Callable[..., Any]:
             return method(*args, **kwargs)
         except RegistryError as error:
             raise error.with_traceback(None) from None
+        except (UnicodeEncodeError, OverflowError) as error:
+            known = as_registry_error(error)
+            if known is None:
+                raise
+            raise known from None
 
     return call
 
