@@ -103,15 +103,17 @@ def _sdk_calls(client: Client, value: Any, moment: datetime) -> list[Any]:
     ]
 
 
+EDGE_MOMENTS = [datetime.min, datetime.max, datetime.min.replace(tzinfo=timezone(timedelta(hours=9))),
+                datetime.max.replace(tzinfo=timezone(timedelta(hours=-9))), datetime(1970, 1, 1, tzinfo=UTC)]
+
+
 def test_fuzz_sdk_with_every_error_class(filled: str) -> None:
     client = Client(url=filled)
     outcomes: dict[str, int] = {}
     try:
         @SETTINGS
-        @given(st.one_of(bad_text, huge), st.one_of(
-            st.sampled_from([datetime.min, datetime.max, datetime.min.replace(tzinfo=timezone(timedelta(hours=9))),
-                             datetime.max.replace(tzinfo=timezone(timedelta(hours=-9))), datetime(1970, 1, 1, tzinfo=UTC)]),
-            st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31))), st.integers(0, 15))
+        @given(st.one_of(bad_text, huge), st.one_of(st.sampled_from(EDGE_MOMENTS), st.datetimes(
+            min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31))), st.integers(0, 15))
         def call_one(value: Any, moment: datetime, which: int) -> None:
             call = _sdk_calls(client, value, moment)[which]
             try:
