@@ -23,7 +23,6 @@ from modelog.registry._sql.bulk import cyclic_gc_paused
 from modelog.registry.anchors import Anchor, check_anchors, head_anchor
 from modelog.registry.artifact_store import ArtifactStore, StoredBlob, resolve_store_root
 from modelog.registry.errors import InvalidInputError
-from modelog.registry.rules import first_breach
 from modelog.registry.store import StoredEvent
 from modelog.registry.transfer import export_log, import_log
 from modelog.registry.validation import MAX_POSITION
@@ -165,6 +164,8 @@ class ReadUseCases:
         verified = LogVerification(report.checked, anchors_checked=len(wanted), anchor_problem=problem)
         if not rules:
             return verified
+        from modelog.registry.rules import first_breach  # pydantic: loaded only when the rules are checked
+
         store = self.reader.store
         with cyclic_gc_paused():  # the replay holds every stream's state: many small objects, none cyclic garbage
             obeyed, breach = first_breach(store.read_all(to_position=store.head()))

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from modelog.cli.main import cli
 from modelog.registry.errors import RegistryError
@@ -152,7 +152,7 @@ def malformed_lines(draw: st.DrawFn, good: str) -> bytes:
         at = draw(st.integers(0, len(text)))
         text = text[:at] + draw(st.sampled_from([b"\xff", b"\xc3", b"\xed\xa0\x80", b"\x00"])) + text[at:]
     if how == "cut":
-        text = text[: draw(st.integers(0, len(text)))]
+        text = text[: draw(st.integers(0, len(text) - 1))]
     return text + b"\n"
 
 
@@ -169,7 +169,6 @@ def test_fuzz_import_with_malformed_lines(filled: str, home: Path, tmp_path: Pat
     def import_one(data: st.DataObject) -> None:
         index = data.draw(st.integers(0, len(lines) - 2))
         bad = data.draw(malformed_lines(lines[index].decode()))
-        assume(bad.strip() != lines[index].strip())  # a cut at the very end, say, changes nothing
         path = tmp_path / "bad.jsonl"
         path.write_bytes(b"".join([*lines[:index], bad, *lines[index + 1:]]))
         code = _check_cli(runner, ["import", str(path)], env=target_env)
