@@ -183,8 +183,9 @@ class RegistryAPI(Protocol):
     def log_head(self, *, as_of: datetime | None = None, at_position: int | None = None) -> Anchor:
         """The last position and its hash: an audit anchor."""
 
-    def verify_log(self, anchors: Iterable[Anchor] = ()) -> LogVerification:
-        """Walk the hash chain (and check the anchors); never raises for a broken log, reports it."""
+    def verify_log(self, anchors: Iterable[Anchor] = (), *, rules: bool = False) -> LogVerification:
+        """Walk the hash chain (and check the anchors; with ``rules``, replay the log through the domain's rules);
+        never raises for a broken log, reports it."""
 
     def export_log(self, out: IO[str], progress: Progress | None = None) -> int:
         """Write the whole log as JSON Lines (then an end record); the number of events."""

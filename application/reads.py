@@ -6,6 +6,7 @@ Nothing here loads the write side (pydantic's event classes), so a read command 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any
 
@@ -18,10 +19,13 @@ from modelog.projections.history import HistoryEntry
 from modelog.projections.queries import ReadModel
 from modelog.projections.rebuild import RebuildReport, VerifyViewsReport, rebuild, tamper_evidence, verify
 from modelog.projections.views import ArtifactView, LinkView, ModelView, Page, RunView, StepView, VersionView
+from modelog.registry._sql.bulk import cyclic_gc_paused
 from modelog.registry.anchors import Anchor, check_anchors, head_anchor
 from modelog.registry.artifact_store import ArtifactStore, StoredBlob, resolve_store_root
+from modelog.registry.errors import InvalidInputError
 from modelog.registry.store import StoredEvent
 from modelog.registry.transfer import export_log, import_log
+from modelog.registry.validation import MAX_POSITION
 
 if TYPE_CHECKING:
     from modelog.application.bundle import Transferred
@@ -139,6 +143,9 @@ class ReadUseCases:
     def log_events(self, *, from_position: int = 1, limit: int = 100, streams: Sequence[str] = (),
                    as_of: datetime | None = None, at_position: int | None = None) -> list[StoredEvent]:
         """Events of the log in position order."""
+        if isinstance(from_position, bool) or not isinstance(from_position, int) \
+                or not 1 <= from_position <= MAX_POSITION:
+            raise InvalidInputError(f"from position must be between 1 and {MAX_POSITION}, got {from_position!r}")
         until = self.reads.resolve_point(as_of, at_position, whole_commands=False)  # the log itself, event by event
         return list(self.reader.store.read_all(from_position=from_position, to_position=until, limit=limit,
                                                stream_ids=list(streams) or None))
@@ -147,8 +154,9 @@ class ReadUseCases:
         """The last position (or the one asked for) and its hash."""
         return head_anchor(self.reader.store, self.reads.resolve_point(as_of, at_position, whole_commands=False))
 
-    def verify_log(self, anchors: Iterable[Anchor] = ()) -> LogVerification:
-        """Walk the hash chain, look for the guards and for traces of removed events; check the anchors. Reads only."""
+    def verify_log(self, anchors: Iterable[Anchor] = (), *, rules: bool = False) -> LogVerification:
+        """Walk the hash chain, look for the guards and traces of removed events; check the anchors, and with
+        ``rules`` the domain's rules. Reads only."""
         store = self.reader.store
         report = store.verify()
         tampering = tuple(tamper_evidence(self.reader.engine, store))
@@ -156,8 +164,17 @@ class ReadUseCases:
             return LogVerification(report.checked, report.first_bad_position, report.problem, tampering=tampering)
         wanted = set(anchors)
         problem = check_anchors(store, wanted) if wanted else None
-        return LogVerification(report.checked, anchors_checked=len(wanted), anchor_problem=problem,
-                               tampering=tampering)
+        verified = LogVerification(report.checked, anchors_checked=len(wanted), anchor_problem=problem,
+                                   tampering=tampering)
+        if not rules:
+            return verified
+        from modelog.registry.rules import first_breach  # pydantic: loaded only when the rules are checked
+
+        with cyclic_gc_paused():  # the replay holds every stream's state: many small objects, none cyclic garbage
+            obeyed, breach = first_breach(store.read_all(to_position=store.head()))
+        if breach is None:
+            return replace(verified, rules_checked=obeyed)
+        return replace(verified, rules_checked=obeyed, rule_position=breach.position, rule_problem=breach.problem)
 
     def export_log(self, out: IO[str], progress: Progress | None = None) -> int:
         """Write the whole log as JSON Lines; the number of events."""

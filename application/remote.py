@@ -420,9 +420,12 @@ class RemoteRegistry:
         """The last position and its hash."""
         return self._decoded(lambda d: decode(Anchor, d), self._get("/log/head", _point(as_of, at_position)))
 
-    def verify_log(self, anchors: Iterable[Anchor] = ()) -> LogVerification:
-        """Walk the hash chain on the server (and check the anchors)."""
-        found = self._get("/log/verify", {"anchor": [str(a) for a in anchors]})
+    def verify_log(self, anchors: Iterable[Anchor] = (), *, rules: bool = False) -> LogVerification:
+        """Walk the hash chain on the server (and check the anchors, and with ``rules`` the domain's rules)."""
+        query: dict[str, Any] = {"anchor": [str(a) for a in anchors]}
+        if rules:
+            query["rules"] = "true"
+        found = self._get("/log/verify", query)
         return self._decoded(lambda d: decode(LogVerification, d), found)
 
     def export_log(self, out: IO[str], progress: Progress | None = None) -> int:

@@ -54,6 +54,10 @@ class LogVerification:
     anchor_problem: str | None = None
     #: Signs of tampering besides the chain: guards missing or disabled, traces of removed events.
     tampering: tuple[str, ...] = ()
+    #: With the rules check: events replayed through the domain's rules, and the first one they refuse.
+    rules_checked: int | None = None
+    rule_position: int | None = None
+    rule_problem: str | None = None
 
     @property
     def chain_ok(self) -> bool:
@@ -62,8 +66,8 @@ class LogVerification:
 
     @property
     def ok(self) -> bool:
-        """True when the chain is intact, no sign of tampering was found and every anchor matches."""
-        return self.chain_ok and self.anchor_problem is None and not self.tampering
+        """True when the chain is intact, no sign of tampering was found, every anchor matches and no rule is broken."""
+        return self.chain_ok and self.anchor_problem is None and not self.tampering and self.rule_problem is None
 
     def describe(self) -> str:
         """One line for people: what was verified, or the first thing that failed."""
@@ -74,8 +78,12 @@ class LogVerification:
             return f"tampering suspected: {'; '.join(self.tampering)}"
         if self.anchor_problem:
             return self.anchor_problem
+        if self.rule_problem:
+            return (f"event at position {self.rule_position} breaks the domain's rules: {self.rule_problem} "
+                    "(a command could never have appended it: forged or imported unchecked)")
         matched = f", {self.anchors_checked} anchor(s) match" if self.anchors_checked else ""
-        return f"Log intact: {self.checked} events, hash chain verified{matched}."
+        rules = f", {self.rules_checked} events obey the domain's rules" if self.rules_checked is not None else ""
+        return f"Log intact: {self.checked} events, hash chain verified{matched}{rules}."
 
 
 def event_record(event: StoredEvent) -> dict[str, Any]:

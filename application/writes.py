@@ -21,7 +21,7 @@ from modelog.application.results import (
     VersionUpdate,
 )
 from modelog.registry import commands as cmd
-from modelog.registry.errors import InvalidInputError
+from modelog.registry.errors import ConflictError, InvalidInputError
 from modelog.registry.outcomes import Outcome
 from modelog.registry.service import CommandService
 
@@ -58,7 +58,15 @@ class WriteUseCases:
                        tags: Sequence[str] = ()) -> ModelChanged:
         """Register a model."""
         command = cmd.RegisterModel(name=name, fields=dict(fields or {}), tags=tuple(tags))
+        self._refuse_look_alike(command.name)
         return self._run(command, ModelChanged)
+
+    def _refuse_look_alike(self, name: str) -> None:
+        """Refuse a new model name that looks like a live model's (a spoof of it in a listing)."""
+        twin = self.reads.reads.look_alike_of(name)
+        if twin is not None:
+            raise ConflictError(f"model name {name!r} looks like the name of the existing model {twin!r} "
+                                "(confusable characters); choose a distinct name")
 
     def update_model(self, name: str, *, changes: Mapping[str, str | None] | None = None,
                      add_tags: Sequence[str] = (), remove_tags: Sequence[str] = ()) -> ModelChanged:
@@ -140,6 +148,8 @@ class WriteUseCases:
                   enable_cache: bool = False) -> RunStarted:
         """Start a pipeline run."""
         command = cmd.StartRun(run_id=run_id, pipeline=pipeline, model=model, enable_cache=enable_cache)
+        if command.model is not None:  # the run registers its model when no model has the name
+            self._refuse_look_alike(command.model.name)
         return self._run(command, RunStarted)
 
     def complete_step(self, run_id: str, step: str, outputs: Sequence[cmd.OutputSpec] = (), *, cached: bool = False,

@@ -18,7 +18,7 @@ from modelog.application.admin import (
 )
 from modelog.application.bootstrap import database_status, upgrade_database
 from modelog.cli.common import confirm, is_interactive, yes_option
-from modelog.cli.output import echo_json, echo_table
+from modelog.cli.output import echo, echo_json, echo_table
 
 
 @click.command("clean")
@@ -42,7 +42,7 @@ def clean(yes: bool, no_backup: bool, database_name: str | None) -> None:
     location = locate_registry()
     if not has_registry(location):
         where = location.home if location.is_sqlite else location.display_url()
-        click.echo(f"Nothing to clean: there is no registry in {where}.")
+        echo(f"Nothing to clean: there is no registry in {where}.")
         return
     if location.is_sqlite:
         confirm(f"wipe the registry {_target(location)}", yes)
@@ -51,7 +51,7 @@ def clean(yes: bool, no_backup: bool, database_name: str | None) -> None:
     if not no_backup:
         _backup(location)
     removed = wipe_registry(location)
-    click.echo(f"Registry wiped ({len(removed)} item(s) removed from {_target(location)}).")
+    echo(f"Registry wiped ({len(removed)} item(s) removed from {_target(location)}).")
 
 
 def _confirm_database(location: RegistryLocation, given: str | None) -> None:
@@ -76,11 +76,11 @@ def _target(location: RegistryLocation) -> str:
 
 def _backup(location: RegistryLocation) -> None:
     if count_events(location) == 0:
-        click.echo("The log is empty; no backup needed.")
+        echo("The log is empty; no backup needed.")
         return
     path = backup_path(location)
     done = write_backup(location, path)
-    click.echo(f"Backup of {done.events} events and {done.artifacts} artifact files written to {path} "
+    echo(f"Backup of {done.events} events and {done.artifacts} artifact files written to {path} "
                f"(restore with: modelog import {path}).")
 
 
@@ -104,11 +104,11 @@ def upgrade() -> None:
     """
     before, after = upgrade_database()
     if before == after:
-        click.echo(f"Database schema is already at version {after}; nothing to do.")
+        echo(f"Database schema is already at version {after}; nothing to do.")
     elif before is None:
-        click.echo(f"Database schema created at version {after}.")
+        echo(f"Database schema created at version {after}.")
     else:
-        click.echo(f"Database schema upgraded from version {before} to {after}.")
+        echo(f"Database schema upgraded from version {before} to {after}.")
 
 
 @db.command("status")
@@ -131,7 +131,7 @@ def status(output: str) -> None:
     else:
         width = max(len(k) for k in found)
         for key, value in found.items():
-            click.echo(f"{key.ljust(width)}  {'' if value is None else value}")
+            echo(f"{key.ljust(width)}  {'' if value is None else value}")
     problems = [str(found[k]) for k in ("guards", "tampering") if found[k] not in (None, "intact")]
     if problems:
         raise click.ClickException(f"tampering suspected: {'; '.join(problems)}")
@@ -176,12 +176,12 @@ def install(name: str, yes: bool) -> None:
 
     found = get_integration(name)
     if found.installed():
-        click.echo(f"Integration {found.name!r} is already installed ({', '.join(found.requirements())}).")
+        echo(f"Integration {found.name!r} is already installed ({', '.join(found.requirements())}).")
         return
     command = found.install_command()
-    click.echo(f"Running: {subprocess.list2cmdline(command)}")
+    echo(f"Running: {subprocess.list2cmdline(command)}")
     confirm(f"install {', '.join(found.requirements())} into {command[0]}", yes)
     completed = subprocess.run(command, check=False)
     if completed.returncode != 0:
         raise click.ClickException(f"pip failed with exit status {completed.returncode}; nothing else was changed")
-    click.echo(f"Integration {found.name!r} installed.")
+    echo(f"Integration {found.name!r} installed.")

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 from modelog.application.api import RegistryAPI
 from modelog.application.local import connect
+from modelog.cli.output import escape_controls
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,7 +37,11 @@ class IsoTimestamp(click.ParamType[datetime]):
             moment = datetime.fromisoformat(str(value).strip())
         except ValueError:
             self.fail(f"{value!r} is not an ISO 8601 timestamp (for example 2024-05-01T12:00:00Z)", param, ctx)
-        return moment if moment.tzinfo else moment.astimezone()
+        try:  # the local zone of a naive 0001-01-01 or 9999-12-31 can fall outside the calendar
+            return moment if moment.tzinfo else moment.astimezone()
+        except (OverflowError, ValueError):
+            self.fail(f"{value!r} is at the edge of the calendar; give a time zone (for example "
+                      f"{value}+00:00) or a later date", param, ctx)
 
 
 def read_options(func: F) -> F:
@@ -105,11 +110,11 @@ def confirm(action: str, yes: bool) -> None:
     if not is_interactive():
         raise click.ClickException(f"refusing to {action} without confirmation (no terminal to ask on); "
                                    "pass -y/--yes to confirm")
-    click.confirm(f"{action[0].upper()}{action[1:]}?", abort=True)
+    click.confirm(escape_controls(f"{action[0].upper()}{action[1:]}?"), abort=True)
 
 
 def ask(question: str, refusal: str) -> bool:
     """Ask a yes/no question at a terminal; without one, fail with ``refusal`` (exit 1) instead of waiting."""
     if not is_interactive():
         raise click.ClickException(refusal)
-    return click.confirm(question, default=False)
+    return click.confirm(escape_controls(question), default=False)

@@ -82,6 +82,8 @@ class ModelogGroup(click.Group):
                      **extra: object) -> click.Context:
         """Parse the root options; a usage error echoes the rejected text with control characters escaped."""
         try:
+            if parent is None:
+                _check_arguments(args)
             return super().make_context(info_name, args, parent, **extra)
         except click.ClickException as error:
             raise made_safe(error) from error.__cause__
@@ -141,7 +143,23 @@ def describe_error(error: Exception) -> str:
     """The one line a user sees for ``error`` (after ``Error: ``)."""
     if _is_known_error(error):
         return str(error)
+    from modelog.registry.errors import as_registry_error
+
+    known = as_registry_error(error)
+    if known is not None:
+        return str(known)
     return f"unexpected {type(error).__name__}: {error}"
+
+
+def _check_arguments(args: list[str]) -> None:
+    """Refuse an argument that is not valid text (undecodable bytes) as a usage error, before any command runs."""
+    from modelog.registry.errors import surrogate_in
+
+    for number, arg in enumerate(args, start=1):
+        bad = surrogate_in(arg)
+        if bad:
+            raise click.UsageError(f"argument {number} ({arg!r}) is not valid UTF-8 text: it holds {bad} "
+                                   "where the bytes could not be decoded")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import click
 from modelog.cli.common import confirm, point_in_time, read_options, registry_api, yes_option
-from modelog.cli.output import echo_json, echo_table, short_id, when
+from modelog.cli.output import echo, echo_json, echo_table, short_id, when
 from modelog.cli.versions import version
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -87,7 +87,7 @@ def list_models(name: str | None, tag: str | None, sort_by: str, page: int, size
     echo_table(MODEL_COLUMNS, rows, "No models found.")
     pages = -(-found.total // found.size)
     if pages > 1:
-        click.echo(f"Page {found.page} of {pages} ({found.total} models).")
+        echo(f"Page {found.page} of {pages} ({found.total} models).")
 
 
 @model.command("register")
@@ -102,7 +102,7 @@ def register(name: str, tags: tuple[str, ...], **options: Any) -> None:
     """
     with registry_api(writable=True) as api:
         result = api.register_model(name, fields=given_fields(options), tags=tags)
-    click.echo(f"Model {result.model_name!r} registered (id {result.model_id}).")
+    echo(f"Model {result.model_name!r} registered (id {result.model_id}).")
 
 
 @model.command("update")
@@ -118,7 +118,7 @@ def update(name: str, tags: tuple[str, ...], remove_tags: tuple[str, ...], **opt
     """
     with registry_api(writable=True) as api:
         result = api.update_model(name, changes=given_fields(options), add_tags=tags, remove_tags=remove_tags)
-    click.echo(f"Model {result.model_name!r} updated." if result.changed else
+    echo(f"Model {result.model_name!r} updated." if result.changed else
                f"Model {result.model_name!r} unchanged (nothing to update).")
 
 
@@ -136,7 +136,7 @@ def delete(name: str, yes: bool) -> None:
         found = api.get_model(name)
         confirm(f"delete model {found.name!r} and its {found.version_count} version(s)", yes)
         api.delete_model(found.name)
-    click.echo(f"Model {found.name!r} deleted.")
+    echo(f"Model {found.name!r} deleted.")
 
 
 @model.command("history")
@@ -146,7 +146,10 @@ def delete(name: str, yes: bool) -> None:
 def history(name: str, runs: bool, as_of: datetime | None, at_position: int | None, output: str) -> None:
     """Show the full event history of a model (deleted models too): position, time, actor, event, change, run.
 
-    JSON: a list of {"position", "recorded_at", "actor", "event", "summary", "run_id", "data"}.
+    Every model that has held NAME is shown, one section each (a model deleted, then the name
+    registered again, makes two).
+
+    JSON: a list of {"position", "recorded_at", "actor", "event", "summary", "run_id", "data", "model_id"}.
 
     \b
     Example:
@@ -157,5 +160,16 @@ def history(name: str, runs: bool, as_of: datetime | None, at_position: int | No
     if output == "json":
         echo_json([e.as_dict() for e in entries])
         return
-    rows = [(e.position, when(e.recorded_at), e.actor, e.event_type, e.summary, e.run_id) for e in entries]
-    echo_table(HISTORY_COLUMNS, rows, f"No history for model {name!r}.", wide=("CHANGE", "RUN"))
+    from modelog.projections.history import incarnations  # only the history command needs it
+
+    found = incarnations(entries)
+    if not found:
+        echo(f"No history for model {name!r}.")
+    for part in found:
+        if len(found) > 1:  # a name held by several models in turn: one section per model
+            state = "deleted" if part.deleted else "current"
+            if part.number > 1:
+                echo("")
+            echo(f"== Model {name!r} #{part.number} of {len(found)} (id {part.model_id}, {state}) ==")
+        rows = [(e.position, when(e.recorded_at), e.actor, e.event_type, e.summary, e.run_id) for e in part.entries]
+        echo_table(HISTORY_COLUMNS, rows, "", wide=("CHANGE", "RUN"))

@@ -6,6 +6,7 @@ import sys
 
 import click
 from modelog.cli.common import registry_api
+from modelog.cli.output import echo
 
 
 @click.group("projections")
@@ -31,7 +32,7 @@ def rebuild() -> None:
         with click.progressbar(length=total, label="Replaying events", file=sys.stderr) as bar:
             report = api.rebuild_projections(progress=lambda done, _: bar.update(done - bar.pos))
     rate = f"{report.rate:,.0f} events/s" if report.events else "nothing to replay"
-    click.echo(f"Rebuilt the read models from {report.events} events in {report.seconds:.2f}s ({rate}).")
+    echo(f"Rebuilt the read models from {report.events} events in {report.seconds:.2f}s ({rate}).")
 
 
 @projections.command("verify")
@@ -46,7 +47,7 @@ def verify() -> None:
         report = api.verify_projections()
     if not report.ok:
         for difference in report.differences:
-            click.echo(difference, err=True)
+            echo(difference, err=True)
         raise click.ClickException(f"read models differ from a fresh replay of the log ({len(report.differences)} "
                                    "difference(s) above); run 'modelog projections rebuild'")
-    click.echo(f"Read models match a fresh replay of the log (up to position {report.checked_position}).")
+    echo(f"Read models match a fresh replay of the log (up to position {report.checked_position}).")

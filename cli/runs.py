@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from modelog.application.api import ABANDONED, DEFAULT_ABANDON_REASON
 from modelog.cli.common import confirm, point_in_time, read_options, registry_api, yes_option
-from modelog.cli.output import echo_json, echo_table, when
+from modelog.cli.output import echo, echo_json, echo_table, when
 from modelog.registry.values import RunStatus
 
 if TYPE_CHECKING:
@@ -87,8 +87,8 @@ def _echo_run(found: RunView) -> None:
     for label, value in (("Run", found.run_id), ("Pipeline", found.pipeline), ("Status", found.status),
                          ("Model", version), ("Started", when(found.started_at)),
                          ("Finished", when(found.finished_at) or "-"), ("Error", found.error or "-")):
-        click.echo(f"{label + ':':<10}{value}")
-    click.echo("")
+        echo(f"{label + ':':<10}{value}")
+    echo("")
 
 
 def _step_rows(step: StepView) -> list[tuple[Any, ...]]:
@@ -119,4 +119,4 @@ def fail(run_id: str, reason: str | None, yes: bool) -> None:
         found = api.get_run(run_id)
         confirm(f"mark run {found.run_id} of pipeline {found.pipeline!r} ({found.status}) as failed", yes)
         api.fail_run(found.run_id, error_type=ABANDONED, error_message=message)
-    click.echo(f"Run {found.run_id} marked failed ({ABANDONED}: {message}).")
+    echo(f"Run {found.run_id} marked failed ({ABANDONED}: {message}).")

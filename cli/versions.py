@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 from modelog.application.api import RegistryAPI
 from modelog.cli.common import ask, confirm, point_in_time, read_options, registry_api, yes_option
-from modelog.cli.output import echo_json, echo_table, when
+from modelog.cli.output import echo, echo_json, echo_table, when
 from modelog.registry.errors import NotFoundError
 from modelog.registry.selectors import parse_selector
 from modelog.registry.values import EXCLUSIVE_STAGES, ArtifactKind, Stage
@@ -150,7 +150,7 @@ def update(model: str, version: str, stage: str | None, force: bool, name: str |
                                   force=force, name=name, description=description, set_aliases=aliases,
                                   remove_aliases=remove_aliases)
     for line in _update_report(current, done):
-        click.echo(line)
+        echo(line)
 
 
 def _settle_stage(api: RegistryAPI, current: VersionView, stage: str, force: bool) -> bool:
@@ -209,4 +209,4 @@ def delete(model: str, version: str, yes: bool) -> None:
         current = api.get_version(model, version)
         confirm(f"delete version {current.number} ({current.name!r}) of model {current.model_name!r}", yes)
         api.delete_version(current.model_name, current.number)
-    click.echo(f"Version {current.number} of model {current.model_name!r} deleted.")
+    echo(f"Version {current.number} of model {current.model_name!r} deleted.")

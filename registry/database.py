@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from modelog.registry.errors import RegistryError, StorageError
+from modelog.registry.urls import normalise_url
 from sqlalchemy import create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -65,6 +66,7 @@ def create_engine_for(
 
     On PostgreSQL ``statement_timeout_ms`` defaults to ``$MODELOG_STATEMENT_TIMEOUT_MS``, else 60 s.
     """
+    url = normalise_url(url)
     if is_sqlite(url):
         return _sqlite_engine(url, synchronous or os.environ.get("MODELOG_SQLITE_SYNCHRONOUS", "FULL"), busy_timeout_ms)
     return _server_engine(url, statement_timeout_ms)

@@ -37,6 +37,7 @@ from modelog.registry.outcomes import (
 )
 from modelog.registry.recorder import Recorder
 from modelog.registry.unit_of_work import AggregateCache, UnitOfWork
+from modelog.registry.validation import clean_actor
 from modelog.registry.values import DeleteReason, RunStatus
 from modelog.registry.vocabulary import artifact_stream, model_stream, name_stream, run_stream
 
@@ -64,7 +65,7 @@ class CommandService:
 
     def __init__(self, store: Recorder, *, actor: str | None = None, attempts: int = 10) -> None:
         self.store = store
-        self.actor = actor or default_actor()
+        self.actor = clean_actor(actor or default_actor())
         self.attempts = attempts
         self.cache = AggregateCache()
         self.writer = store.writer()

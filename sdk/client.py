@@ -19,7 +19,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from modelog.application.api import ABANDONED, DEFAULT_ABANDON_REASON, RegistryAPI
 from modelog.application.local import LocalRegistry, connect
-from modelog.sdk.errors import ConfigError
+from modelog.sdk.errors import ConfigError, concise_errors
 from modelog.sdk.materializers import deserialize
 from modelog.sdk.model_version import ModelVersion
 
@@ -57,6 +57,7 @@ def _stage(stage: Any) -> str | None:
     return None if value is None else str(value)
 
 
+@concise_errors
 class Client:
     """Read and change the registry from Python; every change is an event in the log."""
 
@@ -246,9 +247,9 @@ class Client:
         """The log's last position and hash: an audit anchor to keep elsewhere."""
         return self.api.log_head(as_of=as_of, at_position=at_position)
 
-    def verify_log(self, anchors: Iterable[Anchor] = ()) -> LogVerification:
-        """Walk the hash chain (and check audit anchors)."""
-        return self.api.verify_log(anchors)
+    def verify_log(self, anchors: Iterable[Anchor] = (), *, rules: bool = False) -> LogVerification:
+        """Walk the hash chain (and check audit anchors; with ``rules``, replay the log through the domain's rules)."""
+        return self.api.verify_log(anchors, rules=rules)
 
     def verify_projections(self) -> VerifyViewsReport:
         """Compare the read models with a fresh replay of the log."""

@@ -96,7 +96,9 @@ class ModelVersion:
 
     def history(self) -> list[HistoryEntry]:
         """The model history entries about this version, including its runs' events."""
-        entries = self.client.api.history(self.model_name, at_position=self.position, include_runs=True)
+        model_id = self.view.model_id
+        entries = [e for e in self.client.api.history(self.model_name, at_position=self.position, include_runs=True)
+                   if e.model_id in (None, model_id)]  # not an earlier model of the same name
         run_ids = {e.data["run_id"] for e in entries
                    if e.event_type == EventType.PIPELINE_RUN_LINKED and e.data.get("number") == self.number}
         return [e for e in entries if e.data.get("number") == self.number or (e.run_id in run_ids)]

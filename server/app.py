@@ -20,7 +20,7 @@ from typing import Any
 from modelog.application.bootstrap import open_reader
 from modelog.application.http_errors import METHOD_NOT_ALLOWED, UNKNOWN_ROUTE
 from modelog.application.local import LocalRegistry
-from modelog.registry.errors import RegistryError
+from modelog.registry.errors import RegistryError, as_registry_error
 from modelog.registry.logs import configure_when_used, get_logger
 from modelog.server.http import HTTPRefusal, error_response, registry_error_response
 from modelog.server.openapi import document
@@ -132,6 +132,9 @@ async def _http_error(request: Request, error: Exception) -> Response:
 
 
 async def _unexpected(request: Request, error: Exception) -> Response:
+    known = as_registry_error(error)  # text that is not Unicode, a number out of range: the caller's input
+    if known is not None:
+        return registry_error_response(known)
     _log.error("unexpected error", method=request.method, path=request.url.path, exc_info=error)
     return error_response(500, "internal", f"unexpected {type(error).__name__}: {error}")
 

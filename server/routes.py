@@ -294,7 +294,7 @@ async def _log_head(r: Request) -> Response:
 async def _verify_log(r: Request) -> Response:
     s = state_of(r)
     anchors = [parse_anchor(text) for text in r.query_params.getlist("anchor")]
-    return answer(await s.call(s.api.verify_log, anchors))
+    return answer(await s.call(s.api.verify_log, anchors, rules=query_flag(r.query_params, "rules")))
 
 
 async def _verify_projections(r: Request) -> Response:
@@ -367,7 +367,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     _e("GET", "/log/events", _log_events, "Events of the log in position order.",
        query=("from_position", "limit", "stream", *POINT)),
     _e("GET", "/log/head", _log_head, "The last position and its hash (an audit anchor).", query=POINT),
-    _e("GET", "/log/verify", _verify_log, "Walk the hash chain and check anchors (POSITION:HASH).", query=("anchor",)),
+    _e("GET", "/log/verify", _verify_log,
+       "Walk the hash chain and check anchors (POSITION:HASH); rules=true: the domain's rules too.",
+       query=("anchor", "rules")),
     _e("GET", "/log/export", streams.export_log, "The whole log as JSON Lines (streamed, chunked).",
        streamed="application/x-ndjson"),
     _e("POST", "/log/import", _streamed_command(streams.import_log),

@@ -185,3 +185,21 @@ def test_a_registry_opened_read_only_answers_reads_and_refuses_commands_in_one_l
         with pytest.raises(StorageError, match=refusal):
             api.register_model("n")
         assert api.log_head().position == 2
+
+
+def test_history_by_name_shows_every_model_that_held_it(api: RegistryAPI) -> None:
+    """Issue 12.8: a name deleted and registered again keeps the earlier model's history, kept apart."""
+    first = api.register_model("reborn").model_id
+    api.create_version("reborn", description="old")
+    api.delete_model("reborn")
+    second = api.register_model("reborn").model_id
+    api.create_version("reborn", description="new")
+    entries = api.history("reborn")
+    assert [e.model_id for e in entries] == [first] * 3 + [second] * 2  # one model after the other, never mixed
+    assert [e.event_type for e in entries] == ["ModelRegistered", "ModelVersionCreated", "ModelDeleted",
+                                               "ModelRegistered", "ModelVersionCreated"]
+    before = api.history("reborn", at_position=entries[2].position)
+    assert {e.model_id for e in before} == {first}
+    client = Client(api=api)
+    assert [e.data["description"] for e in client.get_model_version("reborn", 1).history()
+            if e.event_type == "ModelVersionCreated"] == ["new"]  # the current model's version 1 only
