@@ -19,9 +19,10 @@ from modelog.application.admin import (
 from modelog.application.bootstrap import database_status, upgrade_database
 from modelog.cli.common import confirm, is_interactive, yes_option
 from modelog.cli.output import echo_json, echo_table
+from modelog.cli.strict import StrictCommand, StrictGroup
 
 
-@click.command("clean")
+@click.command(cls=StrictCommand, name="clean")
 @yes_option
 @click.option("--no-backup", is_flag=True, help="Do not write a backup bundle (log and artifacts) first.")
 @click.option("--database-name", metavar="NAME",
@@ -84,7 +85,7 @@ def _backup(location: RegistryLocation) -> None:
                f"(restore with: modelog import {path}).")
 
 
-@click.group("db")
+@click.group(cls=StrictGroup, name="db")
 def db() -> None:
     """Inspect and upgrade the registry database schema.
 
@@ -132,7 +133,7 @@ def status(output: str) -> None:
         click.echo(f"{key.ljust(width)}  {'' if value is None else value}")
 
 
-@click.group("integration")
+@click.group(cls=StrictGroup, name="integration")
 def integration() -> None:
     """List and install optional integrations (pip extras of modelog).
 

@@ -11,6 +11,7 @@ from modelog.application.bundle import export_to_path, import_from_path
 from modelog.application.results import event_record
 from modelog.cli.common import point_in_time, read_options, registry_api
 from modelog.cli.output import echo_json, echo_table, when
+from modelog.cli.strict import StrictCommand, StrictGroup
 from modelog.projections.history import describe
 from modelog.registry.anchors import Anchor, parse_anchor
 from modelog.registry.errors import InvalidInputError
@@ -18,7 +19,7 @@ from modelog.registry.errors import InvalidInputError
 LOG_COLUMNS = ("POSITION", "TIME", "STREAM", "EVENT", "ACTOR", "SUMMARY")
 
 
-@click.group("log")
+@click.group(cls=StrictGroup, name="log")
 def log() -> None:
     """Show and verify the append-only, hash-chained event log.
 
@@ -114,7 +115,7 @@ def verify(anchors: tuple[Anchor, ...]) -> None:
     click.echo(report.describe())
 
 
-@click.command("export")
+@click.command(cls=StrictCommand, name="export")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
 @click.option("--log-only", is_flag=True,
@@ -142,7 +143,7 @@ def export(file: Path, force: bool, log_only: bool) -> None:
         click.echo(f"Exported {done.events} events to {file} (log only: no artifact files).")
 
 
-@click.command("import")
+@click.command(cls=StrictCommand, name="import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_(file: Path) -> None:
     """Import a bundle or JSON Lines file written by 'modelog export' into an empty registry.

@@ -6,9 +6,10 @@ import sys
 
 import click
 from modelog.cli.common import registry_api
+from modelog.cli.strict import StrictGroup
 
 
-@click.group("projections")
+@click.group(cls=StrictGroup, name="projections")
 def projections() -> None:
     """Rebuild or verify the read models (model, version and artifact views) from the log.
 

@@ -9,6 +9,7 @@ import click
 from modelog.application.api import ABANDONED, DEFAULT_ABANDON_REASON
 from modelog.cli.common import confirm, point_in_time, read_options, registry_api, yes_option
 from modelog.cli.output import echo_json, echo_table, when
+from modelog.cli.strict import StrictGroup
 from modelog.registry.values import RunStatus
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ STEP_COLUMNS = ("STEP", "CACHED", "OUTPUT", "ARTIFACT", "HASH", "COMPLETED")
 STATUSES = tuple(s.value for s in RunStatus if s is not RunStatus.UNKNOWN)
 
 
-@click.group("run")
+@click.group(cls=StrictGroup, name="run")
 def run() -> None:
     """List and inspect pipeline runs; close a run whose process died.
 

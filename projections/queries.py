@@ -20,6 +20,7 @@ from modelog.projections import tables as t
 from modelog.projections.history import HistoryEntry, describe
 from modelog.projections.log_rows import linked_run_ids, stream_events
 from modelog.projections.projector import apply_events, tables_needed
+from modelog.projections.suggest import did_you_mean
 from modelog.projections.table_rows import TableRows
 from modelog.projections.views import ArtifactView, LinkView, ModelView, Page, RunView, StepView, VersionView
 from modelog.registry._sql.batches import read_batches
@@ -170,7 +171,9 @@ class ReadModel:
     def _live_model_id(self, conn: Connection, name: str) -> str:
         found = conn.execute(select(t.models.c.model_id).where(t.models.c.name_key == name_key(name))).first()
         if found is None:
-            raise NotFoundError(f"model {name!r} does not exist; {self._known_models(conn)}")
+            names = conn.execute(select(t.models.c.name)).scalars().all()
+            hint = did_you_mean(name, names)
+            raise NotFoundError(f"model {name!r} does not exist;{hint or ' ' + self._known_models(conn)}")
         return str(found.model_id)
 
     def _known_models(self, conn: Connection) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 from modelog.registry.errors import InvalidInputError
+from modelog.registry.metadata_values import clean_metadata
 from modelog.registry.selectors import LATEST, VersionSelector, parse_selector
 from modelog.registry.validation import clean_alias, clean_name, clean_tags, clean_text, clean_version_name
 from modelog.registry.values import ArtifactKind, DeleteReason, Stage, parse_kind, parse_stage
@@ -327,3 +328,9 @@ class FinishRun(Command):
     failed_step: str | None = None
     delete_created_version: bool = False
     duration_ms: float = 0.0
+
+
+class LogVersionMetadata(_VersionCommand):
+    """Log metadata on a version: numbers, texts, booleans, lists and objects (see :mod:`registry.metadata_values`)."""
+
+    values: Annotated[dict[str, Any], BeforeValidator(clean_metadata)]
