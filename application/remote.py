@@ -56,6 +56,7 @@ from modelog.registry.anchors import Anchor
 from modelog.registry.artifact_store import StoredBlob
 from modelog.registry.errors import ArtifactIntegrityError, RegistryError, RemoteError
 from modelog.registry.log_lines import END_KEY
+from modelog.registry.metadata_values import clean_metadata
 from modelog.registry.store import StoredEvent
 
 if TYPE_CHECKING:
@@ -267,7 +268,7 @@ class RemoteRegistry:
         """Promote, rename, describe, alias, tag and log metadata on one version together."""
         body = {"stage": stage, "force": force, "name": name, "description": description,
                 "set_aliases": list(set_aliases), "remove_aliases": list(remove_aliases), "add_tags": list(add_tags),
-                "remove_tags": list(remove_tags), "metadata": None if metadata is None else dict(metadata)}
+                "remove_tags": list(remove_tags), "metadata": None if not metadata else clean_metadata(dict(metadata))}
         found = self._command("PATCH", f"/models/{_seg(model)}/versions/{_seg(version)}", body)
         return self._decoded(lambda d: decode(VersionUpdate, d), found)
 
@@ -553,7 +554,7 @@ class RemoteRegistry:
     def log_metadata(self, model: str, version: VersionRef, values: Mapping[str, Any]) -> VersionChanged:
         """Log metadata on a version."""
         found = self._command("POST", f"/models/{_seg(model)}/versions/{_seg(version)}/metadata",
-                              {"values": dict(values)})
+                              {"values": clean_metadata(dict(values))})  # refused here as in process
         return self._decoded(lambda d: decode(VersionChanged, d), found)
 
     def complete(self, kind: str, prefix: str = "", *, model: str | None = None, limit: int = 50) -> list[str]:
