@@ -17,7 +17,7 @@ from modelog.application.admin import (
     write_backup,
 )
 from modelog.application.bootstrap import database_status, upgrade_database
-from modelog.cli.common import confirm, is_interactive, yes_option
+from modelog.cli.common import confirm, is_interactive, output_option, yes_option
 from modelog.cli.output import echo_json, echo_table
 from modelog.cli.strict import StrictCommand, StrictGroup
 
@@ -144,13 +144,20 @@ def integration() -> None:
 
 
 @integration.command("list")
-def list_integrations() -> None:
+@output_option
+def list_integrations(output: str) -> None:
     """List the optional integrations and whether they are installed.
+
+    JSON: a list of {"name", "installed", "requirements", "summary"}.
 
     \b
     Example:
       modelog integration list
     """
+    if output == "json":
+        echo_json([{"name": i.name, "installed": i.installed(), "requirements": i.requirements(),
+                    "summary": i.summary} for i in INTEGRATIONS.values()])
+        return
     rows = [(i.name, "yes" if i.installed() else "no", " ".join(i.requirements()), i.summary)
             for i in INTEGRATIONS.values()]
     echo_table(("INTEGRATION", "INSTALLED", "REQUIREMENTS", "PROVIDES"), rows, "No integrations.",

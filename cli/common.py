@@ -36,10 +36,15 @@ class IsoTimestamp(click.ParamType[datetime]):
         return moment if moment.tzinfo else moment.astimezone()
 
 
+def output_option(func: F) -> F:
+    """Add -o/--output (table for people, json for machines) to a command that prints a result."""
+    return click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True,
+                        help="Aligned table for people, or JSON for machines (e.g. jq).")(func)
+
+
 def read_options(func: F) -> F:
     """Add --as-of, --at-position and -o/--output to a read command."""
-    func = click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True,
-                        help="Aligned table for people, or JSON for machines (e.g. jq).")(func)
+    func = output_option(func)
     func = click.option("--at-position", type=click.IntRange(min=0), metavar="N", help=AT_POSITION_HELP)(func)
     return click.option("--as-of", type=IsoTimestamp(), metavar="TIMESTAMP", help=AS_OF_HELP)(func)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import click
 from modelog.application.bundle import export_to_path, import_from_path
 from modelog.application.results import event_record
-from modelog.cli.common import point_in_time, read_options, registry_api
+from modelog.cli.common import output_option, point_in_time, read_options, registry_api
 from modelog.cli.output import echo_json, echo_table, when
 from modelog.cli.strict import StrictCommand, StrictGroup
 from modelog.projections.history import describe
@@ -97,11 +98,14 @@ def head(as_of: datetime | None, at_position: int | None, output: str) -> None:
 @log.command("verify")
 @click.option("--anchor", "anchors", multiple=True, type=AnchorType(), metavar="POSITION:HASH",
               help="Also require the log to hold HASH at POSITION, as 'modelog log head' printed it (repeatable).")
-def verify(anchors: tuple[Anchor, ...]) -> None:
+@output_option
+def verify(anchors: tuple[Anchor, ...], output: str) -> None:
     """Verify the hash chain of the whole log; exit 1 naming the first bad position if it is broken.
 
     A missing position (a deleted event), an edited event or a broken link all fail the check.
     With --anchor, a log truncated or rewritten (hashes recomputed) since the anchor was taken fails too.
+    JSON (printed whether or not the check passes): {"checked", "first_bad_position", "problem",
+    "anchors_checked", "anchor_problem", "ok", "summary"}.
 
     \b
     Example:
@@ -110,9 +114,12 @@ def verify(anchors: tuple[Anchor, ...]) -> None:
     """
     with registry_api() as api:
         report = api.verify_log(anchors)
+    if output == "json":
+        echo_json({**asdict(report), "ok": report.ok, "summary": report.describe()})
     if not report.ok:
         raise click.ClickException(report.describe())
-    click.echo(report.describe())
+    if output != "json":
+        click.echo(report.describe())
 
 
 @click.command(cls=StrictCommand, name="export")

@@ -161,3 +161,19 @@ def test_run_show_accepts_the_short_id_the_tables_print(churn: Client) -> None:
     shown = run("run", "show", only.run_id[:8], "-o", "json")
     assert shown.exit_code == 0, shown.output
     assert json.loads(shown.stdout)["run_id"] == only.run_id
+
+
+def test_verifications_and_integration_list_print_json(churn: Client) -> None:
+    log = run("log", "verify", "-o", "json")
+    assert log.exit_code == 0, log.output
+    found = json.loads(log.stdout)
+    assert found["ok"] is True and found["checked"] > 0 and found["summary"].startswith("Log intact")
+    views = json.loads(run("projections", "verify", "-o", "json").stdout)
+    assert views == {"checked_position": found["checked"], "differences": [], "ok": True}
+    artifacts = json.loads(run("artifacts", "verify", "-o", "json").stdout)
+    assert artifacts["ok"] is True
+    rebuilt = json.loads(run("projections", "rebuild", "-o", "json").stdout)
+    assert rebuilt["events"] == found["checked"]
+    integrations = json.loads(run("integration", "list", "-o", "json").stdout)
+    assert {"name", "installed", "requirements", "summary"} == set(integrations[0])
+    assert any(i["name"] == "sklearn" for i in integrations)
