@@ -13,16 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from modelog.projections import describe as d
+from modelog.projections.completion_sql import KINDS, candidates
 from modelog.projections.queries import ReadModel
 from modelog.projections.suggest import did_you_mean
 from modelog.registry.errors import InvalidInputError, NotFoundError
 from modelog.registry.metadata_values import is_metric
-from modelog.registry.values import Stage
 
 #: What ``--sort-by`` accepts besides ``metric:KEY`` / ``metadata:KEY``.
 VERSION_SORTS = ("number", "created", "updated")
-#: What completion can complete.
-COMPLETION_KINDS = ("model", "version", "run")
 _FILTER = re.compile(r"^(metric|metadata):([^<>=!]+?)\s*(>=|<=|!=|==|=|>|<)\s*(.*)$")
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le, "=": operator.eq,
@@ -118,50 +116,30 @@ def with_model_suggestion(error: NotFoundError, reads: ReadModel, name: str) -> 
     return NotFoundError(f"model {name!r} does not exist;{hint}") if hint else error
 
 
-def version_candidates(reads: ReadModel, model: str) -> list[str]:
-    """What a version selector of ``model`` can be: numbers, names, held stages, ``latest`` and ``@alias``."""
-    try:
-        versions = reads.list_versions(model)
-    except NotFoundError:
-        return []
-    found = [str(v.number) for v in versions] + [v.name for v in versions if v.name != str(v.number)]
-    stages = [s.value for s in Stage if s is not Stage.NONE and any(v.stage == s.value for v in versions)]
-    aliases = sorted({"@" + a for v in versions for a in v.aliases})
-    return [*found, *stages, "latest", *aliases]
+def _driver_rows(reads: ReadModel, sql: str, params: Sequence[Any]) -> list[Any]:
+    with reads.engine.connect() as conn:
+        return list(conn.exec_driver_sql(sql, tuple(params)).all())
 
 
 def run_ids(reads: ReadModel, prefix: str, limit: int) -> list[str]:
     """Run ids starting with ``prefix``, newest first."""
-    from modelog.projections import tables as t  # noqa: PLC0415 - only completion and prefix lookups need it
-    from sqlalchemy import select  # noqa: PLC0415
-
-    r = t.runs
-    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    query = select(r.c.run_id).where(r.c.run_id.like(escaped + "%", escape="\\")).order_by(
-        r.c.started_at.desc()).limit(limit)
-    with reads.engine.connect() as conn:
-        return [str(run_id) for run_id in conn.execute(query).scalars()]
+    return complete(reads, "run", prefix, None, limit)
 
 
 def resolve_run_id(reads: ReadModel, run_id: str) -> str:
     """The full id of a run given its id or a unique prefix of it (as the tables print, 8 characters)."""
     found = run_ids(reads, run_id, 2)
-    if run_id in found or len(found) != 1:
-        if len(found) > 1 and run_id not in found:
-            raise InvalidInputError(f"run id prefix {run_id!r} is ambiguous: it starts several runs' ids "
-                                    f"({', '.join(found)}, ...); give more characters")
+    if run_id in found or not found:
         return run_id
+    if len(found) > 1:
+        raise InvalidInputError(f"run id prefix {run_id!r} is ambiguous: it starts several runs' ids "
+                                f"({', '.join(found)}, ...); give more characters")
     return found[0]
 
 
 def complete(reads: ReadModel, kind: str, prefix: str, model: str | None, limit: int) -> list[str]:
-    """Completion candidates of ``kind`` starting with ``prefix``."""
-    if kind == "model":
-        return d.model_names(reads, prefix, limit)
-    if kind == "run":
-        return run_ids(reads, prefix, limit)
-    if kind == "version":
-        if not model:
-            return []
-        return [c for c in version_candidates(reads, model) if c.casefold().startswith(prefix.casefold())][:limit]
-    raise InvalidInputError(f"cannot complete {kind!r}; choose one of {', '.join(COMPLETION_KINDS)}")
+    """Completion candidates of ``kind`` starting with ``prefix`` (the statements shell completion runs)."""
+    if kind not in KINDS:
+        raise InvalidInputError(f"cannot complete {kind!r}; choose one of {', '.join(KINDS)}")
+    placeholder = "?" if reads.engine.dialect.paramstyle == "qmark" else "%s"
+    return candidates(lambda sql, params: _driver_rows(reads, sql, params), placeholder, kind, prefix, model, limit)

@@ -10,7 +10,6 @@ from typing import Any, TypeVar
 
 import click
 from modelog.application.api import RegistryAPI
-from modelog.application.local import connect
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -68,6 +67,10 @@ def registry_api(*, writable: bool = False) -> Iterator[RegistryAPI]:
     A read-only SQLite registry is opened for reading, unless ``writable`` (every command that
     changes something): then it is refused at once with one line naming the database.
     """
+    # Imported here: the command modules stay free of SQLAlchemy until a command runs, so shell
+    # completion (which loads them to parse the line) answers fast.
+    from modelog.application.local import connect  # noqa: PLC0415
+
     with connect(writable=writable) as api:
         yield api
 

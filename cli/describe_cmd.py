@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 from modelog.cli.common import point_in_time, read_options, registry_api
+from modelog.cli.completion import complete_models, complete_versions
 from modelog.cli.output import echo_json, escape_controls, render_table, when
 from modelog.cli.strict import StrictCommand
 
@@ -133,7 +134,7 @@ def _echo_lines(lines: Iterable[str]) -> None:
 
 
 @click.command(cls=StrictCommand, name="show")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_models)
 @read_options
 def show_model(name: str, as_of: datetime | None, at_position: int | None, output: str) -> None:
     """Describe a model: its fields, versions by stage, aliases, counts and latest activity.
@@ -153,8 +154,8 @@ def show_model(name: str, as_of: datetime | None, at_position: int | None, outpu
 
 
 @click.command(cls=StrictCommand, name="show")
-@click.argument("model")
-@click.argument("version", required=False)
+@click.argument("model", shell_complete=complete_models)
+@click.argument("version", required=False, shell_complete=complete_versions)
 @read_options
 def show_version(model: str, version: str | None, as_of: datetime | None, at_position: int | None,
                  output: str) -> None:
@@ -177,8 +178,8 @@ def show_version(model: str, version: str | None, as_of: datetime | None, at_pos
 
 
 @click.command(cls=StrictCommand, name="compare")
-@click.argument("model")
-@click.argument("versions", nargs=-1, required=True)
+@click.argument("model", shell_complete=complete_models)
+@click.argument("versions", nargs=-1, required=True, shell_complete=complete_versions)
 @read_options
 def compare(model: str, versions: tuple[str, ...], as_of: datetime | None, at_position: int | None,
             output: str) -> None:

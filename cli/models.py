@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from modelog.cli.common import confirm, point_in_time, read_options, registry_api, yes_option
+from modelog.cli.completion import complete_models
 from modelog.cli.describe_cmd import show_model
 from modelog.cli.output import echo_json, echo_table, short_id, when
 from modelog.cli.strict import StrictGroup
@@ -145,7 +146,7 @@ def register(name: str, tags: tuple[str, ...], **options: Any) -> None:
 
 
 @model.command("update")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_models)
 @model_fields
 @click.option("-r", "--remove-tag", "remove_tags", multiple=True, metavar="TAG", help="Tag to remove (repeatable).")
 def update(name: str, tags: tuple[str, ...], remove_tags: tuple[str, ...], **options: Any) -> None:
@@ -162,7 +163,7 @@ def update(name: str, tags: tuple[str, ...], remove_tags: tuple[str, ...], **opt
 
 
 @model.command("delete")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_models)
 @yes_option
 def delete(name: str, yes: bool) -> None:
     """Delete a model and all its versions (asks first; its history stays in the log).
@@ -179,7 +180,7 @@ def delete(name: str, yes: bool) -> None:
 
 
 @model.command("history")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_models)
 @click.option("--runs", is_flag=True, help="Include the events of the pipeline runs linked to the model.")
 @read_options
 def history(name: str, runs: bool, as_of: datetime | None, at_position: int | None, output: str) -> None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from modelog.application.api import RegistryAPI
 from modelog.cli.common import ask, confirm, point_in_time, read_options, registry_api, yes_option
+from modelog.cli.completion import complete_models, complete_versions
 from modelog.cli.describe_cmd import compare, show_version, shown
 from modelog.cli.output import echo_json, echo_table, when
 from modelog.cli.strict import StrictGroup
@@ -50,7 +51,7 @@ def _describe(model: str, selector: str | None) -> str:
 
 
 @version.command("list")
-@click.argument("model")
+@click.argument("model", shell_complete=complete_models)
 @click.option("--stage", type=click.Choice(STAGES, case_sensitive=False), help="Only versions in this stage.")
 @click.option("--sort-by", metavar="KEY", default="number", show_default=True,
               help="number, created, updated, metric:KEY (highest first) or metadata:KEY.")
@@ -109,8 +110,8 @@ def _link_command(name: str, kind: str, what: str) -> click.Command:
 
     command.__doc__ = (f"List the {what} linked to a version of MODEL. {VERSION_HELP}\n\n{LINK_JSON}\n\n"
                        f"\b\nExample:\n  modelog model version {name} demo 1")
-    command = click.argument("version", required=False)(command)
-    command = click.argument("model")(command)
+    command = click.argument("version", required=False, shell_complete=complete_versions)(command)
+    command = click.argument("model", shell_complete=complete_models)(command)
     return version.command(name)(command)
 
 
@@ -120,8 +121,8 @@ deployments = _link_command("deployments", ArtifactKind.DEPLOYMENT, "deployments
 
 
 @version.command("runs")
-@click.argument("model")
-@click.argument("version", required=False)
+@click.argument("model", shell_complete=complete_models)
+@click.argument("version", required=False, shell_complete=complete_versions)
 @read_options
 def runs(model: str, version: str | None, as_of: datetime | None, at_position: int | None, output: str) -> None:
     """List the pipeline runs linked to a version of MODEL.
@@ -146,8 +147,8 @@ def runs(model: str, version: str | None, as_of: datetime | None, at_position: i
 
 
 @version.command("update")
-@click.argument("model")
-@click.argument("version")
+@click.argument("model", shell_complete=complete_models)
+@click.argument("version", shell_complete=complete_versions)
 @click.option("-s", "--stage", type=click.Choice(STAGES, case_sensitive=False), help="Move the version to STAGE.")
 @click.option("-f", "--force", is_flag=True, help="Archive the version currently holding staging/production.")
 @click.option("-n", "--name", metavar="NAME", help="Rename the version.")
@@ -245,8 +246,8 @@ def _update_report(current: VersionView, done: VersionUpdate) -> list[str]:
 
 
 @version.command("delete")
-@click.argument("model")
-@click.argument("version")
+@click.argument("model", shell_complete=complete_models)
+@click.argument("version", shell_complete=complete_versions)
 @yes_option
 def delete(model: str, version: str, yes: bool) -> None:
     """Delete a version of MODEL (asks first; its history stays in the log).

@@ -216,17 +216,6 @@ def list_model_summaries(reads: ReadModel, *, name: str | None, tag: str | None,
     return Page(items, models.total, models.page, models.size)
 
 
-def model_names(reads: ReadModel, prefix: str, limit: int) -> list[str]:
-    """Names of live models starting with ``prefix`` (case-insensitively), by name: what completion offers."""
-    m = t.models
-    query = select(m.c.name).order_by(m.c.name_key).limit(limit)
-    if prefix:
-        escaped = prefix.casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(m.c.name_key.like(escaped + "%", escape="\\"))
-    with reads.engine.connect() as conn:
-        return [str(name) for name in conn.execute(query).scalars()]
-
-
 def all_model_names(reads: ReadModel) -> list[str]:
     """Every live model name (for suggestions when a name is not found)."""
     with reads.engine.connect() as conn:

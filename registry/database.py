@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from modelog.registry.errors import RegistryError, StorageError
+from modelog.registry.locations import registry_home as registry_home  # re-exported: callers import them here
+from modelog.registry.locations import resolve_url as resolve_url
 from sqlalchemy import create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -23,20 +25,6 @@ WRITE_OPTION = "modelog_write"
 APPEND_LOCK_KEY = 4242002
 APPEND_LOCK_SQL = f"SELECT pg_advisory_xact_lock({APPEND_LOCK_KEY})"
 SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
-
-
-def registry_home(home: str | os.PathLike[str] | None = None) -> Path:
-    """The registry home: ``home``, else ``$MODELOG_HOME``, else ``~/.modelog``."""
-    chosen = home or os.environ.get("MODELOG_HOME") or Path.home() / ".modelog"
-    return Path(chosen).expanduser()
-
-
-def resolve_url(url: str | None = None, home: str | os.PathLike[str] | None = None) -> str:
-    """The database URL: ``url``, else ``$MODELOG_DATABASE_URL``, else a SQLite file in the home."""
-    chosen = url or os.environ.get("MODELOG_DATABASE_URL")
-    if chosen:
-        return chosen
-    return f"sqlite:///{registry_home(home) / 'registry.db'}"
 
 
 def is_sqlite(url_or_engine: str | Engine) -> bool:
