@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 VERSION_HELP = "VERSION is a number, a name, a stage, 'latest' or '@alias'."
 _LABEL_WIDTH = 14
+#: The latest versions ``model show`` lists (``model version list`` lists them all).
+SHOWN_VERSIONS = 20
+_STAGE_LABELS = {"none": "No stage"}
 
 
 def shown(value: Any) -> str:
@@ -57,16 +60,22 @@ def model_lines(found: ModelDescription) -> list[str]:
         lines.append(_line("Tags", ", ".join(m.tags)))
     lines.append(_line("Versions", f"{m.version_count} (latest {m.latest_version})" if m.version_count else "none"))
     stages = found.by_stage()
-    lines += [_line(stage.capitalize(), ", ".join(str(n) for n in numbers)) for stage, numbers in stages.items()]
+    lines += [_line(_STAGE_LABELS.get(stage, stage.capitalize()), ", ".join(str(n) for n in numbers))
+              for stage, numbers in stages.items()]
     if found.aliases:
         lines.append(_line("Aliases", ", ".join(f"@{a} -> {n}" for a, n in found.aliases.items())))
     lines.append(_line("Created", f"{when(m.created_at)} by {m.created_by or 'unknown'}"))
     last = found.last_event
     if last is not None:
         lines.append(_line("Last change", f"{when(last.recorded_at)} by {last.actor or 'unknown'}: {last.summary}"))
+    shown_versions = found.versions[-SHOWN_VERSIONS:]
     rows = [(v.number, v.name, v.stage, ["@" + a for a in v.aliases], v.tags, when(v.updated_at))
-            for v in found.versions]
-    return lines + _section("Versions", ("NUMBER", "NAME", "STAGE", "ALIASES", "TAGS", "UPDATED"), rows, "none")
+            for v in shown_versions]
+    lines += _section("Versions", ("NUMBER", "NAME", "STAGE", "ALIASES", "TAGS", "UPDATED"), rows, "none")
+    earlier = len(found.versions) - len(shown_versions)
+    if earlier:
+        lines.append(f"  ... and {earlier} earlier version(s): modelog model version list {shown(m.name)}")
+    return lines
 
 
 def _metadata_rows(found: VersionDescription) -> list[tuple[Any, ...]]:

@@ -11,7 +11,7 @@ from modelog.application.api import RegistryAPI
 from modelog.cli.common import ask, confirm, point_in_time, read_options, registry_api, yes_option
 from modelog.cli.completion import complete_models, complete_versions
 from modelog.cli.describe_cmd import compare, show_version, shown
-from modelog.cli.output import echo_json, echo_table, when
+from modelog.cli.output import echo_json, echo_table, escape_controls, when
 from modelog.cli.strict import StrictGroup
 from modelog.registry.errors import InvalidInputError, NotFoundError
 from modelog.registry.metadata_values import parse_assignment
@@ -82,7 +82,7 @@ def list_versions(model: str, stage: str | None, sort_by: str, filters: tuple[st
     rows = [(v.name, v.number, v.description, v.stage, ["@" + a for a in v.aliases], v.data_count, v.model_count,
              v.deployment_count, v.run_count, when(v.updated_at), *(shown(row.metadata.get(k)) for k in keys))
             for row in found for v in [row.version]]
-    echo_table((*VERSION_COLUMNS, *(k.upper() for k in keys)), rows, f"No versions found for model {model!r}.")
+    echo_table((*VERSION_COLUMNS, *(escape_controls(k.upper()) for k in keys)), rows, f"No versions found for model {model!r}.")
 
 
 def _metadata_keys(sort_by: str, filters: tuple[str, ...]) -> list[str]:

@@ -177,3 +177,20 @@ def test_verifications_and_integration_list_print_json(churn: Client) -> None:
     integrations = json.loads(run("integration", "list", "-o", "json").stdout)
     assert {"name", "installed", "requirements", "summary"} == set(integrations[0])
     assert any(i["name"] == "sklearn" for i in integrations)
+
+
+def test_hostile_metadata_text_is_escaped_on_the_terminal(churn: Client) -> None:
+    churn.log_metadata("churn", 1, {"note": "\x1b[31mred\x1b[0m\nforged line"})
+    shown = run("model", "version", "show", "churn", "1")
+    assert "\x1b" not in shown.stdout and "\\x1b[31mred" in shown.stdout and "forged line" in shown.stdout
+    assert not any(line.startswith("forged line") for line in shown.stdout.splitlines())
+    compared = run("model", "version", "compare", "churn", "1", "2")
+    assert "\x1b" not in compared.stdout
+
+
+def test_model_show_lists_the_latest_twenty_versions(churn: Client) -> None:
+    for _ in range(22):
+        churn.create_model_version("churn")
+    shown = run("model", "show", "churn").stdout
+    assert "... and 4 earlier version(s): modelog model version list churn" in shown
+    assert "No stage:" in shown
