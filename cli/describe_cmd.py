@@ -8,7 +8,7 @@ escaped before it reaches the terminal.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -137,8 +137,12 @@ def comparison_lines(described: Sequence[VersionDescription]) -> list[str]:
         + _side_by_side("Artifacts", labels, artifacts) + _side_by_side("Stage history", labels, moves)
 
 
-def _echo_lines(lines: Iterable[str]) -> None:
-    for line in lines:
+def _print(found: Any, output: str, lines: Callable[[Any], Iterable[str]]) -> None:
+    """``found`` as JSON (its ``as_dict()``) or as the lines ``lines`` makes of it."""
+    if output == "json":
+        echo_json(found.as_dict())
+        return
+    for line in lines(found):
         click.echo(line)
 
 
@@ -156,10 +160,7 @@ def show_model(name: str, as_of: datetime | None, at_position: int | None, outpu
     """
     with registry_api() as api:
         found = api.describe_model(name, **point_in_time(as_of, at_position))
-    if output == "json":
-        echo_json(found.as_dict())
-        return
-    _echo_lines(model_lines(found))
+    _print(found, output, model_lines)
 
 
 @click.command(cls=StrictCommand, name="show")
@@ -180,10 +181,7 @@ def show_version(model: str, version: str | None, as_of: datetime | None, at_pos
     """
     with registry_api() as api:
         found = api.describe_version(model, version, **point_in_time(as_of, at_position))
-    if output == "json":
-        echo_json(found.as_dict())
-        return
-    _echo_lines(version_lines(found))
+    _print(found, output, version_lines)
 
 
 @click.command(cls=StrictCommand, name="compare")
@@ -206,7 +204,4 @@ def compare(model: str, versions: tuple[str, ...], as_of: datetime | None, at_po
         raise click.UsageError("give at least two versions to compare")
     with registry_api() as api:
         found = api.compare_versions(model, list(versions), **point_in_time(as_of, at_position))
-    if output == "json":
-        echo_json(found.as_dict())
-        return
-    _echo_lines(comparison_lines(found.versions))
+    _print(found, output, lambda compared: comparison_lines(compared.versions))

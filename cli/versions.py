@@ -82,7 +82,8 @@ def list_versions(model: str, stage: str | None, sort_by: str, filters: tuple[st
     rows = [(v.name, v.number, v.description, v.stage, ["@" + a for a in v.aliases], v.data_count, v.model_count,
              v.deployment_count, v.run_count, when(v.updated_at), *(shown(row.metadata.get(k)) for k in keys))
             for row in found for v in [row.version]]
-    echo_table((*VERSION_COLUMNS, *(escape_controls(k.upper()) for k in keys)), rows, f"No versions found for model {model!r}.")
+    headers = (*VERSION_COLUMNS, *(escape_controls(k.upper()) for k in keys))
+    echo_table(headers, rows, f"No versions found for model {model!r}.")
 
 
 def _metadata_keys(sort_by: str, filters: tuple[str, ...]) -> list[str]:
