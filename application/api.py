@@ -243,7 +243,7 @@ class RegistryAPI(Protocol):
         """Log metadata (numbers, texts, booleans, nested lists / objects) on a version; every value is kept."""
 
     def complete(self, kind: str, prefix: str = "", *, model: str | None = None, limit: int = 50) -> list[str]:
-        """Completion candidates (kind: model, version, run) starting with ``prefix``."""
+        """Completion candidates (kind: model, version, run, artifact) starting with ``prefix``."""
 
     # --- lifecycle -----------------------------------------------------------------
 

@@ -121,18 +121,14 @@ def _driver_rows(reads: ReadModel, sql: str, params: Sequence[Any]) -> list[Any]
         return list(conn.exec_driver_sql(sql, tuple(params)).all())
 
 
-def run_ids(reads: ReadModel, prefix: str, limit: int) -> list[str]:
-    """Run ids starting with ``prefix``, newest first."""
-    return complete(reads, "run", prefix, None, limit)
-
-
-def resolve_run_id(reads: ReadModel, run_id: str) -> str:
-    """The full id of a run given its id or a unique prefix of it (as the tables print, 8 characters)."""
-    found = run_ids(reads, run_id, 2)
-    if run_id in found or not found:
-        return run_id
+def resolve_id(reads: ReadModel, kind: str, given: str) -> str:
+    """The full id of a run or an artifact given its id or a unique prefix of it (as tables print, 8 characters);
+    anything else is returned as it is (and found, or not, by the lookup that follows)."""
+    found = complete(reads, kind, given, None, 2)
+    if given in found or not found:
+        return given
     if len(found) > 1:
-        raise InvalidInputError(f"run id prefix {run_id!r} is ambiguous: it starts several runs' ids "
+        raise InvalidInputError(f"{kind} id prefix {given!r} is ambiguous: it starts several {kind}s' ids "
                                 f"({', '.join(found)}, ...); give more characters")
     return found[0]
 

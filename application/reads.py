@@ -95,7 +95,7 @@ class ReadUseCases:
 
     def get_run(self, run_id: str, *, as_of: datetime | None = None, at_position: int | None = None) -> RunView:
         """A run by id (or a unique prefix of it)."""
-        return self.reads.get_run(everyday.resolve_run_id(self.reads, run_id), as_of=as_of, at_position=at_position)
+        return self.reads.get_run(everyday.resolve_id(self.reads, "run", run_id), as_of=as_of, at_position=at_position)
 
     def list_runs(self, *, pipeline: str | None = None, status: str | None = None, limit: int = 50,
                   as_of: datetime | None = None, at_position: int | None = None) -> list[RunView]:
@@ -106,7 +106,7 @@ class ReadUseCases:
     def list_run_steps(self, run_id: str, *, as_of: datetime | None = None,
                        at_position: int | None = None) -> list[StepView]:
         """The completed steps of a run (by id or a unique prefix of it), in completion order."""
-        return self.reads.list_run_steps(everyday.resolve_run_id(self.reads, run_id), as_of=as_of,
+        return self.reads.list_run_steps(everyday.resolve_id(self.reads, "run", run_id), as_of=as_of,
                                          at_position=at_position)
 
     def find_cached_step(self, cache_key: str) -> list[dict[str, Any]] | None:
@@ -115,8 +115,9 @@ class ReadUseCases:
 
     def get_artifact(self, artifact_id: str, *, as_of: datetime | None = None,
                      at_position: int | None = None) -> ArtifactView:
-        """A stored artifact version by id."""
-        return self.reads.get_artifact(artifact_id, as_of=as_of, at_position=at_position)
+        """A stored artifact version by id (or a unique prefix of it)."""
+        return self.reads.get_artifact(everyday.resolve_id(self.reads, "artifact", artifact_id), as_of=as_of,
+                                       at_position=at_position)
 
     def list_artifacts(self, *, as_of: datetime | None = None, at_position: int | None = None) -> list[ArtifactView]:
         """Every stored artifact version."""

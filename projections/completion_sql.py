@@ -17,7 +17,7 @@ from modelog.registry.values import Stage
 #: Runs one statement with its parameters on a DB-API connection and returns the rows.
 Execute = Callable[[str, Sequence[Any]], Sequence[Sequence[Any]]]
 #: The kinds of thing completion offers.
-KINDS = ("model", "version", "run")
+KINDS = ("model", "version", "run", "artifact")
 #: Stage selectors offered (``none`` names no useful version).
 _STAGES = tuple(stage.value for stage in Stage if stage is not Stage.NONE)
 
@@ -33,8 +33,10 @@ def _models(execute: Execute, p: str, prefix: str, limit: int) -> list[str]:
     return [str(row[0]) for row in rows]
 
 
-def _runs(execute: Execute, p: str, prefix: str, limit: int) -> list[str]:
-    rows = execute(f"SELECT run_id FROM view_runs WHERE run_id LIKE {p} ESCAPE '\\' ORDER BY started_at DESC "
+def _ids(execute: Execute, p: str, table: str, column: str, prefix: str, limit: int) -> list[str]:
+    """Ids in ``table.column`` starting with ``prefix``, newest first (both tables have ``created`` times)."""
+    newest = "started_at" if table == "view_runs" else "created_at"
+    rows = execute(f"SELECT {column} FROM {table} WHERE {column} LIKE {p} ESCAPE '\\' ORDER BY {newest} DESC "
                    f"LIMIT {p}", (like_prefix(prefix), limit))
     return [str(row[0]) for row in rows]
 
@@ -62,7 +64,9 @@ def candidates(execute: Execute, placeholder: str, kind: str, prefix: str, model
     if kind == "model":
         return _models(execute, placeholder, prefix, limit)
     if kind == "run":
-        return _runs(execute, placeholder, prefix, limit)
+        return _ids(execute, placeholder, "view_runs", "run_id", prefix, limit)
+    if kind == "artifact":
+        return _ids(execute, placeholder, "view_artifacts", "artifact_id", prefix, limit)
     if kind == "version":
         return _versions(execute, placeholder, model, prefix, limit) if model else []
     raise ValueError(kind)

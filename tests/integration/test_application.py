@@ -303,3 +303,22 @@ def test_completion_offers_models_selectors_and_run_ids(api: RegistryAPI) -> Non
     assert api.complete("run", "ab") == ["abc123"]
     with pytest.raises(InvalidInputError, match="cannot complete"):
         api.complete("colour")
+
+
+def test_artifact_ids_are_found_by_a_unique_prefix(api: RegistryAPI) -> None:
+    from modelog import pipeline, step
+
+    @step
+    def produce() -> int:
+        return 7
+
+    @pipeline(enable_cache=False)
+    def make() -> None:
+        produce()
+
+    with Client(api=api):
+        make()
+    (artifact,) = api.list_artifacts()
+    assert api.get_artifact(artifact.artifact_id[:8]) == artifact
+    assert api.read_artifact(artifact.artifact_id[:8])[0] == artifact
+    assert api.complete("artifact", artifact.artifact_id[:4]) == [artifact.artifact_id]
