@@ -24,7 +24,7 @@ BUSY_TIMEOUT = 0.2
 
 
 def complete(kind: str, prefix: str = "", *, model: str | None = None, limit: int = 50) -> list[str]:
-    """Completion candidates (kind: model, version, run, artifact) of the configured registry starting with ``prefix``."""
+    """Completion candidates (kind: model, version, run, artifact) of the configured registry, from ``prefix``."""
     if kind not in KINDS:
         raise InvalidInputError(f"cannot complete {kind!r}; choose one of {', '.join(KINDS)}")
     path = None if os.environ.get("MODELOG_URL", "").strip() else plain_sqlite_file(resolve_url())

@@ -20,7 +20,7 @@ from modelog.registry.errors import InvalidInputError
 from modelog.registry.schema import events
 from modelog.registry.values import Stage
 from modelog.registry.vocabulary import EventType, model_stream
-from sqlalchemy import select
+from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Connection
 
 _PRODUCTION, _STAGING = Stage.PRODUCTION.value, Stage.STAGING.value
@@ -187,16 +187,19 @@ def _stage_holders(conn: Connection, model_ids: list[str]) -> dict[tuple[str, st
 
 
 def _last_actors(reads: ReadModel, model_ids: list[str], position: int | None) -> dict[str, str | None]:
-    """Who wrote the last event of each model's stream (up to ``position``)."""
-    found: dict[str, str | None] = {}
+    """Who wrote the last event of each model's stream (up to ``position``), in one query."""
+    if not model_ids:
+        return {}
+    streams = {model_stream(model_id): model_id for model_id in model_ids}
+    last = select(events.c.stream_id, func.max(events.c.stream_version).label("version")).where(
+        events.c.stream_id.in_(list(streams)))
+    if position is not None:
+        last = last.where(events.c.position <= position)
+    newest = last.group_by(events.c.stream_id).subquery()
+    query = select(events.c.stream_id, events.c.meta).join(
+        newest, and_(events.c.stream_id == newest.c.stream_id, events.c.stream_version == newest.c.version))
     with reads.engine.connect() as conn:
-        for model_id in model_ids:
-            query = select(events.c.meta).where(events.c.stream_id == model_stream(model_id))
-            if position is not None:
-                query = query.where(events.c.position <= position)
-            meta = conn.execute(query.order_by(events.c.stream_version.desc()).limit(1)).scalar()
-            found[model_id] = None if meta is None else json.loads(meta).get("actor")
-    return found
+        return {streams[stream_id]: json.loads(meta).get("actor") for stream_id, meta in conn.execute(query)}
 
 
 def list_model_summaries(reads: ReadModel, *, name: str | None, tag: str | None, sort_by: str, page: int,
