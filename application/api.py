@@ -31,6 +31,13 @@ if TYPE_CHECKING:
         VersionChanged,
         VersionUpdate,
     )
+    from modelog.projections.describe import (
+        ModelDescription,
+        ModelSummary,
+        VersionComparison,
+        VersionDescription,
+        VersionRow,
+    )
     from modelog.projections.history import HistoryEntry
     from modelog.projections.rebuild import RebuildReport, VerifyViewsReport
     from modelog.projections.views import ArtifactView, LinkView, ModelView, Page, RunView, StepView, VersionView
@@ -98,8 +105,10 @@ class RegistryAPI(Protocol):
 
     def update_version(self, model: str, version: VersionRef, *, stage: str | None = None, force: bool = False,
                        name: str | None = None, description: str | None = None, set_aliases: Sequence[str] = (),
-                       remove_aliases: Sequence[str] = ()) -> VersionUpdate:
-        """Promote, rename, describe and alias one version together: all of it is applied, or none."""
+                       remove_aliases: Sequence[str] = (), add_tags: Sequence[str] = (),
+                       remove_tags: Sequence[str] = (), metadata: Mapping[str, Any] | None = None) -> VersionUpdate:
+        """Promote, rename, describe, alias, tag and log metadata on one version together: all of it is applied,
+        or none."""
 
     def set_stage(self, model: str, version: VersionRef, stage: str, *, force: bool = False) -> StageChanged:
         """Move a version into a stage; ``force`` archives the current holder of staging / production."""
@@ -205,6 +214,37 @@ class RegistryAPI(Protocol):
 
     def rebuild_projections(self, progress: Callable[[int, int], None] | None = None) -> RebuildReport:
         """Reset the read models and replay the whole log into them."""
+
+    # --- everyday use: describe, compare, metadata, completion -----------------------
+
+    def describe_model(self, name: str, *, as_of: datetime | None = None,
+                       at_position: int | None = None) -> ModelDescription:
+        """A model with its versions by stage, aliases and latest activity."""
+
+    def describe_version(self, model: str, version: VersionRef = None, *, as_of: datetime | None = None,
+                         at_position: int | None = None) -> VersionDescription:
+        """A version with its metadata, metrics, tags, artifacts, runs and stage history."""
+
+    def compare_versions(self, model: str, versions: Sequence[VersionRef], *, as_of: datetime | None = None,
+                         at_position: int | None = None) -> VersionComparison:
+        """Two or more versions of a model described side by side."""
+
+    def list_model_summaries(self, *, name: str | None = None, tag: str | None = None, sort_by: str = "name",
+                             page: int = 1, size: int = 50, as_of: datetime | None = None,
+                             at_position: int | None = None) -> Page[ModelSummary]:
+        """A page of models with their production and staging versions and who changed each last."""
+
+    def search_versions(self, model: str, *, stage: str | None = None, sort_by: str = "number",
+                        filters: Sequence[str] = (), as_of: datetime | None = None,
+                        at_position: int | None = None) -> list[VersionRow]:
+        """The versions of a model with their current metadata, filtered (``metric:accuracy>0.9``) and sorted
+        (``number``, ``created``, ``updated``, ``metric:KEY`` highest first, ``metadata:KEY``)."""
+
+    def log_metadata(self, model: str, version: VersionRef, values: Mapping[str, Any]) -> VersionChanged:
+        """Log metadata (numbers, texts, booleans, nested lists / objects) on a version; every value is kept."""
+
+    def complete(self, kind: str, prefix: str = "", *, model: str | None = None, limit: int = 50) -> list[str]:
+        """Completion candidates (kind: model, version, run, artifact) starting with ``prefix``."""
 
     # --- lifecycle -----------------------------------------------------------------
 

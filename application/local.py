@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from modelog.application.api import RegistryAPI, VersionRef
 from modelog.application.bootstrap import Reader, Registry, open_reader, read_only_refusal
@@ -88,11 +88,13 @@ class LocalRegistry(ReadUseCases):
 
     def update_version(self, model: str, version: VersionRef, *, stage: str | None = None, force: bool = False,
                        name: str | None = None, description: str | None = None, set_aliases: Sequence[str] = (),
-                       remove_aliases: Sequence[str] = ()) -> VersionUpdate:
+                       remove_aliases: Sequence[str] = (), add_tags: Sequence[str] = (),
+                       remove_tags: Sequence[str] = (), metadata: Mapping[str, Any] | None = None) -> VersionUpdate:
         """Apply several changes to one version together."""
         return self._write_side().update_version(model, version, stage=stage, force=force, name=name,
                                                  description=description, set_aliases=set_aliases,
-                                                 remove_aliases=remove_aliases)
+                                                 remove_aliases=remove_aliases, add_tags=add_tags,
+                                                 remove_tags=remove_tags, metadata=metadata)
 
     def set_stage(self, model: str, version: VersionRef, stage: str, *, force: bool = False) -> StageChanged:
         """Move a version into a stage."""
@@ -137,6 +139,10 @@ class LocalRegistry(ReadUseCases):
         return self._write_side().fail_run(run_id, error_type=error_type, error_message=error_message,
                                            failed_step=failed_step, delete_created_version=delete_created_version,
                                            duration_ms=duration_ms)
+
+    def log_metadata(self, model: str, version: VersionRef, values: Mapping[str, Any]) -> VersionChanged:
+        """Log metadata on a version."""
+        return self._write_side().log_metadata(model, version, values)
 
     # --- lifecycle -----------------------------------------------------------------
 

@@ -10,11 +10,13 @@ from dataclasses import replace
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any
 
+from modelog.application import everyday
 from modelog.application.api import Progress, VersionRef
 from modelog.application.artifact_log import checked_against_log
 from modelog.application.artifacts import ArtifactReport, verify_artifacts
 from modelog.application.bootstrap import Reader
 from modelog.application.results import LogVerification
+from modelog.projections import describe
 from modelog.projections.history import HistoryEntry
 from modelog.projections.queries import ReadModel
 from modelog.projections.rebuild import RebuildReport, VerifyViewsReport, rebuild, tamper_evidence, verify
@@ -96,8 +98,8 @@ class ReadUseCases:
     # --- runs and artifacts --------------------------------------------------------
 
     def get_run(self, run_id: str, *, as_of: datetime | None = None, at_position: int | None = None) -> RunView:
-        """A run by id."""
-        return self.reads.get_run(run_id, as_of=as_of, at_position=at_position)
+        """A run by id (or a unique prefix of it)."""
+        return self.reads.get_run(everyday.resolve_id(self.reads, "run", run_id), as_of=as_of, at_position=at_position)
 
     def list_runs(self, *, pipeline: str | None = None, status: str | None = None, limit: int = 50,
                   as_of: datetime | None = None, at_position: int | None = None) -> list[RunView]:
@@ -107,8 +109,9 @@ class ReadUseCases:
 
     def list_run_steps(self, run_id: str, *, as_of: datetime | None = None,
                        at_position: int | None = None) -> list[StepView]:
-        """The completed steps of a run, in completion order."""
-        return self.reads.list_run_steps(run_id, as_of=as_of, at_position=at_position)
+        """The completed steps of a run (by id or a unique prefix of it), in completion order."""
+        return self.reads.list_run_steps(everyday.resolve_id(self.reads, "run", run_id), as_of=as_of,
+                                         at_position=at_position)
 
     def find_cached_step(self, cache_key: str) -> list[dict[str, Any]] | None:
         """The outputs of the latest successful step with this cache key, or None."""
@@ -116,8 +119,9 @@ class ReadUseCases:
 
     def get_artifact(self, artifact_id: str, *, as_of: datetime | None = None,
                      at_position: int | None = None) -> ArtifactView:
-        """A stored artifact version by id."""
-        return self.reads.get_artifact(artifact_id, as_of=as_of, at_position=at_position)
+        """A stored artifact version by id (or a unique prefix of it)."""
+        return self.reads.get_artifact(everyday.resolve_id(self.reads, "artifact", artifact_id), as_of=as_of,
+                                       at_position=at_position)
 
     def list_artifacts(self, *, as_of: datetime | None = None, at_position: int | None = None) -> list[ArtifactView]:
         """Every stored artifact version."""
@@ -204,3 +208,39 @@ class ReadUseCases:
     def rebuild_projections(self, progress: Callable[[int, int], None] | None = None) -> RebuildReport:
         """Reset the read models and replay the whole log."""
         return rebuild(self.reader.engine, self.reader.store, progress=progress)
+
+    # --- everyday use: describe, compare, search by metadata, completion ----------------
+
+    def describe_model(self, name: str, *, as_of: datetime | None = None,
+                       at_position: int | None = None) -> describe.ModelDescription:
+        """A model with its versions by stage, aliases and latest activity."""
+        return describe.describe_model(self.reads, name, self.resolve_point(as_of, at_position))
+
+    def describe_version(self, model: str, version: VersionRef = None, *, as_of: datetime | None = None,
+                         at_position: int | None = None) -> describe.VersionDescription:
+        """A version with its metadata, metrics, tags, artifacts, runs and stage history."""
+        return describe.describe_version(self.reads, model, version, self.resolve_point(as_of, at_position))
+
+    def compare_versions(self, model: str, versions: Sequence[VersionRef], *, as_of: datetime | None = None,
+                         at_position: int | None = None) -> describe.VersionComparison:
+        """Two or more versions of a model described side by side."""
+        return everyday.compare_versions(self.reads, model, versions, self.resolve_point(as_of, at_position))
+
+    def list_model_summaries(self, *, name: str | None = None, tag: str | None = None, sort_by: str = "name",
+                             page: int = 1, size: int = 50, as_of: datetime | None = None,
+                             at_position: int | None = None) -> Page[describe.ModelSummary]:
+        """A page of models with their production and staging versions and who changed each last."""
+        return describe.list_model_summaries(self.reads, name=name, tag=tag, sort_by=sort_by, page=page, size=size,
+                                             position=self.resolve_point(as_of, at_position))
+
+    def search_versions(self, model: str, *, stage: str | None = None, sort_by: str = "number",
+                        filters: Sequence[str] = (), as_of: datetime | None = None,
+                        at_position: int | None = None) -> list[describe.VersionRow]:
+        """The versions of a model with their current metadata, filtered (``metric:accuracy>0.9``) and sorted
+        (``number``, ``created``, ``updated``, ``metric:KEY`` highest first, ``metadata:KEY``)."""
+        return everyday.search_versions(self.reads, model, stage=stage, sort_by=sort_by, filters=filters,
+                                        position=self.resolve_point(as_of, at_position))
+
+    def complete(self, kind: str, prefix: str = "", *, model: str | None = None, limit: int = 50) -> list[str]:
+        """Completion candidates: model names, version selectors of ``model``, or run ids, starting with prefix."""
+        return everyday.complete(self.reads, kind, prefix, model, limit)

@@ -41,6 +41,7 @@ class VersionUpdate:
     aliases_removed: tuple[AliasRemoved, ...]
     details: VersionChanged | None
     events: tuple[StoredEvent, ...]
+    metadata_logged: VersionChanged | None = None
 
 
 @dataclass(frozen=True)

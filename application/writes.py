@@ -4,9 +4,10 @@ and returns the typed outcome. The only module above the core that builds comman
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from modelog.application.api import VersionRef
+from modelog.application.everyday import with_model_suggestion
 from modelog.application.reads import ReadUseCases
 from modelog.application.results import (
     AliasMoved,
@@ -21,7 +22,7 @@ from modelog.application.results import (
     VersionUpdate,
 )
 from modelog.registry import commands as cmd
-from modelog.registry.errors import ConflictError, InvalidInputError
+from modelog.registry.errors import ConflictError, InvalidInputError, NotFoundError
 from modelog.registry.outcomes import Outcome
 from modelog.registry.service import CommandService
 
@@ -50,7 +51,14 @@ class WriteUseCases:
         self.reads = reads
 
     def _run(self, command: cmd.Command, kind: type[OutcomeT]) -> OutcomeT:
-        return _expect(self.commands.execute(command), kind)
+        try:
+            return _expect(self.commands.execute(command), kind)
+        except NotFoundError as error:  # a mistyped model name: suggest the closest ones that exist
+            name = getattr(command, "model", None)
+            name = getattr(name, "name", name)  # a run's model context, or the model name itself
+            if not isinstance(name, str):
+                raise
+            raise with_model_suggestion(error, self.reads.reads, name) from None
 
     # --- models --------------------------------------------------------------------
 
@@ -107,27 +115,33 @@ class WriteUseCases:
 
     def update_version(self, model: str, version: VersionRef, *, stage: str | None = None, force: bool = False,
                        name: str | None = None, description: str | None = None, set_aliases: Sequence[str] = (),
-                       remove_aliases: Sequence[str] = ()) -> VersionUpdate:
+                       remove_aliases: Sequence[str] = (), add_tags: Sequence[str] = (),
+                       remove_tags: Sequence[str] = (), metadata: Mapping[str, Any] | None = None) -> VersionUpdate:
         """Apply every requested change to one version in one transaction."""
         target = self.reads.get_version(model, version)
         model_name, number = target.model_name, target.number
         stage_change = [cmd.SetStage(model=model_name, version=number, stage=stage, force=force)] if stage else []
         aliases = [cmd.SetAlias(model=model_name, version=number, alias=a) for a in set_aliases]
         removals = [cmd.RemoveAlias(model=model_name, alias=a) for a in remove_aliases]
-        details = [cmd.UpdateVersion(model=model_name, version=number, name=name, description=description)] \
-            if name is not None or description is not None else []
-        commands: list[cmd.Command] = [*stage_change, *aliases, *removals, *details]
+        details = [cmd.UpdateVersion(model=model_name, version=number, name=name, description=description,
+                                     add_tags=tuple(add_tags), remove_tags=tuple(remove_tags))] \
+            if name is not None or description is not None or add_tags or remove_tags else []
+        logged = [cmd.LogVersionMetadata(model=model_name, version=number, values=dict(metadata))] if metadata else []
+        commands: list[cmd.Command] = [*stage_change, *aliases, *removals, *details, *logged]
         if not commands:
-            raise InvalidInputError("nothing to update: give a stage, a name, a description or aliases")
+            raise InvalidInputError("nothing to update: give a stage, a name, a description, aliases, tags or "
+                                    "metadata")
         done = self.commands.execute_all(commands)
         outcomes = iter(done.outcomes)  # in the order of ``commands``
         staged = _take(outcomes, StageChanged, len(stage_change))
         aliased = _take(outcomes, AliasMoved, len(aliases))
         removed = _take(outcomes, AliasRemoved, len(removals))
         described = _take(outcomes, VersionChanged, len(details))
+        metadata_logged = _take(outcomes, VersionChanged, len(logged))
         return VersionUpdate(model_name=model_name, number=number, stage=staged[0] if staged else None,
                              aliases_set=aliased, aliases_removed=removed,
-                             details=described[0] if described else None, events=done.events)
+                             details=described[0] if described else None, events=done.events,
+                             metadata_logged=metadata_logged[0] if metadata_logged else None)
 
     def link_artifact(self, model: str, version: VersionRef, artifact_id: str, *, name: str | None = None,
                       kind: str = "data", overwrite: bool = False) -> ArtifactLinkRecorded:
@@ -170,3 +184,10 @@ class WriteUseCases:
                                 failed_step=failed_step, delete_created_version=delete_created_version,
                                 duration_ms=duration_ms)
         return self._run(command, RunFinished)
+
+    # --- version metadata ----------------------------------------------------------
+
+    def log_metadata(self, model: str, version: VersionRef, values: Mapping[str, Any]) -> VersionChanged:
+        """Log metadata (metrics, parameters...) on a version: one event, every value kept in its history."""
+        command = cmd.LogVersionMetadata(model=model, version=version, values=dict(values))
+        return self._run(command, VersionChanged)

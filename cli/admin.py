@@ -17,11 +17,12 @@ from modelog.application.admin import (
     write_backup,
 )
 from modelog.application.bootstrap import database_status, upgrade_database
-from modelog.cli.common import confirm, is_interactive, yes_option
+from modelog.cli.common import confirm, is_interactive, output_option, yes_option
 from modelog.cli.output import echo, echo_json, echo_table
+from modelog.cli.strict import StrictCommand, StrictGroup
 
 
-@click.command("clean")
+@click.command(cls=StrictCommand, name="clean")
 @yes_option
 @click.option("--no-backup", is_flag=True, help="Do not write a backup bundle (log and artifacts) first.")
 @click.option("--database-name", metavar="NAME",
@@ -84,7 +85,7 @@ def _backup(location: RegistryLocation) -> None:
                f"(restore with: modelog import {path}).")
 
 
-@click.group("db")
+@click.group(cls=StrictGroup, name="db")
 def db() -> None:
     """Inspect and upgrade the registry database schema.
 
@@ -137,7 +138,7 @@ def status(output: str) -> None:
         raise click.ClickException(f"tampering suspected: {'; '.join(problems)}")
 
 
-@click.group("integration")
+@click.group(cls=StrictGroup, name="integration")
 def integration() -> None:
     """List and install optional integrations (pip extras of modelog).
 
@@ -148,13 +149,20 @@ def integration() -> None:
 
 
 @integration.command("list")
-def list_integrations() -> None:
+@output_option
+def list_integrations(output: str) -> None:
     """List the optional integrations and whether they are installed.
+
+    JSON: a list of {"name", "installed", "requirements", "summary"}.
 
     \b
     Example:
       modelog integration list
     """
+    if output == "json":
+        echo_json([{"name": i.name, "installed": i.installed(), "requirements": i.requirements(),
+                    "summary": i.summary} for i in INTEGRATIONS.values()])
+        return
     rows = [(i.name, "yes" if i.installed() else "no", " ".join(i.requirements()), i.summary)
             for i in INTEGRATIONS.values()]
     echo_table(("INTEGRATION", "INSTALLED", "REQUIREMENTS", "PROVIDES"), rows, "No integrations.",

@@ -5,9 +5,10 @@ from __future__ import annotations
 import click
 from modelog.cli.common import registry_api
 from modelog.cli.output import echo, echo_json
+from modelog.cli.strict import StrictGroup
 
 
-@click.group("artifacts")
+@click.group(cls=StrictGroup, name="artifacts")
 def artifacts() -> None:
     """Check the artifact store against the log.
 

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import click
 from modelog.application.api import RegistryAPI
 from modelog.application.local import connect
-from modelog.cli.output import escape_controls
+from modelog.cli.output import echo, escape_controls
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -44,10 +44,15 @@ class IsoTimestamp(click.ParamType[datetime]):
                       f"{value}+00:00) or a later date", param, ctx)
 
 
+def output_option(func: F) -> F:
+    """Add -o/--output (table for people, json for machines) to a command that prints a result."""
+    return click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True,
+                        help="Aligned table for people, or JSON for machines (e.g. jq).")(func)
+
+
 def read_options(func: F) -> F:
     """Add --as-of, --at-position and -o/--output to a read command."""
-    func = click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True,
-                        help="Aligned table for people, or JSON for machines (e.g. jq).")(func)
+    func = output_option(func)
     func = click.option("--at-position", type=click.IntRange(min=0), metavar="N", help=AT_POSITION_HELP)(func)
     return click.option("--as-of", type=IsoTimestamp(), metavar="TIMESTAMP", help=AS_OF_HELP)(func)
 
@@ -79,7 +84,7 @@ def note_resolved_position(api: RegistryAPI) -> None:
         return
     used = api.resolve_point(at_position=asked)
     if used != asked:
-        click.echo(f"Note: log position {asked} is inside one command's events; answered as of position {used}, "
+        echo(f"Note: log position {asked} is inside one command's events; answered as of position {used}, "
                    "where the command before it ended.", err=True)
 
 
@@ -90,6 +95,9 @@ def registry_api(*, writable: bool = False) -> Iterator[RegistryAPI]:
     A read-only SQLite registry is opened for reading, unless ``writable`` (every command that
     changes something): then it is refused at once with one line naming the database.
     """
+    # Imported here: the command modules stay free of SQLAlchemy until a command runs, so shell
+    # completion (which loads them to parse the line) answers fast.
+
     with connect(writable=writable) as api:
         yield api
         note_resolved_position(api)

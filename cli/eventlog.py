@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -9,8 +10,9 @@ from typing import Any
 import click
 from modelog.application.bundle import export_to_path, import_from_path
 from modelog.application.results import event_record
-from modelog.cli.common import point_in_time, read_options, registry_api
+from modelog.cli.common import output_option, point_in_time, read_options, registry_api
 from modelog.cli.output import echo, echo_json, echo_table, when
+from modelog.cli.strict import StrictCommand, StrictGroup
 from modelog.projections.history import describe
 from modelog.registry.anchors import Anchor, parse_anchor
 from modelog.registry.errors import InvalidInputError
@@ -18,7 +20,7 @@ from modelog.registry.errors import InvalidInputError
 LOG_COLUMNS = ("POSITION", "TIME", "STREAM", "EVENT", "ACTOR", "SUMMARY")
 
 
-@click.group("log")
+@click.group(cls=StrictGroup, name="log")
 def log() -> None:
     """Show and verify the append-only, hash-chained event log.
 
@@ -99,13 +101,18 @@ def head(as_of: datetime | None, at_position: int | None, output: str) -> None:
 @click.option("--rules", is_flag=True,
               help="Also replay the log through the domain's rules and report the first event a command could never "
                    "have appended (a forged or unchecked import); about as long again as the chain check.")
-def verify(anchors: tuple[Anchor, ...], rules: bool) -> None:
+@output_option
+def verify(anchors: tuple[Anchor, ...], rules: bool, output: str) -> None:
     """Verify the hash chain of the whole log; exit 1 naming the first bad position if it is broken.
 
     A missing position (a deleted event), an edited event or a broken link all fail the check.
     With --anchor, a log truncated or rewritten (hashes recomputed) since the anchor was taken fails too.
     With --rules, an event the domain would have refused (a stream version gap, two production
     holders, a version number that is not a number...) fails too, naming its position.
+
+    JSON (printed whether or not the check passes): {"checked", "first_bad_position", "problem",
+    "anchors_checked", "anchor_problem", "tampering", "rules_checked",
+    "rule_position", "rule_problem", "ok", "summary"}.
 
     \b
     Example:
@@ -115,12 +122,15 @@ def verify(anchors: tuple[Anchor, ...], rules: bool) -> None:
     """
     with registry_api() as api:
         report = api.verify_log(anchors, rules=rules)
+    if output == "json":
+        echo_json({**asdict(report), "ok": report.ok, "summary": report.describe()})
     if not report.ok:
         raise click.ClickException(report.describe())
-    echo(report.describe())
+    if output != "json":
+        echo(report.describe())
 
 
-@click.command("export")
+@click.command(cls=StrictCommand, name="export")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
 @click.option("--log-only", is_flag=True,
@@ -148,7 +158,7 @@ def export(file: Path, force: bool, log_only: bool) -> None:
         echo(f"Exported {done.events} events to {file} (log only: no artifact files).")
 
 
-@click.command("import")
+@click.command(cls=StrictCommand, name="import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_(file: Path) -> None:
     """Import a bundle or JSON Lines file written by 'modelog export' into an empty registry.

@@ -13,6 +13,7 @@ import sys
 import click
 from modelog.cli.logs import configure_logging, log_traceback
 from modelog.cli.output import escape_controls
+from modelog.cli.strict import StrictGroup
 
 #: Every top-level command: its name, where it is defined ("module:attribute") and the one line
 #: ``modelog --help`` shows for it (a test checks it against the command's own help).
@@ -38,7 +39,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-class ModelogGroup(click.Group):
+class ModelogGroup(StrictGroup):
     """The root group: loads a command's module only when it runs, and turns every failure below it
     into one ``Error: ...`` line and exit status 1."""
 

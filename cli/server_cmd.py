@@ -6,6 +6,7 @@ import ipaddress
 import os
 
 import click
+from modelog.cli.strict import StrictCommand
 
 #: Seconds uvicorn waits for requests in flight after SIGTERM before closing their connections.
 GRACEFUL_SECONDS = 30
@@ -21,7 +22,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-@click.command("server")
+@click.command(cls=StrictCommand, name="server")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on. Loopback only until authentication exists.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True, help="TCP port.")

@@ -116,6 +116,8 @@ _DESCRIBERS: dict[str, Callable[[dict[str, Any]], str]] = {
     E.PIPELINE_RUN_FAILED: lambda d: f"run failed: {d['error_type']}: {d['error_message']}",
     E.ARTIFACT_VERSION_STORED: lambda d: f"stored artifact {d['name']!r} v{d['version']} ({d['data_type']})",
 }
+_DESCRIBERS[E.MODEL_VERSION_METADATA_LOGGED] = lambda d: (
+    f"logged metadata on version {d['number']}: " + ", ".join(f"{k}={v!r}" for k, v in sorted(d["values"].items())))
 del E
 
 

@@ -268,6 +268,21 @@ def tables_needed(only: frozenset[str], events: Sequence[ProjectedEvent]) -> fro
     return only.union(*extra) if extra else only
 
 
+
+
+def _on_metadata_logged(conn: Connection, event: ProjectedEvent, data: dict[str, Any]) -> None:
+    """One row per key logged (see ``tables.version_metadata``); the version is touched."""
+    model_id, actor = _model_id(event), event.meta.get("actor")
+    conn.execute(t.version_metadata.insert(), [
+        {"model_id": model_id, "number": data["number"], "key": key, "position": event.position,
+         "value": canonical_json(value), "recorded_at": event.recorded_at, "actor": actor}
+        for key, value in data["values"].items()])
+    _touch_version(conn, event, data)
+
+
+HANDLERS[EventType.MODEL_VERSION_METADATA_LOGGED.value] = _on_metadata_logged
+
+
 # --- batched application --------------------------------------------------------------
 
 _INSERTS = {name: PositionalInsert(rows.table) for name, rows in ROWS.items()}

@@ -21,6 +21,7 @@ from modelog.projections.boundaries import command_boundary
 from modelog.projections.history import HistoryEntry, describe
 from modelog.projections.log_rows import linked_run_ids, stream_events
 from modelog.projections.projector import apply_events, tables_needed
+from modelog.projections.suggest import did_you_mean
 from modelog.projections.table_rows import TableRows
 from modelog.projections.views import ArtifactView, LinkView, ModelView, Page, RunView, StepView, VersionView
 from modelog.registry._sql.batches import read_batches
@@ -183,7 +184,9 @@ class ReadModel:
     def _live_model_id(self, conn: Connection, name: str) -> str:
         found = conn.execute(select(t.models.c.model_id).where(t.models.c.name_key == name_key(name))).first()
         if found is None:
-            raise NotFoundError(f"model {name!r} does not exist; {self._known_models(conn)}")
+            names = conn.execute(select(t.models.c.name)).scalars().all()
+            hint = did_you_mean(name, names)
+            raise NotFoundError(f"model {name!r} does not exist;{hint or ' ' + self._known_models(conn)}")
         return str(found.model_id)
 
     def look_alike_of(self, name: str) -> str | None:

@@ -131,7 +131,7 @@ checkpoints = Table(
 )
 
 #: Every read-model table, in the order a reset clears them.
-VIEW_TABLES = (artifact_links, run_links, aliases, versions, models, step_runs, runs, artifacts)
+VIEW_TABLES: tuple[Table, ...] = (artifact_links, run_links, aliases, versions, models, step_runs, runs, artifacts)
 
 
 def create_view_schema(conn: Connection) -> None:
@@ -140,3 +140,21 @@ def create_view_schema(conn: Connection) -> None:
     found = conn.execute(checkpoints.select().where(checkpoints.c.name == CHECKPOINT_NAME)).first()
     if found is None:
         conn.execute(checkpoints.insert().values(name=CHECKPOINT_NAME, position=0))
+
+
+# --- version metadata -------------------------------------------------------------------
+# Every value ever logged on a version, one row per key per event (the current value of a key is
+# its row with the highest position): a metric logged again keeps its history.
+
+version_metadata = Table(
+    "view_version_metadata", metadata,
+    Column("model_id", String(64), primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("key", String(300), primary_key=True),
+    Column("position", PositionType, primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("recorded_at", String(32), nullable=False),
+    Column("actor", String(300)),
+)
+
+VIEW_TABLES = (*VIEW_TABLES, version_metadata)

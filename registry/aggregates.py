@@ -284,6 +284,13 @@ class ModelState(Aggregate):
     def _on_ModelVersionDeleted(self, event: ev.ModelVersionDeleted) -> None:
         self.versions[event.number].deleted = True
 
+    def log_metadata(self, target: VersionState, values: dict[str, Any]) -> list[ev.Event]:
+        """Log metadata on ``target``: always an event, so a value logged again is kept in its history."""
+        return [ev.ModelVersionMetadataLogged(number=target.number, values=values)]
+
+    def _on_ModelVersionMetadataLogged(self, event: ev.ModelVersionMetadataLogged) -> None:
+        """Metadata decides nothing later commands check: the state keeps none of it."""
+
     def _on_ArtifactLinked(self, event: ev.ArtifactLinked) -> None:
         key = (event.pipeline, event.step, event.name, event.kind.value)
         self.versions[event.number].links.setdefault(key, []).append(event.artifact_id)

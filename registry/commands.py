@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 from modelog.registry.errors import InvalidInputError
+from modelog.registry.metadata_values import clean_metadata
 from modelog.registry.selectors import LATEST, VersionSelector, parse_selector
 from modelog.registry.validation import (
     MAX_HASH_LENGTH,
@@ -359,3 +360,9 @@ class FinishRun(Command):
     failed_step: Annotated[str | None, _clipped(MAX_LABEL_LENGTH)] = None
     delete_created_version: bool = False
     duration_ms: Annotated[float, BeforeValidator(_check_duration)] = 0.0
+
+
+class LogVersionMetadata(_VersionCommand):
+    """Log metadata on a version: numbers, texts, booleans, lists and objects (see :mod:`registry.metadata_values`)."""
+
+    values: Annotated[dict[str, Any], BeforeValidator(clean_metadata)]

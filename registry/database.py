@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from modelog.registry.errors import RegistryError, StorageError
+from modelog.registry.locations import registry_home as registry_home  # re-exported: callers import them here
+from modelog.registry.locations import resolve_url as resolve_url
 from modelog.registry.urls import normalise_url
 from sqlalchemy import create_engine, event
 from sqlalchemy import exc as sa_exc
@@ -32,20 +34,6 @@ SESSION_LIMITS = (
     ("idle_in_transaction_session_timeout", "MODELOG_IDLE_TRANSACTION_TIMEOUT_MS", 30_000),
 )
 SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
-
-
-def registry_home(home: str | os.PathLike[str] | None = None) -> Path:
-    """The registry home: ``home``, else ``$MODELOG_HOME``, else ``~/.modelog``."""
-    chosen = home or os.environ.get("MODELOG_HOME") or Path.home() / ".modelog"
-    return Path(chosen).expanduser()
-
-
-def resolve_url(url: str | None = None, home: str | os.PathLike[str] | None = None) -> str:
-    """The database URL: ``url``, else ``$MODELOG_DATABASE_URL``, else a SQLite file in the home."""
-    chosen = url or os.environ.get("MODELOG_DATABASE_URL")
-    if chosen:
-        return chosen
-    return f"sqlite:///{registry_home(home) / 'registry.db'}"
 
 
 def is_sqlite(url_or_engine: str | Engine) -> bool:

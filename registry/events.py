@@ -244,3 +244,13 @@ class ArtifactVersionStored(Event):
     materializer: str
     run_id: str | None = None
     step: str | None = None
+
+
+# --- version metadata (stream "model-<id>") --------------------------------------------
+
+
+class ModelVersionMetadataLogged(Event):
+    """Metadata (metrics, parameters, notes) was logged on a version; a key logged again keeps every value."""
+
+    number: int
+    values: dict[str, Any]

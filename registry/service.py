@@ -85,6 +85,7 @@ class CommandService:
             cmd.CompleteStep: self._complete_step,
             cmd.FinishRun: self._finish_run,
         }
+        self._handlers[cmd.LogVersionMetadata] = self._log_version_metadata
 
     # --- execution -----------------------------------------------------------------
 
@@ -273,6 +274,11 @@ class CommandService:
         self._record_model(uow, model, model.delete_version(target, command.reason, command.run_id))
         return _Decision(self._version_changed(model, target.number), run_id=command.run_id)
 
+    def _log_version_metadata(self, uow: UnitOfWork, command: cmd.LogVersionMetadata) -> _Decision:
+        model, target = self._version(uow, command)
+        self._record_model(uow, model, model.log_metadata(target, command.values))
+        return _Decision(self._version_changed(model, target.number))
+
     # --- run handlers --------------------------------------------------------------
 
     def _start_run(self, uow: UnitOfWork, command: cmd.StartRun) -> _Decision:
@@ -294,6 +300,8 @@ class CommandService:
 
     def _run_model(self, uow: UnitOfWork, context: cmd.ModelContext) -> tuple[ModelState, VersionState, bool]:
         claim = uow.load(NameClaim, name_stream(context.name))
+        if claim.holder is None and not context.create_new_version:  # a consumer of a model that is not there
+            raise NotFoundError(f"model {context.name!r} does not exist")
         if claim.holder is None:
             model = self._register(uow, context.register or cmd.RegisterModel(name=context.name, implicit=True))
         else:

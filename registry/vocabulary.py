@@ -95,3 +95,4 @@ class EventType(StrEnum):
     PIPELINE_RUN_COMPLETED = "PipelineRunCompleted"
     PIPELINE_RUN_FAILED = "PipelineRunFailed"
     ARTIFACT_VERSION_STORED = "ArtifactVersionStored"
+    MODEL_VERSION_METADATA_LOGGED = "ModelVersionMetadataLogged"

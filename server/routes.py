@@ -158,7 +158,9 @@ async def _update_version(r: Request, b: Body) -> Response:
     s = state_of(r)
     return answer(await s.call(s.api.update_version, _p(r, "model"), _p(r, "version"), stage=b.opt_text("stage"),
                                force=b.flag("force"), name=b.opt_text("name"), description=b.opt_text("description"),
-                               set_aliases=b.texts("set_aliases"), remove_aliases=b.texts("remove_aliases")))
+                               set_aliases=b.texts("set_aliases"), remove_aliases=b.texts("remove_aliases"),
+                               add_tags=b.texts("add_tags"), remove_tags=b.texts("remove_tags"),
+                               metadata=b.raw("metadata")))
 
 
 async def _set_stage(r: Request, b: Body) -> Response:
@@ -307,6 +309,49 @@ async def _rebuild_projections(r: Request, b: Body) -> Response:
     return answer(await s.call(s.api.rebuild_projections))
 
 
+# --- everyday use: describe, compare, search by metadata, completion ------------------------
+
+
+async def _describe_model(r: Request) -> Response:
+    s = state_of(r)
+    return answer(await s.call(s.api.describe_model, _p(r, "model"), **point(r.query_params)))
+
+
+async def _describe_version(r: Request) -> Response:
+    s = state_of(r)
+    return answer(await s.call(s.api.describe_version, _p(r, "model"), _p(r, "version"), **point(r.query_params)))
+
+
+async def _compare_versions(r: Request) -> Response:
+    s, q = state_of(r), r.query_params
+    return answer(await s.call(s.api.compare_versions, _p(r, "model"), q.getlist("version"), **point(q)))
+
+
+async def _list_model_summaries(r: Request) -> Response:
+    s, q = state_of(r), r.query_params
+    size = query_int(q, "size", 50, minimum=1, maximum=MAX_PAGE_SIZE)
+    return answer(await s.call(s.api.list_model_summaries, name=q.get("name"), tag=q.get("tag"),
+                               sort_by=q.get("sort_by") or "name", page=query_int(q, "page", 1, minimum=1) or 1,
+                               size=size or 50, **point(q)))
+
+
+async def _search_versions(r: Request) -> Response:
+    s, q = state_of(r), r.query_params
+    return paged(await s.call(s.api.search_versions, _p(r, "model"), stage=q.get("stage"),
+                              sort_by=q.get("sort_by") or "number", filters=q.getlist("filter"), **point(q)), q)
+
+
+async def _log_metadata(r: Request, b: Body) -> Response:
+    s = state_of(r)
+    return answer(await s.call(s.api.log_metadata, _p(r, "model"), _p(r, "version"), b.raw("values")))
+
+
+async def _complete(r: Request) -> Response:
+    s, q = state_of(r), r.query_params
+    return answer(await s.call(s.api.complete, q.get("kind") or "", q.get("prefix") or "", model=q.get("model"),
+                               limit=query_int(q, "limit", 50, minimum=1, maximum=MAX_PAGE_SIZE) or 50))
+
+
 def _e(method: str, path: str, handler: Any, summary: str, *, query: tuple[str, ...] = (),
        body: tuple[str, ...] = (), streamed: str | None = None) -> Endpoint:
     command = method != "GET"
@@ -333,7 +378,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
        body=("name", "description", "tags")),
     _e("GET", _V, _get_version, "The version a selector names (number, name, stage, latest, @alias).", query=POINT),
     _e("PATCH", _V, _update_version, "Promote, rename, describe and alias a version together (all or nothing).",
-       body=("stage", "force", "name", "description", "set_aliases", "remove_aliases")),
+       body=("stage", "force", "name", "description", "set_aliases", "remove_aliases", "add_tags", "remove_tags",
+             "metadata")),
     _e("DELETE", _V, _delete_version, "Delete a version (its number is never reused)."),
     _e("PUT", _V + "/stage", _set_stage, "Move a version into a stage (force archives the holder).",
        body=("stage", "force")),
@@ -383,3 +429,23 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     _e("GET", "/projections/verify", _verify_projections, "Compare the read models with a fresh replay."),
     _e("POST", "/projections/rebuild", _rebuild_projections, "Reset the read models and replay the log."),
 )
+
+#: Everyday use: describe views, comparisons, listings by metadata, metadata logging, completion.
+EVERYDAY_ENDPOINTS: tuple[Endpoint, ...] = (
+    _e("GET", "/model-summaries", _list_model_summaries,
+       "A page of models with their production and staging versions and who changed each last.",
+       query=("name", "tag", "sort_by", *PAGE, *POINT)),
+    _e("GET", "/models/{model}/describe", _describe_model,
+       "A model with its versions by stage, aliases and latest activity.", query=POINT),
+    _e("GET", "/models/{model}/compare", _compare_versions, "Versions of a model side by side (version=A&version=B).",
+       query=("version", *POINT)),
+    _e("GET", "/models/{model}/version-search", _search_versions,
+       "Versions with their metadata, filtered (filter=metric:accuracy>0.9) and sorted (sort_by=metric:accuracy).",
+       query=("stage", "sort_by", "filter", *PAGE, *POINT)),
+    _e("GET", _V + "/describe", _describe_version,
+       "A version with its metadata, metrics, tags, artifacts, runs and stage history.", query=POINT),
+    _e("POST", _V + "/metadata", _log_metadata, "Log metadata (metrics, parameters) on a version.", body=("values",)),
+    _e("GET", "/complete", _complete, "Completion candidates: model names, version selectors, run ids.",
+       query=("kind", "prefix", "model", "limit")),
+)
+ENDPOINTS = (*EVERYDAY_ENDPOINTS, *ENDPOINTS)

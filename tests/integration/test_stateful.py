@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from modelog.projections import tables as t
+from modelog.projections.describe import version_metadata
 from modelog.projections.rebuild import rebuild, verify
 from modelog.registry import commands as cmd
 from modelog.registry.database import transaction
@@ -60,6 +61,8 @@ def snapshot(reads: Any, **point: Any) -> dict[str, Any]:
             "runs": {v.number: [r.as_dict() for r in reads.list_version_runs(model.name, v.number, **point)]
                      for v in versions},
             "history": [h.as_dict() for h in reads.history(model.name, **point)],
+            "metadata": {number: [m.as_dict() for m in logged] for number, logged in version_metadata(
+                reads, model.name, None, reads.resolve_point(**point)).items()},
         }
     return found
 
@@ -130,6 +133,11 @@ class RegistryMachine(RuleBasedStateMachine):
     @rule(name=NAMES, selector=SELECTORS, new_name=VERSION_NAMES, add=st.sampled_from([(), ("t",)]))
     def update_version(self, name: str, selector: Any, new_name: str | None, add: tuple[str, ...]) -> None:
         self.run(cmd.UpdateVersion(model=name, version=selector, name=new_name, add_tags=add))
+
+    @rule(name=NAMES, selector=SELECTORS, values=st.sampled_from([{"acc": 0.9}, {"acc": 0.95, "p": {"d": 3}},
+                                                                   {"note": "x", "ok": True}]))
+    def log_metadata(self, name: str, selector: Any, values: dict[str, Any]) -> None:
+        self.build_and_run(lambda: cmd.LogVersionMetadata(model=name, version=selector, values=values))
 
     @rule(name=NAMES, selector=SELECTORS, stage=STAGES, force=st.booleans())
     def set_stage(self, name: str, selector: Any, stage: str, force: bool) -> None:

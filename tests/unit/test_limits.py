@@ -64,6 +64,8 @@ COLUMN_LIMITS = {
     "view_artifacts.run_id": MAX_ID_LENGTH, "view_artifacts.step": MAX_NAME_LENGTH,
     "view_artifacts.created_at": TIME,
     "view_checkpoints.name": len("registry"),
+    "view_version_metadata.model_id": UUID, "view_version_metadata.key": MAX_NAME_LENGTH,
+    "view_version_metadata.recorded_at": TIME, "view_version_metadata.actor": MAX_ACTOR_LENGTH,
 }
 
 
