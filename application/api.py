@@ -24,14 +24,17 @@ if TYPE_CHECKING:
         ArtifactLinkRecorded,
         LogVerification,
         ModelChanged,
+        PrincipalChanged,
         RunFinished,
         RunStarted,
         StageChanged,
         StepRecorded,
+        TokenChanged,
         VersionChanged,
         VersionUpdate,
     )
     from modelog.projections.history import HistoryEntry
+    from modelog.projections.identity import PrincipalView, TokenView
     from modelog.projections.rebuild import RebuildReport, VerifyViewsReport
     from modelog.projections.views import ArtifactView, LinkView, ModelView, Page, RunView, StepView, VersionView
     from modelog.registry.anchors import Anchor
@@ -204,6 +207,28 @@ class RegistryAPI(Protocol):
 
     def rebuild_projections(self, progress: Callable[[int, int], None] | None = None) -> RebuildReport:
         """Reset the read models and replay the whole log into them."""
+
+    # --- principals and API tokens ---------------------------------------------------
+
+    def add_principal(self, name: str) -> PrincipalChanged:
+        """Add a principal (a person or a pipeline) that API tokens can be issued to."""
+
+    def disable_principal(self, name: str) -> PrincipalChanged:
+        """Disable a principal: its tokens are refused from the next request on, and it gets no new ones."""
+
+    def list_principals(self, *, as_of: datetime | None = None,
+                        at_position: int | None = None) -> list[PrincipalView]:
+        """Every principal, by name."""
+
+    def create_token(self, principal: str, *, expires: str | None = None) -> TokenChanged:
+        """Issue an API token (``expires``: a duration such as ``30d``); the answer alone carries the token."""
+
+    def list_tokens(self, *, principal: str | None = None, as_of: datetime | None = None,
+                    at_position: int | None = None) -> list[TokenView]:
+        """Every API token issued (optionally to one principal), oldest first; never a secret or a hash."""
+
+    def revoke_token(self, token_id: str) -> TokenChanged:
+        """Revoke an API token by id: it is refused from the next request on."""
 
     # --- lifecycle -----------------------------------------------------------------
 

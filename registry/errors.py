@@ -51,3 +51,11 @@ class SchemaVersionError(RegistryError):
 
 class RemoteError(RegistryError):
     """The registry server could not be reached, did not answer in time, or gave an answer that is not the API's."""
+
+
+class AuthenticationError(RegistryError):
+    """A request to the server carries no API token, or one that is unknown, expired, revoked or disabled."""
+
+
+class PermissionDeniedError(RegistryError):
+    """The authenticated principal is not allowed to do this."""

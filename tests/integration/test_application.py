@@ -71,7 +71,7 @@ def api(request: pytest.FixtureRequest, registry: Any, db_url: str, home: Path) 
         return
     server = ServerProcess(db_url, home)
     try:
-        with RemoteRegistry(server.url) as remote:
+        with RemoteRegistry(server.url, token=server.token) as remote:
             yield remote
     finally:
         server.stop()
