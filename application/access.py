@@ -24,8 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from modelog.registry.errors import AuthenticationError, InvalidInputError
-from modelog.registry.recorder import TIME_FORMAT
-from modelog.registry.store import EventStore
+from modelog.registry.recorder import TIME_FORMAT, Recorder
 from modelog.registry.validation import name_key
 from modelog.registry.vocabulary import PRINCIPAL_PREFIX, TOKEN_PREFIX, EventType
 
@@ -98,7 +97,7 @@ class _Token:
 class Authenticator:
     """Checks API tokens against the principals and tokens the log records (see the module's docstring)."""
 
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: Recorder) -> None:
         self.store = store
         self.position = 0
         self.principals: dict[str, tuple[str, bool]] = {}  # name key -> (name, disabled)
