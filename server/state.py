@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from modelog.application.access import Authenticator, Principal, authorize
+from modelog.application.access import Authenticator, KeptHead, Principal, authorize
 from modelog.application.local import LocalRegistry
 from modelog.server.dedup import CommandLog
 from starlette.requests import Request
@@ -36,6 +36,7 @@ class ServerState:
         self._open = open_registry
         self._registry: LocalRegistry | None = None
         self._authenticator: Authenticator | None = None
+        self._head: KeptHead | None = None
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="modelog-api")
         self.commands = CommandLog()
 
@@ -61,7 +62,8 @@ class ServerState:
     async def start(self) -> None:
         """Open the registry (creating or checking its schema) on the registry's thread."""
         self._registry = await self.call(self._open)
-        self._authenticator = Authenticator(self._registry.reader.store)
+        self._head = KeptHead(self._registry.reader.store)
+        self._authenticator = Authenticator(self._registry.reader.store, head=self._head)
         await self.call(self._authenticator.refresh)
 
     def admit(self, token: str | None, claimed_actor: str | None, action: str) -> RequestScope:
@@ -73,6 +75,8 @@ class ServerState:
 
     async def stop(self) -> None:
         """Close the registry on its thread, then stop the thread."""
+        if self._head is not None:
+            await self.call(self._head.close)
         if self._registry is not None:
             await self.call(self._registry.close)
             self._registry = None
