@@ -101,8 +101,8 @@ class _Token:
 
 
 class KeptHead:
-    """The log's head through one kept autocommit connection: the per-request check without a pool checkout
-    or a transaction (a few tens of microseconds instead of hundreds). Used from one thread only."""
+    """The log's head through one kept connection: the per-request check without a pool checkout, in a
+    short transaction of its own (a kept open one would keep reading an old snapshot). One thread only."""
 
     def __init__(self, store: EventStore) -> None:
         self.store = store
@@ -112,8 +112,9 @@ class KeptHead:
         """The position of the last event."""
         try:
             if self._conn is None:
-                self._conn = self.store.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-            return self.store.head(self._conn)
+                self._conn = self.store.engine.connect()
+            with self._conn.begin():
+                return self.store.head(self._conn)
         except sa_exc.DBAPIError as error:
             self.close()  # a dropped connection: the next request opens a new one
             raise StorageError(describe_db_error(error)) from error

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -101,3 +102,17 @@ class ServerProcess:
     def stopped_gracefully(self) -> bool:
         """True when the process exited on SIGTERM after closing the registry (the app's shutdown ran)."""
         return self.proc.returncode in (0, -signal.SIGTERM) and '"event": "stopped"' in self.log.read_text()
+
+
+#: The JSON body limit of the test servers that check oversized bodies (64 KiB: a CLI argument can exceed it).
+SMALL_BODY = {"MODELOG_SERVER_MAX_BODY": "65536"}
+
+
+@contextlib.contextmanager
+def serving(db_url: str, home: Path, *, extra_env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
+    """A running server (see :class:`ServerProcess`) for the block, stopped after it."""
+    running = ServerProcess(db_url, home, extra_env=extra_env)
+    try:
+        yield running
+    finally:
+        running.stop()

@@ -21,16 +21,13 @@ from modelog.application.requests import OutputSpec
 from modelog.registry.errors import ArtifactIntegrityError, ConflictError, InvalidInputError, NotFoundError, RemoteError
 from modelog.server.routes import ENDPOINTS
 
-from tests.server_support import MODELOG, ServerProcess, free_port
+from tests.server_support import MODELOG, SMALL_BODY, ServerProcess, free_port, serving
 
 
 @pytest.fixture
 def server(db_url: str, tmp_path: Path) -> Iterator[ServerProcess]:
-    running = ServerProcess(db_url, tmp_path / "server-home", extra_env={"MODELOG_SERVER_MAX_BODY": "65536"})
-    try:
+    with serving(db_url, tmp_path / "server-home", extra_env=SMALL_BODY) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture

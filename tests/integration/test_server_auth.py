@@ -24,16 +24,13 @@ from modelog.application.local import connect
 from modelog.registry.database import create_engine_for, transaction
 from modelog.server.routes import ENDPOINTS
 
-from tests.server_support import MODELOG, PRINCIPAL, ServerProcess, issue_token
+from tests.server_support import MODELOG, PRINCIPAL, SMALL_BODY, ServerProcess, issue_token, serving
 
 
 @pytest.fixture
 def server(db_url: str, tmp_path: Path) -> Iterator[ServerProcess]:
-    running = ServerProcess(db_url, tmp_path / "server-home", extra_env={"MODELOG_SERVER_MAX_BODY": "65536"})
-    try:
+    with serving(db_url, tmp_path / "server-home", extra_env=SMALL_BODY) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
