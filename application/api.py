@@ -24,10 +24,12 @@ if TYPE_CHECKING:
         ArtifactLinkRecorded,
         LogVerification,
         ModelChanged,
+        PrincipalChanged,
         RunFinished,
         RunStarted,
         StageChanged,
         StepRecorded,
+        TokenChanged,
         VersionChanged,
         VersionUpdate,
     )
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
         VersionRow,
     )
     from modelog.projections.history import HistoryEntry
+    from modelog.projections.identity import PrincipalView, TokenView
     from modelog.projections.rebuild import RebuildReport, VerifyViewsReport
     from modelog.projections.views import ArtifactView, LinkView, ModelView, Page, RunView, StepView, VersionView
     from modelog.registry.anchors import Anchor
@@ -245,6 +248,28 @@ class RegistryAPI(Protocol):
 
     def complete(self, kind: str, prefix: str = "", *, model: str | None = None, limit: int = 50) -> list[str]:
         """Completion candidates (kind: model, version, run, artifact) starting with ``prefix``."""
+
+    # --- principals and API tokens ---------------------------------------------------
+
+    def add_principal(self, name: str) -> PrincipalChanged:
+        """Add a principal (a person or a pipeline) that API tokens can be issued to."""
+
+    def disable_principal(self, name: str) -> PrincipalChanged:
+        """Disable a principal: its tokens are refused from the next request on, and it gets no new ones."""
+
+    def list_principals(self, *, as_of: datetime | None = None,
+                        at_position: int | None = None) -> list[PrincipalView]:
+        """Every principal, by name."""
+
+    def create_token(self, principal: str, *, expires: str | None = None) -> TokenChanged:
+        """Issue an API token (``expires``: a duration such as ``30d``); the answer alone carries the token."""
+
+    def list_tokens(self, *, principal: str | None = None, as_of: datetime | None = None,
+                    at_position: int | None = None) -> list[TokenView]:
+        """Every API token issued (optionally to one principal), oldest first; never a secret or a hash."""
+
+    def revoke_token(self, token_id: str) -> TokenChanged:
+        """Revoke an API token by id: it is refused from the next request on."""
 
     # --- lifecycle -----------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from modelog.application.bootstrap import Reader
 from modelog.application.results import LogVerification
 from modelog.projections import describe
 from modelog.projections.history import HistoryEntry
+from modelog.projections.identity import PrincipalView, TokenView
 from modelog.projections.queries import ReadModel
 from modelog.projections.rebuild import RebuildReport, VerifyViewsReport, rebuild, tamper_evidence, verify
 from modelog.projections.views import ArtifactView, LinkView, ModelView, Page, RunView, StepView, VersionView
@@ -126,6 +127,16 @@ class ReadUseCases:
     def list_artifacts(self, *, as_of: datetime | None = None, at_position: int | None = None) -> list[ArtifactView]:
         """Every stored artifact version."""
         return self.reads.list_artifacts(as_of=as_of, at_position=at_position)
+
+    def list_principals(self, *, as_of: datetime | None = None,
+                        at_position: int | None = None) -> list[PrincipalView]:
+        """Every principal, by name."""
+        return self.reads.list_principals(as_of=as_of, at_position=at_position)
+
+    def list_tokens(self, *, principal: str | None = None, as_of: datetime | None = None,
+                    at_position: int | None = None) -> list[TokenView]:
+        """Every API token issued (optionally to one principal), oldest first; never a secret or a hash."""
+        return self.reads.list_tokens(principal=principal, as_of=as_of, at_position=at_position)
 
     def store_blob(self, data: bytes) -> StoredBlob:
         """Write bytes to the content-addressed store (once per distinct content)."""

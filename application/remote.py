@@ -34,10 +34,12 @@ from modelog.application.results import (
     ArtifactLinkRecorded,
     LogVerification,
     ModelChanged,
+    PrincipalChanged,
     RunFinished,
     RunStarted,
     StageChanged,
     StepRecorded,
+    TokenChanged,
     VersionChanged,
     VersionUpdate,
 )
@@ -50,6 +52,7 @@ from modelog.projections.describe import (
     VersionRow,
 )
 from modelog.projections.history import HistoryEntry
+from modelog.projections.identity import PrincipalView, TokenView
 from modelog.projections.rebuild import RebuildReport, VerifyViewsReport
 from modelog.projections.views import ArtifactView, LinkView, ModelView, Page, RunView, StepView, VersionView
 from modelog.registry.anchors import Anchor
@@ -63,6 +66,7 @@ if TYPE_CHECKING:
     from modelog.registry.commands import ModelContext, OutputSpec
 
 URL_ENV = "MODELOG_URL"
+TOKEN_ENV = "MODELOG_TOKEN"
 TIMEOUT_ENV = "MODELOG_HTTP_TIMEOUT"
 #: Header carrying the client-generated id of a command; the server answers each id once.
 COMMAND_ID_HEADER = "X-Modelog-Command-Id"
@@ -98,16 +102,20 @@ def _seg(value: object) -> str:
 class RemoteRegistry:
     """Every use case of a registry served by ``modelog server`` (see :class:`~modelog.application.api.RegistryAPI`)."""
 
-    def __init__(self, url: str, *, actor: str | None = None, timeout: float | None = None,
+    def __init__(self, url: str, *, token: str | None = None, actor: str | None = None, timeout: float | None = None,
                  retries: int = RETRIES, transport: httpx.BaseTransport | None = None) -> None:
         parts = urlsplit(url.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise RemoteError(f"{URL_ENV} {url!r} is not a server URL (expected http://HOST:PORT or https://HOST)")
+        secret = (token if token is not None else os.environ.get(TOKEN_ENV, "")).strip()
+        if not secret:
+            raise RemoteError(f"{URL_ENV} is set ({url.strip()}) but {TOKEN_ENV} is not: set {TOKEN_ENV} to an API "
+                              "token of that server (an operator creates one with 'modelog token create NAME')")
         self.url = url.strip().rstrip("/")
         self.retries = max(1, retries)
         seconds = timeout if timeout is not None else float(os.environ.get(TIMEOUT_ENV) or 300)
         self.timeout = seconds
-        headers = {"User-Agent": "modelog-client"}
+        headers = {"User-Agent": "modelog-client", "Authorization": f"Bearer {secret}"}
         if actor:
             headers[ACTOR_HEADER] = actor
         self._http = httpx.Client(
@@ -566,6 +574,40 @@ class RemoteRegistry:
         if model is not None:
             params["model"] = model
         return self._decoded(lambda d: [str(item) for item in d], self._get("/complete", params))
+
+    # --- principals and API tokens ---------------------------------------------------
+
+    def add_principal(self, name: str) -> PrincipalChanged:
+        """Add a principal."""
+        return self._decoded(lambda d: decode(PrincipalChanged, d), self._command("POST", "/principals",
+                                                                                 {"name": name}))
+
+    def disable_principal(self, name: str) -> PrincipalChanged:
+        """Disable a principal."""
+        found = self._command("POST", f"/principals/{_seg(name)}/disable")
+        return self._decoded(lambda d: decode(PrincipalChanged, d), found)
+
+    def list_principals(self, *, as_of: datetime | None = None,
+                        at_position: int | None = None) -> list[PrincipalView]:
+        """Every principal, by name."""
+        return self._decoded(lambda d: decode_list(PrincipalView, d), self._pages("/principals",
+                                                                                 _point(as_of, at_position)))
+
+    def create_token(self, principal: str, *, expires: str | None = None) -> TokenChanged:
+        """Issue an API token (the server draws it; the answer alone carries it)."""
+        found = self._command("POST", "/tokens", {"principal": principal, "expires": expires})
+        return self._decoded(lambda d: decode(TokenChanged, d), found)
+
+    def list_tokens(self, *, principal: str | None = None, as_of: datetime | None = None,
+                    at_position: int | None = None) -> list[TokenView]:
+        """Every API token issued, oldest first."""
+        params = {**_point(as_of, at_position), **({"principal": principal} if principal is not None else {})}
+        return self._decoded(lambda d: decode_list(TokenView, d), self._pages("/tokens", params))
+
+    def revoke_token(self, token_id: str) -> TokenChanged:
+        """Revoke an API token by id."""
+        found = self._command("POST", f"/tokens/{_seg(token_id)}/revoke")
+        return self._decoded(lambda d: decode(TokenChanged, d), found)
 
     # --- lifecycle -----------------------------------------------------------------
 

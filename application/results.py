@@ -15,18 +15,20 @@ from modelog.registry.outcomes import (
     ArtifactLinkRecorded,
     ModelChanged,
     Outcome,
+    PrincipalChanged,
     RunFinished,
     RunStarted,
     StageChanged,
     StepRecorded,
+    TokenChanged,
     VersionChanged,
 )
 from modelog.registry.store import StoredEvent
 
 __all__ = [
     "AliasMoved", "AliasRemoved", "ArtifactLinkRecorded", "LogVerification", "ModelChanged", "Outcome",
-    "RunFinished", "RunStarted", "StageChanged", "StepRecorded", "StoredEvent", "VersionChanged", "VersionUpdate",
-    "event_record",
+    "PrincipalChanged", "RunFinished", "RunStarted", "StageChanged", "StepRecorded", "StoredEvent", "TokenChanged",
+    "VersionChanged", "VersionUpdate", "event_record",
 ]
 
 

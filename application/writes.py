@@ -4,8 +4,10 @@ and returns the typed outcome. The only module above the core that builds comman
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
+from modelog.application.access import expiry_after, new_token
 from modelog.application.api import VersionRef
 from modelog.application.everyday import with_model_suggestion
 from modelog.application.reads import ReadUseCases
@@ -14,14 +16,17 @@ from modelog.application.results import (
     AliasRemoved,
     ArtifactLinkRecorded,
     ModelChanged,
+    PrincipalChanged,
     RunFinished,
     RunStarted,
     StageChanged,
     StepRecorded,
+    TokenChanged,
     VersionChanged,
     VersionUpdate,
 )
 from modelog.registry import commands as cmd
+from modelog.registry import identity
 from modelog.registry.errors import ConflictError, InvalidInputError, NotFoundError
 from modelog.registry.outcomes import Outcome
 from modelog.registry.service import CommandService
@@ -46,13 +51,16 @@ def _take(outcomes: Iterator[Outcome], kind: type[OutcomeT], count: int) -> tupl
 class WriteUseCases:
     """Every command of the registry, over one command service."""
 
-    def __init__(self, commands: CommandService, reads: ReadUseCases) -> None:
+    def __init__(self, commands: CommandService, reads: ReadUseCases, *, actor: str | None = None,
+                 claimed_actor: str | None = None) -> None:
         self.commands = commands
         self.reads = reads
+        #: Who the events record as acting (None: the command service's own actor), and what a client claimed.
+        self.actor, self.claimed_actor = actor, claimed_actor
 
     def _run(self, command: cmd.Command, kind: type[OutcomeT]) -> OutcomeT:
         try:
-            return _expect(self.commands.execute(command), kind)
+            return _expect(self.commands.execute(command, actor=self.actor, claimed_actor=self.claimed_actor), kind)
         except NotFoundError as error:  # a mistyped model name: suggest the closest ones that exist
             name = getattr(command, "model", None)
             name = getattr(name, "name", name)  # a run's model context, or the model name itself
@@ -131,7 +139,7 @@ class WriteUseCases:
         if not commands:
             raise InvalidInputError("nothing to update: give a stage, a name, a description, aliases, tags or "
                                     "metadata")
-        done = self.commands.execute_all(commands)
+        done = self.commands.execute_all(commands, actor=self.actor, claimed_actor=self.claimed_actor)
         outcomes = iter(done.outcomes)  # in the order of ``commands``
         staged = _take(outcomes, StageChanged, len(stage_change))
         aliased = _take(outcomes, AliasMoved, len(aliases))
@@ -191,3 +199,33 @@ class WriteUseCases:
         """Log metadata (metrics, parameters...) on a version: one event, every value kept in its history."""
         command = cmd.LogVersionMetadata(model=model, version=version, values=dict(values))
         return self._run(command, VersionChanged)
+
+    # --- principals and API tokens ---------------------------------------------------
+
+    def add_principal(self, name: str) -> PrincipalChanged:
+        """Add a principal that API tokens can be issued to."""
+        return self._run(identity.AddPrincipal(name=name), PrincipalChanged)
+
+    def disable_principal(self, name: str) -> PrincipalChanged:
+        """Disable a principal: its tokens are refused from the next request on."""
+        return self._run(identity.DisablePrincipal(name=name), PrincipalChanged)
+
+    def create_token(self, principal: str, *, expires: str | None = None) -> TokenChanged:
+        """Issue an API token to a live principal; the answer carries the token itself, the log only its hash."""
+        expires_at = expiry_after(expires)
+        for _ in range(3):  # a clash of 64-bit random ids is next to impossible; draw again if it happens
+            drawn = new_token()
+            command = identity.CreateToken(principal=principal, token_id=drawn.token_id, token_sha256=drawn.sha256,
+                                           expires_at=expires_at)
+            try:
+                issued = self._run(command, TokenChanged)
+            except ConflictError as error:
+                if "already in use" not in str(error):
+                    raise
+                continue
+            return replace(issued, token=drawn.token)
+        raise ConflictError("could not draw an unused token id; try again")
+
+    def revoke_token(self, token_id: str) -> TokenChanged:
+        """Revoke an API token by id: it is refused from the next request on."""
+        return self._run(identity.RevokeToken(token_id=token_id), TokenChanged)

@@ -34,6 +34,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
                     "Rebuild or verify the read models (model, version and artifact views) from the log."),
     "run": ("modelog.cli.runs:run", "List and inspect pipeline runs; close a run whose process died."),
     "server": ("modelog.cli.server_cmd:server", "Serve the registry over HTTP to remote clients (MODELOG_URL)."),
+    "principal": ("modelog.cli.identity_cmd:principal",
+                  "Add, list and disable principals: the identities API tokens belong to."),
+    "token": ("modelog.cli.identity_cmd:token",
+              "Create, list and revoke API tokens for the team server (MODELOG_TOKEN)."),
 }
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

@@ -115,6 +115,11 @@ _DESCRIBERS: dict[str, Callable[[dict[str, Any]], str]] = {
     E.PIPELINE_RUN_COMPLETED: lambda d: "run completed",
     E.PIPELINE_RUN_FAILED: lambda d: f"run failed: {d['error_type']}: {d['error_message']}",
     E.ARTIFACT_VERSION_STORED: lambda d: f"stored artifact {d['name']!r} v{d['version']} ({d['data_type']})",
+    E.PRINCIPAL_ADDED: lambda d: f"principal {d['name']!r} added",
+    E.PRINCIPAL_DISABLED: lambda d: f"principal {d['name']!r} disabled",
+    E.TOKEN_CREATED: lambda d: f"API token {d['token_id']} created for {d['principal']!r}"
+                               + (f", expires {d['expires_at']}" if d.get("expires_at") else ""),
+    E.TOKEN_REVOKED: lambda d: f"API token {d['token_id']} of {d['principal']!r} revoked",
 }
 _DESCRIBERS[E.MODEL_VERSION_METADATA_LOGGED] = lambda d: (
     f"logged metadata on version {d['number']}: " + ", ".join(f"{k}={v!r}" for k, v in sorted(d["values"].items())))

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from modelog.projections import tables as t
+from modelog.projections.identity import HANDLERS as IDENTITY_HANDLERS
 from modelog.projections.table_rows import TableRows
 from modelog.registry._sql.driver import DriverStatement, PositionalInsert
 from modelog.registry.catalog import CURRENT_SCHEMA, upcast
@@ -254,6 +255,8 @@ HANDLERS: dict[str, Handler] = {
     EventType.PIPELINE_RUN_COMPLETED.value: _on_run_completed,
     EventType.PIPELINE_RUN_FAILED.value: _on_run_failed,
 }
+
+HANDLERS.update(IDENTITY_HANDLERS)
 
 #: Tables a handler reads rows of (beyond the model row): a replay that keeps only some tables
 #: (``apply_events(only=...)``) must keep these too whenever such an event is replayed. A tag

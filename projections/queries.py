@@ -19,6 +19,7 @@ from typing import Any
 from modelog.projections import tables as t
 from modelog.projections.boundaries import command_boundary
 from modelog.projections.history import HistoryEntry, describe
+from modelog.projections.identity import PrincipalView, TokenView, principal_views, token_views
 from modelog.projections.log_rows import linked_run_ids, stream_events
 from modelog.projections.projector import apply_events, tables_needed
 from modelog.projections.suggest import did_you_mean
@@ -37,7 +38,9 @@ from modelog.registry.vocabulary import (
     ARTIFACT_PREFIX,
     MODEL_PREFIX,
     MODEL_TEXT_FIELDS,
+    PRINCIPAL_PREFIX,
     RUN_PREFIX,
+    TOKEN_PREFIX,
     EventType,
     artifact_stream,
     model_stream,
@@ -452,6 +455,20 @@ class ReadModel:
         with self._streams_reader(position, everything) as conn:
             rows = conn.execute(t.artifacts.select().order_by(t.artifacts.c.name_key, t.artifacts.c.version)).all()
         return [ArtifactView(**{c: r._mapping[c] for c in ArtifactView.__dataclass_fields__}) for r in rows]
+
+    def list_principals(self, *, as_of: datetime | None = None,
+                        at_position: int | None = None) -> list[PrincipalView]:
+        """Every principal, by name (a past point replays the principal streams)."""
+        position = self.resolve_point(as_of, at_position)
+        with self._streams_reader(position, lambda p: self._log_batches(PRINCIPAL_PREFIX, p)) as conn:
+            return principal_views(conn)
+
+    def list_tokens(self, *, principal: str | None = None, as_of: datetime | None = None,
+                    at_position: int | None = None) -> list[TokenView]:
+        """Every API token issued (optionally to one principal), oldest first."""
+        position = self.resolve_point(as_of, at_position)
+        with self._streams_reader(position, lambda p: self._log_batches(TOKEN_PREFIX, p)) as conn:
+            return token_views(conn, principal)
 
     def find_cached_step(self, cache_key: str) -> list[dict[str, Any]] | None:
         """Outputs of the latest successful run's step with this cache key, or None."""

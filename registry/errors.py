@@ -75,3 +75,11 @@ def as_registry_error(error: BaseException) -> RegistryError | None:
     if isinstance(error, OverflowError):
         return InvalidInputError(f"a number is out of range ({error})")
     return None
+
+
+class AuthenticationError(RegistryError):
+    """A request to the server carries no API token, or one that is unknown, expired, revoked or disabled."""
+
+
+class PermissionDeniedError(RegistryError):
+    """The authenticated principal is not allowed to do this."""

@@ -21,6 +21,7 @@ from modelog.registry.aggregates import (
 )
 from modelog.registry.database import is_transient
 from modelog.registry.errors import ConcurrencyError, ConflictError, InvalidInputError, NotFoundError, StorageError
+from modelog.registry.identity import HANDLERS as IDENTITY_HANDLERS
 from modelog.registry.logs import get_logger
 from modelog.registry.outcomes import (
     AliasMoved,
@@ -60,6 +61,11 @@ class _Decision:
     run_id: str | None = None
 
 
+def _deciding(decide: Callable[[UnitOfWork, Any], Outcome]) -> Callable[[UnitOfWork, Any], _Decision]:
+    """A handler returning only an outcome (the identity commands'), as the service's handlers return."""
+    return lambda uow, command: _Decision(decide(uow, command))
+
+
 class CommandService:
     """Executes commands: decide on fresh state, append atomically, retry on concurrency conflicts."""
 
@@ -86,23 +92,37 @@ class CommandService:
             cmd.FinishRun: self._finish_run,
         }
         self._handlers[cmd.LogVersionMetadata] = self._log_version_metadata
+        for kind, decide in IDENTITY_HANDLERS.items():
+            self._handlers[kind] = _deciding(decide)
 
     # --- execution -----------------------------------------------------------------
 
     def execute(self, command: cmd.Command, *, correlation_id: str | None = None,
-                causation_id: str | None = None) -> Outcome:
-        """Run ``command``; raises a RegistryError subclass on refusal, having written nothing."""
+                causation_id: str | None = None, actor: str | None = None,
+                claimed_actor: str | None = None) -> Outcome:
+        """Run ``command``; raises a RegistryError subclass on refusal, having written nothing.
+
+        ``actor`` (default: the service's) is who the events record as acting, e.g. the principal a
+        server authenticated; ``claimed_actor`` is recorded beside it, unverified (what a client said).
+        """
         handler = self._handlers.get(type(command))
         if handler is None:
             raise InvalidInputError(f"unknown command {type(command).__name__}")
-        meta = {"actor": self.actor, "command": type(command).__name__,
-                "correlation_id": correlation_id or str(uuid.uuid4())}
+        meta = self._meta(type(command).__name__, correlation_id, actor, claimed_actor)
         if causation_id:
             meta["causation_id"] = causation_id
         with self.cache.lock:
             return self._with_retries(handler, command, meta)
 
-    def execute_all(self, commands: list[cmd.Command], *, correlation_id: str | None = None) -> Batch:
+    def _meta(self, command: str, correlation_id: str | None, actor: str | None,
+              claimed_actor: str | None) -> dict[str, Any]:
+        meta = {"actor": actor or self.actor, "command": command, "correlation_id": correlation_id or str(uuid.uuid4())}
+        if claimed_actor:
+            meta["claimed_actor"] = claimed_actor
+        return meta
+
+    def execute_all(self, commands: list[cmd.Command], *, correlation_id: str | None = None,
+                    actor: str | None = None, claimed_actor: str | None = None) -> Batch:
         """Run several commands as one unit of work: all their events are appended together, or none.
 
         The returned result carries every appended event; ``info["results"]`` holds each command's own result.
@@ -111,8 +131,7 @@ class CommandService:
         unknown = [type(c).__name__ for c, h in zip(commands, handlers, strict=True) if h is None]
         if unknown:
             raise InvalidInputError(f"unknown command {unknown[0]}")
-        meta = {"actor": self.actor, "command": "+".join(type(c).__name__ for c in commands),
-                "correlation_id": correlation_id or str(uuid.uuid4())}
+        meta = self._meta("+".join(type(c).__name__ for c in commands), correlation_id, actor, claimed_actor)
 
         def run_all(uow: UnitOfWork, _: Any) -> _Decision:
             outcomes = tuple(h(uow, c).outcome for h, c in zip(handlers, commands, strict=True))  # type: ignore[misc]

@@ -52,7 +52,10 @@ def error_response(status: int, code: str, message: str) -> Response:
 def registry_error_response(error: RegistryError) -> Response:
     """The answer for a refusal of the registry: the same one line the CLI prints."""
     code, status = code_and_status(error)
-    return error_response(status, code, str(error))
+    response = error_response(status, code, str(error))
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="modelog"'
+    return response
 
 
 async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:

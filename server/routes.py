@@ -73,10 +73,10 @@ def _command(fields: tuple[str, ...], handler: CommandHandler) -> Handler:
             except HTTPRefusal as refusal:
                 return error_response(refusal.status, refusal.code, refusal.message)
 
-        log = state_of(request).commands
-        return await log.run(request.headers.get(COMMAND_ID_HEADER),
-                             fingerprint(request.method, request.url.path, raw), execute,
-                             lambda why: error_response(409, "duplicate_command", why))
+        scope = state_of(request)
+        return await scope.commands.run(_command_id(request),
+                                        fingerprint(request.method, request.url.path, raw), execute,
+                                        lambda why: error_response(409, "duplicate_command", why))
     endpoint.__doc__ = handler.__doc__
     return endpoint
 
@@ -91,9 +91,15 @@ def _streamed_command(handler: Handler) -> Handler:
                 return registry_error_response(error)
 
         return await state_of(request).commands.run(
-            request.headers.get(COMMAND_ID_HEADER), fingerprint(request.method, request.url.path, b""), execute,
+            _command_id(request), fingerprint(request.method, request.url.path, b""), execute,
             lambda why: error_response(409, "duplicate_command", why))
     return endpoint
+
+
+def _command_id(request: Request) -> str | None:
+    """The request's command id, qualified by its principal: one principal's id never answers another's request."""
+    found = request.headers.get(COMMAND_ID_HEADER)
+    return f"{state_of(request).principal.name}\0{found}" if found else None
 
 
 # --- models ------------------------------------------------------------------------------
@@ -351,6 +357,38 @@ async def _complete(r: Request) -> Response:
     return answer(await s.call(s.api.complete, q.get("kind") or "", q.get("prefix") or "", model=q.get("model"),
                                limit=query_int(q, "limit", 50, minimum=1, maximum=MAX_PAGE_SIZE) or 50))
 
+# --- principals and API tokens -------------------------------------------------------------
+
+
+async def _add_principal(r: Request, b: Body) -> Response:
+    s = state_of(r)
+    return answer(await s.call(s.api.add_principal, b.text("name")))
+
+
+async def _disable_principal(r: Request, b: Body) -> Response:
+    s = state_of(r)
+    return answer(await s.call(s.api.disable_principal, _p(r, "name")))
+
+
+async def _list_principals(r: Request) -> Response:
+    s, q = state_of(r), r.query_params
+    return paged(await s.call(s.api.list_principals, **point(q)), q)
+
+
+async def _create_token(r: Request, b: Body) -> Response:
+    s = state_of(r)
+    return answer(await s.call(s.api.create_token, b.text("principal"), expires=b.opt_text("expires")))
+
+
+async def _list_tokens(r: Request) -> Response:
+    s, q = state_of(r), r.query_params
+    return paged(await s.call(s.api.list_tokens, principal=q.get("principal"), **point(q)), q)
+
+
+async def _revoke_token(r: Request, b: Body) -> Response:
+    s = state_of(r)
+    return answer(await s.call(s.api.revoke_token, _p(r, "token_id")))
+
 
 def _e(method: str, path: str, handler: Any, summary: str, *, query: tuple[str, ...] = (),
        body: tuple[str, ...] = (), streamed: str | None = None) -> Endpoint:
@@ -428,6 +466,15 @@ ENDPOINTS: tuple[Endpoint, ...] = (
        streamed="application/x-tar"),
     _e("GET", "/projections/verify", _verify_projections, "Compare the read models with a fresh replay."),
     _e("POST", "/projections/rebuild", _rebuild_projections, "Reset the read models and replay the log."),
+    _e("GET", "/principals", _list_principals, "Every principal, by name.", query=(*PAGE, *POINT)),
+    _e("POST", "/principals", _add_principal, "Add a principal that API tokens can be issued to.", body=("name",)),
+    _e("POST", "/principals/{name}/disable", _disable_principal,
+       "Disable a principal: its tokens are refused from the next request on."),
+    _e("GET", "/tokens", _list_tokens, "Every API token issued (never a secret or a hash).",
+       query=("principal", *PAGE, *POINT)),
+    _e("POST", "/tokens", _create_token, "Issue an API token (expires: a duration such as 30d); answered once.",
+       body=("principal", "expires")),
+    _e("POST", "/tokens/{token_id}/revoke", _revoke_token, "Revoke an API token: refused from the next request on."),
 )
 
 #: Everyday use: describe views, comparisons, listings by metadata, metadata logging, completion.

@@ -20,7 +20,7 @@ from modelog.application.local import LocalRegistry, connect
 from modelog.application.remote import RemoteRegistry
 from modelog.application.results import AliasRemoved, StageChanged, VersionUpdate
 from modelog.registry.anchors import parse_anchor
-from modelog.registry.errors import InvalidInputError, NotFoundError, StorageError
+from modelog.registry.errors import ConflictError, InvalidInputError, NotFoundError, StorageError
 
 from modelog import Client
 from tests.server_support import ServerProcess
@@ -71,7 +71,7 @@ def api(request: pytest.FixtureRequest, registry: Any, db_url: str, home: Path) 
         return
     server = ServerProcess(db_url, home)
     try:
-        with RemoteRegistry(server.url) as remote:
+        with RemoteRegistry(server.url, token=server.token) as remote:
             yield remote
     finally:
         server.stop()
@@ -340,3 +340,35 @@ def test_artifact_ids_are_found_by_a_unique_prefix(api: RegistryAPI) -> None:
     assert api.get_artifact(artifact.artifact_id[:8]) == artifact
     assert api.read_artifact(artifact.artifact_id[:8])[0] == artifact
     assert api.complete("artifact", artifact.artifact_id[:4]) == [artifact.artifact_id]
+
+
+def test_principals_and_tokens_are_audited_events_with_typed_outcomes(api: RegistryAPI) -> None:
+    api.add_principal("alice")
+    before = api.log_head().position
+    with pytest.raises(ConflictError, match="^principal 'alice' already exists$"):
+        api.add_principal("ALICE")
+    issued = api.create_token("alice", expires="30d")
+    assert issued.token is not None and issued.token.startswith(f"mlg_{issued.token_id}_") and issued.expires_at
+    created = api.log_events(streams=[f"token-{issued.token_id}"])
+    assert created[0].data["token_sha256"] == hashlib.sha256(issued.token.encode()).hexdigest()
+    assert issued.token.split("_", 2)[2] not in repr(created)  # the log holds the hash, never the token
+    listed = [t for t in api.list_tokens(principal="Alice")]
+    assert [(t.token_id, t.principal, t.status()) for t in listed] == [(issued.token_id, "alice", "active")]
+    revoked = api.revoke_token(issued.token_id)
+    assert revoked.revoked and revoked.principal == "alice" and revoked.token is None
+    with pytest.raises(ConflictError, match="already revoked"):
+        api.revoke_token(issued.token_id)
+    with pytest.raises(NotFoundError, match="^token 0000000000000000 does not exist"):
+        api.revoke_token("0000000000000000")
+    with pytest.raises(InvalidInputError, match="expiry '3x' is not a duration"):
+        api.create_token("alice", expires="3x")
+    api.disable_principal("alice")
+    with pytest.raises(ConflictError, match="is disabled"):
+        api.create_token("alice")
+    with pytest.raises(NotFoundError, match="^principal 'nobody' does not exist"):
+        api.create_token("nobody")
+    assert {p.name: p.disabled for p in api.list_principals()}["alice"] is True
+    assert {p.name: p.disabled for p in api.list_principals(at_position=before)}["alice"] is False
+    assert [t.status() for t in api.list_tokens(principal="alice")] == ["revoked"]
+    assert api.list_tokens(principal="alice", at_position=before) == []
+    assert api.verify_projections().ok

@@ -215,6 +215,8 @@ def _make_version_1(db_url: str, home: Path) -> None:
         with transaction(engine, write=True) as conn:
             for column in ("latest_version", "version_count"):
                 conn.exec_driver_sql(f"ALTER TABLE view_models DROP COLUMN {column}")
+            for table in ("view_principals", "view_tokens"):  # schema version 3
+                conn.exec_driver_sql(f"DROP TABLE {table}")
             conn.exec_driver_sql("UPDATE modelog_schema SET version = 1")
     finally:
         engine.dispose()

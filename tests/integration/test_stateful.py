@@ -18,10 +18,12 @@ from typing import Any
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from modelog.application.access import Authenticator
 from modelog.projections import tables as t
 from modelog.projections.describe import version_metadata
 from modelog.projections.rebuild import rebuild, verify
 from modelog.registry import commands as cmd
+from modelog.registry import identity
 from modelog.registry.database import transaction
 from modelog.registry.errors import RegistryError
 from modelog.registry.store import parse_time
@@ -34,6 +36,8 @@ STAGES = st.sampled_from(["none", "staging", "production", "archived"])
 ALIASES = st.sampled_from(["champ", "best"])
 ARTIFACTS = st.sampled_from(["a1", "a2", "a3"])
 RUNS = st.sampled_from(["r1", "r2", "r3"])
+PRINCIPALS = st.sampled_from(["ana", "Ana", "ci"])
+TOKEN_IDS = st.sampled_from(["0" * 16, "1" * 16, "2" * 16])
 
 
 class Ticking:
@@ -64,6 +68,8 @@ def snapshot(reads: Any, **point: Any) -> dict[str, Any]:
             "metadata": {number: [m.as_dict() for m in logged] for number, logged in version_metadata(
                 reads, model.name, None, reads.resolve_point(**point)).items()},
         }
+    found[" principals"] = [p.as_dict() for p in reads.list_principals(**point)]
+    found[" tokens"] = [token.as_dict() for token in reads.list_tokens(**point)]
     return found
 
 
@@ -85,7 +91,7 @@ class RegistryMachine(RuleBasedStateMachine):
         self.reg = open_registry(f"sqlite:///{self.dir / 'registry.db'}", home=self.dir, actor="machine",
                                  synchronous="OFF")
         self.reg.store.clock = Ticking()
-        self.snapshots: dict[int, dict[str, Any]] = {0: {}}
+        self.snapshots: dict[int, dict[str, Any]] = {0: {" principals": [], " tokens": []}}
         self.numbers_seen: dict[str, set[int]] = {}
         self.runs: list[str] = []
         self.refused = 0
@@ -190,7 +196,33 @@ class RegistryMachine(RuleBasedStateMachine):
         error = "ValueError" if failed else None
         self.run(cmd.FinishRun(run_id=run_id, error_type=error, error_message="boom", delete_created_version=True))
 
+    @rule(name=PRINCIPALS)
+    def add_principal(self, name: str) -> None:
+        self.run(identity.AddPrincipal(name=name))
+
+    @rule(name=PRINCIPALS)
+    def disable_principal(self, name: str) -> None:
+        self.run(identity.DisablePrincipal(name=name))
+
+    @rule(name=PRINCIPALS, token_id=TOKEN_IDS)
+    def create_token(self, name: str, token_id: str) -> None:
+        self.run(identity.CreateToken(principal=name, token_id=token_id, token_sha256=token_id * 4))
+
+    @rule(token_id=TOKEN_IDS)
+    def revoke_token(self, token_id: str) -> None:
+        self.run(identity.RevokeToken(token_id=token_id))
+
     # --- checks after every step -----------------------------------------------------------
+
+    @invariant()
+    def authentication_agrees_with_the_views(self) -> None:
+        authenticator = Authenticator(self.reg.store)
+        authenticator.refresh()
+        disabled = {p.name: p.disabled for p in self.reg.reads.list_principals()}
+        for token in self.reg.reads.list_tokens():
+            held = authenticator.tokens[token.token_id]
+            assert held.revoked == (token.revoked_at is not None)
+            assert authenticator.principals[held.principal_key] == (token.principal, disabled[token.principal])
 
     @invariant()
     def log_and_views_agree(self) -> None:

@@ -65,6 +65,12 @@ COLUMN_LIMITS = {
     "view_artifacts.created_at": TIME,
     "view_checkpoints.name": len("registry"),
     "view_version_metadata.model_id": UUID, "view_version_metadata.key": MAX_NAME_LENGTH,
+    "view_principals.name_key": MAX_NAME_LENGTH, "view_principals.name": MAX_NAME_LENGTH,
+    "view_principals.created_at": TIME, "view_principals.created_by": MAX_ACTOR_LENGTH,
+    "view_principals.disabled_at": TIME, "view_principals.disabled_by": MAX_ACTOR_LENGTH,
+    "view_tokens.token_id": MAX_ID_LENGTH, "view_tokens.principal": MAX_NAME_LENGTH, "view_tokens.expires_at": TIME,
+    "view_tokens.created_at": TIME, "view_tokens.created_by": MAX_ACTOR_LENGTH, "view_tokens.revoked_at": TIME,
+    "view_tokens.revoked_by": MAX_ACTOR_LENGTH,
     "view_version_metadata.recorded_at": TIME, "view_version_metadata.actor": MAX_ACTOR_LENGTH,
 }
 
