@@ -335,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", type=int, default=10_000,
                         help="models in the generated log (10,000 = ~1.12M events, 101k versions, 1M links)")
     parser.add_argument("--requests", type=int, default=100_000,
-                        help="requests of the server section's RSS run (the read figures use a tenth)")
+                        help="requests of the server section's RSS run (the read runs send a twentieth per path)")
     parser.add_argument("--registry", help="reuse this imported registry URL for queries/cli instead of importing")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")

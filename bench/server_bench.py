@@ -3,6 +3,7 @@
 Usage::
 
     python -m bench.server_bench reads URL N LABEL=PATH [LABEL=PATH ...]
+    python -m bench.server_bench saturate URL CLIENTS N PATH
     python -m bench.server_bench rss URL PID N PATH
     python -m bench.server_bench seed URL N
     python -m bench.server_bench walkthrough RUNS
@@ -10,6 +11,8 @@ Usage::
 ``reads``: one ``httpx.Client`` (keep-alive, one connection) sends N sequential GETs per path after
 a warm-up, each answer checked for 200 and JSON; prints req/s, p50 and p99 per label. The same
 client measures MLflow's routes, so both servers are judged by one yardstick.
+``saturate``: CLIENTS ``reads`` processes at once (each its own keep-alive connection, N GETs);
+prints the aggregate req/s (all requests over the wall time of the whole burst), the server's throughput.
 ``rss``: N GETs of PATH, sampling the server's VmRSS from /proc/PID/status 21 times.
 ``seed``: through the remote SDK (RegistryAPI over HTTP, ``$MODELOG_URL`` = URL), register model
 ``m``, create N versions (each a durable command answered after its commit), then point alias
@@ -21,6 +24,7 @@ Every request carries ``Authorization: Bearer $MODELOG_TOKEN`` when that variabl
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -72,6 +76,21 @@ def reads(url: str, n: int, labelled: list[str]) -> dict[str, float]:
             out[f"{label}_p50_ms"] = _percentile(times, 0.50)
             out[f"{label}_p99_ms"] = _percentile(times, 0.99)
     return out
+
+
+def saturate(url: str, clients: int, n: int, path: str) -> dict[str, float]:
+    """Aggregate req/s of ``clients`` load processes sending ``n`` sequential GETs of ``path`` each, at once."""
+    argv = [PY, "-m", "bench.server_bench", "reads", url, str(n), f"x={path}"]
+    started = time.perf_counter()
+    procs = [subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, text=True) for _ in range(clients)]
+    outputs = [p.communicate()[0] for p in procs]
+    elapsed = time.perf_counter() - started
+    if any(p.returncode for p in procs):
+        raise SystemExit(f"a load client failed: {[p.returncode for p in procs]}")
+    each = [json.loads(out.strip().splitlines()[-1]) for out in outputs]
+    # The burst includes each client's start-up and warm-up, so this is a floor of the server's throughput.
+    return {"clients": float(clients), "req_per_s": clients * (n + WARMUP) / elapsed,
+            "p99_ms": max(float(e["x_p99_ms"]) for e in each)}
 
 
 def rss(url: str, pid: int, n: int, path: str) -> dict[str, Any]:
@@ -131,6 +150,8 @@ def main(argv: list[str]) -> dict[str, Any]:
     kind, args = argv[0], argv[1:]
     if kind == "reads":
         return reads(args[0], int(args[1]), args[2:])
+    if kind == "saturate":
+        return saturate(args[0], int(args[1]), int(args[2]), args[3])
     if kind == "rss":
         return rss(args[0], int(args[1]), int(args[2]), args[3])
     if kind == "seed":

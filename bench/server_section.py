@@ -17,8 +17,10 @@ if TYPE_CHECKING:
     from bench.run import Bench
 
 SECTION = "server"
-SEEDED = 1000
+SEEDED = 500
 MLFLOW_READS = 2000
+#: Load-client processes of the saturation run (each one keep-alive connection), and the GETs each sends.
+CLIENTS = 4
 MODELOG_PATHS = ("alias=/api/v1/models/m/versions/%40champion", "stage=/api/v1/models/m/versions/production")
 MLFLOW_PATHS = (f"get=/api/2.0/mlflow/model-versions/get?name=m&version={SEEDED // 2}",
                 "alias=/api/2.0/mlflow/registered-models/alias?name=m&alias=champion")
@@ -26,7 +28,7 @@ MLFLOW_PATHS = (f"get=/api/2.0/mlflow/model-versions/get?name=m&version={SEEDED 
 
 def server(bench: Bench, requests: int) -> None:
     """Reads by alias and stage, durable creation, RSS, remote pipeline steps and the remote walkthrough."""
-    print(f"[{SECTION}] {SEEDED} versions seeded; reads of {requests // 10:,} per path and run", flush=True)
+    print(f"[{SECTION}] {SEEDED} versions seeded; reads of {requests // 20:,} per path and run", flush=True)
     have_mlflow = (MLFLOW_VENV / "bin" / "mlflow").exists()
     if not have_mlflow:
         from bench.run import MLFLOW_INSTALL
@@ -40,7 +42,7 @@ def server(bench: Bench, requests: int) -> None:
         if peer is not None:
             found |= _seed(bench, peer, {}, "mlflow",
                            [str(MLFLOW_VENV / "bin" / "python"), "bench/peers/mlflow_server.py", peer.url])
-        found |= _reads(bench, ours, env, peer, requests // 10)
+        found |= _reads(bench, ours, env, peer, requests // 20)
         if peer is not None:
             peer.stop()
             _ratios(bench, found)
@@ -71,20 +73,31 @@ def _reads(bench: Bench, ours: ServerProcess, env: dict[str, str], peer: ServerP
     rounds: list[dict[str, tuple[dict[str, Any], str]]] = []
     for _ in range(bench.runs):
         done = {"modelog": bench.child([PY, "-m", "bench.server_bench", "reads", ours.url, str(n), *MODELOG_PATHS],
-                                       env=env, shown_env=_shown(ours, env))}
+                                       env=env, shown_env=_shown(ours, env)),
+                "modelog saturated": bench.child([PY, "-m", "bench.server_bench", "saturate", ours.url, str(CLIENTS),
+                                                  str(n // CLIENTS), _path(MODELOG_PATHS[0])],
+                                                 env=env, shown_env=_shown(ours, env))}
         if peer is not None:
-            done["mlflow"] = bench.child([PY, "-m", "bench.server_bench", "reads", peer.url,
-                                          str(min(n, MLFLOW_READS)), *MLFLOW_PATHS])
+            few = min(n, MLFLOW_READS)
+            done["mlflow"] = bench.child([PY, "-m", "bench.server_bench", "reads", peer.url, str(few), *MLFLOW_PATHS])
+            done["mlflow saturated"] = bench.child([PY, "-m", "bench.server_bench", "saturate", peer.url,
+                                                    str(CLIENTS), str(few // CLIENTS), _path(MLFLOW_PATHS[1])])
         rounds.append(done)
     found: dict[str, float] = {}
     for who in rounds[0]:
         results, command = [r[who][0] for r in rounds], rounds[0][who][1]
         for key in results[0]:
             unit = "/s" if key.endswith("per_s") else "ms"
+            if key == "clients":
+                continue
             note = "target p99 <= 5 ms" if who == "modelog" and key.endswith("p99_ms") else ""
             found[f"{who}.{key}"] = bench.add_median(SECTION, f"{who} GET {key}", results, key, unit, command,
                                                      note=note)
     return found
+
+
+def _path(labelled: str) -> str:
+    return labelled.split("=", 1)[1]
 
 
 def _ratios(bench: Bench, f: dict[str, float]) -> None:
@@ -94,13 +107,15 @@ def _ratios(bench: Bench, f: dict[str, float]) -> None:
                     f[f"modelog.{what}_req_per_s"], peer, ">= 10")
     bench.ratio(SECTION, "modelog by alias req/s / mlflow by alias req/s", f["modelog.alias_req_per_s"],
                 f["mlflow.alias_req_per_s"], ">= 10")
+    bench.ratio(SECTION, f"saturated ({CLIENTS} clients) by alias: modelog req/s / mlflow req/s",
+                f["modelog saturated.req_per_s"], f["mlflow saturated.req_per_s"], ">= 10")
     bench.ratio(SECTION, "modelog versions/s / mlflow versions/s (each through its server)", f["modelog.create"],
                 f["mlflow.create"], ">= 5")
 
 
 def _rss(bench: Bench, ours: ServerProcess, env: dict[str, str], requests: int) -> None:
     result, command = bench.child([PY, "-m", "bench.server_bench", "rss", ours.url, str(ours.pid), str(requests),
-                                   MODELOG_PATHS[0].split("=", 1)[1]], env=env, shown_env=_shown(ours, env))
+                                   _path(MODELOG_PATHS[0])], env=env, shown_env=_shown(ours, env))
     note = f"samples (MiB): {result['samples_mib']}"
     for key in ("req_per_s", "rss_start_mib", "rss_end_mib", "rss_max_mib", "rss_drift_pct", "rss_spread_pct"):
         unit = "/s" if key.endswith("per_s") else ("%" if key.endswith("pct") else "MiB")
