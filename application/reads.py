@@ -165,6 +165,11 @@ class ReadUseCases:
         return list(self.reader.store.read_all(from_position=from_position, to_position=until, limit=limit,
                                                stream_ids=list(streams) or None))
 
+    def head_position(self) -> int:
+        """The position of the log's last event (0 for an empty log): one indexed query, for a caller that only
+        needs to know whether the log (and with it every read model) has moved."""
+        return self.reader.store.head()
+
     def log_head(self, *, as_of: datetime | None = None, at_position: int | None = None) -> Anchor:
         """The last position (or the one asked for) and its hash."""
         return head_anchor(self.reader.store, self.reads.resolve_point(as_of, at_position, whole_commands=False))

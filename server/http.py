@@ -34,13 +34,18 @@ def dumps(data: Any) -> bytes:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
-def answer(value: Any, status: int = 200) -> Response:
-    """A JSON response of a view, outcome or report (its wire form); reports also say whether they are ``ok``."""
+def encode(value: Any) -> bytes:
+    """The JSON of a view, outcome or report (its wire form); reports also say whether they are ``ok``."""
     data = to_wire(value)
     ok = getattr(value, "ok", None)
     if isinstance(data, dict) and isinstance(ok, bool):
         data["ok"] = ok
-    return Response(dumps(data), status_code=status, media_type="application/json")
+    return dumps(data)
+
+
+def answer(value: Any, status: int = 200) -> Response:
+    """A JSON response of a view, outcome or report (see :func:`encode`)."""
+    return Response(encode(value), status_code=status, media_type="application/json")
 
 
 def error_response(status: int, code: str, message: str) -> Response:

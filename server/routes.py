@@ -31,6 +31,7 @@ from modelog.server.http import (
     read_body,
     registry_error_response,
 )
+from modelog.server.read_cache import is_live, live_answer
 from modelog.server.state import state_of
 from starlette.requests import Request
 from starlette.responses import Response
@@ -116,6 +117,8 @@ async def _list_models(r: Request) -> Response:
 
 async def _get_model(r: Request) -> Response:
     s = state_of(r)
+    if is_live(r.query_params):
+        return await live_answer(s, s.api.get_model, _p(r, "model"))
     return answer(await s.call(s.api.get_model, _p(r, "model"), **point(r.query_params)))
 
 
@@ -151,6 +154,8 @@ async def _list_versions(r: Request) -> Response:
 
 async def _get_version(r: Request) -> Response:
     s = state_of(r)
+    if is_live(r.query_params):
+        return await live_answer(s, s.api.get_version, _p(r, "model"), _p(r, "version"))
     return answer(await s.call(s.api.get_version, _p(r, "model"), _p(r, "version"), **point(r.query_params)))
 
 

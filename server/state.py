@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from modelog.application.access import Authenticator, KeptHead, Principal, authorize
 from modelog.application.local import LocalRegistry
 from modelog.server.dedup import CommandLog
+from modelog.server.read_cache import ReadCache
 from starlette.requests import Request
 
 T = TypeVar("T")
@@ -30,7 +31,7 @@ _SCOPE = "modelog_scope"
 
 
 class ServerState:
-    """The registry a server process serves, the thread its use cases run on, and its command log."""
+    """The registry a server process serves, the thread its use cases run on, its command log and read cache."""
 
     def __init__(self, open_registry: Callable[[], LocalRegistry]) -> None:
         self._open = open_registry
@@ -39,6 +40,7 @@ class ServerState:
         self._head: KeptHead | None = None
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="modelog-api")
         self.commands = CommandLog()
+        self.read_cache = ReadCache()  # used on the registry's thread only
 
     @property
     def api(self) -> LocalRegistry:
