@@ -7,6 +7,7 @@ own processes (:mod:`bench.server_bench`), never in the process that started the
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -110,14 +111,17 @@ def modelog_server(db_url: str, home: Path) -> ServerProcess:
 
 
 def server_token(server: ServerProcess) -> str | None:
-    """The bearer token the bench's clients use against ``server`` (None: the server has no authentication).
-
-    AUTH: the one place to change once token authentication lands: create a token here (for example
-    by running ``modelog token create`` with the server's environment) and return it; the harness
-    then exports it as ``$MODELOG_TOKEN`` to every load client and remote SDK process it starts.
-    Until then an already exported ``$MODELOG_TOKEN`` is passed through unchanged.
-    """
-    return os.environ.get(TOKEN_ENV) or None
+    """A bearer token for the bench's clients against ``server``: principal ``bench`` and a token for it, created
+    on the server's registry directly (as an operator bootstraps the first principal). The harness exports it as
+    ``$MODELOG_TOKEN`` to every load client and remote SDK process it starts."""
+    modelog = str(Path(PY).parent / "modelog")
+    known = subprocess.run([modelog, "principal", "list", "-o", "json"], env=server.env, capture_output=True,
+                           text=True, check=True)
+    if not any(p.get("name") == "bench" for p in json.loads(known.stdout)):
+        subprocess.run([modelog, "principal", "add", "bench"], env=server.env, capture_output=True, check=True)
+    made = subprocess.run([modelog, "token", "create", "bench", "-o", "json"], env=server.env, capture_output=True,
+                          text=True, check=True)
+    return str(json.loads(made.stdout)["token"])
 
 
 def mlflow_server(directory: Path) -> ServerProcess:
