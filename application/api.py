@@ -24,14 +24,24 @@ if TYPE_CHECKING:
         ArtifactLinkRecorded,
         LogVerification,
         ModelChanged,
+        PrincipalChanged,
         RunFinished,
         RunStarted,
         StageChanged,
         StepRecorded,
+        TokenChanged,
         VersionChanged,
         VersionUpdate,
     )
+    from modelog.projections.describe import (
+        ModelDescription,
+        ModelSummary,
+        VersionComparison,
+        VersionDescription,
+        VersionRow,
+    )
     from modelog.projections.history import HistoryEntry
+    from modelog.projections.identity import PrincipalView, TokenView
     from modelog.projections.rebuild import RebuildReport, VerifyViewsReport
     from modelog.projections.views import ArtifactView, LinkView, ModelView, Page, RunView, StepView, VersionView
     from modelog.registry.anchors import Anchor
@@ -98,8 +108,10 @@ class RegistryAPI(Protocol):
 
     def update_version(self, model: str, version: VersionRef, *, stage: str | None = None, force: bool = False,
                        name: str | None = None, description: str | None = None, set_aliases: Sequence[str] = (),
-                       remove_aliases: Sequence[str] = ()) -> VersionUpdate:
-        """Promote, rename, describe and alias one version together: all of it is applied, or none."""
+                       remove_aliases: Sequence[str] = (), add_tags: Sequence[str] = (),
+                       remove_tags: Sequence[str] = (), metadata: Mapping[str, Any] | None = None) -> VersionUpdate:
+        """Promote, rename, describe, alias, tag and log metadata on one version together: all of it is applied,
+        or none."""
 
     def set_stage(self, model: str, version: VersionRef, stage: str, *, force: bool = False) -> StageChanged:
         """Move a version into a stage; ``force`` archives the current holder of staging / production."""
@@ -183,8 +195,9 @@ class RegistryAPI(Protocol):
     def log_head(self, *, as_of: datetime | None = None, at_position: int | None = None) -> Anchor:
         """The last position and its hash: an audit anchor."""
 
-    def verify_log(self, anchors: Iterable[Anchor] = ()) -> LogVerification:
-        """Walk the hash chain (and check the anchors); never raises for a broken log, reports it."""
+    def verify_log(self, anchors: Iterable[Anchor] = (), *, rules: bool = False) -> LogVerification:
+        """Walk the hash chain (and check the anchors; with ``rules``, replay the log through the domain's rules);
+        never raises for a broken log, reports it."""
 
     def export_log(self, out: IO[str], progress: Progress | None = None) -> int:
         """Write the whole log as JSON Lines (then an end record); the number of events."""
@@ -204,6 +217,59 @@ class RegistryAPI(Protocol):
 
     def rebuild_projections(self, progress: Callable[[int, int], None] | None = None) -> RebuildReport:
         """Reset the read models and replay the whole log into them."""
+
+    # --- everyday use: describe, compare, metadata, completion -----------------------
+
+    def describe_model(self, name: str, *, as_of: datetime | None = None,
+                       at_position: int | None = None) -> ModelDescription:
+        """A model with its versions by stage, aliases and latest activity."""
+
+    def describe_version(self, model: str, version: VersionRef = None, *, as_of: datetime | None = None,
+                         at_position: int | None = None) -> VersionDescription:
+        """A version with its metadata, metrics, tags, artifacts, runs and stage history."""
+
+    def compare_versions(self, model: str, versions: Sequence[VersionRef], *, as_of: datetime | None = None,
+                         at_position: int | None = None) -> VersionComparison:
+        """Two or more versions of a model described side by side."""
+
+    def list_model_summaries(self, *, name: str | None = None, tag: str | None = None, sort_by: str = "name",
+                             page: int = 1, size: int = 50, as_of: datetime | None = None,
+                             at_position: int | None = None) -> Page[ModelSummary]:
+        """A page of models with their production and staging versions and who changed each last."""
+
+    def search_versions(self, model: str, *, stage: str | None = None, sort_by: str = "number",
+                        filters: Sequence[str] = (), as_of: datetime | None = None,
+                        at_position: int | None = None) -> list[VersionRow]:
+        """The versions of a model with their current metadata, filtered (``metric:accuracy>0.9``) and sorted
+        (``number``, ``created``, ``updated``, ``metric:KEY`` highest first, ``metadata:KEY``)."""
+
+    def log_metadata(self, model: str, version: VersionRef, values: Mapping[str, Any]) -> VersionChanged:
+        """Log metadata (numbers, texts, booleans, nested lists / objects) on a version; every value is kept."""
+
+    def complete(self, kind: str, prefix: str = "", *, model: str | None = None, limit: int = 50) -> list[str]:
+        """Completion candidates (kind: model, version, run, artifact) starting with ``prefix``."""
+
+    # --- principals and API tokens ---------------------------------------------------
+
+    def add_principal(self, name: str) -> PrincipalChanged:
+        """Add a principal (a person or a pipeline) that API tokens can be issued to."""
+
+    def disable_principal(self, name: str) -> PrincipalChanged:
+        """Disable a principal: its tokens are refused from the next request on, and it gets no new ones."""
+
+    def list_principals(self, *, as_of: datetime | None = None,
+                        at_position: int | None = None) -> list[PrincipalView]:
+        """Every principal, by name."""
+
+    def create_token(self, principal: str, *, expires: str | None = None) -> TokenChanged:
+        """Issue an API token (``expires``: a duration such as ``30d``); the answer alone carries the token."""
+
+    def list_tokens(self, *, principal: str | None = None, as_of: datetime | None = None,
+                    at_position: int | None = None) -> list[TokenView]:
+        """Every API token issued (optionally to one principal), oldest first; never a secret or a hash."""
+
+    def revoke_token(self, token_id: str) -> TokenChanged:
+        """Revoke an API token by id: it is refused from the next request on."""
 
     # --- lifecycle -----------------------------------------------------------------
 

@@ -61,14 +61,16 @@ class BlobUpload:
             raise InvalidInputError(f"the upload does not match its declared sha256: declared {self.declared}, "
                                     f"received {found} ({self.size} bytes); nothing was stored")
         try:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
             uri = f"sha256/{found[:2]}/{found}"
             target = self.store.path_for(uri)
             if target.is_file() and file_hash(target) == found:
+                # The store holds these bytes already (written durably then): no fsync of a copy to be dropped.
+                self._file.close()
                 self._path.unlink(missing_ok=True)
             else:
+                self._file.flush()
+                os.fsync(self._file.fileno())
+                self._file.close()
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(self._path, target)
         except BaseException:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from modelog.projections.projector import ViewProjector, read_checkpoint
 from modelog.projections.queries import ReadModel
-from modelog.projections.rebuild import catch_up
+from modelog.projections.rebuild import VIEWS_AHEAD, catch_up, removal_evidence
 from modelog.projections.tables import checkpoints, create_view_schema
 from modelog.registry.database import create_engine_for, registry_home, resolve_url, transaction
 from modelog.registry.errors import StorageError
@@ -112,11 +112,12 @@ def _open_writable(resolved: str, home: str | os.PathLike[str] | None, synchrono
     try:
         ensure_schema(engine)
         store = EventStore(engine, [ViewProjector()])
-        catch_up(engine, store)
+        held = catch_up(engine, store) == VIEWS_AHEAD  # evidence of a removal: kept, and reads replay the log
     except BaseException:
         engine.dispose()
         raise
-    return Reader(resolved, registry_home(home), engine, store, ReadModel(engine, store))
+    reads = _ReplayingReadModel(engine, store) if held else ReadModel(engine, store)
+    return Reader(resolved, registry_home(home), engine, store, reads)
 
 
 class _ReplayingReadModel(ReadModel):
@@ -126,9 +127,10 @@ class _ReplayingReadModel(ReadModel):
     never served stale.
     """
 
-    def resolve_point(self, as_of: datetime | None = None, at_position: int | None = None) -> int | None:
+    def resolve_point(self, as_of: datetime | None = None, at_position: int | None = None, *,
+                      whole_commands: bool = True) -> int | None:
         """The requested point, or the log's last position for a live read."""
-        point = super().resolve_point(as_of, at_position)
+        point = super().resolve_point(as_of, at_position, whole_commands=whole_commands)
         return self.store.head() if point is None else point
 
 
@@ -184,7 +186,9 @@ def upgrade_database(url: str | None = None, *, home: str | os.PathLike[str] | N
     and 0 for a log that predates schema versioning. Every pending migration commits
     together or not at all; a database from a newer modelog is refused untouched.
     Afterwards the read models are caught up with the log (a pre-versioning log is replayed).
+    Guards on the log that were dropped, disabled or replaced are reinstalled.
     """
+    from modelog.registry.guards import guard_problems, install_guards
     from modelog.registry.migrations import runner
 
     engine = create_engine_for(resolve_url(url, home))
@@ -193,6 +197,8 @@ def upgrade_database(url: str | None = None, *, home: str | os.PathLike[str] | N
             lock_schema_setup(conn)
             found = read_schema_version(conn)
             reached = runner.upgrade(conn)
+            if guard_problems(conn):  # dropped, disabled or replaced since: put modelog's own back
+                install_guards(conn)
         catch_up(engine, EventStore(engine, [ViewProjector()]))
     finally:
         engine.dispose()
@@ -203,9 +209,11 @@ def database_status(url: str | None = None, *, home: str | os.PathLike[str] | No
     """Where the registry database is and whether its schema fits this modelog (``modelog db status``).
 
     Keys: ``url`` (password hidden), ``backend``, ``schema_version`` (None: empty), ``supported_version``,
-    ``alembic_revision``, ``state`` (empty | current | upgrade needed | newer than this modelog) and
-    ``head`` (the last log position). Reads only; creates nothing.
+    ``alembic_revision``, ``state`` (empty | current | upgrade needed | newer than this modelog),
+    ``head`` (the last log position), ``guards`` ("intact", or what is missing or disabled) and
+    ``tampering`` (None, or the traces of events removed from the log). Reads only; creates nothing.
     """
+    from modelog.registry.guards import guard_problems
     from modelog.registry.migrations.runner import applied_revision
     from modelog.registry.schema import SCHEMA_VERSION
     from sqlalchemy.engine import make_url
@@ -215,7 +223,7 @@ def database_status(url: str | None = None, *, home: str | os.PathLike[str] | No
     status: dict[str, object] = {
         "url": parsed.render_as_string(hide_password=True), "backend": parsed.get_backend_name(),
         "schema_version": None, "supported_version": SCHEMA_VERSION, "alembic_revision": None,
-        "state": "empty", "head": 0,
+        "state": "empty", "head": 0, "guards": None, "tampering": None,
     }
     if parsed.get_backend_name() == "sqlite" and not _sqlite_file_exists(parsed.database):
         return status
@@ -225,7 +233,10 @@ def database_status(url: str | None = None, *, home: str | os.PathLike[str] | No
             found = read_schema_version(conn)
             status["schema_version"] = found
             status["alembic_revision"] = applied_revision(conn)
-            status["head"] = EventStore(engine).head(conn) if found is not None else 0
+            status["head"] = head = EventStore(engine).head(conn) if found is not None else 0
+            if found is not None:
+                status["guards"] = "; ".join(guard_problems(conn)) or "intact"
+                status["tampering"] = "; ".join(removal_evidence(conn, head)) or None
     finally:
         engine.dispose()
     status["state"] = _schema_state(found, SCHEMA_VERSION)

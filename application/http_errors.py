@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from modelog.registry.errors import (
     ArtifactIntegrityError,
+    AuthenticationError,
     ConcurrencyError,
     ConflictError,
     EventSchemaError,
     IntegrityError,
     InvalidInputError,
     NotFoundError,
+    PermissionDeniedError,
     RegistryError,
     RemoteError,
     SchemaVersionError,
@@ -33,6 +35,8 @@ ERRORS: tuple[tuple[str, type[RegistryError], int], ...] = (
     ("integrity", IntegrityError, 500),
     ("event_schema", EventSchemaError, 500),
     ("remote", RemoteError, 502),
+    ("unauthenticated", AuthenticationError, 401),
+    ("forbidden", PermissionDeniedError, 403),
     ("registry", RegistryError, 500),
 )
 #: Statuses of refusals made by the HTTP layer itself (no registry error class of their own).
@@ -60,6 +64,10 @@ def error_for(code: str, status: int, message: str) -> RegistryError:
         return NotFoundError(message)
     if status == 409:
         return ConflictError(message)
+    if status == 401:
+        return AuthenticationError(message)
+    if status == 403:
+        return PermissionDeniedError(message)
     if status == 503:
         return StorageError(message)
     return RemoteError(message)

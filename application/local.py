@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from modelog.application.api import RegistryAPI, VersionRef
 from modelog.application.bootstrap import Reader, Registry, open_reader, read_only_refusal
@@ -23,10 +23,12 @@ if TYPE_CHECKING:
         AliasRemoved,
         ArtifactLinkRecorded,
         ModelChanged,
+        PrincipalChanged,
         RunFinished,
         RunStarted,
         StageChanged,
         StepRecorded,
+        TokenChanged,
         VersionChanged,
         VersionUpdate,
     )
@@ -45,6 +47,18 @@ class LocalRegistry(ReadUseCases):
         self._commands = commands
         self._owns_reader = owns_reader
         self._writes: WriteUseCases | None = None
+        self._parent: LocalRegistry | None = None
+        self._acting: tuple[str, str | None] | None = None
+
+    def acting_as(self, actor: str, claimed_actor: str | None = None) -> LocalRegistry:
+        """A view of this registry whose commands record ``actor`` (e.g. the principal a server authenticated)
+        and, unverified, ``claimed_actor``; it shares this one's connections, command service and store.
+
+        Cheap (made per request); closing it closes nothing.
+        """
+        view = LocalRegistry(self.reader, artifact_root=self._artifact_root, owns_reader=False)
+        view._artifacts, view._parent, view._acting = self.artifact_store, self, (actor, claimed_actor)
+        return view
 
     @classmethod
     def over(cls, registry: Registry, *, artifact_root: str | None = None) -> LocalRegistry:
@@ -52,6 +66,12 @@ class LocalRegistry(ReadUseCases):
         return cls(registry, commands=registry.commands, artifact_root=artifact_root, owns_reader=False)
 
     def _write_side(self) -> WriteUseCases:
+        if self._writes is None and self._parent is not None:
+            from modelog.application.writes import WriteUseCases
+
+            commands = self._parent._write_side().commands
+            actor, claimed = self._acting or (None, None)
+            self._writes = WriteUseCases(commands, self, actor=actor, claimed_actor=claimed)
         if self._writes is None:
             if self.reader.read_only is not None:
                 raise StorageError(read_only_refusal(self.reader.read_only))
@@ -88,11 +108,13 @@ class LocalRegistry(ReadUseCases):
 
     def update_version(self, model: str, version: VersionRef, *, stage: str | None = None, force: bool = False,
                        name: str | None = None, description: str | None = None, set_aliases: Sequence[str] = (),
-                       remove_aliases: Sequence[str] = ()) -> VersionUpdate:
+                       remove_aliases: Sequence[str] = (), add_tags: Sequence[str] = (),
+                       remove_tags: Sequence[str] = (), metadata: Mapping[str, Any] | None = None) -> VersionUpdate:
         """Apply several changes to one version together."""
         return self._write_side().update_version(model, version, stage=stage, force=force, name=name,
                                                  description=description, set_aliases=set_aliases,
-                                                 remove_aliases=remove_aliases)
+                                                 remove_aliases=remove_aliases, add_tags=add_tags,
+                                                 remove_tags=remove_tags, metadata=metadata)
 
     def set_stage(self, model: str, version: VersionRef, stage: str, *, force: bool = False) -> StageChanged:
         """Move a version into a stage."""
@@ -137,6 +159,27 @@ class LocalRegistry(ReadUseCases):
         return self._write_side().fail_run(run_id, error_type=error_type, error_message=error_message,
                                            failed_step=failed_step, delete_created_version=delete_created_version,
                                            duration_ms=duration_ms)
+
+    def log_metadata(self, model: str, version: VersionRef, values: Mapping[str, Any]) -> VersionChanged:
+        """Log metadata on a version."""
+        return self._write_side().log_metadata(model, version, values)
+
+
+    def add_principal(self, name: str) -> PrincipalChanged:
+        """Add a principal."""
+        return self._write_side().add_principal(name)
+
+    def disable_principal(self, name: str) -> PrincipalChanged:
+        """Disable a principal."""
+        return self._write_side().disable_principal(name)
+
+    def create_token(self, principal: str, *, expires: str | None = None) -> TokenChanged:
+        """Issue an API token."""
+        return self._write_side().create_token(principal, expires=expires)
+
+    def revoke_token(self, token_id: str) -> TokenChanged:
+        """Revoke an API token."""
+        return self._write_side().revoke_token(token_id)
 
     # --- lifecycle -----------------------------------------------------------------
 

@@ -6,22 +6,29 @@ Nothing here loads the write side (pydantic's event classes), so a read command 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any
 
+from modelog.application import everyday
 from modelog.application.api import Progress, VersionRef
 from modelog.application.artifact_log import checked_against_log
 from modelog.application.artifacts import ArtifactReport, verify_artifacts
 from modelog.application.bootstrap import Reader
 from modelog.application.results import LogVerification
+from modelog.projections import describe
 from modelog.projections.history import HistoryEntry
+from modelog.projections.identity import PrincipalView, TokenView
 from modelog.projections.queries import ReadModel
-from modelog.projections.rebuild import RebuildReport, VerifyViewsReport, rebuild, verify
+from modelog.projections.rebuild import RebuildReport, VerifyViewsReport, rebuild, tamper_evidence, verify
 from modelog.projections.views import ArtifactView, LinkView, ModelView, Page, RunView, StepView, VersionView
+from modelog.registry._sql.bulk import cyclic_gc_paused
 from modelog.registry.anchors import Anchor, check_anchors, head_anchor
 from modelog.registry.artifact_store import ArtifactStore, StoredBlob, resolve_store_root
+from modelog.registry.errors import InvalidInputError
 from modelog.registry.store import StoredEvent
 from modelog.registry.transfer import export_log, import_log
+from modelog.registry.validation import MAX_POSITION
 
 if TYPE_CHECKING:
     from modelog.application.bundle import Transferred
@@ -92,8 +99,8 @@ class ReadUseCases:
     # --- runs and artifacts --------------------------------------------------------
 
     def get_run(self, run_id: str, *, as_of: datetime | None = None, at_position: int | None = None) -> RunView:
-        """A run by id."""
-        return self.reads.get_run(run_id, as_of=as_of, at_position=at_position)
+        """A run by id (or a unique prefix of it)."""
+        return self.reads.get_run(everyday.resolve_id(self.reads, "run", run_id), as_of=as_of, at_position=at_position)
 
     def list_runs(self, *, pipeline: str | None = None, status: str | None = None, limit: int = 50,
                   as_of: datetime | None = None, at_position: int | None = None) -> list[RunView]:
@@ -103,8 +110,9 @@ class ReadUseCases:
 
     def list_run_steps(self, run_id: str, *, as_of: datetime | None = None,
                        at_position: int | None = None) -> list[StepView]:
-        """The completed steps of a run, in completion order."""
-        return self.reads.list_run_steps(run_id, as_of=as_of, at_position=at_position)
+        """The completed steps of a run (by id or a unique prefix of it), in completion order."""
+        return self.reads.list_run_steps(everyday.resolve_id(self.reads, "run", run_id), as_of=as_of,
+                                         at_position=at_position)
 
     def find_cached_step(self, cache_key: str) -> list[dict[str, Any]] | None:
         """The outputs of the latest successful step with this cache key, or None."""
@@ -112,12 +120,23 @@ class ReadUseCases:
 
     def get_artifact(self, artifact_id: str, *, as_of: datetime | None = None,
                      at_position: int | None = None) -> ArtifactView:
-        """A stored artifact version by id."""
-        return self.reads.get_artifact(artifact_id, as_of=as_of, at_position=at_position)
+        """A stored artifact version by id (or a unique prefix of it)."""
+        return self.reads.get_artifact(everyday.resolve_id(self.reads, "artifact", artifact_id), as_of=as_of,
+                                       at_position=at_position)
 
     def list_artifacts(self, *, as_of: datetime | None = None, at_position: int | None = None) -> list[ArtifactView]:
         """Every stored artifact version."""
         return self.reads.list_artifacts(as_of=as_of, at_position=at_position)
+
+    def list_principals(self, *, as_of: datetime | None = None,
+                        at_position: int | None = None) -> list[PrincipalView]:
+        """Every principal, by name."""
+        return self.reads.list_principals(as_of=as_of, at_position=at_position)
+
+    def list_tokens(self, *, principal: str | None = None, as_of: datetime | None = None,
+                    at_position: int | None = None) -> list[TokenView]:
+        """Every API token issued (optionally to one principal), oldest first; never a secret or a hash."""
+        return self.reads.list_tokens(principal=principal, as_of=as_of, at_position=at_position)
 
     def store_blob(self, data: bytes) -> StoredBlob:
         """Write bytes to the content-addressed store (once per distinct content)."""
@@ -139,22 +158,43 @@ class ReadUseCases:
     def log_events(self, *, from_position: int = 1, limit: int = 100, streams: Sequence[str] = (),
                    as_of: datetime | None = None, at_position: int | None = None) -> list[StoredEvent]:
         """Events of the log in position order."""
-        until = self.resolve_point(as_of, at_position)
+        if isinstance(from_position, bool) or not isinstance(from_position, int) \
+                or not 1 <= from_position <= MAX_POSITION:
+            raise InvalidInputError(f"from position must be between 1 and {MAX_POSITION}, got {from_position!r}")
+        until = self.reads.resolve_point(as_of, at_position, whole_commands=False)  # the log itself, event by event
         return list(self.reader.store.read_all(from_position=from_position, to_position=until, limit=limit,
                                                stream_ids=list(streams) or None))
 
+    def head_position(self) -> int:
+        """The position of the log's last event (0 for an empty log): one indexed query, for a caller that only
+        needs to know whether the log (and with it every read model) has moved."""
+        return self.reader.store.head()
+
     def log_head(self, *, as_of: datetime | None = None, at_position: int | None = None) -> Anchor:
         """The last position (or the one asked for) and its hash."""
-        return head_anchor(self.reader.store, self.resolve_point(as_of, at_position))
+        return head_anchor(self.reader.store, self.reads.resolve_point(as_of, at_position, whole_commands=False))
 
-    def verify_log(self, anchors: Iterable[Anchor] = ()) -> LogVerification:
-        """Walk the hash chain; when it is intact, check the anchors too."""
-        report = self.reader.store.verify()
+    def verify_log(self, anchors: Iterable[Anchor] = (), *, rules: bool = False) -> LogVerification:
+        """Walk the hash chain, look for the guards and traces of removed events; check the anchors, and with
+        ``rules`` the domain's rules. Reads only."""
+        store = self.reader.store
+        report = store.verify()
+        tampering = tuple(tamper_evidence(self.reader.engine, store))
         if not report.ok:
-            return LogVerification(report.checked, report.first_bad_position, report.problem)
+            return LogVerification(report.checked, report.first_bad_position, report.problem, tampering=tampering)
         wanted = set(anchors)
-        problem = check_anchors(self.reader.store, wanted) if wanted else None
-        return LogVerification(report.checked, anchors_checked=len(wanted), anchor_problem=problem)
+        problem = check_anchors(store, wanted) if wanted else None
+        verified = LogVerification(report.checked, anchors_checked=len(wanted), anchor_problem=problem,
+                                   tampering=tampering)
+        if not rules:
+            return verified
+        from modelog.registry.rules import first_breach  # pydantic: loaded only when the rules are checked
+
+        with cyclic_gc_paused():  # the replay holds every stream's state: many small objects, none cyclic garbage
+            obeyed, breach = first_breach(store.read_all(to_position=store.head()))
+        if breach is None:
+            return replace(verified, rules_checked=obeyed)
+        return replace(verified, rules_checked=obeyed, rule_position=breach.position, rule_problem=breach.problem)
 
     def export_log(self, out: IO[str], progress: Progress | None = None) -> int:
         """Write the whole log as JSON Lines; the number of events."""
@@ -184,3 +224,39 @@ class ReadUseCases:
     def rebuild_projections(self, progress: Callable[[int, int], None] | None = None) -> RebuildReport:
         """Reset the read models and replay the whole log."""
         return rebuild(self.reader.engine, self.reader.store, progress=progress)
+
+    # --- everyday use: describe, compare, search by metadata, completion ----------------
+
+    def describe_model(self, name: str, *, as_of: datetime | None = None,
+                       at_position: int | None = None) -> describe.ModelDescription:
+        """A model with its versions by stage, aliases and latest activity."""
+        return describe.describe_model(self.reads, name, self.resolve_point(as_of, at_position))
+
+    def describe_version(self, model: str, version: VersionRef = None, *, as_of: datetime | None = None,
+                         at_position: int | None = None) -> describe.VersionDescription:
+        """A version with its metadata, metrics, tags, artifacts, runs and stage history."""
+        return describe.describe_version(self.reads, model, version, self.resolve_point(as_of, at_position))
+
+    def compare_versions(self, model: str, versions: Sequence[VersionRef], *, as_of: datetime | None = None,
+                         at_position: int | None = None) -> describe.VersionComparison:
+        """Two or more versions of a model described side by side."""
+        return everyday.compare_versions(self.reads, model, versions, self.resolve_point(as_of, at_position))
+
+    def list_model_summaries(self, *, name: str | None = None, tag: str | None = None, sort_by: str = "name",
+                             page: int = 1, size: int = 50, as_of: datetime | None = None,
+                             at_position: int | None = None) -> Page[describe.ModelSummary]:
+        """A page of models with their production and staging versions and who changed each last."""
+        return describe.list_model_summaries(self.reads, name=name, tag=tag, sort_by=sort_by, page=page, size=size,
+                                             position=self.resolve_point(as_of, at_position))
+
+    def search_versions(self, model: str, *, stage: str | None = None, sort_by: str = "number",
+                        filters: Sequence[str] = (), as_of: datetime | None = None,
+                        at_position: int | None = None) -> list[describe.VersionRow]:
+        """The versions of a model with their current metadata, filtered (``metric:accuracy>0.9``) and sorted
+        (``number``, ``created``, ``updated``, ``metric:KEY`` highest first, ``metadata:KEY``)."""
+        return everyday.search_versions(self.reads, model, stage=stage, sort_by=sort_by, filters=filters,
+                                        position=self.resolve_point(as_of, at_position))
+
+    def complete(self, kind: str, prefix: str = "", *, model: str | None = None, limit: int = 50) -> list[str]:
+        """Completion candidates: model names, version selectors of ``model``, or run ids, starting with prefix."""
+        return everyday.complete(self.reads, kind, prefix, model, limit)

@@ -34,27 +34,39 @@ from modelog.application.results import (
     ArtifactLinkRecorded,
     LogVerification,
     ModelChanged,
+    PrincipalChanged,
     RunFinished,
     RunStarted,
     StageChanged,
     StepRecorded,
+    TokenChanged,
     VersionChanged,
     VersionUpdate,
 )
 from modelog.application.wire import decode, decode_list, model_context_to_wire, to_wire
+from modelog.projections.describe import (
+    ModelDescription,
+    ModelSummary,
+    VersionComparison,
+    VersionDescription,
+    VersionRow,
+)
 from modelog.projections.history import HistoryEntry
+from modelog.projections.identity import PrincipalView, TokenView
 from modelog.projections.rebuild import RebuildReport, VerifyViewsReport
 from modelog.projections.views import ArtifactView, LinkView, ModelView, Page, RunView, StepView, VersionView
 from modelog.registry.anchors import Anchor
 from modelog.registry.artifact_store import StoredBlob
 from modelog.registry.errors import ArtifactIntegrityError, RegistryError, RemoteError
 from modelog.registry.log_lines import END_KEY
+from modelog.registry.metadata_values import clean_metadata
 from modelog.registry.store import StoredEvent
 
 if TYPE_CHECKING:
     from modelog.registry.commands import ModelContext, OutputSpec
 
 URL_ENV = "MODELOG_URL"
+TOKEN_ENV = "MODELOG_TOKEN"
 TIMEOUT_ENV = "MODELOG_HTTP_TIMEOUT"
 #: Header carrying the client-generated id of a command; the server answers each id once.
 COMMAND_ID_HEADER = "X-Modelog-Command-Id"
@@ -90,16 +102,20 @@ def _seg(value: object) -> str:
 class RemoteRegistry:
     """Every use case of a registry served by ``modelog server`` (see :class:`~modelog.application.api.RegistryAPI`)."""
 
-    def __init__(self, url: str, *, actor: str | None = None, timeout: float | None = None,
+    def __init__(self, url: str, *, token: str | None = None, actor: str | None = None, timeout: float | None = None,
                  retries: int = RETRIES, transport: httpx.BaseTransport | None = None) -> None:
         parts = urlsplit(url.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise RemoteError(f"{URL_ENV} {url!r} is not a server URL (expected http://HOST:PORT or https://HOST)")
+        secret = (token if token is not None else os.environ.get(TOKEN_ENV, "")).strip()
+        if not secret:
+            raise RemoteError(f"{URL_ENV} is set ({url.strip()}) but {TOKEN_ENV} is not: set {TOKEN_ENV} to an API "
+                              "token of that server (an operator creates one with 'modelog token create NAME')")
         self.url = url.strip().rstrip("/")
         self.retries = max(1, retries)
         seconds = timeout if timeout is not None else float(os.environ.get(TIMEOUT_ENV) or 300)
         self.timeout = seconds
-        headers = {"User-Agent": "modelog-client"}
+        headers = {"User-Agent": "modelog-client", "Authorization": f"Bearer {secret}"}
         if actor:
             headers[ACTOR_HEADER] = actor
         self._http = httpx.Client(
@@ -255,10 +271,12 @@ class RemoteRegistry:
 
     def update_version(self, model: str, version: VersionRef, *, stage: str | None = None, force: bool = False,
                        name: str | None = None, description: str | None = None, set_aliases: Sequence[str] = (),
-                       remove_aliases: Sequence[str] = ()) -> VersionUpdate:
-        """Promote, rename, describe and alias one version together."""
+                       remove_aliases: Sequence[str] = (), add_tags: Sequence[str] = (),
+                       remove_tags: Sequence[str] = (), metadata: Mapping[str, Any] | None = None) -> VersionUpdate:
+        """Promote, rename, describe, alias, tag and log metadata on one version together."""
         body = {"stage": stage, "force": force, "name": name, "description": description,
-                "set_aliases": list(set_aliases), "remove_aliases": list(remove_aliases)}
+                "set_aliases": list(set_aliases), "remove_aliases": list(remove_aliases), "add_tags": list(add_tags),
+                "remove_tags": list(remove_tags), "metadata": None if not metadata else clean_metadata(dict(metadata))}
         found = self._command("PATCH", f"/models/{_seg(model)}/versions/{_seg(version)}", body)
         return self._decoded(lambda d: decode(VersionUpdate, d), found)
 
@@ -420,9 +438,12 @@ class RemoteRegistry:
         """The last position and its hash."""
         return self._decoded(lambda d: decode(Anchor, d), self._get("/log/head", _point(as_of, at_position)))
 
-    def verify_log(self, anchors: Iterable[Anchor] = ()) -> LogVerification:
-        """Walk the hash chain on the server (and check the anchors)."""
-        found = self._get("/log/verify", {"anchor": [str(a) for a in anchors]})
+    def verify_log(self, anchors: Iterable[Anchor] = (), *, rules: bool = False) -> LogVerification:
+        """Walk the hash chain on the server (and check the anchors, and with ``rules`` the domain's rules)."""
+        query: dict[str, Any] = {"anchor": [str(a) for a in anchors]}
+        if rules:
+            query["rules"] = "true"
+        found = self._get("/log/verify", query)
         return self._decoded(lambda d: decode(LogVerification, d), found)
 
     def export_log(self, out: IO[str], progress: Progress | None = None) -> int:
@@ -499,6 +520,94 @@ class RemoteRegistry:
         if progress is not None:
             progress(found.events, found.events)
         return found
+
+    # --- everyday use: describe, compare, metadata, completion -----------------------
+
+    def describe_model(self, name: str, *, as_of: datetime | None = None,
+                       at_position: int | None = None) -> ModelDescription:
+        """A model with its versions by stage, aliases and latest activity."""
+        found = self._get(f"/models/{_seg(name)}/describe", _point(as_of, at_position))
+        return self._decoded(lambda d: decode(ModelDescription, d), found)
+
+    def describe_version(self, model: str, version: VersionRef = None, *, as_of: datetime | None = None,
+                         at_position: int | None = None) -> VersionDescription:
+        """A version with its metadata, metrics, tags, artifacts, runs and stage history."""
+        found = self._get(f"/models/{_seg(model)}/versions/{_seg(version)}/describe", _point(as_of, at_position))
+        return self._decoded(lambda d: decode(VersionDescription, d), found)
+
+    def compare_versions(self, model: str, versions: Sequence[VersionRef], *, as_of: datetime | None = None,
+                         at_position: int | None = None) -> VersionComparison:
+        """Two or more versions of a model described side by side."""
+        params = {"version": ["latest" if v is None else str(v) for v in versions], **_point(as_of, at_position)}
+        found = self._get(f"/models/{_seg(model)}/compare", params)
+        return self._decoded(lambda d: decode(VersionComparison, d), found)
+
+    def list_model_summaries(self, *, name: str | None = None, tag: str | None = None, sort_by: str = "name",
+                             page: int = 1, size: int = 50, as_of: datetime | None = None,
+                             at_position: int | None = None) -> Page[ModelSummary]:
+        """A page of models with their production and staging versions and who changed each last."""
+        params = {"sort_by": sort_by, "page": page, "size": size, **_point(as_of, at_position)}
+        params.update({k: v for k, v in (("name", name), ("tag", tag)) if v is not None})
+        found = self._get("/model-summaries", params)
+        return self._decoded(lambda d: Page(decode_list(ModelSummary, d["items"]), int(d["total"]), int(d["page"]),
+                                            int(d["size"])), found)
+
+    def search_versions(self, model: str, *, stage: str | None = None, sort_by: str = "number",
+                        filters: Sequence[str] = (), as_of: datetime | None = None,
+                        at_position: int | None = None) -> list[VersionRow]:
+        """The versions of a model with their current metadata, filtered and sorted."""
+        params: dict[str, Any] = {"sort_by": sort_by, "filter": list(filters), **_point(as_of, at_position)}
+        if stage is not None:
+            params["stage"] = stage
+        found = self._pages(f"/models/{_seg(model)}/version-search", params)
+        return self._decoded(lambda d: decode_list(VersionRow, d), found)
+
+    def log_metadata(self, model: str, version: VersionRef, values: Mapping[str, Any]) -> VersionChanged:
+        """Log metadata on a version."""
+        found = self._command("POST", f"/models/{_seg(model)}/versions/{_seg(version)}/metadata",
+                              {"values": clean_metadata(dict(values))})  # refused here as in process
+        return self._decoded(lambda d: decode(VersionChanged, d), found)
+
+    def complete(self, kind: str, prefix: str = "", *, model: str | None = None, limit: int = 50) -> list[str]:
+        """Completion candidates starting with ``prefix``."""
+        params: dict[str, Any] = {"kind": kind, "prefix": prefix, "limit": limit}
+        if model is not None:
+            params["model"] = model
+        return self._decoded(lambda d: [str(item) for item in d], self._get("/complete", params))
+
+    # --- principals and API tokens ---------------------------------------------------
+
+    def add_principal(self, name: str) -> PrincipalChanged:
+        """Add a principal."""
+        return self._decoded(lambda d: decode(PrincipalChanged, d), self._command("POST", "/principals",
+                                                                                 {"name": name}))
+
+    def disable_principal(self, name: str) -> PrincipalChanged:
+        """Disable a principal."""
+        found = self._command("POST", f"/principals/{_seg(name)}/disable")
+        return self._decoded(lambda d: decode(PrincipalChanged, d), found)
+
+    def list_principals(self, *, as_of: datetime | None = None,
+                        at_position: int | None = None) -> list[PrincipalView]:
+        """Every principal, by name."""
+        return self._decoded(lambda d: decode_list(PrincipalView, d), self._pages("/principals",
+                                                                                 _point(as_of, at_position)))
+
+    def create_token(self, principal: str, *, expires: str | None = None) -> TokenChanged:
+        """Issue an API token (the server draws it; the answer alone carries it)."""
+        found = self._command("POST", "/tokens", {"principal": principal, "expires": expires})
+        return self._decoded(lambda d: decode(TokenChanged, d), found)
+
+    def list_tokens(self, *, principal: str | None = None, as_of: datetime | None = None,
+                    at_position: int | None = None) -> list[TokenView]:
+        """Every API token issued, oldest first."""
+        params = {**_point(as_of, at_position), **({"principal": principal} if principal is not None else {})}
+        return self._decoded(lambda d: decode_list(TokenView, d), self._pages("/tokens", params))
+
+    def revoke_token(self, token_id: str) -> TokenChanged:
+        """Revoke an API token by id."""
+        found = self._command("POST", f"/tokens/{_seg(token_id)}/revoke")
+        return self._decoded(lambda d: decode(TokenChanged, d), found)
 
     # --- lifecycle -----------------------------------------------------------------
 

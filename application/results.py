@@ -15,18 +15,20 @@ from modelog.registry.outcomes import (
     ArtifactLinkRecorded,
     ModelChanged,
     Outcome,
+    PrincipalChanged,
     RunFinished,
     RunStarted,
     StageChanged,
     StepRecorded,
+    TokenChanged,
     VersionChanged,
 )
 from modelog.registry.store import StoredEvent
 
 __all__ = [
     "AliasMoved", "AliasRemoved", "ArtifactLinkRecorded", "LogVerification", "ModelChanged", "Outcome",
-    "RunFinished", "RunStarted", "StageChanged", "StepRecorded", "StoredEvent", "VersionChanged", "VersionUpdate",
-    "event_record",
+    "PrincipalChanged", "RunFinished", "RunStarted", "StageChanged", "StepRecorded", "StoredEvent", "TokenChanged",
+    "VersionChanged", "VersionUpdate", "event_record",
 ]
 
 
@@ -41,6 +43,7 @@ class VersionUpdate:
     aliases_removed: tuple[AliasRemoved, ...]
     details: VersionChanged | None
     events: tuple[StoredEvent, ...]
+    metadata_logged: VersionChanged | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,12 @@ class LogVerification:
     problem: str | None = None
     anchors_checked: int = 0
     anchor_problem: str | None = None
+    #: Signs of tampering besides the chain: guards missing or disabled, traces of removed events.
+    tampering: tuple[str, ...] = ()
+    #: With the rules check: events replayed through the domain's rules, and the first one they refuse.
+    rules_checked: int | None = None
+    rule_position: int | None = None
+    rule_problem: str | None = None
 
     @property
     def chain_ok(self) -> bool:
@@ -60,18 +69,24 @@ class LogVerification:
 
     @property
     def ok(self) -> bool:
-        """True when the chain is intact and every anchor matches."""
-        return self.chain_ok and self.anchor_problem is None
+        """True when the chain is intact, no sign of tampering was found, every anchor matches and no rule is broken."""
+        return self.chain_ok and self.anchor_problem is None and not self.tampering and self.rule_problem is None
 
     def describe(self) -> str:
         """One line for people: what was verified, or the first thing that failed."""
         if not self.chain_ok:
             return (f"log broken at position {self.first_bad_position}: {self.problem} "
                     f"({self.checked} events before it are intact)")
+        if self.tampering:
+            return f"tampering suspected: {'; '.join(self.tampering)}"
         if self.anchor_problem:
             return self.anchor_problem
+        if self.rule_problem:
+            return (f"event at position {self.rule_position} breaks the domain's rules: {self.rule_problem} "
+                    "(a command could never have appended it: forged or imported unchecked)")
         matched = f", {self.anchors_checked} anchor(s) match" if self.anchors_checked else ""
-        return f"Log intact: {self.checked} events, hash chain verified{matched}."
+        rules = f", {self.rules_checked} events obey the domain's rules" if self.rules_checked is not None else ""
+        return f"Log intact: {self.checked} events, hash chain verified{matched}{rules}."
 
 
 def event_record(event: StoredEvent) -> dict[str, Any]:

@@ -4,24 +4,30 @@ and returns the typed outcome. The only module above the core that builds comman
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TypeVar
+from dataclasses import replace
+from typing import Any, TypeVar
 
+from modelog.application.access import expiry_after, new_token
 from modelog.application.api import VersionRef
+from modelog.application.everyday import with_model_suggestion
 from modelog.application.reads import ReadUseCases
 from modelog.application.results import (
     AliasMoved,
     AliasRemoved,
     ArtifactLinkRecorded,
     ModelChanged,
+    PrincipalChanged,
     RunFinished,
     RunStarted,
     StageChanged,
     StepRecorded,
+    TokenChanged,
     VersionChanged,
     VersionUpdate,
 )
 from modelog.registry import commands as cmd
-from modelog.registry.errors import InvalidInputError
+from modelog.registry import identity
+from modelog.registry.errors import ConflictError, InvalidInputError, NotFoundError
 from modelog.registry.outcomes import Outcome
 from modelog.registry.service import CommandService
 
@@ -45,12 +51,22 @@ def _take(outcomes: Iterator[Outcome], kind: type[OutcomeT], count: int) -> tupl
 class WriteUseCases:
     """Every command of the registry, over one command service."""
 
-    def __init__(self, commands: CommandService, reads: ReadUseCases) -> None:
+    def __init__(self, commands: CommandService, reads: ReadUseCases, *, actor: str | None = None,
+                 claimed_actor: str | None = None) -> None:
         self.commands = commands
         self.reads = reads
+        #: Who the events record as acting (None: the command service's own actor), and what a client claimed.
+        self.actor, self.claimed_actor = actor, claimed_actor
 
     def _run(self, command: cmd.Command, kind: type[OutcomeT]) -> OutcomeT:
-        return _expect(self.commands.execute(command), kind)
+        try:
+            return _expect(self.commands.execute(command, actor=self.actor, claimed_actor=self.claimed_actor), kind)
+        except NotFoundError as error:  # a mistyped model name: suggest the closest ones that exist
+            name = getattr(command, "model", None)
+            name = getattr(name, "name", name)  # a run's model context, or the model name itself
+            if not isinstance(name, str):
+                raise
+            raise with_model_suggestion(error, self.reads.reads, name) from None
 
     # --- models --------------------------------------------------------------------
 
@@ -58,7 +74,15 @@ class WriteUseCases:
                        tags: Sequence[str] = ()) -> ModelChanged:
         """Register a model."""
         command = cmd.RegisterModel(name=name, fields=dict(fields or {}), tags=tuple(tags))
+        self._refuse_look_alike(command.name)
         return self._run(command, ModelChanged)
+
+    def _refuse_look_alike(self, name: str) -> None:
+        """Refuse a new model name that looks like a live model's (a spoof of it in a listing)."""
+        twin = self.reads.reads.look_alike_of(name)
+        if twin is not None:
+            raise ConflictError(f"model name {name!r} looks like the name of the existing model {twin!r} "
+                                "(confusable characters); choose a distinct name")
 
     def update_model(self, name: str, *, changes: Mapping[str, str | None] | None = None,
                      add_tags: Sequence[str] = (), remove_tags: Sequence[str] = ()) -> ModelChanged:
@@ -99,27 +123,33 @@ class WriteUseCases:
 
     def update_version(self, model: str, version: VersionRef, *, stage: str | None = None, force: bool = False,
                        name: str | None = None, description: str | None = None, set_aliases: Sequence[str] = (),
-                       remove_aliases: Sequence[str] = ()) -> VersionUpdate:
+                       remove_aliases: Sequence[str] = (), add_tags: Sequence[str] = (),
+                       remove_tags: Sequence[str] = (), metadata: Mapping[str, Any] | None = None) -> VersionUpdate:
         """Apply every requested change to one version in one transaction."""
         target = self.reads.get_version(model, version)
         model_name, number = target.model_name, target.number
         stage_change = [cmd.SetStage(model=model_name, version=number, stage=stage, force=force)] if stage else []
         aliases = [cmd.SetAlias(model=model_name, version=number, alias=a) for a in set_aliases]
         removals = [cmd.RemoveAlias(model=model_name, alias=a) for a in remove_aliases]
-        details = [cmd.UpdateVersion(model=model_name, version=number, name=name, description=description)] \
-            if name is not None or description is not None else []
-        commands: list[cmd.Command] = [*stage_change, *aliases, *removals, *details]
+        details = [cmd.UpdateVersion(model=model_name, version=number, name=name, description=description,
+                                     add_tags=tuple(add_tags), remove_tags=tuple(remove_tags))] \
+            if name is not None or description is not None or add_tags or remove_tags else []
+        logged = [cmd.LogVersionMetadata(model=model_name, version=number, values=dict(metadata))] if metadata else []
+        commands: list[cmd.Command] = [*stage_change, *aliases, *removals, *details, *logged]
         if not commands:
-            raise InvalidInputError("nothing to update: give a stage, a name, a description or aliases")
-        done = self.commands.execute_all(commands)
+            raise InvalidInputError("nothing to update: give a stage, a name, a description, aliases, tags or "
+                                    "metadata")
+        done = self.commands.execute_all(commands, actor=self.actor, claimed_actor=self.claimed_actor)
         outcomes = iter(done.outcomes)  # in the order of ``commands``
         staged = _take(outcomes, StageChanged, len(stage_change))
         aliased = _take(outcomes, AliasMoved, len(aliases))
         removed = _take(outcomes, AliasRemoved, len(removals))
         described = _take(outcomes, VersionChanged, len(details))
+        metadata_logged = _take(outcomes, VersionChanged, len(logged))
         return VersionUpdate(model_name=model_name, number=number, stage=staged[0] if staged else None,
                              aliases_set=aliased, aliases_removed=removed,
-                             details=described[0] if described else None, events=done.events)
+                             details=described[0] if described else None, events=done.events,
+                             metadata_logged=metadata_logged[0] if metadata_logged else None)
 
     def link_artifact(self, model: str, version: VersionRef, artifact_id: str, *, name: str | None = None,
                       kind: str = "data", overwrite: bool = False) -> ArtifactLinkRecorded:
@@ -140,6 +170,8 @@ class WriteUseCases:
                   enable_cache: bool = False) -> RunStarted:
         """Start a pipeline run."""
         command = cmd.StartRun(run_id=run_id, pipeline=pipeline, model=model, enable_cache=enable_cache)
+        if command.model is not None:  # the run registers its model when no model has the name
+            self._refuse_look_alike(command.model.name)
         return self._run(command, RunStarted)
 
     def complete_step(self, run_id: str, step: str, outputs: Sequence[cmd.OutputSpec] = (), *, cached: bool = False,
@@ -160,3 +192,40 @@ class WriteUseCases:
                                 failed_step=failed_step, delete_created_version=delete_created_version,
                                 duration_ms=duration_ms)
         return self._run(command, RunFinished)
+
+    # --- version metadata ----------------------------------------------------------
+
+    def log_metadata(self, model: str, version: VersionRef, values: Mapping[str, Any]) -> VersionChanged:
+        """Log metadata (metrics, parameters...) on a version: one event, every value kept in its history."""
+        command = cmd.LogVersionMetadata(model=model, version=version, values=dict(values))
+        return self._run(command, VersionChanged)
+
+    # --- principals and API tokens ---------------------------------------------------
+
+    def add_principal(self, name: str) -> PrincipalChanged:
+        """Add a principal that API tokens can be issued to."""
+        return self._run(identity.AddPrincipal(name=name), PrincipalChanged)
+
+    def disable_principal(self, name: str) -> PrincipalChanged:
+        """Disable a principal: its tokens are refused from the next request on."""
+        return self._run(identity.DisablePrincipal(name=name), PrincipalChanged)
+
+    def create_token(self, principal: str, *, expires: str | None = None) -> TokenChanged:
+        """Issue an API token to a live principal; the answer carries the token itself, the log only its hash."""
+        expires_at = expiry_after(expires)
+        for _ in range(3):  # a clash of 64-bit random ids is next to impossible; draw again if it happens
+            drawn = new_token()
+            command = identity.CreateToken(principal=principal, token_id=drawn.token_id, token_sha256=drawn.sha256,
+                                           expires_at=expires_at)
+            try:
+                issued = self._run(command, TokenChanged)
+            except ConflictError as error:
+                if "already in use" not in str(error):
+                    raise
+                continue
+            return replace(issued, token=drawn.token)
+        raise ConflictError("could not draw an unused token id; try again")
+
+    def revoke_token(self, token_id: str) -> TokenChanged:
+        """Revoke an API token by id: it is refused from the next request on."""
+        return self._run(identity.RevokeToken(token_id=token_id), TokenChanged)

@@ -2,7 +2,7 @@
 
 Every figure carries the exact command that produced it (child processes are run from the
 repository root). Peers run in their own virtualenvs when present, else the figure says how
-to install them. Sections: throughput, import, queries, cli, pipeline, mlflow.
+to install them. Sections: throughput, import, queries, cli, pipeline, mlflow, server.
 """
 
 from __future__ import annotations
@@ -71,9 +71,11 @@ class Bench:
         shown = f"{value:,.2f}" if isinstance(value, float) else value
         print(f"  {label:<58} {shown:>12} {unit}", flush=True)
 
-    def child(self, argv: list[str]) -> tuple[dict[str, Any], str]:
-        """Run a child process, returning its JSON and the command line that ran it."""
-        return run_json(argv), shlex.join(_relative(argv))
+    def child(self, argv: list[str], env: dict[str, str] | None = None,
+              shown_env: str = "") -> tuple[dict[str, Any], str]:
+        """Run a child process (``env`` added to this one's), returning its JSON and the command line that ran it
+        (prefixed with ``shown_env``, how the environment is described)."""
+        return run_json(argv, env=env), (shown_env + " " if shown_env else "") + shlex.join(_relative(argv))
 
     def repeated(self, make_argv: Callable[[int], list[str]]) -> tuple[list[dict[str, Any]], str]:
         """Run a child ``self.runs`` times (``make_argv(i)`` gives run i's argv); return results and command."""
@@ -320,7 +322,7 @@ def print_table(figures: list[Figure]) -> None:
         print(f"{f.section:<28} {f.label:<58} {shown:>12} {f.unit:<4}  {f.note}")
 
 
-SECTIONS = ("throughput", "import", "queries", "cli", "pipeline", "mlflow")
+SECTIONS = ("throughput", "import", "queries", "cli", "pipeline", "mlflow", "server")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -332,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--commands", type=int, default=1000, help="commands per throughput run")
     parser.add_argument("--models", type=int, default=10_000,
                         help="models in the generated log (10,000 = ~1.12M events, 101k versions, 1M links)")
+    parser.add_argument("--requests", type=int, default=100_000,
+                        help="requests of the server section's RSS run (the read runs send a twentieth per path)")
     parser.add_argument("--registry", help="reuse this imported registry URL for queries/cli instead of importing")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
@@ -355,6 +359,10 @@ def main(argv: list[str] | None = None) -> int:
             pipeline(bench)
         if "mlflow" in chosen:
             mlflow(bench, 1000)
+        if "server" in chosen:
+            from bench.server_section import server
+
+            server(bench, args.requests)
     finally:
         for manager in _PG_URLS:
             manager.__exit__(None, None, None)

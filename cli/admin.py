@@ -17,11 +17,12 @@ from modelog.application.admin import (
     write_backup,
 )
 from modelog.application.bootstrap import database_status, upgrade_database
-from modelog.cli.common import confirm, is_interactive, yes_option
-from modelog.cli.output import echo_json, echo_table
+from modelog.cli.common import confirm, is_interactive, output_option, yes_option
+from modelog.cli.output import echo, echo_json, echo_table
+from modelog.cli.strict import StrictCommand, StrictGroup
 
 
-@click.command("clean")
+@click.command(cls=StrictCommand, name="clean")
 @yes_option
 @click.option("--no-backup", is_flag=True, help="Do not write a backup bundle (log and artifacts) first.")
 @click.option("--database-name", metavar="NAME",
@@ -42,7 +43,7 @@ def clean(yes: bool, no_backup: bool, database_name: str | None) -> None:
     location = locate_registry()
     if not has_registry(location):
         where = location.home if location.is_sqlite else location.display_url()
-        click.echo(f"Nothing to clean: there is no registry in {where}.")
+        echo(f"Nothing to clean: there is no registry in {where}.")
         return
     if location.is_sqlite:
         confirm(f"wipe the registry {_target(location)}", yes)
@@ -51,7 +52,7 @@ def clean(yes: bool, no_backup: bool, database_name: str | None) -> None:
     if not no_backup:
         _backup(location)
     removed = wipe_registry(location)
-    click.echo(f"Registry wiped ({len(removed)} item(s) removed from {_target(location)}).")
+    echo(f"Registry wiped ({len(removed)} item(s) removed from {_target(location)}).")
 
 
 def _confirm_database(location: RegistryLocation, given: str | None) -> None:
@@ -76,15 +77,15 @@ def _target(location: RegistryLocation) -> str:
 
 def _backup(location: RegistryLocation) -> None:
     if count_events(location) == 0:
-        click.echo("The log is empty; no backup needed.")
+        echo("The log is empty; no backup needed.")
         return
     path = backup_path(location)
     done = write_backup(location, path)
-    click.echo(f"Backup of {done.events} events and {done.artifacts} artifact files written to {path} "
+    echo(f"Backup of {done.events} events and {done.artifacts} artifact files written to {path} "
                f"(restore with: modelog import {path}).")
 
 
-@click.group("db")
+@click.group(cls=StrictGroup, name="db")
 def db() -> None:
     """Inspect and upgrade the registry database schema.
 
@@ -104,11 +105,11 @@ def upgrade() -> None:
     """
     before, after = upgrade_database()
     if before == after:
-        click.echo(f"Database schema is already at version {after}; nothing to do.")
+        echo(f"Database schema is already at version {after}; nothing to do.")
     elif before is None:
-        click.echo(f"Database schema created at version {after}.")
+        echo(f"Database schema created at version {after}.")
     else:
-        click.echo(f"Database schema upgraded from version {before} to {after}.")
+        echo(f"Database schema upgraded from version {before} to {after}.")
 
 
 @db.command("status")
@@ -117,7 +118,9 @@ def upgrade() -> None:
 def status(output: str) -> None:
     """Show where the registry database is and whether its schema fits this modelog (reads only).
 
-    JSON keys: url, backend, schema_version, supported_version, alembic_revision, state, head.
+    JSON keys: url, backend, schema_version, supported_version, alembic_revision, state, head, guards
+    ("intact" or what is missing or disabled) and tampering (null or the traces of removed events).
+    Exits 1 after the report when the guards are not intact or events were removed.
 
     \b
     Example:
@@ -126,13 +129,16 @@ def status(output: str) -> None:
     found = database_status()
     if output == "json":
         echo_json(found)
-        return
-    width = max(len(k) for k in found)
-    for key, value in found.items():
-        click.echo(f"{key.ljust(width)}  {'' if value is None else value}")
+    else:
+        width = max(len(k) for k in found)
+        for key, value in found.items():
+            echo(f"{key.ljust(width)}  {'' if value is None else value}")
+    problems = [str(found[k]) for k in ("guards", "tampering") if found[k] not in (None, "intact")]
+    if problems:
+        raise click.ClickException(f"tampering suspected: {'; '.join(problems)}")
 
 
-@click.group("integration")
+@click.group(cls=StrictGroup, name="integration")
 def integration() -> None:
     """List and install optional integrations (pip extras of modelog).
 
@@ -143,13 +149,20 @@ def integration() -> None:
 
 
 @integration.command("list")
-def list_integrations() -> None:
+@output_option
+def list_integrations(output: str) -> None:
     """List the optional integrations and whether they are installed.
+
+    JSON: a list of {"name", "installed", "requirements", "summary"}.
 
     \b
     Example:
       modelog integration list
     """
+    if output == "json":
+        echo_json([{"name": i.name, "installed": i.installed(), "requirements": i.requirements(),
+                    "summary": i.summary} for i in INTEGRATIONS.values()])
+        return
     rows = [(i.name, "yes" if i.installed() else "no", " ".join(i.requirements()), i.summary)
             for i in INTEGRATIONS.values()]
     echo_table(("INTEGRATION", "INSTALLED", "REQUIREMENTS", "PROVIDES"), rows, "No integrations.",
@@ -171,12 +184,12 @@ def install(name: str, yes: bool) -> None:
 
     found = get_integration(name)
     if found.installed():
-        click.echo(f"Integration {found.name!r} is already installed ({', '.join(found.requirements())}).")
+        echo(f"Integration {found.name!r} is already installed ({', '.join(found.requirements())}).")
         return
     command = found.install_command()
-    click.echo(f"Running: {subprocess.list2cmdline(command)}")
+    echo(f"Running: {subprocess.list2cmdline(command)}")
     confirm(f"install {', '.join(found.requirements())} into {command[0]}", yes)
     completed = subprocess.run(command, check=False)
     if completed.returncode != 0:
         raise click.ClickException(f"pip failed with exit status {completed.returncode}; nothing else was changed")
-    click.echo(f"Integration {found.name!r} installed.")
+    echo(f"Integration {found.name!r} installed.")

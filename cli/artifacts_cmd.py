@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import click
 from modelog.cli.common import registry_api
-from modelog.cli.output import echo_json
+from modelog.cli.output import echo, echo_json
+from modelog.cli.strict import StrictGroup
 
 
-@click.group("artifacts")
+@click.group(cls=StrictGroup, name="artifacts")
 def artifacts() -> None:
     """Check the artifact store against the log.
 
@@ -39,9 +40,9 @@ def verify(output: str) -> None:
         echo_json(report.as_dict())
     else:
         for problem in report.problems:
-            click.echo(problem.describe(), err=True)
+            echo(problem.describe(), err=True)
     if not report.ok:
         failed = len({p.artifact_id for p in report.problems})
         raise click.ClickException(f"{failed} of {report.checked} artifact versions failed the check in {report.root}")
     if output != "json":
-        click.echo(f"Artifacts intact: {report.checked} versions in {report.files} files match the log.")
+        echo(f"Artifacts intact: {report.checked} versions in {report.files} files match the log.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -9,8 +10,9 @@ from typing import Any
 import click
 from modelog.application.bundle import export_to_path, import_from_path
 from modelog.application.results import event_record
-from modelog.cli.common import point_in_time, read_options, registry_api
-from modelog.cli.output import echo_json, echo_table, when
+from modelog.cli.common import output_option, point_in_time, read_options, registry_api
+from modelog.cli.output import echo, echo_json, echo_table, when
+from modelog.cli.strict import StrictCommand, StrictGroup
 from modelog.projections.history import describe
 from modelog.registry.anchors import Anchor, parse_anchor
 from modelog.registry.errors import InvalidInputError
@@ -18,7 +20,7 @@ from modelog.registry.errors import InvalidInputError
 LOG_COLUMNS = ("POSITION", "TIME", "STREAM", "EVENT", "ACTOR", "SUMMARY")
 
 
-@click.group("log")
+@click.group(cls=StrictGroup, name="log")
 def log() -> None:
     """Show and verify the append-only, hash-chained event log.
 
@@ -49,7 +51,7 @@ def show(streams: tuple[str, ...], from_position: int, limit: int, as_of: dateti
     """
     with registry_api() as api:
         found = api.log_events(from_position=from_position, limit=limit, streams=streams,
-                               **point_in_time(as_of, at_position))
+                               **point_in_time(as_of, at_position, whole_commands=False))
     if output == "json":
         echo_json([event_record(e) for e in found])
         return
@@ -85,36 +87,50 @@ def head(as_of: datetime | None, at_position: int | None, output: str) -> None:
       modelog log head -o json
     """
     with registry_api() as api:
-        anchor = api.log_head(**point_in_time(as_of, at_position))
+        anchor = api.log_head(**point_in_time(as_of, at_position, whole_commands=False))
     if output == "json":
         echo_json({"position": anchor.position, "hash": anchor.hash, "anchor": str(anchor)})
         return
-    click.echo(f"Log head: position {anchor.position}, hash {anchor.hash}")
-    click.echo(f"Anchor: {anchor}")
+    echo(f"Log head: position {anchor.position}, hash {anchor.hash}")
+    echo(f"Anchor: {anchor}")
 
 
 @log.command("verify")
 @click.option("--anchor", "anchors", multiple=True, type=AnchorType(), metavar="POSITION:HASH",
               help="Also require the log to hold HASH at POSITION, as 'modelog log head' printed it (repeatable).")
-def verify(anchors: tuple[Anchor, ...]) -> None:
+@click.option("--rules", is_flag=True,
+              help="Also replay the log through the domain's rules and report the first event a command could never "
+                   "have appended (a forged or unchecked import); about as long again as the chain check.")
+@output_option
+def verify(anchors: tuple[Anchor, ...], rules: bool, output: str) -> None:
     """Verify the hash chain of the whole log; exit 1 naming the first bad position if it is broken.
 
     A missing position (a deleted event), an edited event or a broken link all fail the check.
     With --anchor, a log truncated or rewritten (hashes recomputed) since the anchor was taken fails too.
+    With --rules, an event the domain would have refused (a stream version gap, two production
+    holders, a version number that is not a number...) fails too, naming its position.
+
+    JSON (printed whether or not the check passes): {"checked", "first_bad_position", "problem",
+    "anchors_checked", "anchor_problem", "tampering", "rules_checked",
+    "rule_position", "rule_problem", "ok", "summary"}.
 
     \b
     Example:
       modelog log verify
+      modelog log verify --rules
       modelog log verify --anchor 42:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
     """
     with registry_api() as api:
-        report = api.verify_log(anchors)
+        report = api.verify_log(anchors, rules=rules)
+    if output == "json":
+        echo_json({**asdict(report), "ok": report.ok, "summary": report.describe()})
     if not report.ok:
         raise click.ClickException(report.describe())
-    click.echo(report.describe())
+    if output != "json":
+        echo(report.describe())
 
 
-@click.command("export")
+@click.command(cls=StrictCommand, name="export")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
 @click.option("--log-only", is_flag=True,
@@ -137,12 +153,12 @@ def export(file: Path, force: bool, log_only: bool) -> None:
     with registry_api() as api:
         done = export_to_path(api, file, log_only=log_only)
     if done.bundle:
-        click.echo(f"Exported {done.events} events and {done.artifacts} artifact files to {file}.")
+        echo(f"Exported {done.events} events and {done.artifacts} artifact files to {file}.")
     else:
-        click.echo(f"Exported {done.events} events to {file} (log only: no artifact files).")
+        echo(f"Exported {done.events} events to {file} (log only: no artifact files).")
 
 
-@click.command("import")
+@click.command(cls=StrictCommand, name="import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_(file: Path) -> None:
     """Import a bundle or JSON Lines file written by 'modelog export' into an empty registry.
@@ -158,7 +174,7 @@ def import_(file: Path) -> None:
     with registry_api(writable=True) as api:
         done = import_from_path(api, file)
     if done.bundle:
-        click.echo(f"Imported {done.events} events and {done.artifacts} artifact files from {file}; hash chain "
+        echo(f"Imported {done.events} events and {done.artifacts} artifact files from {file}; hash chain "
                    "and artifact hashes verified.")
     else:
-        click.echo(f"Imported {done.events} events from {file}; hash chain verified.")
+        echo(f"Imported {done.events} events from {file}; hash chain verified.")

@@ -13,6 +13,7 @@ import sys
 import click
 from modelog.cli.logs import configure_logging, log_traceback
 from modelog.cli.output import escape_controls
+from modelog.cli.strict import StrictGroup
 
 #: Every top-level command: its name, where it is defined ("module:attribute") and the one line
 #: ``modelog --help`` shows for it (a test checks it against the command's own help).
@@ -33,12 +34,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
                     "Rebuild or verify the read models (model, version and artifact views) from the log."),
     "run": ("modelog.cli.runs:run", "List and inspect pipeline runs; close a run whose process died."),
     "server": ("modelog.cli.server_cmd:server", "Serve the registry over HTTP to remote clients (MODELOG_URL)."),
+    "principal": ("modelog.cli.identity_cmd:principal",
+                  "Add, list and disable principals: the identities API tokens belong to."),
+    "token": ("modelog.cli.identity_cmd:token",
+              "Create, list and revoke API tokens for the team server (MODELOG_TOKEN)."),
 }
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-class ModelogGroup(click.Group):
+class ModelogGroup(StrictGroup):
     """The root group: loads a command's module only when it runs, and turns every failure below it
     into one ``Error: ...`` line and exit status 1."""
 
@@ -82,6 +87,8 @@ class ModelogGroup(click.Group):
                      **extra: object) -> click.Context:
         """Parse the root options; a usage error echoes the rejected text with control characters escaped."""
         try:
+            if parent is None:
+                _check_arguments(args)
             return super().make_context(info_name, args, parent, **extra)
         except click.ClickException as error:
             raise made_safe(error) from error.__cause__
@@ -141,7 +148,23 @@ def describe_error(error: Exception) -> str:
     """The one line a user sees for ``error`` (after ``Error: ``)."""
     if _is_known_error(error):
         return str(error)
+    from modelog.registry.errors import as_registry_error
+
+    known = as_registry_error(error)
+    if known is not None:
+        return str(known)
     return f"unexpected {type(error).__name__}: {error}"
+
+
+def _check_arguments(args: list[str]) -> None:
+    """Refuse an argument that is not valid text (undecodable bytes) as a usage error, before any command runs."""
+    from modelog.registry.errors import surrogate_in
+
+    for number, arg in enumerate(args, start=1):
+        bad = surrogate_in(arg)
+        if bad:
+            raise click.UsageError(f"argument {number} ({arg!r}) is not valid UTF-8 text: it holds {bad} "
+                                   "where the bytes could not be decoded")
 
 
 def main(argv: list[str] | None = None) -> None:

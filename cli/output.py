@@ -14,11 +14,18 @@ MAX_CELL = 40
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
-def escape_controls(text: str) -> str:
-    """``text`` with control characters (ESC, NUL, newlines, bidi overrides) spelled out as ``\\x1b``-style escapes.
+#: Character categories spelled out on a terminal: controls (ESC, NUL, newline...), format characters (bidi
+#: overrides, zero-width characters), surrogates, private use, unassigned, and the line and paragraph separators.
+_HIDDEN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
-    Rejected user input is echoed in error lines; raw, an ESC could drive the terminal
-    (colours, cursor moves, a fake prompt) and a newline could forge further lines.
+
+def escape_controls(text: str) -> str:
+    """``text`` with control and invisible characters (ESC, NUL, newlines, bidi overrides, zero-width
+    characters) spelled out as ``\\x1b``-style escapes.
+
+    User-provided text reaches the terminal in tables, reports and error lines; raw, an ESC could
+    drive the terminal (colours, cursor moves, a window title, a fake prompt), a newline or a
+    carriage return could forge further lines and a right-to-left override could reverse what is read.
     """
     if text.isprintable():
         return text
@@ -26,9 +33,19 @@ def escape_controls(text: str) -> str:
 
 
 def _escaped(ch: str) -> str:
-    if unicodedata.category(ch) == "Cc" or ch in BIDI_CONTROLS:
-        return ch.encode("unicode_escape").decode("ascii")
+    if unicodedata.category(ch) in _HIDDEN or ch in BIDI_CONTROLS:
+        return ch.encode("unicode_escape", "backslashreplace").decode("ascii")
     return ch
+
+
+def echo(line: str, *, err: bool = False) -> None:
+    """Print one line for a person, every control and invisible character escaped (piped or not).
+
+    Every human-readable line of the CLI goes through here or through :func:`echo_table` (whose
+    cells are escaped the same way); ``tests/unit/test_cli_terminal_safety.py`` checks that no
+    other module prints.
+    """
+    click.echo(escape_controls(line), err=err)
 
 
 def cell(value: Any, limit: int = MAX_CELL) -> str:
@@ -37,7 +54,7 @@ def cell(value: Any, limit: int = MAX_CELL) -> str:
         return ""
     if isinstance(value, list | tuple):
         value = ", ".join(str(v) for v in value)
-    text = " ".join(str(value).split())
+    text = escape_controls(" ".join(str(value).split()))
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -69,5 +86,20 @@ def echo_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], empty: str
 
 
 def echo_json(data: Any) -> None:
-    """Print ``data`` as indented JSON (UTF-8, keys in the views' stable order)."""
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    """Print ``data`` as indented JSON (UTF-8, keys in the views' stable order).
+
+    JSON escapes control characters itself; invisible and bidi characters are written as ``\\uXXXX``
+    escapes too (the same string to a JSON reader, inert on a terminal).
+    """
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    click.echo(text if text.isascii() else "".join(_json_escaped(ch) for ch in text))
+
+
+def _json_escaped(ch: str) -> str:
+    if ch.isascii() or unicodedata.category(ch) not in _HIDDEN:
+        return ch
+    code = ord(ch)
+    if code > 0xFFFF:  # outside the BMP: JSON spells it as a surrogate pair
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 import click
 from modelog.application.api import ABANDONED, DEFAULT_ABANDON_REASON
 from modelog.cli.common import confirm, point_in_time, read_options, registry_api, yes_option
-from modelog.cli.output import echo_json, echo_table, when
+from modelog.cli.completion import complete_runs
+from modelog.cli.output import echo, echo_json, echo_table, when
+from modelog.cli.strict import StrictGroup
 from modelog.registry.values import RunStatus
 
 if TYPE_CHECKING:
@@ -19,7 +21,7 @@ STEP_COLUMNS = ("STEP", "CACHED", "OUTPUT", "ARTIFACT", "HASH", "COMPLETED")
 STATUSES = tuple(s.value for s in RunStatus if s is not RunStatus.UNKNOWN)
 
 
-@click.group("run")
+@click.group(cls=StrictGroup, name="run")
 def run() -> None:
     """List and inspect pipeline runs; close a run whose process died.
 
@@ -57,7 +59,7 @@ def list_runs(pipeline: str | None, status: str | None, limit: int, as_of: datet
 
 
 @run.command("show")
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=complete_runs)
 @read_options
 def show(run_id: str, as_of: datetime | None, at_position: int | None, output: str) -> None:
     """Show a run: status, model version, error, and each step with its outputs (artifact name:version, hash).
@@ -87,8 +89,8 @@ def _echo_run(found: RunView) -> None:
     for label, value in (("Run", found.run_id), ("Pipeline", found.pipeline), ("Status", found.status),
                          ("Model", version), ("Started", when(found.started_at)),
                          ("Finished", when(found.finished_at) or "-"), ("Error", found.error or "-")):
-        click.echo(f"{label + ':':<10}{value}")
-    click.echo("")
+        echo(f"{label + ':':<10}{value}")
+    echo("")
 
 
 def _step_rows(step: StepView) -> list[tuple[Any, ...]]:
@@ -100,7 +102,7 @@ def _step_rows(step: StepView) -> list[tuple[Any, ...]]:
 
 
 @run.command("fail")
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=complete_runs)
 @click.option("--reason", metavar="TEXT", help="Why the run is being closed (recorded in the log).")
 @yes_option
 def fail(run_id: str, reason: str | None, yes: bool) -> None:
@@ -119,4 +121,4 @@ def fail(run_id: str, reason: str | None, yes: bool) -> None:
         found = api.get_run(run_id)
         confirm(f"mark run {found.run_id} of pipeline {found.pipeline!r} ({found.status}) as failed", yes)
         api.fail_run(found.run_id, error_type=ABANDONED, error_message=message)
-    click.echo(f"Run {found.run_id} marked failed ({ABANDONED}: {message}).")
+    echo(f"Run {found.run_id} marked failed ({ABANDONED}: {message}).")

@@ -6,6 +6,8 @@ import ipaddress
 import os
 
 import click
+from modelog.cli.output import echo
+from modelog.cli.strict import StrictCommand
 
 #: Seconds uvicorn waits for requests in flight after SIGTERM before closing their connections.
 GRACEFUL_SECONDS = 30
@@ -21,9 +23,9 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-@click.command("server")
+@click.command(cls=StrictCommand, name="server")
 @click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on. Loopback only until authentication exists.")
+              help="Address to listen on (anything but loopback: put a TLS reverse proxy in front).")
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True, help="TCP port.")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Server processes (each de-duplicates command ids on its own).")
@@ -31,17 +33,19 @@ def is_loopback(host: str) -> bool:
 def server(ctx: click.Context, host: str, port: int, workers: int) -> None:
     """Serve the registry over HTTP to remote clients (MODELOG_URL).
 
-    Clients use it with MODELOG_URL=http://HOST:PORT: the CLI and the SDK then need no
-    database URL and no local registry. Stop it with SIGTERM or Ctrl-C: requests in flight
-    finish first.
+    Clients use it with MODELOG_URL=http://HOST:PORT and MODELOG_TOKEN=<an API token>: the CLI
+    and the SDK then need no database URL and no local registry. Every API call but /health
+    needs a token; create the first principal and token on the server's registry with
+    'modelog principal add NAME' and 'modelog token create NAME'. Stop it with SIGTERM or
+    Ctrl-C: requests in flight finish first.
 
     \b
     Example:
       modelog server --port 8080
     """
     if not is_loopback(host):
-        raise click.ClickException(f"refusing to listen on {host}: API tokens are not implemented yet, so the "
-                                   "server only listens on a loopback address (127.0.0.1, ::1, localhost)")
+        echo(f"Warning: listening on {host}: tokens and data cross the network in clear text; serve clients "
+                   "through a TLS reverse proxy (see docs/server.md)", err=True)
     try:
         import uvicorn
     except ImportError:

@@ -22,13 +22,39 @@ class HistoryEntry:
     summary: str
     run_id: str | None
     data: dict[str, Any]
+    #: The model this entry belongs to: a name held by several models in turn has one history per model.
+    model_id: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Stable JSON shape of the entry."""
         return {
             "position": self.position, "recorded_at": self.recorded_at, "actor": self.actor,
             "event": self.event_type, "summary": self.summary, "run_id": self.run_id, "data": self.data,
+            "model_id": self.model_id,
         }
+
+
+@dataclass(frozen=True)
+class Incarnation:
+    """One model that held a name, and its part of the name's history (entries are in log order)."""
+
+    model_id: str
+    number: int
+    entries: tuple[HistoryEntry, ...]
+
+    @property
+    def deleted(self) -> bool:
+        """True when this model was deleted (its name was then free for a new model)."""
+        return any(e.event_type == EventType.MODEL_DELETED and e.model_id == self.model_id for e in self.entries)
+
+
+def incarnations(entries: list[HistoryEntry]) -> list[Incarnation]:
+    """A name's history split by model, in the order the models first held the name."""
+    order: dict[str, list[HistoryEntry]] = {}
+    for entry in entries:
+        order.setdefault(entry.model_id or "", []).append(entry)
+    return [Incarnation(model_id, number, tuple(found))
+            for number, (model_id, found) in enumerate(order.items(), start=1)]
 
 
 def _fields(changes: dict[str, Any]) -> str:
@@ -89,14 +115,21 @@ _DESCRIBERS: dict[str, Callable[[dict[str, Any]], str]] = {
     E.PIPELINE_RUN_COMPLETED: lambda d: "run completed",
     E.PIPELINE_RUN_FAILED: lambda d: f"run failed: {d['error_type']}: {d['error_message']}",
     E.ARTIFACT_VERSION_STORED: lambda d: f"stored artifact {d['name']!r} v{d['version']} ({d['data_type']})",
+    E.PRINCIPAL_ADDED: lambda d: f"principal {d['name']!r} added",
+    E.PRINCIPAL_DISABLED: lambda d: f"principal {d['name']!r} disabled",
+    E.TOKEN_CREATED: lambda d: f"API token {d['token_id']} created for {d['principal']!r}"
+                               + (f", expires {d['expires_at']}" if d.get("expires_at") else ""),
+    E.TOKEN_REVOKED: lambda d: f"API token {d['token_id']} of {d['principal']!r} revoked",
 }
+_DESCRIBERS[E.MODEL_VERSION_METADATA_LOGGED] = lambda d: (
+    f"logged metadata on version {d['number']}: " + ", ".join(f"{k}={v!r}" for k, v in sorted(d["values"].items())))
 del E
 
 
-def describe(event: StoredEvent) -> HistoryEntry:
-    """The history entry of a stored event."""
+def describe(event: StoredEvent, model_id: str | None = None) -> HistoryEntry:
+    """The history entry of a stored event (``model_id``: the model whose history it is part of)."""
     data = upcast(event.event_type, event.schema_version, event.data)
     summary = _DESCRIBERS[event.event_type](data)
     run_id = event.meta.get("run_id") or data.get("run_id")
     return HistoryEntry(event.position, event.recorded_at, event.meta.get("actor"), event.event_type, summary,
-                        run_id, data)
+                        run_id, data, model_id)

@@ -12,10 +12,12 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from modelog.projections import tables as t
+from modelog.projections.identity import HANDLERS as IDENTITY_HANDLERS
 from modelog.projections.table_rows import TableRows
 from modelog.projections.temporal import HistoryWrites
 from modelog.registry._sql.driver import DriverStatement, PositionalInsert
 from modelog.registry.catalog import CURRENT_SCHEMA, upcast
+from modelog.registry.errors import IntegrityError
 from modelog.registry.hashing import canonical_json
 from modelog.registry.store import StoredEvent
 from modelog.registry.validation import name_key
@@ -255,6 +257,8 @@ HANDLERS: dict[str, Handler] = {
     EventType.PIPELINE_RUN_FAILED.value: _on_run_failed,
 }
 
+HANDLERS.update(IDENTITY_HANDLERS)
+
 #: Tables a handler reads rows of (beyond the model row): a replay that keeps only some tables
 #: (``apply_events(only=...)``) must keep these too whenever such an event is replayed. A tag
 #: change merges into the version's stored tags; a deletion recounts the model's versions.
@@ -266,6 +270,21 @@ def tables_needed(only: frozenset[str], events: Sequence[ProjectedEvent]) -> fro
     """``only`` plus the tables the handlers of ``events`` read (see :data:`READS`)."""
     extra = [READS[e.event_type] for e in events if e.event_type in READS]
     return only.union(*extra) if extra else only
+
+
+
+
+def _on_metadata_logged(conn: Connection, event: ProjectedEvent, data: dict[str, Any]) -> None:
+    """One row per key logged (see ``tables.version_metadata``); the version is touched."""
+    model_id, actor = _model_id(event), event.meta.get("actor")
+    conn.execute(t.version_metadata.insert(), [
+        {"model_id": model_id, "number": data["number"], "key": key, "position": event.position,
+         "value": canonical_json(value), "recorded_at": event.recorded_at, "actor": actor}
+        for key, value in data["values"].items()])
+    _touch_version(conn, event, data)
+
+
+HANDLERS[EventType.MODEL_VERSION_METADATA_LOGGED.value] = _on_metadata_logged
 
 
 # --- batched application --------------------------------------------------------------
@@ -288,7 +307,9 @@ _ADD_VERSIONS = DriverStatement(
         updated_at=bindparam("key_at"), version_count=t.models.c.version_count + bindparam("key_added"),
         latest_version=bindparam("key_latest")))
 _SAVE_CHECKPOINT = DriverStatement(
-    update(t.checkpoints).where(t.checkpoints.c.name == t.CHECKPOINT_NAME).values(position=bindparam("position")))
+    update(t.checkpoints).where(t.checkpoints.c.name == t.CHECKPOINT_NAME,
+                                t.checkpoints.c.position == bindparam("previous"))
+    .values(position=bindparam("position")))
 
 
 class _Writes:
@@ -479,9 +500,25 @@ def apply_events(conn: Connection, batch: Sequence[ProjectedEvent], only: frozen
     writes.flush()
 
 
-def save_checkpoint(conn: Connection, position: int) -> None:
-    """Record how far the read models reflect the log."""
-    _SAVE_CHECKPOINT.execute(conn, {"position": position})
+def save_checkpoint(conn: Connection, previous: int, position: int) -> None:
+    """Move the checkpoint from ``previous`` (the position before the events applied) to ``position``.
+
+    A checkpoint anywhere else is refused (IntegrityError) and the caller's transaction rolls back:
+    one past the log's end is the trace events removed from the log leave, and writing over it would
+    erase that evidence.
+    """
+    if _SAVE_CHECKPOINT.execute(conn, {"previous": previous, "position": position}).rowcount != 1:
+        raise IntegrityError(checkpoint_refusal(read_checkpoint(conn), previous))
+
+
+def checkpoint_refusal(checkpoint: int, head: int) -> str:
+    """The one line a write fails with when the read models' checkpoint is not the log's end."""
+    if checkpoint > head:
+        return (f"refusing to write: tampering suspected: the read models' checkpoint is at position {checkpoint} "
+                f"but the log ends at position {head} (events were removed from the log); run 'modelog log verify'; "
+                "'modelog projections rebuild' accepts the log as it is now")
+    return (f"refusing to write: the read models' checkpoint is at position {checkpoint}, not at the log's end "
+            f"({head}); run 'modelog projections verify' and 'modelog projections rebuild'")
 
 
 def read_checkpoint(conn: Connection) -> int:
@@ -494,6 +531,6 @@ class ViewProjector:
     """The registry's read models as a :class:`registry.store.Projector`."""
 
     def project(self, conn: Connection, events: Sequence[StoredEvent]) -> None:
-        """Apply ``events`` and move the checkpoint, in the caller's transaction."""
+        """Move the checkpoint (from just before ``events``) and apply them, in the caller's transaction."""
+        save_checkpoint(conn, events[0].position - 1, events[-1].position)
         apply_events(conn, events)
-        save_checkpoint(conn, events[-1].position)

@@ -17,9 +17,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from modelog.projections import tables as t
+from modelog.projections.boundaries import command_boundary
 from modelog.projections.history import HistoryEntry, describe
+from modelog.projections.identity import PrincipalView, TokenView, principal_views, token_views
 from modelog.projections.log_rows import linked_run_ids, stream_events
 from modelog.projections.projector import apply_events, tables_needed
+from modelog.projections.suggest import did_you_mean
 from modelog.projections.table_rows import TableRows
 from modelog.projections.temporal_reads import PRESENT, Views, model_id_at, views_at
 from modelog.projections.views import ArtifactView, LinkView, ModelView, Page, RunView, StepView, VersionView
@@ -30,13 +33,15 @@ from modelog.registry.database import transaction
 from modelog.registry.errors import InvalidInputError, NotFoundError
 from modelog.registry.selectors import SelectorKind, VersionSelector, parse_selector
 from modelog.registry.store import EventStore, StoredEvent
-from modelog.registry.validation import name_key
+from modelog.registry.validation import name_key, skeleton
 from modelog.registry.values import ARTIFACT_KIND_NAMES, ArtifactKind, RunStatus, parse_stage
 from modelog.registry.vocabulary import (
     ARTIFACT_PREFIX,
     MODEL_PREFIX,
     MODEL_TEXT_FIELDS,
+    PRINCIPAL_PREFIX,
     RUN_PREFIX,
+    TOKEN_PREFIX,
     EventType,
     artifact_stream,
     model_stream,
@@ -48,6 +53,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.schema import CreateTable
 
+#: The last page a listing can ask for (its offset fits a 64-bit column on every backend).
+MAX_PAGE = 2**31 - 1
 SORT_FIELDS = {"name": "name_key", "created": "created_at", "updated": "updated_at"}
 _KINDS = frozenset(kind.value for kind in ArtifactKind)
 CLOCK_SKEW = timedelta(seconds=5)
@@ -74,12 +81,18 @@ class ReadModel:
 
     # --- points in time ------------------------------------------------------------
 
-    def resolve_point(self, as_of: datetime | None = None, at_position: int | None = None) -> int | None:
-        """The log position a read refers to (None = live)."""
+    def resolve_point(self, as_of: datetime | None = None, at_position: int | None = None, *,
+                      whole_commands: bool = True) -> int | None:
+        """The log position a read refers to (None = live).
+
+        A position inside one command's events resolves down to the end of the command before it
+        (``projections.boundaries``), unless ``whole_commands`` is false (the log's own listing).
+        """
         if as_of is not None and at_position is not None:
             raise InvalidInputError("give either as_of or at_position, not both")
         if at_position is not None:
-            return self._check_position(at_position)
+            checked = self._check_position(at_position)
+            return command_boundary(self.store, checked) if whole_commands else checked
         if as_of is not None:
             return self._position_of(as_of)
         return None
@@ -93,7 +106,11 @@ class ReadModel:
         return position
 
     def _position_of(self, as_of: datetime) -> int:
-        moment = as_of if as_of.tzinfo else as_of.astimezone()
+        try:  # the edges of the calendar: 0001-01-01 in a zone east of UTC is before year 1
+            moment = (as_of if as_of.tzinfo else as_of.astimezone()).astimezone(UTC)
+        except (OverflowError, ValueError):
+            raise InvalidInputError(f"as-of time {as_of.isoformat()} is outside the calendar this registry can "
+                                    "compare (years 1 to 9999 in UTC)") from None
         if moment > datetime.now(UTC) + CLOCK_SKEW:
             raise InvalidInputError(f"as-of time {moment.isoformat()} is in the future")
         return self.store.position_at(moment)
@@ -180,8 +197,19 @@ class ReadModel:
     def _live_model_id(self, conn: Connection, name: str) -> str:
         found = conn.execute(select(t.models.c.model_id).where(t.models.c.name_key == name_key(name))).first()
         if found is None:
-            raise NotFoundError(f"model {name!r} does not exist; {self._known_models(conn)}")
+            names = conn.execute(select(t.models.c.name)).scalars().all()
+            hint = did_you_mean(name, names)
+            raise NotFoundError(f"model {name!r} does not exist;{hint or ' ' + self._known_models(conn)}")
         return str(found.model_id)
+
+    def look_alike_of(self, name: str) -> str | None:
+        """The live model whose name looks like ``name`` (equal TR39 skeletons) but is another name, or None."""
+        key, look = name_key(name), skeleton(name)
+        with self._live() as conn:
+            for other, other_key in conn.execute(select(t.models.c.name, t.models.c.name_key)):
+                if other_key != key and skeleton(other) == look:
+                    return str(other)
+        return None
 
     def _known_models(self, conn: Connection) -> str:
         names = conn.execute(select(t.models.c.name).order_by(t.models.c.name_key).limit(11)).scalars().all()
@@ -198,13 +226,6 @@ class ReadModel:
             raise NotFoundError(f"model {name!r} did not exist at log position {position}")
         return str(claims[-1].data["model_id"])
 
-    def model_id_for_history(self, name: str) -> str:
-        """The id of the model that last held ``name``, even if it has been deleted since."""
-        claimed = [e for e in self._claims(name, None) if e.event_type == EventType.MODEL_NAME_CLAIMED]
-        if not claimed:
-            raise NotFoundError(f"no model named {name!r} has ever existed")
-        return str(claimed[-1].data["model_id"])
-
     # --- models --------------------------------------------------------------------
 
     def list_models(
@@ -214,8 +235,9 @@ class ReadModel:
         """A page of live models (optionally filtered by name substring and tag), sorted."""
         if sort_by not in SORT_FIELDS:
             raise InvalidInputError(f"cannot sort by {sort_by!r}; choose one of {', '.join(SORT_FIELDS)}")
-        if page < 1 or size < 1 or size > 10_000:
-            raise InvalidInputError("page must be >= 1 and size between 1 and 10000")
+        if not all(isinstance(n, int) and not isinstance(n, bool) for n in (page, size)) \
+                or page < 1 or size < 1 or size > 10_000 or page > MAX_PAGE:
+            raise InvalidInputError(f"page must be between 1 and {MAX_PAGE} and size between 1 and 10000")
         position = self.resolve_point(as_of, at_position)
         with self._all_reader(position, lambda p: self._log_batches(MODEL_PREFIX, p), MODEL_LIST_TABLES) as (
                 conn, tb):
@@ -388,8 +410,21 @@ class ReadModel:
         with self._replayed(batches(position), only) as conn:
             yield conn, PRESENT
 
+    @contextmanager
+    def _streams_reader(self, position: int | None, batches: Callable[[int], Iterator[list[Any]]]
+                        ) -> Iterator[Connection]:
+        """The live tables, or a replay of the events ``batches(position)`` yields: for the small read models
+        kept without a history twin (principals and tokens, whose streams are few and short)."""
+        if position is None:
+            with self._live() as conn:
+                yield conn
+            return
+        with self._replayed(batches(position)) as conn:
+            yield conn
+
     def get_run(self, run_id: str, *, as_of: datetime | None = None, at_position: int | None = None) -> RunView:
         """A run by id (a past point replays only that run's stream)."""
+        _require_text(run_id, "run id")
         position = self.resolve_point(as_of, at_position)
         one_run = lambda p: iter([self.store.read_stream(run_stream(run_id), to_position=p)])  # noqa: E731
         with self._all_reader(position, one_run) as (conn, tb):
@@ -416,6 +451,7 @@ class ReadModel:
     def list_run_steps(self, run_id: str, *, as_of: datetime | None = None,
                        at_position: int | None = None) -> list[StepView]:
         """The completed steps of a run in completion order (a past point replays only that run's stream)."""
+        _require_text(run_id, "run id")
         position = self.resolve_point(as_of, at_position)
         one_run = lambda p: iter([self.store.read_stream(run_stream(run_id), to_position=p)])  # noqa: E731
         with self._all_reader(position, one_run) as (conn, tb):
@@ -427,6 +463,7 @@ class ReadModel:
     def get_artifact(self, artifact_id: str, *, as_of: datetime | None = None,
                      at_position: int | None = None) -> ArtifactView:
         """An artifact version by id (a past point replays only that artifact name's stream)."""
+        _require_text(artifact_id, "artifact id")
         position = self.resolve_point(as_of, at_position)
         with self._live() as conn:
             name = conn.execute(select(t.artifacts.c.name).where(t.artifacts.c.artifact_id == artifact_id)).first()
@@ -449,6 +486,20 @@ class ReadModel:
             rows = conn.execute(a.select().order_by(a.c.name_key, a.c.version)).all()
         return [ArtifactView(**{c: r._mapping[c] for c in ArtifactView.__dataclass_fields__}) for r in rows]
 
+    def list_principals(self, *, as_of: datetime | None = None,
+                        at_position: int | None = None) -> list[PrincipalView]:
+        """Every principal, by name (a past point replays the principal streams)."""
+        position = self.resolve_point(as_of, at_position)
+        with self._streams_reader(position, lambda p: self._log_batches(PRINCIPAL_PREFIX, p)) as conn:
+            return principal_views(conn)
+
+    def list_tokens(self, *, principal: str | None = None, as_of: datetime | None = None,
+                    at_position: int | None = None) -> list[TokenView]:
+        """Every API token issued (optionally to one principal), oldest first."""
+        position = self.resolve_point(as_of, at_position)
+        with self._streams_reader(position, lambda p: self._log_batches(TOKEN_PREFIX, p)) as conn:
+            return token_views(conn, principal)
+
     def find_cached_step(self, cache_key: str) -> list[dict[str, Any]] | None:
         """Outputs of the latest successful run's step with this cache key, or None."""
         s, r = t.step_runs, t.runs
@@ -463,18 +514,32 @@ class ReadModel:
 
     def history(self, model: str, *, as_of: datetime | None = None, at_position: int | None = None,
                 include_runs: bool = False) -> list[HistoryEntry]:
-        """The ordered history of a model's stream (deleted models too), optionally with its runs' events."""
-        position = self.resolve_point(as_of, at_position)
-        model_id = self.model_id_for_history(model) if position is None else self._model_id_at_any(model, position)
-        stream = self.store.read_stream(model_stream(model_id), to_position=position)
-        events = stream + self._linked_run_events(stream, position) if include_runs else stream
-        return [describe(e) for e in sorted(events, key=lambda e: e.position)]
+        """The history of every model that has held the name ``model`` (deleted ones too), one after the other.
 
-    def _model_id_at_any(self, name: str, position: int) -> str:
-        claimed = [e for e in self._claims(name, position) if e.event_type == EventType.MODEL_NAME_CLAIMED]
+        Each model's events (optionally with its runs' events) are in log order, and the models come
+        in the order they first held the name; each entry names its model (``model_id``).
+        """
+        position = self.resolve_point(as_of, at_position)
+        entries: list[HistoryEntry] = []
+        for model_id in self._holders(model, position):
+            stream = self.store.read_stream(model_stream(model_id), to_position=position)
+            events = stream + self._linked_run_events(stream, position) if include_runs else stream
+            entries += [describe(e, model_id) for e in sorted(events, key=lambda e: e.position)]
+        return entries
+
+    def _holders(self, name: str, position: int | None) -> list[str]:
+        """The ids of the models that held ``name`` up to ``position``, in the order they claimed it."""
+        claimed = [str(e.data["model_id"]) for e in self._claims(name, position)
+                   if e.event_type == EventType.MODEL_NAME_CLAIMED]
         if not claimed:
-            raise NotFoundError(f"no model named {name!r} existed at log position {position}")
-        return str(claimed[-1].data["model_id"])
+            raise NotFoundError(f"no model named {name!r} has ever existed{_at(position)}")
+        return list(dict.fromkeys(claimed))
+
+
+def _require_text(value: object, what: str) -> None:
+    """Refuse an id of the wrong type (given through the SDK) before it reaches a query."""
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{what} must be text, got {type(value).__name__}")
 
 
 def _at(position: int | None) -> str:

@@ -17,8 +17,9 @@ from modelog.registry._sql.batches import read_batches
 from modelog.registry._sql.bulk import cyclic_gc_paused
 from modelog.registry._sql.raw_events import RowEvent
 from modelog.registry.database import transaction
+from modelog.registry.guards import guard_problems
 from modelog.registry.store import EventStore, lock_appends
-from sqlalchemy import String, create_engine, update
+from sqlalchemy import String, create_engine, func, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Connection, Engine
 
@@ -75,8 +76,8 @@ def replay(conn: Connection, store: EventStore, *, after: int = 0, until: int | 
 
 
 def _apply_batch(conn: Connection, batch: list[RowEvent], done: int, total: int, progress: Progress | None) -> int:
+    save_checkpoint(conn, batch[0].position - 1, batch[-1].position)
     apply_events(conn, batch)
-    save_checkpoint(conn, batch[-1].position)
     if progress:
         progress(done + len(batch), total)
     return len(batch)
@@ -93,23 +94,57 @@ def rebuild(engine: Engine, store: EventStore, progress: Progress | None = None)
     return RebuildReport(count, time.perf_counter() - started)
 
 
-def catch_up(engine: Engine, store: EventStore) -> int:
-    """Make read models that do not match the log's end whole again; return the events replayed.
+#: What :func:`catch_up` returns when it left the read models alone because their checkpoint is past the log's end.
+VIEWS_AHEAD = -1
 
-    The checkpoint is written in the same transaction as the rows, so a checkpoint that is not the
-    log's last position means the views were damaged or written by something else: replaying only
-    the tail could apply an event twice, so they are rebuilt from the whole log instead.
+
+def catch_up(engine: Engine, store: EventStore) -> int:
+    """Make read models that lag the log's end whole again; return the events replayed.
+
+    The checkpoint is written in the same transaction as the rows, so a checkpoint behind the log's
+    last position means the views were damaged or written by something else: replaying only the
+    tail could apply an event twice, so they are rebuilt from the whole log instead. A checkpoint
+    *past* the log's end is evidence that events were removed from the log: it is left as it is
+    (``VIEWS_AHEAD``) for ``log verify`` to report; only ``projections rebuild`` resets it.
     """
     with transaction(engine) as conn:
-        if _has_views(conn) and read_checkpoint(conn) == store.head(conn):
-            return 0
+        if _has_views(conn):
+            checkpoint, head = read_checkpoint(conn), store.head(conn)
+            if checkpoint >= head:
+                return 0 if checkpoint == head else VIEWS_AHEAD
     with transaction(engine, write=True) as conn:
         lock_appends(conn)
         t.create_view_schema(conn)  # a log written without read models (a bare store, an old import) gets them
-        if read_checkpoint(conn) == store.head(conn):
-            return 0
+        checkpoint, head = read_checkpoint(conn), store.head(conn)
+        if checkpoint >= head:
+            return 0 if checkpoint == head else VIEWS_AHEAD
         reset_views(conn)
         return replay(conn, store)
+
+
+def tamper_evidence(engine: Engine, store: EventStore) -> list[str]:
+    """What ``log verify`` reports besides the chain: guards missing or disabled, traces of removed events."""
+    with transaction(engine, snapshot=True) as conn:
+        return guard_problems(conn) + removal_evidence(conn, store.head(conn))
+
+
+def removal_evidence(conn: Connection, head: int) -> list[str]:
+    """Traces, in the read models, of events past the log's end ``head``: what deleting the log's tail leaves.
+
+    The checkpoint and every position a read-model row records are at most the head in an intact
+    registry. Reads only.
+    """
+    if not _has_views(conn):
+        return []
+    found = []
+    checkpoint = read_checkpoint(conn)
+    if checkpoint > head:
+        found.append(f"the read models' checkpoint is at position {checkpoint} but the log ends at position {head}")
+    for table in (t.artifact_links, t.run_links):
+        highest = conn.execute(select(func.max(table.c.position))).scalar()
+        if highest is not None and int(highest) > head:
+            found.append(f"{table.name} records log position {int(highest)} but the log ends at position {head}")
+    return found
 
 
 def _scratch_engine(path: Path) -> Engine:
@@ -133,7 +168,7 @@ def verify(engine: Engine, store: EventStore, progress: Progress | None = None) 
     with tempfile.TemporaryDirectory(prefix="modelog-verify-") as scratch_dir:
         scratch = _scratch_engine(Path(scratch_dir) / "views.db")
         try:
-            with transaction(engine) as live:
+            with transaction(engine, snapshot=True) as live:  # one snapshot for the replay and the views
                 head = read_checkpoint(live)
                 with scratch.begin() as conn:
                     t.create_view_schema(conn)

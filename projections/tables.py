@@ -124,6 +124,29 @@ artifacts = Table(
     Index("ix_view_artifacts_name", "name_key", "version"),
 )
 
+principals = Table(
+    "view_principals", metadata,
+    Column("name_key", String(300), primary_key=True),
+    Column("name", String(300), nullable=False),
+    Column("disabled", Boolean, nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("created_by", String(300)),
+    Column("disabled_at", String(32)),
+    Column("disabled_by", String(300)),
+)
+
+# Never the token's hash: authentication reads the log (application.access), not this table.
+tokens = Table(
+    "view_tokens", metadata,
+    Column("token_id", String(64), primary_key=True),
+    Column("principal", String(300), nullable=False),
+    Column("expires_at", String(32)),
+    Column("created_at", String(32), nullable=False),
+    Column("created_by", String(300)),
+    Column("revoked_at", String(32)),
+    Column("revoked_by", String(300)),
+)
+
 checkpoints = Table(
     "view_checkpoints", metadata,
     Column("name", String(100), primary_key=True),
@@ -131,7 +154,8 @@ checkpoints = Table(
 )
 
 #: Every read-model table, in the order a reset clears them.
-VIEW_TABLES = (artifact_links, run_links, aliases, versions, models, step_runs, runs, artifacts)
+VIEW_TABLES: tuple[Table, ...] = (artifact_links, run_links, aliases, versions, models, step_runs, runs, artifacts,
+                                  principals, tokens)
 
 
 def create_view_schema(conn: Connection) -> None:
@@ -142,3 +166,21 @@ def create_view_schema(conn: Connection) -> None:
     found = conn.execute(checkpoints.select().where(checkpoints.c.name == CHECKPOINT_NAME)).first()
     if found is None:
         conn.execute(checkpoints.insert().values(name=CHECKPOINT_NAME, position=0))
+
+
+# --- version metadata -------------------------------------------------------------------
+# Every value ever logged on a version, one row per key per event (the current value of a key is
+# its row with the highest position): a metric logged again keeps its history.
+
+version_metadata = Table(
+    "view_version_metadata", metadata,
+    Column("model_id", String(64), primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("key", String(300), primary_key=True),
+    Column("position", PositionType, primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("recorded_at", String(32), nullable=False),
+    Column("actor", String(300)),
+)
+
+VIEW_TABLES = (*VIEW_TABLES, version_metadata)

@@ -13,7 +13,7 @@ from typing import Any
 from modelog.registry import events as ev
 from modelog.registry.errors import ConflictError, InvalidInputError, NotFoundError
 from modelog.registry.selectors import SelectorKind, VersionSelector
-from modelog.registry.validation import name_key
+from modelog.registry.validation import check_tag_count, name_key, skeleton
 from modelog.registry.values import EXCLUSIVE_STAGES, ArtifactKind, DeleteReason, RunStatus, Stage
 from modelog.registry.vocabulary import MODEL_TEXT_FIELDS
 
@@ -137,6 +137,7 @@ class ModelState(Aggregate):
         removed = tuple(t for t in remove if t in self.tags and t not in added)
         if not (real or added or removed):
             return []
+        check_tag_count(len(self.tags) + len(added) - len(removed))
         return [ev.ModelUpdated(changes=real, tags_added=added, tags_removed=removed)]
 
     def delete(self) -> list[ev.Event]:
@@ -153,10 +154,15 @@ class ModelState(Aggregate):
         return [ev.ModelVersionCreated(number=number, name=name or str(number), description=description, tags=tags)]
 
     def _check_name_free(self, name: str, except_number: int | None = None) -> None:
-        key = name_key(name)
+        key, look = name_key(name), skeleton(name)
         for other in self.live_versions():
-            if name_key(other.name) == key and other.number != except_number:
+            if other.number == except_number:
+                continue
+            if name_key(other.name) == key:
                 raise ConflictError(f"model {self.name!r} already has a version named {other.name!r} ({other.number})")
+            if skeleton(other.name) == look:
+                raise ConflictError(f"version name {name!r} looks like the name of version {other.label()} of model "
+                                    f"{self.name!r} (confusable characters); choose a distinct name")
 
     def update_version(
         self, target: VersionState, changes: dict[str, str | None], add: tuple[str, ...], remove: tuple[str, ...]
@@ -170,6 +176,7 @@ class ModelState(Aggregate):
         removed = tuple(t for t in remove if t in target.tags and t not in added)
         if not (real or added or removed):
             return []
+        check_tag_count(len(target.tags) + len(added) - len(removed))
         return [ev.ModelVersionUpdated(number=target.number, changes=real, tags_added=added, tags_removed=removed)]
 
     def set_stage(self, target: VersionState, stage: Stage, force: bool) -> list[ev.Event]:
@@ -197,6 +204,12 @@ class ModelState(Aggregate):
         previous = self.aliases.get(alias)
         if previous == target.number:
             return []
+        if previous is None:
+            look = skeleton(alias)
+            twin = next((a for a in self.aliases if skeleton(a) == look), None)
+            if twin is not None:
+                raise ConflictError(f"alias {alias!r} looks like the alias @{twin} of model {self.name!r} "
+                                    "(confusable characters); choose a distinct alias")
         return [ev.ModelVersionAliasSet(alias=alias, number=target.number, previous_number=previous)]
 
     def remove_alias(self, alias: str) -> list[ev.Event]:
@@ -270,6 +283,13 @@ class ModelState(Aggregate):
 
     def _on_ModelVersionDeleted(self, event: ev.ModelVersionDeleted) -> None:
         self.versions[event.number].deleted = True
+
+    def log_metadata(self, target: VersionState, values: dict[str, Any]) -> list[ev.Event]:
+        """Log metadata on ``target``: always an event, so a value logged again is kept in its history."""
+        return [ev.ModelVersionMetadataLogged(number=target.number, values=values)]
+
+    def _on_ModelVersionMetadataLogged(self, event: ev.ModelVersionMetadataLogged) -> None:
+        """Metadata decides nothing later commands check: the state keeps none of it."""
 
     def _on_ArtifactLinked(self, event: ev.ArtifactLinked) -> None:
         key = (event.pipeline, event.step, event.name, event.kind.value)

@@ -8,13 +8,27 @@ parsed values only. A refusal is always an :class:`InvalidInputError`, never pyd
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 from modelog.registry.errors import InvalidInputError
+from modelog.registry.metadata_values import clean_metadata
 from modelog.registry.selectors import LATEST, VersionSelector, parse_selector
-from modelog.registry.validation import clean_alias, clean_name, clean_tags, clean_text, clean_version_name
+from modelog.registry.validation import (
+    MAX_HASH_LENGTH,
+    MAX_ID_LENGTH,
+    MAX_LABEL_LENGTH,
+    MAX_NUMBER,
+    MAX_TEXT_LENGTH,
+    clean_alias,
+    clean_label,
+    clean_name,
+    clean_tags,
+    clean_text,
+    clean_version_name,
+)
 from modelog.registry.values import ArtifactKind, DeleteReason, Stage, parse_kind, parse_stage
 from modelog.registry.vocabulary import MODEL_TEXT_FIELDS
 from pydantic import (
@@ -39,7 +53,7 @@ __all__ = [
 
 def clean_id(value: object, what: str) -> str:
     """Validate an identifier (run id, artifact id): non-empty text without control characters or slashes."""
-    return clean_name(value, what)
+    return clean_name(value, what, MAX_ID_LENGTH)
 
 
 def parse_reason(value: object) -> DeleteReason:
@@ -67,6 +81,19 @@ def _cleaned(clean: Callable[[object, str], str], what: str) -> BeforeValidator:
     return BeforeValidator(lambda value: clean(value, what))
 
 
+def _label(what: str, limit: int = MAX_LABEL_LENGTH) -> BeforeValidator:
+    return BeforeValidator(lambda value: clean_label(value, what, limit))
+
+
+def _optional_label(what: str, limit: int = MAX_LABEL_LENGTH) -> BeforeValidator:
+    return BeforeValidator(lambda value: None if value is None else clean_label(value, what, limit))
+
+
+def _clipped(limit: int) -> BeforeValidator:
+    """Recorded as given but cut to ``limit`` characters (a failure is recorded whatever its message's length)."""
+    return BeforeValidator(lambda value: value[:limit] if isinstance(value, str) else value)
+
+
 def _optional(clean: Callable[[object], str]) -> BeforeValidator:
     return BeforeValidator(lambda value: None if value is None else clean(value))
 
@@ -76,9 +103,15 @@ def _required() -> Any:
     return Field(default="", validate_default=True)
 
 
+def _check_duration(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        raise InvalidInputError(f"duration must be a finite number of milliseconds >= 0, got {value!r}")
+    return float(value)
+
+
 def _check_artifact_version(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidInputError(f"artifact version must be a whole number >= 1, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_NUMBER:
+        raise InvalidInputError(f"artifact version must be a whole number from 1 to {MAX_NUMBER}, got {value!r}")
     return value
 
 
@@ -226,8 +259,8 @@ class LinkArtifact(_VersionCommand):
     artifact_id: Annotated[str, _cleaned(clean_id, "artifact id")] = _required()
     artifact_name: Annotated[str, _cleaned(clean_name, "artifact name")] = _required()
     artifact_version: ArtifactVersion = 1
-    content_hash: str = ""
-    run_id: str | None = None
+    content_hash: Annotated[str, _label("content hash", MAX_HASH_LENGTH)] = ""
+    run_id: Annotated[str | None, _optional(lambda value: clean_id(value, "run id"))] = None
     overwrite: bool = False
 
     def link_fields(self) -> dict[str, Any]:
@@ -250,7 +283,7 @@ class DeleteVersion(_VersionCommand):
     """Delete a version, with the reason (and the failed run for ``pipeline_failure``)."""
 
     reason: Reason = DeleteReason.USER
-    run_id: str | None = None
+    run_id: Annotated[str | None, _optional(lambda value: clean_id(value, "run id"))] = None
 
     @model_validator(mode="after")
     def _failure_names_its_run(self) -> DeleteVersion:
@@ -270,7 +303,7 @@ with warnings.catch_warnings():
         version: Selector = LATEST
         create_new_version: bool = False
         version_name: VersionName = None
-        version_description: str | None = None
+        version_description: Description = None
         register: RegisterModel | None = None
 
 
@@ -291,15 +324,15 @@ class OutputSpec(_Parsed):
     """
 
     name: Annotated[str, _cleaned(clean_name, "output name")]
-    uri: str
-    content_hash: str
-    data_type: str
-    materializer: str
+    uri: Annotated[str, _label("uri", MAX_TEXT_LENGTH)]
+    content_hash: Annotated[str, _label("content hash", MAX_HASH_LENGTH)]
+    data_type: Annotated[str, _label("data type")]
+    materializer: Annotated[str, _label("materializer")]
     artifact_name: str = Field(default="", validate_default=True)  # by default the output's name
     kind: Annotated[ArtifactKind | None, _optional(parse_kind)] = ArtifactKind.DATA
     overwrite: bool = False
-    artifact_id: str | None = None
-    artifact_version: int | None = None
+    artifact_id: Annotated[str | None, _optional(lambda value: clean_id(value, "artifact id"))] = None
+    artifact_version: Annotated[int | None, _optional(_check_artifact_version)] = None
 
     @field_validator("artifact_name", mode="before")
     @classmethod
@@ -314,16 +347,22 @@ class CompleteStep(Command):
     step: Annotated[str, _cleaned(clean_name, "step name")]
     outputs: tuple[OutputSpec, ...] = ()
     cached: bool = False
-    cache_key: str | None = None
-    duration_ms: float = 0.0
+    cache_key: Annotated[str | None, _optional_label("cache key", MAX_HASH_LENGTH)] = None
+    duration_ms: Annotated[float, BeforeValidator(_check_duration)] = 0.0
 
 
 class FinishRun(Command):
     """End a run: completed, or failed with the error (deleting the version it created, if asked)."""
 
     run_id: str
-    error_type: str | None = None
-    error_message: str | None = None
-    failed_step: str | None = None
+    error_type: Annotated[str | None, _clipped(MAX_LABEL_LENGTH)] = None
+    error_message: Annotated[str | None, _clipped(MAX_TEXT_LENGTH)] = None
+    failed_step: Annotated[str | None, _clipped(MAX_LABEL_LENGTH)] = None
     delete_created_version: bool = False
-    duration_ms: float = 0.0
+    duration_ms: Annotated[float, BeforeValidator(_check_duration)] = 0.0
+
+
+class LogVersionMetadata(_VersionCommand):
+    """Log metadata on a version: numbers, texts, booleans, lists and objects (see :mod:`registry.metadata_values`)."""
+
+    values: Annotated[dict[str, Any], BeforeValidator(clean_metadata)]

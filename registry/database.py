@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from modelog.registry.errors import RegistryError, StorageError
+from modelog.registry.locations import registry_home as registry_home  # re-exported: callers import them here
+from modelog.registry.locations import resolve_url as resolve_url
+from modelog.registry.urls import normalise_url
 from sqlalchemy import create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -22,21 +25,15 @@ WRITE_OPTION = "modelog_write"
 #: Advisory lock key that serialises appends on PostgreSQL.
 APPEND_LOCK_KEY = 4242002
 APPEND_LOCK_SQL = f"SELECT pg_advisory_xact_lock({APPEND_LOCK_KEY})"
+#: SQLSTATE of a lock wait cut short by ``lock_timeout``.
+LOCK_NOT_AVAILABLE = "55P03"
+#: PostgreSQL session limits (ms): how long to wait for a lock, how long a session may sit idle inside a
+#: transaction (a stalled writer holding the append lock is cut off after it), and their variables.
+SESSION_LIMITS = (
+    ("lock_timeout", "MODELOG_LOCK_TIMEOUT_MS", 10_000),
+    ("idle_in_transaction_session_timeout", "MODELOG_IDLE_TRANSACTION_TIMEOUT_MS", 30_000),
+)
 SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
-
-
-def registry_home(home: str | os.PathLike[str] | None = None) -> Path:
-    """The registry home: ``home``, else ``$MODELOG_HOME``, else ``~/.modelog``."""
-    chosen = home or os.environ.get("MODELOG_HOME") or Path.home() / ".modelog"
-    return Path(chosen).expanduser()
-
-
-def resolve_url(url: str | None = None, home: str | os.PathLike[str] | None = None) -> str:
-    """The database URL: ``url``, else ``$MODELOG_DATABASE_URL``, else a SQLite file in the home."""
-    chosen = url or os.environ.get("MODELOG_DATABASE_URL")
-    if chosen:
-        return chosen
-    return f"sqlite:///{registry_home(home) / 'registry.db'}"
 
 
 def is_sqlite(url_or_engine: str | Engine) -> bool:
@@ -57,6 +54,7 @@ def create_engine_for(
 
     On PostgreSQL ``statement_timeout_ms`` defaults to ``$MODELOG_STATEMENT_TIMEOUT_MS``, else 60 s.
     """
+    url = normalise_url(url)
     if is_sqlite(url):
         return _sqlite_engine(url, synchronous or os.environ.get("MODELOG_SQLITE_SYNCHRONOUS", "FULL"), busy_timeout_ms)
     return _server_engine(url, statement_timeout_ms)
@@ -112,7 +110,24 @@ def _queue_writer(conn: Connection) -> None:
     # reads, so it decides on state nobody can change before it commits. Without this, writers
     # contending for one stream keep invalidating each other's reads and exhaust their retries.
     if conn.get_execution_options().get(WRITE_OPTION):
+        take_append_lock(conn)
+
+
+def take_append_lock(conn: Connection) -> None:
+    """Wait for PostgreSQL's append lock (at most ``lock_timeout``); on timeout say which session holds it."""
+    try:
         conn.exec_driver_sql(APPEND_LOCK_SQL)
+    except sa_exc.OperationalError as error:
+        if _sqlstate(error) != LOCK_NOT_AVAILABLE:
+            raise
+        from modelog.registry.lock_holders import append_lock_refusal  # only on this rare path
+
+        raise StorageError(append_lock_refusal(conn.engine)) from error
+
+
+def _sqlstate(error: BaseException) -> str | None:
+    state = getattr(getattr(error, "orig", None), "sqlstate", None) or getattr(error, "sqlstate", None)
+    return state if isinstance(state, str) else None
 
 
 def append_lock_taken_at_begin(conn: Connection) -> bool:
@@ -124,12 +139,19 @@ def statement_timeout(explicit_ms: int | None = None) -> int:
     """The PostgreSQL statement timeout in ms: ``explicit_ms``, else ``$MODELOG_STATEMENT_TIMEOUT_MS``, else 60 s."""
     if explicit_ms is not None:
         return int(explicit_ms)
-    raw = os.environ.get("MODELOG_STATEMENT_TIMEOUT_MS", "60000")
+    return milliseconds_setting("MODELOG_STATEMENT_TIMEOUT_MS", 60_000)
+
+
+def milliseconds_setting(variable: str, default: int) -> int:
+    """A whole number of milliseconds from the environment variable ``variable`` (``default`` when unset)."""
+    raw = os.environ.get(variable, str(default))
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
-        message = f"MODELOG_STATEMENT_TIMEOUT_MS must be a whole number of milliseconds, not {raw!r}"
-        raise StorageError(message) from None
+        value = -1
+    if value < 0:
+        raise StorageError(f"{variable} must be a whole number of milliseconds, not {raw!r}")
+    return value
 
 
 def _postgres_connect_args(url: str, statement_timeout_ms: int | None) -> dict[str, Any]:
@@ -137,7 +159,9 @@ def _postgres_connect_args(url: str, statement_timeout_ms: int | None) -> dict[s
     query = make_url(url).query
     given = query.get("options", "")
     given = given if isinstance(given, str) else " ".join(given)
-    options = f"{given} -c statement_timeout={statement_timeout(statement_timeout_ms)}".strip()
+    limits = "".join(f" -c {name}={milliseconds_setting(variable, default)}"
+                     for name, variable, default in SESSION_LIMITS if f"{name}=" not in given)  # the URL's win
+    options = f"{given} -c statement_timeout={statement_timeout(statement_timeout_ms)}{limits}".strip()
     args: dict[str, Any] = {"options": options}
     if "application_name" not in query:
         args["application_name"] = "modelog"
@@ -167,8 +191,8 @@ def is_transient(error: BaseException) -> bool:
     """True for failures another attempt may cure (lock timeouts, deadlocks, dropped connections)."""
     if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
         return True
-    state = getattr(getattr(error, "orig", None), "sqlstate", None) or getattr(error, "sqlstate", None)
-    if isinstance(state, str) and (state in _TRANSIENT_SQLSTATES or state[:2] in _TRANSIENT_SQLSTATE_CLASSES):
+    state = _sqlstate(error)
+    if state is not None and (state in _TRANSIENT_SQLSTATES or state[:2] in _TRANSIENT_SQLSTATE_CLASSES):
         return True
     text = str(error).lower()
     return any(marker in text for marker in _TRANSIENT_MARKERS)
@@ -182,14 +206,20 @@ def describe_db_error(error: sa_exc.DBAPIError) -> str:
 
 
 @contextmanager
-def transaction(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
-    """A transaction on a pooled connection; ``write=True`` takes the write lock first on SQLite."""
+def transaction(engine: Engine, *, write: bool = False, snapshot: bool = False) -> Iterator[Connection]:
+    """A transaction on a pooled connection; ``write=True`` takes the write lock first on SQLite.
+
+    ``snapshot=True``: every statement sees the same committed state (PostgreSQL REPEATABLE READ;
+    a SQLite read transaction already does), for passes that compare one read with another.
+    """
     try:
         conn = engine.connect()
     except sa_exc.DBAPIError as error:
         raise StorageError(describe_db_error(error)) from error
     if write:
         conn = conn.execution_options(**{WRITE_OPTION: True})
+    if snapshot and engine.dialect.name == "postgresql":
+        conn = conn.execution_options(isolation_level="REPEATABLE READ")
     try:
         with conn.begin():
             yield conn
@@ -271,4 +301,4 @@ def _release_on_dispose(engine: Engine, writer: weakref.ref[WriterConnection]) -
 def lock_appends(conn: Connection) -> None:
     """Serialise with every other appender until ``conn``'s transaction ends (SQLite: its write lock does)."""
     if conn.dialect.name == "postgresql" and not append_lock_taken_at_begin(conn):
-        conn.exec_driver_sql(APPEND_LOCK_SQL)
+        take_append_lock(conn)

@@ -51,3 +51,35 @@ class SchemaVersionError(RegistryError):
 
 class RemoteError(RegistryError):
     """The registry server could not be reached, did not answer in time, or gave an answer that is not the API's."""
+
+
+def surrogate_in(text: str) -> str | None:
+    """The first lone surrogate in ``text`` as ``U+DCFF`` (what undecodable bytes become in arguments, file
+    names and the environment), or None when ``text`` is valid Unicode."""
+    if text.isascii():
+        return None
+    bad = next((ch for ch in text if "\ud800" <= ch <= "\udfff"), None)
+    return None if bad is None else f"U+{ord(bad):04X}"
+
+
+def as_registry_error(error: BaseException) -> RegistryError | None:
+    """The refusal a user should see for an error raised below the registry's own checks, or None.
+
+    Text that is not valid Unicode (a lone surrogate reaching a database driver or an encoder) and
+    a number too large for a database column are bad input, whichever lookup met them first.
+    """
+    if isinstance(error, UnicodeEncodeError) and "surrogate" in str(error.reason):
+        bad = f"U+{ord(error.object[error.start]):04X}"
+        return InvalidInputError(f"text holds {bad}, which is not valid Unicode (undecodable bytes in an argument, "
+                                 "a file name or the environment?)")
+    if isinstance(error, OverflowError):
+        return InvalidInputError(f"a number is out of range ({error})")
+    return None
+
+
+class AuthenticationError(RegistryError):
+    """A request to the server carries no API token, or one that is unknown, expired, revoked or disabled."""
+
+
+class PermissionDeniedError(RegistryError):
+    """The authenticated principal is not allowed to do this."""

@@ -244,3 +244,44 @@ class ArtifactVersionStored(Event):
     materializer: str
     run_id: str | None = None
     step: str | None = None
+
+
+# --- version metadata (stream "model-<id>") --------------------------------------------
+
+
+class ModelVersionMetadataLogged(Event):
+    """Metadata (metrics, parameters, notes) was logged on a version; a key logged again keeps every value."""
+
+    number: int
+    values: dict[str, Any]
+
+
+# --- identity (streams "principal-<key>" and "token-<id>") ------------------------------
+
+
+class PrincipalAdded(Event):
+    """A principal (a person or a pipeline's identity) may now be given API tokens."""
+
+    name: str
+
+
+class PrincipalDisabled(Event):
+    """The principal may no longer authenticate: its tokens are refused, no new ones are issued."""
+
+    name: str
+
+
+class TokenCreated(Event):
+    """An API token was issued to a principal; only its SHA-256 is recorded, never the token itself."""
+
+    token_id: str
+    principal: str
+    token_sha256: str
+    expires_at: str | None = None
+
+
+class TokenRevoked(Event):
+    """The token is refused from now on."""
+
+    token_id: str
+    principal: str

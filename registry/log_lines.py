@@ -23,6 +23,8 @@ FIELDS: tuple[str, ...] = EventRow._fields
 FIELD_SET = frozenset(FIELDS)
 END_KEY = "modelog_export_end"
 _INTEGERS = ("position", "stream_version", "schema_version")
+#: What the ``events`` columns hold on every backend (64-bit positions, 32-bit versions).
+_INTEGER_LIMITS = {"position": 2**63 - 1, "stream_version": 2**31 - 1, "schema_version": 2**31 - 1}
 _TEXTS = ("stream_id", "event_type", "recorded_at", "prev_hash", "hash")
 
 # What a line is, as check_line reports it.
@@ -34,7 +36,7 @@ class CheckedLine(NamedTuple):
 
     ``kind`` is NOT_JSON (``detail``: why), END (``detail``: the end record's payload),
     NOT_AN_EVENT (``detail``: the message) or EVENT (``row``: the event's stored row, ``hash_ok``:
-    its hash covers its contents).
+    its hash covers its contents, ``rule``: what the domain's rules refuse in it, once checked).
     """
 
     kind: str
@@ -42,6 +44,7 @@ class CheckedLine(NamedTuple):
     detail: Any = None
     row: EventRow | None = None
     hash_ok: bool = False
+    rule: str | None = None
 
 
 def check_line(line: str, number: int) -> CheckedLine | None:
@@ -52,18 +55,28 @@ def check_line(line: str, number: int) -> CheckedLine | None:
         record = decode_json(line)
     except ValueError as error:
         return CheckedLine(NOT_JSON, number, getattr(error, "msg", str(error)))
+    except RecursionError:
+        return CheckedLine(NOT_JSON, number, "nested too deeply")
     if isinstance(record, dict) and len(record) == 1 and END_KEY in record:
         return CheckedLine(END, number, record[END_KEY])
     problem = _shape_problem(record, number)
     if problem:
         return CheckedLine(NOT_AN_EVENT, number, problem)
-    row = EventRow(position=record["position"], stream_id=record["stream_id"],
-                   stream_version=record["stream_version"], event_type=record["event_type"],
-                   schema_version=record["schema_version"], data=canonical_json(record["data"]),
-                   meta=canonical_json(record["meta"]), recorded_at=record["recorded_at"],
-                   prev_hash=record["prev_hash"], hash=record["hash"])
-    hash_ok = chain_hash(row.prev_hash, row.position, row.stream_id, row.stream_version, row.event_type,
-                         row.schema_version, row.data, row.meta, row.recorded_at) == row.hash
+    try:
+        row = EventRow(position=record["position"], stream_id=record["stream_id"],
+                       stream_version=record["stream_version"], event_type=record["event_type"],
+                       schema_version=record["schema_version"], data=canonical_json(record["data"]),
+                       meta=canonical_json(record["meta"]), recorded_at=record["recorded_at"],
+                       prev_hash=record["prev_hash"], hash=record["hash"])
+        hash_ok = chain_hash(row.prev_hash, row.position, row.stream_id, row.stream_version, row.event_type,
+                             row.schema_version, row.data, row.meta, row.recorded_at) == row.hash
+    except UnicodeEncodeError as error:
+        bad = f"U+{ord(error.object[error.start]):04X}"
+        return CheckedLine(NOT_AN_EVENT, number, f"line {number} holds {bad} (a lone surrogate), which is not "
+                                                 "valid Unicode")
+    except (ValueError, RecursionError):  # NaN or infinity in data, or data nested too deeply to hash
+        return CheckedLine(NOT_AN_EVENT, number, f"line {number}: data or meta holds a value JSON cannot carry "
+                                                 "(NaN, infinity) or is nested too deeply")
     return CheckedLine(EVENT, number, row=row, hash_ok=hash_ok)
 
 
@@ -73,8 +86,9 @@ def _shape_problem(record: Any, number: int) -> str | None:
     if not isinstance(record["data"], dict) or not isinstance(record["meta"], dict):
         return f"line {number}: data and meta must be JSON objects"
     for name in _INTEGERS:
-        if type(record[name]) is not int:
-            return f"line {number}: {name} must be a whole number"
+        value = record[name]
+        if type(value) is not int or not 0 <= value <= _INTEGER_LIMITS[name]:
+            return f"line {number}: {name} must be a whole number from 0 to {_INTEGER_LIMITS[name]}"
     for name in _TEXTS:
         if not isinstance(record[name], str):
             return f"line {number}: {name} must be text"
@@ -85,6 +99,29 @@ def check_chunk(first_number: int, lines: list[str]) -> list[CheckedLine]:
     """``check_line`` for consecutive lines starting at line ``first_number`` (blank lines left out)."""
     checked = (check_line(line, number) for number, line in enumerate(lines, start=first_number))
     return [found for found in checked if found is not None]
+
+
+class Rules:
+    """The domain's rules over the events of consecutive chunks (``registry.rules``, loaded on first use)."""
+
+    def __init__(self) -> None:
+        from modelog.registry.rules import RuleCheck
+
+        self.check = RuleCheck()
+
+    def judged(self, checked: list[CheckedLine]) -> list[CheckedLine]:
+        """``checked`` with each event's ``rule`` filled in (None: the domain accepts it)."""
+        from modelog.registry.rules import RuleBreach
+
+        judged = []
+        for line in checked:
+            if line.kind == EVENT and line.row is not None:
+                try:
+                    self.check.check_row(line.row)
+                except RuleBreach as breach:
+                    line = line._replace(rule=breach.problem)
+            judged.append(line)
+        return judged
 
 
 # --- the checking process: ``python -m registry.log_lines`` ------------------------------------
@@ -112,7 +149,7 @@ def read_frame(stream: IO[bytes]) -> Any:
 
 
 #: One checked line as it crosses the pipe: CheckedLine's fields, the row a plain tuple.
-FrameLine = tuple[str, int, Any, tuple[Any, ...] | None, bool]
+FrameLine = tuple[str, int, Any, tuple[Any, ...] | None, bool, str | None]
 _new_tuple = tuple.__new__
 
 
@@ -122,23 +159,31 @@ def to_frame(checked: list[CheckedLine]) -> list[FrameLine]:
     Pickling a NamedTuple goes through its Python-level ``__getnewargs__`` and ``__new__`` for
     every line, which made the checking process ~4 us and the importing one ~2 us per line slower.
     """
-    return [(c.kind, c.number, c.detail, None if c.row is None else tuple(c.row), c.hash_ok) for c in checked]
+    return [(c.kind, c.number, c.detail, None if c.row is None else tuple(c.row), c.hash_ok, c.rule) for c in checked]
 
 
 def from_frame(frame: list[FrameLine]) -> list[CheckedLine]:
     """The checked lines of a frame (``tuple.__new__`` builds each NamedTuple without a Python-level call)."""
-    return [_new_tuple(CheckedLine, (kind, number, detail, None if row is None else _new_tuple(EventRow, row), ok))
-            for kind, number, detail, row, ok in frame]
+    return [_new_tuple(CheckedLine, (kind, number, detail, None if row is None else _new_tuple(EventRow, row), ok,
+                                     rule))
+            for kind, number, detail, row, ok, rule in frame]
 
 
 def serve(source: IO[bytes], sink: IO[bytes]) -> None:
-    """Check every chunk read from ``source`` and write each result to ``sink`` (``to_frame``), in order."""
+    """Check every chunk read from ``source`` and write each result to ``sink`` (``to_frame``), in order.
+
+    A chunk sent with ``replay`` set was checked by the parent already: it only brings the domain
+    rules' state up to date (no answer); every other chunk's events are judged by the rules too.
+    """
+    rules = Rules()
     while True:
         try:
-            first, lines = read_frame(source)
+            first, lines, replay = read_frame(source)
         except EOFError:
             return
-        write_frame(sink, to_frame(check_chunk(first, lines)))
+        checked = rules.judged(check_chunk(first, lines))
+        if not replay:
+            write_frame(sink, to_frame(checked))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from modelog.registry.recorder import (
     EMPTY_LOG,
     AppendRequest,
     EventRow,
+    ImportClock,
     LogHead,
     NewEvent,
     Progress,
@@ -76,7 +77,9 @@ class InMemoryRecorder:
         with self.session():
             if self._events:
                 raise ConflictError("the registry is not empty; import only into a new registry")
+            clock = ImportClock(format_time(self.clock()))
             for rows in batches:
+                clock.check(rows)
                 for row in rows:
                     self._add(row, row_to_event(row))
                 if progress:

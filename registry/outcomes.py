@@ -127,3 +127,23 @@ class Batch(Outcome):
     """Several commands applied together, all or nothing: each one's own outcome, in order."""
 
     outcomes: tuple[Outcome, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PrincipalChanged(Outcome):
+    """A principal was added or disabled (``disabled``: its state now)."""
+
+    name: str
+    disabled: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class TokenChanged(Outcome):
+    """An API token was issued or revoked. ``token`` is the secret itself, present only in the answer to its
+    creation (it is never recorded: the log keeps its SHA-256)."""
+
+    token_id: str
+    principal: str
+    expires_at: str | None = None
+    revoked: bool = False
+    token: str | None = field(default=None, repr=False)

@@ -18,13 +18,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
-from modelog.registry.errors import ConcurrencyError, InvalidInputError
+from modelog.registry.errors import ConcurrencyError, IntegrityError, InvalidInputError
 from modelog.registry.hashing import GENESIS_HASH
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+#: How far an event's time may run ahead of the clock of record: an imported event, or the head after that
+#: clock stepped back. Beyond it an import is refused, and so is an append (it would date events in the future).
+MAX_CLOCK_LEAD = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -246,3 +249,44 @@ def parse_time(value: str) -> datetime:
 def utc_now() -> datetime:
     """The current time, aware, in UTC."""
     return datetime.now(UTC)
+
+
+def next_recorded_at(now: str, head: LogHead) -> str:
+    """The time of events appended after ``head`` when the clock of record says ``now``: never before the head.
+
+    The head may be ahead of ``now`` by at most ``MAX_CLOCK_LEAD`` (a clock stepped back a little: the
+    events keep the head's time); further ahead, every later event would be dated in the future, so the
+    append is refused (IntegrityError) instead.
+    """
+    if head.recorded_at is None or head.recorded_at <= now:
+        return now
+    if head.recorded_at > format_time(parse_time(now) + MAX_CLOCK_LEAD):
+        raise IntegrityError(
+            f"refusing to append: the log's last event (position {head.position}) is dated {head.recorded_at}, more "
+            f"than {int(MAX_CLOCK_LEAD.total_seconds())} s after the clock of record ({now}); check the clock of the "
+            "database server (PostgreSQL) or of this machine (SQLite)")
+    return head.recorded_at
+
+
+class ImportClock:
+    """An import's time check: every event dated no earlier than the one before it, none ahead of the clock.
+
+    ``now`` is the clock of record when the import starts; ``MAX_CLOCK_LEAD`` is the skew allowed.
+    """
+
+    def __init__(self, now: str) -> None:
+        self.now, self.limit, self.last = now, format_time(parse_time(now) + MAX_CLOCK_LEAD), ""
+
+    def check(self, rows: Sequence[EventRow]) -> None:
+        """InvalidInputError naming the first row dated in the future or before the row preceding it."""
+        for row in rows:
+            if row.recorded_at > self.limit:
+                raise InvalidInputError(
+                    f"event at position {row.position} is dated {row.recorded_at}, in the future (the clock of record "
+                    f"says {self.now}; at most {int(MAX_CLOCK_LEAD.total_seconds())} s ahead is accepted): "
+                    "nothing was imported")
+            if row.recorded_at < self.last:
+                raise InvalidInputError(
+                    f"event at position {row.position} is dated {row.recorded_at}, before the event preceding it "
+                    f"({self.last}): nothing was imported")
+            self.last = row.recorded_at

@@ -1,7 +1,8 @@
-"""Tables of the event log and the schema-version record, plus the append-only guards."""
+"""Tables of the event log and the schema-version record, plus the guards (``registry.guards``)."""
 
 from __future__ import annotations
 
+from modelog.registry import guards
 from modelog.registry.errors import SchemaVersionError
 from sqlalchemy import (
     BigInteger,
@@ -18,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 
 #: Version of the database layout this code writes; bumped by every migration.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 6
 #: The version of a log created before the schema was versioned (no ``modelog_schema`` table).
 PRE_VERSIONING = 0
 
@@ -51,30 +52,9 @@ schema_info = Table(
     Column("version", Integer, nullable=False),
 )
 
-_SQLITE_GUARDS = (
-    "CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events "
-    "BEGIN SELECT RAISE(ABORT, 'events are append-only'); END",
-    "CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events "
-    "BEGIN SELECT RAISE(ABORT, 'events are append-only'); END",
-)
-
-_POSTGRES_GUARDS = (
-    "CREATE OR REPLACE FUNCTION modelog_events_append_only() RETURNS trigger "
-    "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'events are append-only (%% refused)', TG_OP; END $$",
-    "DROP TRIGGER IF EXISTS events_no_change ON events",
-    "CREATE TRIGGER events_no_change BEFORE UPDATE OR DELETE ON events "
-    "FOR EACH ROW EXECUTE FUNCTION modelog_events_append_only()",
-    "DROP TRIGGER IF EXISTS events_no_truncate ON events",
-    "CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events "
-    "FOR EACH STATEMENT EXECUTE FUNCTION modelog_events_append_only()",
-)
-
-
 def install_guards(conn: Connection) -> None:
-    """Install the triggers that make ``events`` append-only in the database itself."""
-    statements = _POSTGRES_GUARDS if conn.dialect.name == "postgresql" else _SQLITE_GUARDS
-    for statement in statements:
-        conn.exec_driver_sql(statement)
+    """Install the triggers that keep ``events`` append-only and chained, in the database (``registry.guards``)."""
+    guards.install_guards(conn)
 
 
 def read_schema_version(conn: Connection, component: str = "registry") -> int | None:

@@ -7,7 +7,15 @@ from typing import Any, Protocol
 
 from modelog.registry._sql.json_decode import decode_json
 from modelog.registry.hashing import GENESIS_HASH, canonical_json, chain_hash
-from modelog.registry.recorder import AppendRequest, EventRow, LogHead, Progress, StoredEvent, VerifyReport
+from modelog.registry.recorder import (
+    AppendRequest,
+    EventRow,
+    LogHead,
+    Progress,
+    StoredEvent,
+    VerifyReport,
+    next_recorded_at,
+)
 
 
 def seal(requests: Sequence[AppendRequest], versions: dict[str, int], meta: dict[str, Any], head: LogHead,
@@ -15,10 +23,10 @@ def seal(requests: Sequence[AppendRequest], versions: dict[str, int], meta: dict
     """Seal the requests' events after ``head``: the stored events and their rows (each JSON text built once).
 
     Stream ``s`` continues after ``versions[s]``; every event gets the same time, never earlier
-    than the log's end.
+    than the log's end (``next_recorded_at``).
     """
     position, prev_hash = head.position, head.hash
-    recorded_at = max(now, head.recorded_at) if head.recorded_at else now
+    recorded_at = next_recorded_at(now, head)
     meta_text = canonical_json(meta)
     stored: list[StoredEvent] = []
     rows: list[EventRow] = []

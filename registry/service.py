@@ -21,6 +21,7 @@ from modelog.registry.aggregates import (
 )
 from modelog.registry.database import is_transient
 from modelog.registry.errors import ConcurrencyError, ConflictError, InvalidInputError, NotFoundError, StorageError
+from modelog.registry.identity import HANDLERS as IDENTITY_HANDLERS
 from modelog.registry.logs import get_logger
 from modelog.registry.outcomes import (
     AliasMoved,
@@ -37,6 +38,7 @@ from modelog.registry.outcomes import (
 )
 from modelog.registry.recorder import Recorder
 from modelog.registry.unit_of_work import AggregateCache, UnitOfWork
+from modelog.registry.validation import clean_actor
 from modelog.registry.values import DeleteReason, RunStatus
 from modelog.registry.vocabulary import artifact_stream, model_stream, name_stream, run_stream
 
@@ -59,12 +61,17 @@ class _Decision:
     run_id: str | None = None
 
 
+def _deciding(decide: Callable[[UnitOfWork, Any], Outcome]) -> Callable[[UnitOfWork, Any], _Decision]:
+    """A handler returning only an outcome (the identity commands'), as the service's handlers return."""
+    return lambda uow, command: _Decision(decide(uow, command))
+
+
 class CommandService:
     """Executes commands: decide on fresh state, append atomically, retry on concurrency conflicts."""
 
     def __init__(self, store: Recorder, *, actor: str | None = None, attempts: int = 10) -> None:
         self.store = store
-        self.actor = actor or default_actor()
+        self.actor = clean_actor(actor or default_actor())
         self.attempts = attempts
         self.cache = AggregateCache()
         self.writer = store.writer()
@@ -84,23 +91,38 @@ class CommandService:
             cmd.CompleteStep: self._complete_step,
             cmd.FinishRun: self._finish_run,
         }
+        self._handlers[cmd.LogVersionMetadata] = self._log_version_metadata
+        for kind, decide in IDENTITY_HANDLERS.items():
+            self._handlers[kind] = _deciding(decide)
 
     # --- execution -----------------------------------------------------------------
 
     def execute(self, command: cmd.Command, *, correlation_id: str | None = None,
-                causation_id: str | None = None) -> Outcome:
-        """Run ``command``; raises a RegistryError subclass on refusal, having written nothing."""
+                causation_id: str | None = None, actor: str | None = None,
+                claimed_actor: str | None = None) -> Outcome:
+        """Run ``command``; raises a RegistryError subclass on refusal, having written nothing.
+
+        ``actor`` (default: the service's) is who the events record as acting, e.g. the principal a
+        server authenticated; ``claimed_actor`` is recorded beside it, unverified (what a client said).
+        """
         handler = self._handlers.get(type(command))
         if handler is None:
             raise InvalidInputError(f"unknown command {type(command).__name__}")
-        meta = {"actor": self.actor, "command": type(command).__name__,
-                "correlation_id": correlation_id or str(uuid.uuid4())}
+        meta = self._meta(type(command).__name__, correlation_id, actor, claimed_actor)
         if causation_id:
             meta["causation_id"] = causation_id
         with self.cache.lock:
             return self._with_retries(handler, command, meta)
 
-    def execute_all(self, commands: list[cmd.Command], *, correlation_id: str | None = None) -> Batch:
+    def _meta(self, command: str, correlation_id: str | None, actor: str | None,
+              claimed_actor: str | None) -> dict[str, Any]:
+        meta = {"actor": actor or self.actor, "command": command, "correlation_id": correlation_id or str(uuid.uuid4())}
+        if claimed_actor:
+            meta["claimed_actor"] = claimed_actor
+        return meta
+
+    def execute_all(self, commands: list[cmd.Command], *, correlation_id: str | None = None,
+                    actor: str | None = None, claimed_actor: str | None = None) -> Batch:
         """Run several commands as one unit of work: all their events are appended together, or none.
 
         The returned result carries every appended event; ``info["results"]`` holds each command's own result.
@@ -109,8 +131,7 @@ class CommandService:
         unknown = [type(c).__name__ for c, h in zip(commands, handlers, strict=True) if h is None]
         if unknown:
             raise InvalidInputError(f"unknown command {unknown[0]}")
-        meta = {"actor": self.actor, "command": "+".join(type(c).__name__ for c in commands),
-                "correlation_id": correlation_id or str(uuid.uuid4())}
+        meta = self._meta("+".join(type(c).__name__ for c in commands), correlation_id, actor, claimed_actor)
 
         def run_all(uow: UnitOfWork, _: Any) -> _Decision:
             outcomes = tuple(h(uow, c).outcome for h, c in zip(handlers, commands, strict=True))  # type: ignore[misc]
@@ -272,6 +293,11 @@ class CommandService:
         self._record_model(uow, model, model.delete_version(target, command.reason, command.run_id))
         return _Decision(self._version_changed(model, target.number), run_id=command.run_id)
 
+    def _log_version_metadata(self, uow: UnitOfWork, command: cmd.LogVersionMetadata) -> _Decision:
+        model, target = self._version(uow, command)
+        self._record_model(uow, model, model.log_metadata(target, command.values))
+        return _Decision(self._version_changed(model, target.number))
+
     # --- run handlers --------------------------------------------------------------
 
     def _start_run(self, uow: UnitOfWork, command: cmd.StartRun) -> _Decision:
@@ -293,6 +319,8 @@ class CommandService:
 
     def _run_model(self, uow: UnitOfWork, context: cmd.ModelContext) -> tuple[ModelState, VersionState, bool]:
         claim = uow.load(NameClaim, name_stream(context.name))
+        if claim.holder is None and not context.create_new_version:  # a consumer of a model that is not there
+            raise NotFoundError(f"model {context.name!r} does not exist")
         if claim.holder is None:
             model = self._register(uow, context.register or cmd.RegisterModel(name=context.name, implicit=True))
         else:

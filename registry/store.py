@@ -19,12 +19,14 @@ from modelog.registry._sql.batches import read_stream_rows
 from modelog.registry._sql.driver import DriverStatement
 from modelog.registry._sql.raw_events import RowEvent
 from modelog.registry._sql.rows import insert_rows
-from modelog.registry.database import APPEND_LOCK_KEY, WriterConnection, lock_appends, transaction
-from modelog.registry.errors import ConcurrencyError, ConflictError, InvalidInputError
+from modelog.registry.database import APPEND_LOCK_KEY, WriterConnection, describe_db_error, lock_appends, transaction
+from modelog.registry.errors import ConcurrencyError, ConflictError, IntegrityError, InvalidInputError
+from modelog.registry.guards import CLOCK_GUARD_MARKER, check_before_write
 from modelog.registry.recorder import (
     EMPTY_LOG,
     AppendRequest,
     EventRow,
+    ImportClock,
     LogHead,
     NewEvent,
     Progress,
@@ -139,7 +141,9 @@ class EventStore:
 
     engine: Engine
     projectors: list[Projector] = field(default_factory=list)
-    clock: Callable[[], datetime] = utc_now
+    #: The clock events are dated by; None (the default): the clock of record, the database server's on
+    #: PostgreSQL (read in the append's transaction), this machine's on SQLite (see ``registry.guards``).
+    clock: Callable[[], datetime] | None = None
 
     # --- writing -------------------------------------------------------------------
 
@@ -168,7 +172,9 @@ class EventStore:
               head: LogHead) -> list[StoredEvent]:
         """Append in ``conn``'s write transaction after ``head`` (read under the same lock); project the events."""
         lock_appends(conn)
-        stored, rows = seal(requests, expected_versions(requests), meta, head, format_time(self.clock()))
+        server_now = check_before_write(conn)  # the guards are in place (and, on PostgreSQL, the server's clock)
+        now = self.clock() if self.clock is not None else server_now or utc_now()
+        stored, rows = seal(requests, expected_versions(requests), meta, head, format_time(now))
         if stored:
             _insert(conn, requests, rows)
             for projector in self.projectors:
@@ -180,9 +186,12 @@ class EventStore:
         count = 0
         with transaction(self.engine, write=True) as conn:
             lock_appends(conn)  # no append (or second import) may slip in between the emptiness check and the insert
+            server_now = check_before_write(conn)
             if self.head(conn) != 0:
                 raise ConflictError("the registry is not empty; import only into a new registry")
+            clock = ImportClock(format_time(server_now or utc_now()))
             for rows in batches:
+                clock.check(rows)
                 insert_rows(conn, rows)
                 if self.projectors:
                     replayed = [RowEvent.of(row) for row in rows]
@@ -323,6 +332,8 @@ def _insert(conn: Connection, requests: Sequence[AppendRequest], rows: list[Even
     try:
         insert_rows(conn, rows)
     except sa_exc.IntegrityError as error:
+        if CLOCK_GUARD_MARKER in str(error.orig):  # the database's clock guard: no race, a bad time
+            raise IntegrityError(f"the database refused the append: {describe_db_error(error)}") from error
         streams = ", ".join(repr(r.stream_id) for r in requests)
         first = requests[0]
         raise ConcurrencyError(

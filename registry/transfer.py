@@ -36,6 +36,7 @@ from modelog.registry.log_lines import (
     NOT_AN_EVENT,
     NOT_JSON,
     CheckedLine,
+    Rules,
     check_chunk,
     from_frame,
     read_frame,
@@ -92,7 +93,7 @@ class _Chain:
         row = checked.row
         if kind == NOT_AN_EVENT or row is None:
             raise InvalidInputError(str(checked.detail))
-        problem = self._link_problem(row, checked.hash_ok)
+        problem = self._link_problem(row, checked.hash_ok) or checked.rule
         if problem:
             raise IntegrityError(f"line {number} (position {row.position}): {problem}; nothing was imported")
         if row.schema_version != CURRENT_SCHEMA.get(row.event_type):  # unknown or newer events fail loudly
@@ -129,22 +130,32 @@ class _Chain:
 
 def _chunks(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
     source, first = iter(lines), 1
-    while chunk := list(islice(source, CHUNK_LINES)):
+    while chunk := _read_chunk(source, first):
         yield first, chunk
         first += len(chunk)
 
 
+def _read_chunk(source: Iterator[str], first: int) -> list[str]:
+    try:
+        return list(islice(source, CHUNK_LINES))
+    except UnicodeDecodeError as error:
+        raise InvalidInputError(f"the file is not UTF-8 text (byte 0x{error.object[error.start]:02x} somewhere "
+                                f"after line {first - 1}): it is not a modelog export; nothing was imported") from None
+
+
 def _checked(lines: Iterable[str], parallel: bool) -> Iterator[CheckedLine]:
-    """Every non-blank line, checked alone, in file order."""
-    chunks = _chunks(lines)
+    """Every non-blank line, checked alone and judged by the domain's rules, in file order."""
+    chunks, rules, seen = _chunks(lines), Rules(), list[tuple[int, list[str], bool]]()
     for first, chunk in islice(chunks, CHUNKS_BEFORE_WORKER if parallel else None):
-        yield from check_chunk(first, chunk)
+        yield from rules.judged(check_chunk(first, chunk))
+        seen.append((first, chunk, True))
     rest = next(chunks, None) if parallel else None
     if rest is not None:  # a file that fits the first chunks never starts the second process
-        yield from _checked_elsewhere(chain([rest], chunks))
+        # The checking process replays the chunks judged here first: the rules need every earlier event.
+        yield from _checked_elsewhere(chain(seen, [(*rest, False)], ((f, c, False) for f, c in chunks)))
 
 
-def _checked_elsewhere(chunks: Iterator[tuple[int, list[str]]]) -> Iterator[CheckedLine]:
+def _checked_elsewhere(chunks: Iterator[tuple[int, list[str], bool]]) -> Iterator[CheckedLine]:
     """The lines of the remaining chunks, checked by a second process a few chunks ahead of their use.
 
     The process is ``python -m registry.log_lines`` (not ``multiprocessing``, which would run the
@@ -195,7 +206,7 @@ AHEAD = 3
 class _Feeder(threading.Thread):
     """Writes chunks to the checking process, never more than ``AHEAD`` beyond the results read back."""
 
-    def __init__(self, worker: subprocess.Popen[bytes], chunks: Iterator[tuple[int, list[str]]]) -> None:
+    def __init__(self, worker: subprocess.Popen[bytes], chunks: Iterator[tuple[int, list[str], bool]]) -> None:
         super().__init__(name="modelog-import-feeder", daemon=True)
         self.worker, self.chunks, self.room = worker, chunks, threading.Semaphore(AHEAD)
         self.stopped = False
@@ -206,7 +217,8 @@ class _Feeder(threading.Thread):
         """Feed every chunk, then close the worker's input (its end of work)."""
         try:
             for chunk in self.chunks:
-                self.room.acquire()
+                if not chunk[2]:  # a replayed chunk has no answer to wait for
+                    self.room.acquire()
                 if self.stopped:
                     return
                 write_frame(_pipe(self.worker.stdin), chunk)

@@ -113,7 +113,9 @@ class UnitOfWork:
             if entry.events
         ]
         if requests:
-            self.appended = self.session.append(requests, meta, self.head)
+            first = self.head.position + 1  # where this transaction starts: point-in-time reads stop at its ends
+            span = [first, first + sum(len(r.events) for r in requests) - 1]
+            self.appended = self.session.append(requests, {**meta, "span": span}, self.head)
         return self.appended
 
     def committed(self) -> None:

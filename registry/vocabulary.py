@@ -20,6 +20,8 @@ class StreamKind(StrEnum):
     MODEL = "model"
     RUN = "run"
     ARTIFACT = "artifact"
+    PRINCIPAL = "principal"
+    TOKEN = "token"
 
     @property
     def prefix(self) -> str:
@@ -65,6 +67,20 @@ def artifact_stream(name: str) -> str:
     return ARTIFACT_PREFIX + name_key(name)
 
 
+PRINCIPAL_PREFIX = StreamKind.PRINCIPAL.prefix
+TOKEN_PREFIX = StreamKind.TOKEN.prefix
+
+
+def principal_stream(name: str) -> str:
+    """Stream id of a principal (by the name's uniqueness key): who may use API tokens."""
+    return PRINCIPAL_PREFIX + name_key(name)
+
+
+def token_stream(token_id: str) -> str:
+    """Stream id of one API token (by its public id, never by its secret)."""
+    return TOKEN_PREFIX + token_id
+
+
 #: A model's free-text fields, in the order events, rows and views list them.
 MODEL_TEXT_FIELDS = ("license", "description", "audience", "use_cases", "limitations", "trade_offs", "ethics")
 
@@ -95,3 +111,8 @@ class EventType(StrEnum):
     PIPELINE_RUN_COMPLETED = "PipelineRunCompleted"
     PIPELINE_RUN_FAILED = "PipelineRunFailed"
     ARTIFACT_VERSION_STORED = "ArtifactVersionStored"
+    MODEL_VERSION_METADATA_LOGGED = "ModelVersionMetadataLogged"
+    PRINCIPAL_ADDED = "PrincipalAdded"
+    PRINCIPAL_DISABLED = "PrincipalDisabled"
+    TOKEN_CREATED = "TokenCreated"
+    TOKEN_REVOKED = "TokenRevoked"

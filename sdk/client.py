@@ -12,14 +12,14 @@ from __future__ import annotations
 import contextvars
 import io
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from modelog.application.api import ABANDONED, DEFAULT_ABANDON_REASON, RegistryAPI
 from modelog.application.local import LocalRegistry, connect
-from modelog.sdk.errors import ConfigError
+from modelog.sdk.errors import ConfigError, concise_errors
 from modelog.sdk.materializers import deserialize
 from modelog.sdk.model_version import ModelVersion
 
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         StoredEvent,
         VersionUpdate,
     )
+    from modelog.projections.describe import ModelDescription, VersionComparison, VersionDescription, VersionRow
     from modelog.projections.history import HistoryEntry
     from modelog.projections.rebuild import RebuildReport, VerifyViewsReport
     from modelog.projections.views import ArtifactView, LinkView, ModelView, Page, RunView, StepView
@@ -57,6 +58,7 @@ def _stage(stage: Any) -> str | None:
     return None if value is None else str(value)
 
 
+@concise_errors
 class Client:
     """Read and change the registry from Python; every change is an event in the log."""
 
@@ -161,11 +163,14 @@ class Client:
 
     def update_model_version(self, model: str, version: Any, *, stage: Any = None, force: bool = False,
                              name: str | None = None, description: str | None = None,
-                             set_aliases: Sequence[str] = (), remove_aliases: Sequence[str] = ()) -> VersionUpdate:
-        """Promote, rename, describe and alias one version together (all or nothing)."""
+                             set_aliases: Sequence[str] = (), remove_aliases: Sequence[str] = (),
+                             add_tags: Sequence[str] = (), remove_tags: Sequence[str] = (),
+                             metadata: Mapping[str, Any] | None = None) -> VersionUpdate:
+        """Promote, rename, describe, alias, tag and log metadata on one version together (all or nothing)."""
         return self.api.update_version(model, _selector(version), stage=_stage(stage), force=force, name=name,
                                        description=description, set_aliases=tuple(set_aliases),
-                                       remove_aliases=tuple(remove_aliases))
+                                       remove_aliases=tuple(remove_aliases), add_tags=tuple(add_tags),
+                                       remove_tags=tuple(remove_tags), metadata=metadata)
 
     def set_stage(self, model: str, version: Any, stage: Any, *, force: bool = False) -> StageChanged:
         """Move a version into a stage; ``force`` archives the version currently holding it."""
@@ -246,9 +251,9 @@ class Client:
         """The log's last position and hash: an audit anchor to keep elsewhere."""
         return self.api.log_head(as_of=as_of, at_position=at_position)
 
-    def verify_log(self, anchors: Iterable[Anchor] = ()) -> LogVerification:
-        """Walk the hash chain (and check audit anchors)."""
-        return self.api.verify_log(anchors)
+    def verify_log(self, anchors: Iterable[Anchor] = (), *, rules: bool = False) -> LogVerification:
+        """Walk the hash chain (and check audit anchors; with ``rules``, replay the log through the domain's rules)."""
+        return self.api.verify_log(anchors, rules=rules)
 
     def verify_projections(self) -> VerifyViewsReport:
         """Compare the read models with a fresh replay of the log."""
@@ -288,6 +293,36 @@ class Client:
         if _is_text(source):
             return self.api.import_log(source)  # type: ignore[arg-type]
         return self.api.import_bundle(source).events  # type: ignore[arg-type]
+
+    # --- everyday use: describe, compare, metadata --------------------------------------
+
+    def describe_model(self, name: str, *, as_of: datetime | None = None,
+                       at_position: int | None = None) -> ModelDescription:
+        """A model with its versions by stage, aliases and latest activity."""
+        return self.api.describe_model(name, as_of=as_of, at_position=at_position)
+
+    def describe_model_version(self, model: str, version: Any = None, *, as_of: datetime | None = None,
+                               at_position: int | None = None) -> VersionDescription:
+        """A version with its metadata, metrics, tags, artifacts, runs and stage history."""
+        return self.api.describe_version(model, _selector(version), as_of=as_of, at_position=at_position)
+
+    def compare_model_versions(self, model: str, *versions: Any, as_of: datetime | None = None,
+                               at_position: int | None = None) -> VersionComparison:
+        """Two or more versions of a model described side by side."""
+        return self.api.compare_versions(model, [_selector(v) for v in versions], as_of=as_of,
+                                         at_position=at_position)
+
+    def search_model_versions(self, model: str, *, stage: Any = None, sort_by: str = "number",
+                              filters: Sequence[str] = (), as_of: datetime | None = None,
+                              at_position: int | None = None) -> list[VersionRow]:
+        """Versions with their current metadata, filtered (``metric:accuracy>0.9``) and sorted
+        (``metric:accuracy``: highest first)."""
+        return self.api.search_versions(model, stage=_stage(stage), sort_by=sort_by, filters=tuple(filters),
+                                        as_of=as_of, at_position=at_position)
+
+    def log_metadata(self, model: str, version: Any, values: Mapping[str, Any]) -> None:
+        """Log metadata (metrics, parameters...) on a version; a key logged again keeps its earlier values."""
+        self.api.log_metadata(model, _selector(version), values)
 
 
 def _is_text(stream: IO[str] | IO[bytes]) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from modelog.projections.history import HistoryEntry
@@ -12,6 +13,7 @@ from modelog.sdk.config import ModelStages
 from modelog.sdk.errors import ArtifactNotFoundError
 
 if TYPE_CHECKING:
+    from modelog.projections.describe import MetadataValue, VersionDescription
     from modelog.sdk.client import Client
 
 
@@ -96,7 +98,58 @@ class ModelVersion:
 
     def history(self) -> list[HistoryEntry]:
         """The model history entries about this version, including its runs' events."""
-        entries = self.client.api.history(self.model_name, at_position=self.position, include_runs=True)
+        model_id = self.view.model_id
+        entries = [e for e in self.client.api.history(self.model_name, at_position=self.position, include_runs=True)
+                   if e.model_id in (None, model_id)]  # not an earlier model of the same name
         run_ids = {e.data["run_id"] for e in entries
                    if e.event_type == EventType.PIPELINE_RUN_LINKED and e.data.get("number") == self.number}
         return [e for e in entries if e.data.get("number") == self.number or (e.run_id in run_ids)]
+
+    # --- metadata, tags and the full description --------------------------------------
+
+    def describe(self) -> VersionDescription:
+        """Everything about this version: metadata, metrics, tags, artifacts, runs and stage history."""
+        return self.client.api.describe_version(self.model_name, self.number, at_position=self.position)
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The current value of every metadata key logged on this version."""
+        return self.describe().metadata
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """The current numeric metadata values (accuracy, loss...)."""
+        return self.describe().metrics()
+
+    @property
+    def metadata_history(self) -> list[MetadataValue]:
+        """Every value ever logged on this version, oldest first (a metric logged again appears each time)."""
+        return list(self.describe().metadata_history)
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """The version's tags."""
+        return self.view.tags
+
+    @property
+    def description(self) -> str | None:
+        """The version's description."""
+        return self.view.description
+
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        """The aliases pointing at this version."""
+        return self.view.aliases
+
+    def log_metadata(self, values: Mapping[str, Any]) -> None:
+        """Log metadata on this version: numbers, texts, booleans and nested lists / objects, e.g.
+        ``{"accuracy": 0.93, "params": {"depth": 3}}``; logging a key again keeps its earlier values."""
+        self.client.api.log_metadata(self.model_name, self.number, values)
+
+    def add_tags(self, *tags: str) -> None:
+        """Add tags to this version (tags it has already are left as they are)."""
+        self.client.api.update_version(self.model_name, self.number, add_tags=tags)
+
+    def remove_tags(self, *tags: str) -> None:
+        """Remove tags from this version (tags it does not have are ignored)."""
+        self.client.api.update_version(self.model_name, self.number, remove_tags=tags)

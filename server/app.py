@@ -20,12 +20,13 @@ from typing import Any
 from modelog.application.bootstrap import open_reader
 from modelog.application.http_errors import METHOD_NOT_ALLOWED, UNKNOWN_ROUTE
 from modelog.application.local import LocalRegistry
-from modelog.registry.errors import RegistryError
+from modelog.application.remote import ACTOR_HEADER
+from modelog.registry.errors import RegistryError, as_registry_error
 from modelog.registry.logs import configure_when_used, get_logger
 from modelog.server.http import HTTPRefusal, error_response, registry_error_response
 from modelog.server.openapi import document
-from modelog.server.routes import ENDPOINTS, PREFIX
-from modelog.server.state import ServerState, state_of
+from modelog.server.routes import ENDPOINTS, PREFIX, Handler
+from modelog.server.state import ServerState, admitted, server_state
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -93,7 +94,14 @@ class AccessLog:
                       duration_ms=round((time.perf_counter() - started) * 1000, 2),
                       client=f"{client[0]}:{client[1]}" if client else None,
                       command_id=headers.get(b"x-modelog-command-id", b"").decode("latin-1") or None,
-                      actor=headers.get(b"x-modelog-actor", b"").decode("latin-1") or None)
+                      principal=_principal_of(scope),
+                      claimed_actor=headers.get(b"x-modelog-actor", b"").decode("latin-1") or None)
+
+
+def _principal_of(scope: Scope) -> str | None:
+    admitted_scope = (scope.get("state") or {}).get("modelog_scope")
+    principal = getattr(admitted_scope, "principal", None)
+    return getattr(principal, "name", None)
 
 
 def open_configured_registry() -> LocalRegistry:
@@ -102,7 +110,7 @@ def open_configured_registry() -> LocalRegistry:
 
 
 async def _health(request: Request) -> Response:
-    state = state_of(request)
+    state = server_state(request)
     head = await state.call(state.api.log_head)
     return JSONResponse({"status": "ok", "schema": "current", "head": head.position})
 
@@ -114,6 +122,26 @@ async def _openapi(request: Request) -> Response:
 async def _registry_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, RegistryError)
     return registry_error_response(error)
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header (None: no such header)."""
+    found = request.headers.get("authorization")
+    if found is None:
+        return None
+    scheme, _, token = found.strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def _admitting(handler: Handler, action: str) -> Handler:
+    """``handler`` run only for a request whose API token the log vouches for (401 / 403 otherwise)."""
+    async def endpoint(request: Request) -> Response:
+        state = server_state(request)
+        claimed = request.headers.get(ACTOR_HEADER) or None
+        admitted(request, await state.call(state.admit, bearer_token(request), claimed, action))
+        return await handler(request)
+    endpoint.__doc__ = handler.__doc__
+    return endpoint
 
 
 async def _refusal(request: Request, error: Exception) -> Response:
@@ -132,6 +160,9 @@ async def _http_error(request: Request, error: Exception) -> Response:
 
 
 async def _unexpected(request: Request, error: Exception) -> Response:
+    known = as_registry_error(error)  # text that is not Unicode, a number out of range: the caller's input
+    if known is not None:
+        return registry_error_response(known)
     _log.error("unexpected error", method=request.method, path=request.url.path, exc_info=error)
     return error_response(500, "internal", f"unexpected {type(error).__name__}: {error}")
 
@@ -145,6 +176,9 @@ def create_app(open_registry: Callable[[], LocalRegistry] | None = None) -> Star
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await state.start()
         _log.info("serving", head=(await state.call(state.api.log_head)).position)
+        if not state.authenticator.principal_count:
+            _log.warning("no principal exists yet: every API request will be refused (401) until an operator "
+                         "runs 'modelog principal add NAME' and 'modelog token create NAME' on this registry")
         try:
             yield
         finally:
@@ -152,7 +186,7 @@ def create_app(open_registry: Callable[[], LocalRegistry] | None = None) -> Star
             _log.info("stopped")
 
     routes = [Route("/health", _health, methods=["GET"]), Route(f"{PREFIX}/openapi.json", _openapi, methods=["GET"])]
-    routes += [Route(e.path, e.handler, methods=[e.method]) for e in ENDPOINTS]
+    routes += [Route(e.path, _admitting(e.handler, f"{e.method} {e.path}"), methods=[e.method]) for e in ENDPOINTS]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
         RegistryError: _registry_error, HTTPRefusal: _refusal, HTTPException: _http_error, Exception: _unexpected,
     })

@@ -34,13 +34,18 @@ def dumps(data: Any) -> bytes:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
-def answer(value: Any, status: int = 200) -> Response:
-    """A JSON response of a view, outcome or report (its wire form); reports also say whether they are ``ok``."""
+def encode(value: Any) -> bytes:
+    """The JSON of a view, outcome or report (its wire form); reports also say whether they are ``ok``."""
     data = to_wire(value)
     ok = getattr(value, "ok", None)
     if isinstance(data, dict) and isinstance(ok, bool):
         data["ok"] = ok
-    return Response(dumps(data), status_code=status, media_type="application/json")
+    return dumps(data)
+
+
+def answer(value: Any, status: int = 200) -> Response:
+    """A JSON response of a view, outcome or report (see :func:`encode`)."""
+    return Response(encode(value), status_code=status, media_type="application/json")
 
 
 def error_response(status: int, code: str, message: str) -> Response:
@@ -52,7 +57,10 @@ def error_response(status: int, code: str, message: str) -> Response:
 def registry_error_response(error: RegistryError) -> Response:
     """The answer for a refusal of the registry: the same one line the CLI prints."""
     code, status = code_and_status(error)
-    return error_response(status, code, str(error))
+    response = error_response(status, code, str(error))
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="modelog"'
+    return response
 
 
 async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:

@@ -46,11 +46,16 @@ def document(version: str) -> dict[str, Any]:
     """The OpenAPI document: every route of :data:`~modelog.server.routes.ENDPOINTS`, plus ``/health``."""
     paths: dict[str, dict[str, Any]] = {
         "/health": {"get": {"summary": "Ready: the registry is open and its schema current.", "operationId": "health",
+                            "security": [],
                             "responses": {"200": {"description": "OK"}, "503": {"description": "Not ready"}}}},
-        "/api/v1/openapi.json": {"get": {"summary": "This document.", "operationId": "openapi",
+        "/api/v1/openapi.json": {"get": {"summary": "This document.", "operationId": "openapi", "security": [],
                                          "responses": {"200": {"description": "OK"}}}},
     }
     for endpoint in ENDPOINTS:
         path = _PARAM.sub(lambda m: "{" + m.group(1) + "}", endpoint.path)
         paths.setdefault(path, {})[endpoint.method.lower()] = _operation(endpoint)
-    return {"openapi": "3.1.0", "info": {"title": "modelog registry API", "version": version}, "paths": paths}
+    # Every other route needs an API token (``modelog token create NAME``): 401 without a valid one.
+    security = {"securitySchemes": {"token": {"type": "http", "scheme": "bearer",
+                                              "description": "An API token (mlg_...) from 'modelog token create'."}}}
+    return {"openapi": "3.1.0", "info": {"title": "modelog registry API", "version": version}, "paths": paths,
+            "components": security, "security": [{"token": []}]}

@@ -31,6 +31,7 @@ from modelog.server.http import (
     read_body,
     registry_error_response,
 )
+from modelog.server.read_cache import is_live, live_answer
 from modelog.server.state import state_of
 from starlette.requests import Request
 from starlette.responses import Response
@@ -73,10 +74,10 @@ def _command(fields: tuple[str, ...], handler: CommandHandler) -> Handler:
             except HTTPRefusal as refusal:
                 return error_response(refusal.status, refusal.code, refusal.message)
 
-        log = state_of(request).commands
-        return await log.run(request.headers.get(COMMAND_ID_HEADER),
-                             fingerprint(request.method, request.url.path, raw), execute,
-                             lambda why: error_response(409, "duplicate_command", why))
+        scope = state_of(request)
+        return await scope.commands.run(_command_id(request),
+                                        fingerprint(request.method, request.url.path, raw), execute,
+                                        lambda why: error_response(409, "duplicate_command", why))
     endpoint.__doc__ = handler.__doc__
     return endpoint
 
@@ -91,9 +92,15 @@ def _streamed_command(handler: Handler) -> Handler:
                 return registry_error_response(error)
 
         return await state_of(request).commands.run(
-            request.headers.get(COMMAND_ID_HEADER), fingerprint(request.method, request.url.path, b""), execute,
+            _command_id(request), fingerprint(request.method, request.url.path, b""), execute,
             lambda why: error_response(409, "duplicate_command", why))
     return endpoint
+
+
+def _command_id(request: Request) -> str | None:
+    """The request's command id, qualified by its principal: one principal's id never answers another's request."""
+    found = request.headers.get(COMMAND_ID_HEADER)
+    return f"{state_of(request).principal.name}\0{found}" if found else None
 
 
 # --- models ------------------------------------------------------------------------------
@@ -110,6 +117,8 @@ async def _list_models(r: Request) -> Response:
 
 async def _get_model(r: Request) -> Response:
     s = state_of(r)
+    if is_live(r.query_params):
+        return await live_answer(s, s.api.get_model, _p(r, "model"))
     return answer(await s.call(s.api.get_model, _p(r, "model"), **point(r.query_params)))
 
 
@@ -145,6 +154,8 @@ async def _list_versions(r: Request) -> Response:
 
 async def _get_version(r: Request) -> Response:
     s = state_of(r)
+    if is_live(r.query_params):
+        return await live_answer(s, s.api.get_version, _p(r, "model"), _p(r, "version"))
     return answer(await s.call(s.api.get_version, _p(r, "model"), _p(r, "version"), **point(r.query_params)))
 
 
@@ -158,7 +169,9 @@ async def _update_version(r: Request, b: Body) -> Response:
     s = state_of(r)
     return answer(await s.call(s.api.update_version, _p(r, "model"), _p(r, "version"), stage=b.opt_text("stage"),
                                force=b.flag("force"), name=b.opt_text("name"), description=b.opt_text("description"),
-                               set_aliases=b.texts("set_aliases"), remove_aliases=b.texts("remove_aliases")))
+                               set_aliases=b.texts("set_aliases"), remove_aliases=b.texts("remove_aliases"),
+                               add_tags=b.texts("add_tags"), remove_tags=b.texts("remove_tags"),
+                               metadata=b.raw("metadata")))
 
 
 async def _set_stage(r: Request, b: Body) -> Response:
@@ -294,7 +307,7 @@ async def _log_head(r: Request) -> Response:
 async def _verify_log(r: Request) -> Response:
     s = state_of(r)
     anchors = [parse_anchor(text) for text in r.query_params.getlist("anchor")]
-    return answer(await s.call(s.api.verify_log, anchors))
+    return answer(await s.call(s.api.verify_log, anchors, rules=query_flag(r.query_params, "rules")))
 
 
 async def _verify_projections(r: Request) -> Response:
@@ -305,6 +318,81 @@ async def _verify_projections(r: Request) -> Response:
 async def _rebuild_projections(r: Request, b: Body) -> Response:
     s = state_of(r)
     return answer(await s.call(s.api.rebuild_projections))
+
+
+# --- everyday use: describe, compare, search by metadata, completion ------------------------
+
+
+async def _describe_model(r: Request) -> Response:
+    s = state_of(r)
+    return answer(await s.call(s.api.describe_model, _p(r, "model"), **point(r.query_params)))
+
+
+async def _describe_version(r: Request) -> Response:
+    s = state_of(r)
+    return answer(await s.call(s.api.describe_version, _p(r, "model"), _p(r, "version"), **point(r.query_params)))
+
+
+async def _compare_versions(r: Request) -> Response:
+    s, q = state_of(r), r.query_params
+    return answer(await s.call(s.api.compare_versions, _p(r, "model"), q.getlist("version"), **point(q)))
+
+
+async def _list_model_summaries(r: Request) -> Response:
+    s, q = state_of(r), r.query_params
+    size = query_int(q, "size", 50, minimum=1, maximum=MAX_PAGE_SIZE)
+    return answer(await s.call(s.api.list_model_summaries, name=q.get("name"), tag=q.get("tag"),
+                               sort_by=q.get("sort_by") or "name", page=query_int(q, "page", 1, minimum=1) or 1,
+                               size=size or 50, **point(q)))
+
+
+async def _search_versions(r: Request) -> Response:
+    s, q = state_of(r), r.query_params
+    return paged(await s.call(s.api.search_versions, _p(r, "model"), stage=q.get("stage"),
+                              sort_by=q.get("sort_by") or "number", filters=q.getlist("filter"), **point(q)), q)
+
+
+async def _log_metadata(r: Request, b: Body) -> Response:
+    s = state_of(r)
+    return answer(await s.call(s.api.log_metadata, _p(r, "model"), _p(r, "version"), b.raw("values")))
+
+
+async def _complete(r: Request) -> Response:
+    s, q = state_of(r), r.query_params
+    return answer(await s.call(s.api.complete, q.get("kind") or "", q.get("prefix") or "", model=q.get("model"),
+                               limit=query_int(q, "limit", 50, minimum=1, maximum=MAX_PAGE_SIZE) or 50))
+
+# --- principals and API tokens -------------------------------------------------------------
+
+
+async def _add_principal(r: Request, b: Body) -> Response:
+    s = state_of(r)
+    return answer(await s.call(s.api.add_principal, b.text("name")))
+
+
+async def _disable_principal(r: Request, b: Body) -> Response:
+    s = state_of(r)
+    return answer(await s.call(s.api.disable_principal, _p(r, "name")))
+
+
+async def _list_principals(r: Request) -> Response:
+    s, q = state_of(r), r.query_params
+    return paged(await s.call(s.api.list_principals, **point(q)), q)
+
+
+async def _create_token(r: Request, b: Body) -> Response:
+    s = state_of(r)
+    return answer(await s.call(s.api.create_token, b.text("principal"), expires=b.opt_text("expires")))
+
+
+async def _list_tokens(r: Request) -> Response:
+    s, q = state_of(r), r.query_params
+    return paged(await s.call(s.api.list_tokens, principal=q.get("principal"), **point(q)), q)
+
+
+async def _revoke_token(r: Request, b: Body) -> Response:
+    s = state_of(r)
+    return answer(await s.call(s.api.revoke_token, _p(r, "token_id")))
 
 
 def _e(method: str, path: str, handler: Any, summary: str, *, query: tuple[str, ...] = (),
@@ -333,7 +421,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
        body=("name", "description", "tags")),
     _e("GET", _V, _get_version, "The version a selector names (number, name, stage, latest, @alias).", query=POINT),
     _e("PATCH", _V, _update_version, "Promote, rename, describe and alias a version together (all or nothing).",
-       body=("stage", "force", "name", "description", "set_aliases", "remove_aliases")),
+       body=("stage", "force", "name", "description", "set_aliases", "remove_aliases", "add_tags", "remove_tags",
+             "metadata")),
     _e("DELETE", _V, _delete_version, "Delete a version (its number is never reused)."),
     _e("PUT", _V + "/stage", _set_stage, "Move a version into a stage (force archives the holder).",
        body=("stage", "force")),
@@ -367,7 +456,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     _e("GET", "/log/events", _log_events, "Events of the log in position order.",
        query=("from_position", "limit", "stream", *POINT)),
     _e("GET", "/log/head", _log_head, "The last position and its hash (an audit anchor).", query=POINT),
-    _e("GET", "/log/verify", _verify_log, "Walk the hash chain and check anchors (POSITION:HASH).", query=("anchor",)),
+    _e("GET", "/log/verify", _verify_log,
+       "Walk the hash chain and check anchors (POSITION:HASH); rules=true: the domain's rules too.",
+       query=("anchor", "rules")),
     _e("GET", "/log/export", streams.export_log, "The whole log as JSON Lines (streamed, chunked).",
        streamed="application/x-ndjson"),
     _e("POST", "/log/import", _streamed_command(streams.import_log),
@@ -380,4 +471,33 @@ ENDPOINTS: tuple[Endpoint, ...] = (
        streamed="application/x-tar"),
     _e("GET", "/projections/verify", _verify_projections, "Compare the read models with a fresh replay."),
     _e("POST", "/projections/rebuild", _rebuild_projections, "Reset the read models and replay the log."),
+    _e("GET", "/principals", _list_principals, "Every principal, by name.", query=(*PAGE, *POINT)),
+    _e("POST", "/principals", _add_principal, "Add a principal that API tokens can be issued to.", body=("name",)),
+    _e("POST", "/principals/{name}/disable", _disable_principal,
+       "Disable a principal: its tokens are refused from the next request on."),
+    _e("GET", "/tokens", _list_tokens, "Every API token issued (never a secret or a hash).",
+       query=("principal", *PAGE, *POINT)),
+    _e("POST", "/tokens", _create_token, "Issue an API token (expires: a duration such as 30d); answered once.",
+       body=("principal", "expires")),
+    _e("POST", "/tokens/{token_id}/revoke", _revoke_token, "Revoke an API token: refused from the next request on."),
 )
+
+#: Everyday use: describe views, comparisons, listings by metadata, metadata logging, completion.
+EVERYDAY_ENDPOINTS: tuple[Endpoint, ...] = (
+    _e("GET", "/model-summaries", _list_model_summaries,
+       "A page of models with their production and staging versions and who changed each last.",
+       query=("name", "tag", "sort_by", *PAGE, *POINT)),
+    _e("GET", "/models/{model}/describe", _describe_model,
+       "A model with its versions by stage, aliases and latest activity.", query=POINT),
+    _e("GET", "/models/{model}/compare", _compare_versions, "Versions of a model side by side (version=A&version=B).",
+       query=("version", *POINT)),
+    _e("GET", "/models/{model}/version-search", _search_versions,
+       "Versions with their metadata, filtered (filter=metric:accuracy>0.9) and sorted (sort_by=metric:accuracy).",
+       query=("stage", "sort_by", "filter", *PAGE, *POINT)),
+    _e("GET", _V + "/describe", _describe_version,
+       "A version with its metadata, metrics, tags, artifacts, runs and stage history.", query=POINT),
+    _e("POST", _V + "/metadata", _log_metadata, "Log metadata (metrics, parameters) on a version.", body=("values",)),
+    _e("GET", "/complete", _complete, "Completion candidates: model names, version selectors, run ids.",
+       query=("kind", "prefix", "model", "limit")),
+)
+ENDPOINTS = (*EVERYDAY_ENDPOINTS, *ENDPOINTS)

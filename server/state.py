@@ -1,9 +1,14 @@
-"""What the server's handlers share: the registry's service API and the one thread that calls it.
+"""What the server's handlers share: the registry's service API, the one thread that calls it, and who asks.
 
 Every use case runs on one dedicated thread per server process: the registry's connections
 (and SQLite's) are then only ever used from the thread that opened them, and commands are
 applied one at a time per process, as a local client would. Processes (``--workers``) run
 side by side as any number of local clients do, serialised by the log's append lock.
+
+Each request is admitted first (:meth:`ServerState.admit`, on that thread): its API token is
+checked against the log (:class:`~modelog.application.access.Authenticator`), the permission
+hook is asked, and the handlers get a :class:`RequestScope` whose registry records the
+authenticated principal as the actor of every event it appends.
 """
 
 from __future__ import annotations
@@ -12,23 +17,30 @@ import asyncio
 import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from modelog.application.access import Authenticator, KeptHead, Principal, authorize
 from modelog.application.local import LocalRegistry
 from modelog.server.dedup import CommandLog
+from modelog.server.read_cache import ReadCache
 from starlette.requests import Request
 
 T = TypeVar("T")
+_SCOPE = "modelog_scope"
 
 
 class ServerState:
-    """The registry a server process serves, the thread its use cases run on, and its command log."""
+    """The registry a server process serves, the thread its use cases run on, its command log and read cache."""
 
     def __init__(self, open_registry: Callable[[], LocalRegistry]) -> None:
         self._open = open_registry
         self._registry: LocalRegistry | None = None
+        self._authenticator: Authenticator | None = None
+        self._head: KeptHead | None = None
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="modelog-api")
         self.commands = CommandLog()
+        self.read_cache = ReadCache()  # used on the registry's thread only
 
     @property
     def api(self) -> LocalRegistry:
@@ -36,6 +48,13 @@ class ServerState:
         if self._registry is None:
             raise RuntimeError("the registry is not open yet")
         return self._registry
+
+    @property
+    def authenticator(self) -> Authenticator:
+        """The token checks (ready once the server has started)."""
+        if self._authenticator is None:
+            raise RuntimeError("the registry is not open yet")
+        return self._authenticator
 
     async def call(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run a use case on the registry's thread."""
@@ -45,18 +64,61 @@ class ServerState:
     async def start(self) -> None:
         """Open the registry (creating or checking its schema) on the registry's thread."""
         self._registry = await self.call(self._open)
+        self._head = KeptHead(self._registry.reader.store)
+        self._authenticator = Authenticator(self._registry.reader.store, head=self._head)
+        await self.call(self._authenticator.refresh)
+
+    def admit(self, token: str | None, claimed_actor: str | None, action: str) -> RequestScope:
+        """(On the registry's thread.) Who presents ``token``, if they may do ``action``; AuthenticationError
+        or PermissionDeniedError otherwise."""
+        principal = self.authenticator.authenticate(token)
+        authorize(principal, action)
+        return RequestScope(self, principal, self.api.acting_as(principal.name, claimed_actor))
 
     async def stop(self) -> None:
         """Close the registry on its thread, then stop the thread."""
+        if self._head is not None:
+            await self.call(self._head.close)
         if self._registry is not None:
             await self.call(self._registry.close)
             self._registry = None
         self.executor.shutdown(wait=True)
 
 
-def state_of(request: Request) -> ServerState:
+@dataclass(frozen=True)
+class RequestScope:
+    """One admitted request: its principal, and the registry acting as that principal."""
+
+    state: ServerState
+    principal: Principal
+    api: LocalRegistry
+
+    @property
+    def commands(self) -> CommandLog:
+        """The process's command de-duplication log."""
+        return self.state.commands
+
+    async def call(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run a use case on the registry's thread."""
+        return await self.state.call(function, *args, **kwargs)
+
+
+def server_state(request: Request) -> ServerState:
     """The server state of the app serving ``request``."""
     found = request.app.state.modelog
     if not isinstance(found, ServerState):
         raise RuntimeError("the app has no modelog server state")
     return found
+
+
+def state_of(request: Request) -> RequestScope:
+    """The admitted request's scope (every API route is admitted before its handler runs)."""
+    found = request.scope.get("state", {}).get(_SCOPE)
+    if not isinstance(found, RequestScope):
+        raise RuntimeError("the request was not admitted")
+    return found
+
+
+def admitted(request: Request, scope: RequestScope) -> None:
+    """Record the request's scope (see :func:`state_of`)."""
+    setattr(request.state, _SCOPE, scope)

@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+from modelog.application.local import connect
+from modelog.registry.errors import ConflictError
 
 MODELOG = Path(sys.executable).parent / "modelog"
+#: The principal every test server's clients authenticate as (unless a test makes its own).
+PRINCIPAL = "tester"
+
+
+def issue_token(db_url: str, home: Path, principal: str = PRINCIPAL, *, expires: str | None = None) -> str:
+    """An API token for ``principal`` (added if missing), made directly on the registry, as an operator does."""
+    with connect(db_url, home=home) as registry:
+        with contextlib.suppress(ConflictError):
+            registry.add_principal(principal)
+        token = registry.create_token(principal, expires=expires).token
+    assert token is not None
+    return token
 
 
 def free_port() -> int:
@@ -33,6 +49,8 @@ class ServerProcess:
         env.update(MODELOG_HOME=str(home), MODELOG_DATABASE_URL=db_url, MODELOG_ACTOR="server-operator",
                    **(extra_env or {}))
         home.mkdir(parents=True, exist_ok=True)
+        self.db_url, self.home = db_url, home
+        self.token = issue_token(db_url, home)
         self._log_file = self.log.open("w")
         self.proc = subprocess.Popen([str(MODELOG), "--log-format", "json", "server", "--port", str(self.port),
                                       "--workers", str(workers)], env=env, stdout=self._log_file,
@@ -57,8 +75,13 @@ class ServerProcess:
     def client_env(self, home: Path) -> dict[str, str]:
         """The environment of a remote client: MODELOG_URL, its own (empty) home, no database URL."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("MODELOG_")}
-        env.update(MODELOG_URL=self.url, MODELOG_HOME=str(home), MODELOG_ACTOR="remote-client")
+        env.update(MODELOG_URL=self.url, MODELOG_TOKEN=self.token, MODELOG_HOME=str(home),
+                   MODELOG_ACTOR="remote-client")
         return env
+
+    def auth(self) -> dict[str, str]:
+        """The headers of a request authenticated as :data:`PRINCIPAL`."""
+        return {"Authorization": f"Bearer {self.token}"}
 
     def terminate(self) -> None:
         """Send SIGTERM (uvicorn finishes requests in flight, then exits)."""
@@ -79,3 +102,17 @@ class ServerProcess:
     def stopped_gracefully(self) -> bool:
         """True when the process exited on SIGTERM after closing the registry (the app's shutdown ran)."""
         return self.proc.returncode in (0, -signal.SIGTERM) and '"event": "stopped"' in self.log.read_text()
+
+
+#: The JSON body limit of the test servers that check oversized bodies (64 KiB: a CLI argument can exceed it).
+SMALL_BODY = {"MODELOG_SERVER_MAX_BODY": "65536"}
+
+
+@contextlib.contextmanager
+def serving(db_url: str, home: Path, *, extra_env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
+    """A running server (see :class:`ServerProcess`) for the block, stopped after it."""
+    running = ServerProcess(db_url, home, extra_env=extra_env)
+    try:
+        yield running
+    finally:
+        running.stop()

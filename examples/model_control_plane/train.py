@@ -45,8 +45,10 @@ def train_model(train_dataset: pd.DataFrame) -> Annotated[ClassifierMixin, "clas
 
 @step
 def evaluate(classifier: ClassifierMixin, test_dataset: pd.DataFrame) -> None:
-    """Report the classifier's accuracy on the held-out frame."""
+    """Report the classifier's accuracy on the held-out frame and log it on the model version."""
     accuracy = classifier.score(test_dataset.drop(columns="target"), test_dataset["target"])
+    get_step_context().model_version.log_metadata({"accuracy": round(float(accuracy), 4),
+                                                   "test_rows": len(test_dataset)})
     print(f"test accuracy: {accuracy:.3f}")
 
 

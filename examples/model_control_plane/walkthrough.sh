@@ -43,6 +43,10 @@ modelog model version deployments demo 1
 # list runs - only training run linked
 modelog model version runs demo 1
 
+# describe the production version: its accuracy (logged by the evaluate step), artifacts, runs, stages
+modelog model show demo
+modelog model version show demo production
+
 # run prediction pipeline: uses the production version, links predictions as a versioned artifact
 "$PYTHON" predict.py
 

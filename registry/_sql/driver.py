@@ -43,7 +43,8 @@ class DriverStatement:
         sql, bind = self._compiled_for(conn)
         return conn.exec_driver_sql(sql, bind(params or {}))
 
-    def fetchall(self, conn: Connection, params: Mapping[str, Any] | None = None) -> list[Any]:
+    def fetchall(self, conn: Connection, params: Mapping[str, Any] | None = None, *, prepare: bool = False
+                 ) -> list[Any]:
         """Every row of a small read, as the driver returns them, inside ``conn``'s transaction.
 
         The read runs on a DB-API cursor of the same connection: SQLAlchemy's result set-up
@@ -57,7 +58,10 @@ class DriverStatement:
         except Exception:  # no cursor to be had: SQLAlchemy runs the read and reports its way
             return list(conn.exec_driver_sql(sql, args).all())
         try:
-            cursor.execute(sql, args)
+            if prepare and conn.dialect.driver == "psycopg":  # a server-side prepared statement: planned once
+                cursor.execute(sql, args, prepare=True)  # type: ignore[call-arg]  # psycopg 3's own keyword
+            else:
+                cursor.execute(sql, args)
             return list(cursor.fetchall())
         except conn.dialect.loaded_dbapi.Error as error:
             raise _as_sqlalchemy_error(conn, cursor, sql, args, error) from error

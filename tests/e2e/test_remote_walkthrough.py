@@ -12,8 +12,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from modelog.application.local import connect
 
-from tests.server_support import MODELOG, ServerProcess
+from tests.server_support import MODELOG, PRINCIPAL, ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "model_control_plane"
@@ -54,3 +55,8 @@ def test_train_and_predict_through_the_server(db_url: str, tmp_path: Path) -> No
              "MODELOG_DATABASE_URL": db_url}
     for command in (["log", "verify"], ["projections", "verify"], ["artifacts", "verify"]):
         _run([str(MODELOG), *command], local)
+    with connect(db_url, home=tmp_path / "server-home") as registry:  # who the log says acted
+        remote_events = [e for e in registry.log_events(limit=100_000) if not e.stream_id.startswith(
+            ("principal-", "token-"))]
+    assert remote_events and {e.meta["actor"] for e in remote_events} == {PRINCIPAL}
+    assert {e.meta.get("claimed_actor") for e in remote_events} == {"remote-client"}  # MODELOG_ACTOR: recorded only

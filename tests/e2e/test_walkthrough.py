@@ -82,8 +82,9 @@ def test_reference_walkthrough(walk: Walkthrough, db_url: str, tmp_path: Path) -
 
     assert "trained model 'demo' version 1" in walk.python("train.py")
     models = rows(walk.modelog("model", "list"))
-    assert [(r[1], r[2]) for r in models] == [("demo", "1")]
-    assert "Show case Model Control Plane." in walk.modelog("model", "list") and models[0][-2] == "Apache"
+    assert [r[:4] for r in models] == [["demo", "1", "1", "1"]]  # NAME, PRODUCTION, LATEST, VERSIONS
+    described = rows(walk.modelog("model", "list", "--columns", "name,description,license"))
+    assert described == [["demo", "Show", "case", "Model", "Control", "Plane.", "Apache"]]
 
     assert [r[:7] for r in rows(walk.modelog("model", "version", "list", "demo"))] == [
         ["1", "1", "production", "2", "1", "0", "1"]]
@@ -96,6 +97,11 @@ def test_reference_walkthrough(walk: Walkthrough, db_url: str, tmp_path: Path) -
         "No deployments linked to version 1 of model 'demo'.\n")
     assert [(r[0], r[2]) for r in rows(walk.modelog("model", "version", "runs", "demo", "1"))] == [
         ("producer", "completed")]
+    shown = walk.modelog("model", "version", "show", "demo", "production")
+    assert "Stage:        production" in shown
+    accuracy = [line.split() for line in shown.splitlines() if line.strip().startswith("accuracy")]
+    assert len(accuracy) == 1 and 0.5 < float(accuracy[0][1]) <= 1.0
+    assert "Production:   1" in walk.modelog("model", "show", "demo")
 
     assert "with model 'demo' version 1" in walk.python("predict.py")
     versions = rows(walk.modelog("model", "version", "list", "demo"))

@@ -32,13 +32,13 @@ def drop_guards(engine: Engine) -> None:
 
 
 def drop_guards_on(conn: Connection) -> None:
-    """Remove the append-only triggers inside the caller's transaction."""
+    """Remove the append-only and chain triggers inside the caller's transaction."""
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("DROP TRIGGER IF EXISTS events_no_change ON events")
-        conn.exec_driver_sql("DROP TRIGGER IF EXISTS events_no_truncate ON events")
+        for name in ("events_no_change", "events_no_truncate", "events_chain"):
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name} ON events")
     else:
-        conn.exec_driver_sql("DROP TRIGGER IF EXISTS events_no_update")
-        conn.exec_driver_sql("DROP TRIGGER IF EXISTS events_no_delete")
+        for name in ("events_no_update", "events_no_delete", "events_chain"):
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")
 
 
 def fill(store: EventStore | InMemoryRecorder, count: int,

@@ -20,7 +20,7 @@ from modelog.application.local import LocalRegistry, connect
 from modelog.application.remote import RemoteRegistry
 from modelog.application.results import AliasRemoved, StageChanged, VersionUpdate
 from modelog.registry.anchors import parse_anchor
-from modelog.registry.errors import InvalidInputError, NotFoundError, StorageError
+from modelog.registry.errors import ConflictError, InvalidInputError, NotFoundError, StorageError
 
 from modelog import Client
 from tests.server_support import ServerProcess
@@ -71,7 +71,7 @@ def api(request: pytest.FixtureRequest, registry: Any, db_url: str, home: Path) 
         return
     server = ServerProcess(db_url, home)
     try:
-        with RemoteRegistry(server.url) as remote:
+        with RemoteRegistry(server.url, token=server.token) as remote:
             yield remote
     finally:
         server.stop()
@@ -185,3 +185,190 @@ def test_a_registry_opened_read_only_answers_reads_and_refuses_commands_in_one_l
         with pytest.raises(StorageError, match=refusal):
             api.register_model("n")
         assert api.log_head().position == 2
+
+
+def test_history_by_name_shows_every_model_that_held_it(api: RegistryAPI) -> None:
+    """Issue 12.8: a name deleted and registered again keeps the earlier model's history, kept apart."""
+    first = api.register_model("reborn").model_id
+    api.create_version("reborn", description="old")
+    api.delete_model("reborn")
+    second = api.register_model("reborn").model_id
+    api.create_version("reborn", description="new")
+    entries = api.history("reborn")
+    assert [e.model_id for e in entries] == [first] * 3 + [second] * 2  # one model after the other, never mixed
+    assert [e.event_type for e in entries] == ["ModelRegistered", "ModelVersionCreated", "ModelDeleted",
+                                               "ModelRegistered", "ModelVersionCreated"]
+    before = api.history("reborn", at_position=entries[2].position)
+    assert {e.model_id for e in before} == {first}
+    client = Client(api=api)
+    assert [e.data["description"] for e in client.get_model_version("reborn", 1).history()
+            if e.event_type == "ModelVersionCreated"] == ["new"]  # the current model's version 1 only
+
+
+# --- everyday use: describe, metadata, compare, search, completion, suggestions ----------------
+
+
+def _churn(api: RegistryAPI) -> None:
+    api.register_model("churn", tags=["team-a"])
+    for _ in range(3):
+        api.create_version("churn")
+    api.log_metadata("churn", 1, {"accuracy": 0.81, "params": {"depth": 3, "features": ["a", "b"]}})
+    api.log_metadata("churn", 2, {"accuracy": 0.95, "framework": "sklearn", "calibrated": True})
+    api.log_metadata("churn", 1, {"accuracy": 0.91})  # logged again: the history keeps 0.81
+    api.update_version("churn", 2, stage="production", add_tags=["reviewed"], set_aliases=["champion"])
+
+
+def test_version_metadata_is_logged_as_events_and_described(api: RegistryAPI) -> None:
+    _churn(api)
+    first = api.describe_version("churn", 1)
+    assert first.metadata == {"accuracy": 0.91, "params": {"depth": 3, "features": ["a", "b"]}}
+    assert [(m.key, m.value) for m in first.metadata_history] == [
+        ("accuracy", 0.81), ("params", {"depth": 3, "features": ["a", "b"]}), ("accuracy", 0.91)]
+    assert first.metrics() == {"accuracy": 0.91}
+    champion = api.describe_version("churn", "@champion")
+    assert (champion.version.number, champion.version.tags, champion.metadata["calibrated"]) == (2, ("reviewed",),
+                                                                                                   True)
+    assert [(h.data["from_stage"], h.data["to_stage"]) for h in champion.stage_history] == [("none", "production")]
+    events = [e.event_type for e in api.log_events(limit=100)]
+    assert events.count("ModelVersionMetadataLogged") == 3
+    assert api.verify_projections().ok
+
+
+def test_metadata_as_of_a_past_position_shows_the_value_then(api: RegistryAPI) -> None:
+    _churn(api)
+    logged = [e.position for e in api.log_events(limit=100) if e.event_type == "ModelVersionMetadataLogged"]
+    before_relog = api.describe_version("churn", 1, at_position=logged[-1] - 1)
+    assert before_relog.metadata["accuracy"] == 0.81
+    assert api.describe_version("churn", 1, at_position=logged[0] - 1).metadata == {}
+
+
+def test_bad_metadata_is_refused_and_writes_nothing(api: RegistryAPI) -> None:
+    _churn(api)
+    head = api.log_head().position
+    for bad, why in (({}, "empty"), ({"x": float("nan")}, "finite"), ({"x": None}, "not a number"),
+                     ({"x": "y" * 20_000}, "longer than"), ({"a/b": 1}, "metadata key"),
+                     ({"x": [[[[[[1]]]]]]}, "nested")):
+        with pytest.raises(InvalidInputError, match=why):
+            api.log_metadata("churn", 1, bad)
+    with pytest.raises(InvalidInputError):  # the whole update is refused, not only its metadata
+        api.update_version("churn", 1, name="renamed", metadata={"x": float("inf")})
+    assert api.log_head().position == head and api.get_version("churn", 1).name == "1"
+
+
+def test_describe_model_compare_and_search_by_metric(api: RegistryAPI) -> None:
+    _churn(api)
+    described = api.describe_model("churn")
+    assert described.by_stage() == {"none": [1, 3], "production": [2]}
+    assert described.aliases == {"champion": 2} and described.last_event is not None
+    compared = api.compare_versions("churn", [1, "production"])
+    assert [d.version.number for d in compared.versions] == [1, 2]
+    found = api.search_versions("churn", sort_by="metric:accuracy", filters=["metric:accuracy>0.9"])
+    assert [(r.version.number, r.metadata["accuracy"]) for r in found] == [(2, 0.95), (1, 0.91)]
+    assert [r.version.number for r in api.search_versions("churn", filters=["metadata:framework=sklearn"])] == [2]
+    with pytest.raises(InvalidInputError, match="is not metric:KEY"):
+        api.search_versions("churn", filters=["accuracy>1"])
+    with pytest.raises(InvalidInputError, match="at least two"):
+        api.compare_versions("churn", [1])
+
+
+def test_model_summaries_name_the_stage_holders_and_the_last_actor(api: RegistryAPI) -> None:
+    _churn(api)
+    api.register_model("empty")
+    actor = api.log_events(limit=1)[0].meta["actor"]  # whoever this implementation records (remote: the server)
+    api.set_stage("churn", 3, "staging")
+    page = api.list_model_summaries()
+    assert [(s.model.name, s.production, s.staging, s.updated_by) for s in page.items] == [
+        ("churn", 2, 3, actor), ("empty", None, None, actor)]
+    past = api.list_model_summaries(at_position=3)
+    assert [(s.model.name, s.production) for s in past.items] == [("churn", None)]
+
+
+def test_unknown_names_suggest_the_closest_and_consumers_of_missing_models_say_so(api: RegistryAPI) -> None:
+    _churn(api)
+    with pytest.raises(NotFoundError, match="did you mean 'churn'"):
+        api.get_model("chrun")
+    with pytest.raises(NotFoundError, match="did you mean 'churn'"):
+        api.create_version("chrun")
+    from modelog.application.wire import model_context_from_wire
+
+    consumer = model_context_from_wire({"name": "chrun", "version": "production"})
+    with pytest.raises(NotFoundError, match="^model 'chrun' does not exist; did you mean 'churn'\\?$"):
+        api.start_run("r-missing", "consumer", model=consumer)
+    assert [m.name for m in api.list_models().items] == ["churn"]
+
+
+def test_run_ids_are_found_by_a_unique_prefix(api: RegistryAPI) -> None:
+    api.start_run("5ba887e3-aaaa", "train")
+    api.start_run("5ba887e3-bbbb", "train")
+    api.start_run("77aa0000-cccc", "train")
+    assert api.get_run("77aa").run_id == "77aa0000-cccc"
+    assert api.list_run_steps("77aa") == []
+    with pytest.raises(InvalidInputError, match="ambiguous"):
+        api.get_run("5ba887e3")
+    with pytest.raises(NotFoundError):
+        api.get_run("ffff")
+
+
+def test_completion_offers_models_selectors_and_run_ids(api: RegistryAPI) -> None:
+    _churn(api)
+    api.register_model("chess")
+    api.start_run("abc123", "train")
+    assert api.complete("model", "ch") == ["chess", "churn"]
+    assert api.complete("model", "CHU") == ["churn"]
+    assert api.complete("version", "", model="churn") == ["1", "2", "3", "production", "latest", "@champion"]
+    assert api.complete("version", "@", model="churn") == ["@champion"]
+    assert api.complete("version", "", model="nope") == []
+    assert api.complete("run", "ab") == ["abc123"]
+    with pytest.raises(InvalidInputError, match="cannot complete"):
+        api.complete("colour")
+
+
+def test_artifact_ids_are_found_by_a_unique_prefix(api: RegistryAPI) -> None:
+    from modelog import pipeline, step
+
+    @step
+    def produce() -> int:
+        return 7
+
+    @pipeline(enable_cache=False)
+    def make() -> None:
+        produce()
+
+    with Client(api=api):
+        make()
+    (artifact,) = api.list_artifacts()
+    assert api.get_artifact(artifact.artifact_id[:8]) == artifact
+    assert api.read_artifact(artifact.artifact_id[:8])[0] == artifact
+    assert api.complete("artifact", artifact.artifact_id[:4]) == [artifact.artifact_id]
+
+
+def test_principals_and_tokens_are_audited_events_with_typed_outcomes(api: RegistryAPI) -> None:
+    api.add_principal("alice")
+    before = api.log_head().position
+    with pytest.raises(ConflictError, match="^principal 'alice' already exists$"):
+        api.add_principal("ALICE")
+    issued = api.create_token("alice", expires="30d")
+    assert issued.token is not None and issued.token.startswith(f"mlg_{issued.token_id}_") and issued.expires_at
+    created = api.log_events(streams=[f"token-{issued.token_id}"])
+    assert created[0].data["token_sha256"] == hashlib.sha256(issued.token.encode()).hexdigest()
+    assert issued.token.split("_", 2)[2] not in repr(created)  # the log holds the hash, never the token
+    listed = [t for t in api.list_tokens(principal="Alice")]
+    assert [(t.token_id, t.principal, t.status()) for t in listed] == [(issued.token_id, "alice", "active")]
+    revoked = api.revoke_token(issued.token_id)
+    assert revoked.revoked and revoked.principal == "alice" and revoked.token is None
+    with pytest.raises(ConflictError, match="already revoked"):
+        api.revoke_token(issued.token_id)
+    with pytest.raises(NotFoundError, match="^token 0000000000000000 does not exist"):
+        api.revoke_token("0000000000000000")
+    with pytest.raises(InvalidInputError, match="expiry '3x' is not a duration"):
+        api.create_token("alice", expires="3x")
+    api.disable_principal("alice")
+    with pytest.raises(ConflictError, match="is disabled"):
+        api.create_token("alice")
+    with pytest.raises(NotFoundError, match="^principal 'nobody' does not exist"):
+        api.create_token("nobody")
+    assert {p.name: p.disabled for p in api.list_principals()}["alice"] is True
+    assert {p.name: p.disabled for p in api.list_principals(at_position=before)}["alice"] is False
+    assert [t.status() for t in api.list_tokens(principal="alice")] == ["revoked"]
+    assert api.list_tokens(principal="alice", at_position=before) == []
+    assert api.verify_projections().ok

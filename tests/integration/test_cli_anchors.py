@@ -9,6 +9,7 @@ import pytest
 from modelog.registry import commands as cmd
 from modelog.registry.anchors import Anchor, check_anchors, head_anchor, parse_anchor
 from modelog.registry.errors import InvalidInputError
+from modelog.registry.guards import install_guards
 from modelog.registry.hashing import GENESIS_HASH, chain_hash
 from sqlalchemy import text
 
@@ -33,11 +34,14 @@ def _unguarded(conn: Any) -> None:
         conn.execute(text("ALTER TABLE events DISABLE TRIGGER USER"))
 
 
-def truncate(registry: Any, keep: int) -> None:
-    """Delete every event after position ``keep``."""
+def truncate(registry: Any, keep: int, *, cover_up: bool = True) -> None:
+    """Delete every event after position ``keep``; ``cover_up``: put the guards back and the checkpoint too."""
     with registry.engine.begin() as conn:
         _unguarded(conn)
         conn.execute(text("DELETE FROM events WHERE position > :p"), {"p": keep})
+        install_guards(conn)
+        if cover_up:
+            conn.execute(text("UPDATE view_checkpoints SET position = :p"), {"p": keep})
 
 
 def rewrite_and_rehash(registry: Any, position: int) -> None:
@@ -53,6 +57,7 @@ def rewrite_and_rehash(registry: Any, position: int) -> None:
             conn.execute(text("UPDATE events SET data = :d, prev_hash = :ph, hash = :h WHERE position = :p"),
                          {"d": data, "ph": prev, "h": digest, "p": row.position})
             prev = digest
+        install_guards(conn)  # and leaves the guards as they were
 
 
 def test_log_head_table_json_and_past(filled: Any) -> None:
@@ -82,7 +87,7 @@ def test_verify_with_matching_anchors(filled: Any) -> None:
 
 def test_truncated_log_fails_against_an_anchor(filled: Any) -> None:
     anchor = head_anchor(filled.store)
-    truncate(filled, 3)
+    truncate(filled, 3)  # every trace inside the database covered up
     assert run("log", "verify").exit_code == 0  # the shorter chain is intact on its own: only the anchor tells
     result = run("log", "verify", "--anchor", str(anchor))
     assert (result.exit_code, result.stderr) == (

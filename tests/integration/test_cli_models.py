@@ -6,6 +6,7 @@ import json
 from datetime import datetime
 
 import pytest
+from modelog.application.local import LocalRegistry
 
 from tests.cli_support import run
 
@@ -27,10 +28,26 @@ def test_register_then_list_shows_the_model_in_aligned_columns(registry: object)
     listing = run("model", "list")
     assert listing.exit_code == 0
     assert listing.stdout == (
-        "ID        NAME      LATEST_VERSION  DESCRIPTION       TAGS  USE_CASES  AUDIENCE  LIMITATIONS  TRADE_OFFS"
-        "  ETHICS  LICENSE  UPDATED\n"
-        f"{found.id[:8]}  demo_cli                  created from cli  cli{' ' * 57}MIT      {found.updated_at[:19]}Z\n"
+        "NAME      PRODUCTION  STAGING  LATEST  VERSIONS  TAGS  UPDATED               UPDATED_BY\n"
+        f"demo_cli                               0         cli   {found.updated_at[:19]}Z  tester\n"
     )
+    chosen = run("model", "list", "--columns", "id,name,description,license")
+    assert chosen.stdout == ("ID        NAME      DESCRIPTION       LICENSE\n"
+                             f"{found.id[:8]}  demo_cli  created from cli  MIT\n")
+
+
+def test_default_listing_hides_empty_tags_and_shows_stage_holders(registry: object) -> None:
+    run("model", "register", "-n", "churn")
+    api = LocalRegistry.over(registry)  # type: ignore[arg-type]
+    for _ in range(3):
+        api.create_version("churn")
+    api.set_stage("churn", 2, "production")
+    api.set_stage("churn", 3, "staging")
+    lines = run("model", "list").stdout.splitlines()
+    assert lines[0].split() == ["NAME", "PRODUCTION", "STAGING", "LATEST", "VERSIONS", "UPDATED", "UPDATED_BY"]
+    assert lines[1].split()[:5] == ["churn", "2", "3", "3", "3"]
+    bad = run("model", "list", "--columns", "name,colour")
+    assert bad.exit_code == 2 and "unknown column(s) COLOUR" in bad.stderr
 
 
 def test_register_json_listing_has_the_documented_keys(registry: object) -> None:
@@ -40,7 +57,7 @@ def test_register_json_listing_has_the_documented_keys(registry: object) -> None
     assert data["total"] == 1
     assert set(data["items"][0]) == {"id", "name", "license", "description", "audience", "use_cases", "limitations",
                                      "trade_offs", "ethics", "tags", "latest_version", "version_count", "created_at",
-                                     "updated_at", "created_by"}
+                                     "updated_at", "created_by", "production", "staging", "updated_by"}
     assert data["items"][0]["tags"] == ["x", "y"]
 
 
@@ -79,7 +96,9 @@ def test_update_changes_only_given_fields_and_tags(registry: object) -> None:
 def test_update_of_a_missing_model_names_the_models_that_exist(registry: object) -> None:
     run("model", "register", "-n", "demo")
     result = run("model", "update", "dmeo", "-d", "x")
-    assert (result.exit_code, result.stderr) == (1, "Error: model 'dmeo' does not exist; models: demo\n")
+    assert (result.exit_code, result.stderr) == (1, "Error: model 'dmeo' does not exist; did you mean 'demo'?\n")
+    unlike = run("model", "update", "zzzzzz", "-d", "x")
+    assert (unlike.exit_code, unlike.stderr) == (1, "Error: model 'zzzzzz' does not exist; models: demo\n")
 
 
 def test_delete_without_terminal_and_without_yes_refuses(registry: object) -> None:

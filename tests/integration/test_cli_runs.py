@@ -54,7 +54,7 @@ def test_run_list_in_the_past(runs: Any) -> None:
     before_stuck = runs.store.head() - 1
     past = json.loads(run("run", "list", "--at-position", str(before_stuck), "-o", "json").stdout)
     assert [(r["run_id"], r["status"]) for r in past] == [(DONE, "completed")]
-    started = json.loads(run("run", "list", "--at-position", "4", "-o", "json").stdout)
+    started = json.loads(run("run", "list", "--at-position", "5", "-o", "json").stdout)  # StartRun: 3-5
     assert [(r["run_id"], r["status"], r["steps_completed"]) for r in started] == [(DONE, "running", 0)]
 
 
@@ -73,7 +73,8 @@ def test_run_show_steps_outputs_and_json(runs: Any) -> None:
     assert data["steps"][1]["cached"] is True and data["steps"][1]["cache_key"] == "k1"
     assert data["steps"][0]["outputs"] == [{"name": "dataset", "artifact_id": data["steps"][0]["outputs"][0][
         "artifact_id"], "artifact_name": "dataset", "artifact_version": 1, "content_hash": "a" * 64}]
-    early = json.loads(run("run", "show", DONE, "--at-position", "6", "-o", "json").stdout)
+    load_done = max(runs.store.read_all(from_position=6, limit=1).__next__().meta["span"])  # the first step's end
+    early = json.loads(run("run", "show", DONE, "--at-position", str(load_done), "-o", "json").stdout)
     assert (early["status"], [s["step"] for s in early["steps"]]) == ("running", ["load"])
 
 

@@ -45,7 +45,7 @@ def test_version_list_json_and_stage_filter(demo: Any) -> None:
     assert [v["number"] for v in data] == [1]
     assert set(data[0]) == {"model_id", "model_name", "number", "name", "description", "tags", "stage", "aliases",
                             "data_count", "model_count", "deployment_count", "run_count", "created_at", "updated_at",
-                            "created_by", "created_run_id"}
+                            "created_by", "created_run_id", "metadata"}
 
 
 def test_link_listings_by_kind_and_selector(demo: Any) -> None:

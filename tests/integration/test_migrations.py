@@ -13,7 +13,8 @@ from modelog.projections.rebuild import verify as verify_views
 from modelog.projections.temporal import HISTORY_TABLES
 from modelog.registry import commands as cmd
 from modelog.registry.database import create_engine_for, transaction
-from modelog.registry.errors import SchemaVersionError, StorageError
+from modelog.registry.errors import IntegrityError, SchemaVersionError, StorageError
+from modelog.registry.guards import guard_problems, install_guards
 from modelog.registry.migrations.runner import MIGRATIONS_DIR, applied_revision, revision_id
 from modelog.registry.schema import SCHEMA_VERSION, events
 from modelog.registry.schema import metadata as log_metadata
@@ -22,6 +23,7 @@ from modelog.registry.store import EventStore
 from sqlalchemy import inspect, text
 
 from tests import backends
+from tests.integration.store_support import drop_guards_on
 
 ALEMBIC_TABLE = "alembic_version"
 
@@ -82,12 +84,15 @@ def make_pre_versioning_log(url: str) -> None:
     try:
         with transaction(engine, write=True) as conn:
             events.create(conn)
+            install_guards(conn)  # today's code writes only onto a guarded log; the guards go again below
         service = CommandService(EventStore(engine), actor="old-modelog")
         service.execute(cmd.RegisterModel(name="churn", fields={"description": "from before versioning"}))
         for _ in range(3):
             service.execute(cmd.CreateVersion(model="churn"))
         service.execute(cmd.SetStage(model="churn", version=2, stage="production"))
         service.execute(cmd.SetAlias(model="churn", version=3, alias="champion"))
+        with transaction(engine, write=True) as conn:
+            drop_guards_on(conn)
     finally:
         engine.dispose()
 
@@ -212,6 +217,8 @@ def _make_version_1(db_url: str, home: Path) -> None:
         with transaction(engine, write=True) as conn:
             for column in ("latest_version", "version_count"):
                 conn.exec_driver_sql(f"ALTER TABLE view_models DROP COLUMN {column}")
+            for table in ("view_principals", "view_tokens"):  # schema version 3
+                conn.exec_driver_sql(f"DROP TABLE {table}")
             conn.exec_driver_sql("UPDATE modelog_schema SET version = 1")
     finally:
         engine.dispose()
@@ -238,6 +245,57 @@ def test_version_1_registry_gets_its_model_counts_filled_in_place(db_url: str, h
     assert checkpoint == len(before)
     with open_registry(db_url, home=home) as registry:
         assert verify_views(registry.engine, registry.store).ok
+
+
+def test_version_2_registry_gets_the_chain_guard(backend: str, db_url: str, home: Path) -> None:
+    """Issue 12.3: a registry from before the chain guard is refused until upgraded; then gaps are refused."""
+    with open_registry(db_url, home=home) as registry:
+        registry.commands.execute(cmd.RegisterModel(name="churn"))
+    engine = create_engine_for(db_url)
+    try:
+        with transaction(engine, write=True) as conn:
+            conn.exec_driver_sql("DROP TRIGGER events_chain" + (" ON events" if backend == "postgres" else ""))
+            conn.exec_driver_sql("UPDATE modelog_schema SET version = 2")
+        before = log_rows(db_url)
+        with pytest.raises(SchemaVersionError, match="modelog db upgrade"):
+            open_registry(db_url, home=home)
+
+        assert upgrade_database(db_url, home=home) == (2, SCHEMA_VERSION)
+
+        assert log_rows(db_url) == before
+        with transaction(engine) as conn:
+            assert "events_chain" in _triggers(conn)
+            assert guard_problems(conn) == []
+        with pytest.raises(StorageError, match="hash chain"), transaction(engine, write=True) as conn:
+            conn.exec_driver_sql("INSERT INTO events SELECT position + 5, stream_id, stream_version + 5, event_type, "
+                                 "schema_version, data, meta, recorded_at, hash, hash FROM events "
+                                 "WHERE position = (SELECT max(position) FROM events)")
+    finally:
+        engine.dispose()
+    with open_registry(db_url, home=home) as registry:
+        registry.commands.execute(cmd.CreateVersion(model="churn"))
+        assert registry.store.verify().ok and registry.store.head() == len(before) + 1
+
+
+def test_upgrade_reinstalls_guards_dropped_on_a_current_registry(backend: str, db_url: str, home: Path) -> None:
+    """Issue 12.2: writes refuse an unguarded log; 'modelog db upgrade' puts the guards back."""
+    with open_registry(db_url, home=home) as registry:
+        registry.commands.execute(cmd.RegisterModel(name="churn"))
+        engine = create_engine_for(db_url)
+        try:
+            with transaction(engine, write=True) as conn:
+                conn.exec_driver_sql("DROP TRIGGER events_no_update" if backend == "sqlite" else
+                                     "ALTER TABLE events DISABLE TRIGGER events_no_change")
+        finally:
+            engine.dispose()
+        with pytest.raises(IntegrityError, match="guards are not intact"):
+            registry.commands.execute(cmd.CreateVersion(model="churn"))
+    assert "disabled" in str(database_status(db_url, home=home)["guards"]) or "missing" in str(
+        database_status(db_url, home=home)["guards"])
+    assert upgrade_database(db_url, home=home) == (SCHEMA_VERSION, SCHEMA_VERSION)
+    assert database_status(db_url, home=home)["guards"] == "intact"
+    with open_registry(db_url, home=home) as registry:
+        registry.commands.execute(cmd.CreateVersion(model="churn"))
 
 
 def _make_version_2(db_url: str, home: Path) -> None:

@@ -21,21 +21,18 @@ from modelog.application.requests import OutputSpec
 from modelog.registry.errors import ArtifactIntegrityError, ConflictError, InvalidInputError, NotFoundError, RemoteError
 from modelog.server.routes import ENDPOINTS
 
-from tests.server_support import MODELOG, ServerProcess, free_port
+from tests.server_support import MODELOG, SMALL_BODY, ServerProcess, free_port, serving
 
 
 @pytest.fixture
 def server(db_url: str, tmp_path: Path) -> Iterator[ServerProcess]:
-    running = ServerProcess(db_url, tmp_path / "server-home", extra_env={"MODELOG_SERVER_MAX_BODY": "65536"})
-    try:
+    with serving(db_url, tmp_path / "server-home", extra_env=SMALL_BODY) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture
 def http(server: ServerProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url + "/api/v1", timeout=30) as client:
+    with httpx.Client(base_url=server.url + "/api/v1", timeout=30, headers=server.auth()) as client:
         yield client
 
 
@@ -108,7 +105,7 @@ def test_blobs_stream_both_ways_and_a_hash_mismatch_stores_nothing(http: httpx.C
 
 def test_artifact_content_is_served_as_the_log_records_it(http: httpx.Client, server: ServerProcess,
                                                            tmp_path: Path) -> None:
-    with RemoteRegistry(server.url) as remote:
+    with RemoteRegistry(server.url, token=server.token) as remote:
         blob = remote.store_blob(b"payload")
         remote.start_run("r1", "p")
         spec = OutputSpec(name="out", uri=blob.uri, content_hash=blob.content_hash, data_type="bytes",
@@ -130,7 +127,8 @@ def test_the_openapi_document_lists_every_route(http: httpx.Client, server: Serv
 
 
 def test_remote_refusals_are_the_same_typed_errors(server: ServerProcess) -> None:
-    with RemoteRegistry(server.url) as remote:
+    with RemoteRegistry(server.url, token=server.token) as remote:
+        start = remote.log_head().position  # the test principal and its token come first
         remote.register_model("m")
         with pytest.raises(NotFoundError, match="^model 'x' does not exist; models: m$"):
             remote.get_model("x")
@@ -144,14 +142,15 @@ def test_remote_refusals_are_the_same_typed_errors(server: ServerProcess) -> Non
         remote.create_version("m")
         assert [v.number for v in remote.list_versions("m", as_of=before)] == [1]
         assert [v.number for v in remote.list_versions("m", as_of=before.replace(tzinfo=None).astimezone())] == [1]
-        assert remote.get_model("m", at_position=3).version_count == 1 and remote.get_model("m").version_count == 2
-        assert remote.resolve_point(as_of=before) == 3
+        assert remote.get_model("m", at_position=start + 3).version_count == 1
+        assert remote.get_model("m").version_count == 2
+        assert remote.resolve_point(as_of=before) == start + 3
 
 
 def test_client_side_failures_are_one_registry_error_line(tmp_path: Path) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(RemoteError, match=f"^cannot reach the registry server at {dead}: "), \
-            RemoteRegistry(dead, retries=2) as remote:
+            RemoteRegistry(dead, token="mlg_x", retries=2) as remote:
         remote.list_models()
     with pytest.raises(RemoteError, match="is not a server URL"):
         RemoteRegistry("ftp://example.org")
@@ -160,40 +159,45 @@ def test_client_side_failures_are_one_registry_error_line(tmp_path: Path) -> Non
         return httpx.Response(502, text="<html>bad gateway</html>")
 
     with pytest.raises(RemoteError, match="did not answer as a modelog server"):
-        RemoteRegistry("http://proxy.invalid", transport=httpx.MockTransport(not_modelog)).get_model("m")
+        RemoteRegistry("http://proxy.invalid", token="mlg_x", transport=httpx.MockTransport(not_modelog)).get_model("m")
 
     def garbage(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"unexpected": True})
 
     with pytest.raises(RemoteError, match="malformed answer"):
-        RemoteRegistry("http://odd.invalid", transport=httpx.MockTransport(garbage)).get_model("m")
+        RemoteRegistry("http://odd.invalid", token="mlg_x", transport=httpx.MockTransport(garbage)).get_model("m")
 
     def slow(request: httpx.Request) -> httpx.Response:
         raise httpx.ReadTimeout("timed out", request=request)
 
     with pytest.raises(RemoteError, match="did not answer within .* may or may not have been applied"):
-        RemoteRegistry("http://slow.invalid", timeout=1, transport=httpx.MockTransport(slow)).register_model("m")
-    env = {"PATH": str(Path(sys.executable).parent), "MODELOG_URL": dead, "MODELOG_HOME": str(tmp_path / "c")}
+        RemoteRegistry("http://slow.invalid", token="mlg_x", timeout=1,
+                       transport=httpx.MockTransport(slow)).register_model("m")
+    env = {"PATH": str(Path(sys.executable).parent), "MODELOG_URL": dead, "MODELOG_TOKEN": "mlg_x",
+           "MODELOG_HOME": str(tmp_path / "c")}
     done = subprocess.run([str(MODELOG), "model", "list"], capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr.startswith(f"Error: cannot reach the registry server at {dead}") and \
         done.stderr.count("\n") == 1, done.stderr
 
 
-def test_a_non_loopback_host_is_refused_until_tokens_exist(tmp_path: Path) -> None:
-    env = {"PATH": str(Path(sys.executable).parent), "MODELOG_HOME": str(tmp_path / "h")}
+def test_a_non_loopback_host_is_served_with_a_tls_warning(tmp_path: Path) -> None:
+    # An unreachable database makes the server stop before it listens: nothing is bound to a public address here.
+    env = {"PATH": str(Path(sys.executable).parent), "MODELOG_HOME": str(tmp_path / "h"),
+           "MODELOG_DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/none"}
     done = subprocess.run([str(MODELOG), "server", "--host", "0.0.0.0"], capture_output=True, text=True, env=env,
                           timeout=60)
-    assert done.returncode == 1
-    assert done.stderr == ("Error: refusing to listen on 0.0.0.0: API tokens are not implemented yet, so the server "
-                           "only listens on a loopback address (127.0.0.1, ::1, localhost)\n")
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith("Warning: listening on 0.0.0.0: tokens and data cross the network in clear text")
+    assert "TLS reverse proxy" in lines[0] and "refusing" not in done.stderr
+    assert done.returncode == 1 and len(lines) == 2 and lines[1].startswith("Error: "), done.stderr
 
 
 def test_sigterm_mid_requests_stops_gracefully_and_leaves_the_registry_consistent(db_url: str,
                                                                                   tmp_path: Path) -> None:
     home = tmp_path / "server-home"
     server = ServerProcess(db_url, home)
-    remote = RemoteRegistry(server.url, retries=1)
+    remote = RemoteRegistry(server.url, token=server.token, retries=1)
     remote.register_model("m")
     errors: list[BaseException] = []
     done = threading.Event()
@@ -227,7 +231,7 @@ def test_sigterm_mid_requests_stops_gracefully_and_leaves_the_registry_consisten
 
 def test_a_bundle_exported_through_the_server_restores_log_and_artifacts_elsewhere(server: ServerProcess,
                                                                                     tmp_path: Path) -> None:
-    with RemoteRegistry(server.url) as remote:
+    with RemoteRegistry(server.url, token=server.token) as remote:
         blob = remote.store_blob(b"kept")
         remote.start_run("r1", "p")
         spec = OutputSpec(name="out", uri=blob.uri, content_hash=blob.content_hash, data_type="bytes",

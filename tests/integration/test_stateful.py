@@ -19,11 +19,14 @@ from typing import Any
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from modelog.application.access import Authenticator
 from modelog.projections import tables as t
+from modelog.projections.describe import version_metadata
 from modelog.projections.queries import ReadModel
 from modelog.projections.rebuild import rebuild, verify
 from modelog.projections.temporal import HISTORY_TABLES
 from modelog.registry import commands as cmd
+from modelog.registry import identity
 from modelog.registry.database import transaction
 from modelog.registry.errors import RegistryError
 from modelog.registry.store import parse_time
@@ -36,6 +39,8 @@ STAGES = st.sampled_from(["none", "staging", "production", "archived"])
 ALIASES = st.sampled_from(["champ", "best"])
 ARTIFACTS = st.sampled_from(["a1", "a2", "a3"])
 RUNS = st.sampled_from(["r1", "r2", "r3"])
+PRINCIPALS = st.sampled_from(["ana", "Ana", "ci"])
+TOKEN_IDS = st.sampled_from(["0" * 16, "1" * 16, "2" * 16])
 
 
 class Ticking:
@@ -63,7 +68,11 @@ def snapshot(reads: Any, **point: Any) -> dict[str, Any]:
             "runs": {v.number: [r.as_dict() for r in reads.list_version_runs(model.name, v.number, **point)]
                      for v in versions},
             "history": [h.as_dict() for h in reads.history(model.name, **point)],
+            "metadata": {number: [m.as_dict() for m in logged] for number, logged in version_metadata(
+                reads, model.name, None, reads.resolve_point(**point)).items()},
         }
+    found[" principals"] = [p.as_dict() for p in reads.list_principals(**point)]
+    found[" tokens"] = [token.as_dict() for token in reads.list_tokens(**point)]
     return found
 
 
@@ -109,7 +118,7 @@ class RegistryMachine(RuleBasedStateMachine):
         self.reg = open_registry(f"sqlite:///{self.dir / 'registry.db'}", home=self.dir, actor="machine",
                                  synchronous="OFF")
         self.reg.store.clock = Ticking()
-        self.snapshots: dict[int, dict[str, Any]] = {0: {}}
+        self.snapshots: dict[int, dict[str, Any]] = {0: {" principals": [], " tokens": []}}
         self.numbers_seen: dict[str, set[int]] = {}
         self.runs: list[str] = []
         self.refused = 0
@@ -157,6 +166,11 @@ class RegistryMachine(RuleBasedStateMachine):
     @rule(name=NAMES, selector=SELECTORS, new_name=VERSION_NAMES, add=st.sampled_from([(), ("t",)]))
     def update_version(self, name: str, selector: Any, new_name: str | None, add: tuple[str, ...]) -> None:
         self.run(cmd.UpdateVersion(model=name, version=selector, name=new_name, add_tags=add))
+
+    @rule(name=NAMES, selector=SELECTORS, values=st.sampled_from([{"acc": 0.9}, {"acc": 0.95, "p": {"d": 3}},
+                                                                   {"note": "x", "ok": True}]))
+    def log_metadata(self, name: str, selector: Any, values: dict[str, Any]) -> None:
+        self.build_and_run(lambda: cmd.LogVersionMetadata(model=name, version=selector, values=values))
 
     @rule(name=NAMES, selector=SELECTORS, stage=STAGES, force=st.booleans())
     def set_stage(self, name: str, selector: Any, stage: str, force: bool) -> None:
@@ -209,7 +223,33 @@ class RegistryMachine(RuleBasedStateMachine):
         error = "ValueError" if failed else None
         self.run(cmd.FinishRun(run_id=run_id, error_type=error, error_message="boom", delete_created_version=True))
 
+    @rule(name=PRINCIPALS)
+    def add_principal(self, name: str) -> None:
+        self.run(identity.AddPrincipal(name=name))
+
+    @rule(name=PRINCIPALS)
+    def disable_principal(self, name: str) -> None:
+        self.run(identity.DisablePrincipal(name=name))
+
+    @rule(name=PRINCIPALS, token_id=TOKEN_IDS)
+    def create_token(self, name: str, token_id: str) -> None:
+        self.run(identity.CreateToken(principal=name, token_id=token_id, token_sha256=token_id * 4))
+
+    @rule(token_id=TOKEN_IDS)
+    def revoke_token(self, token_id: str) -> None:
+        self.run(identity.RevokeToken(token_id=token_id))
+
     # --- checks after every step -----------------------------------------------------------
+
+    @invariant()
+    def authentication_agrees_with_the_views(self) -> None:
+        authenticator = Authenticator(self.reg.store)
+        authenticator.refresh()
+        disabled = {p.name: p.disabled for p in self.reg.reads.list_principals()}
+        for token in self.reg.reads.list_tokens():
+            held = authenticator.tokens[token.token_id]
+            assert held.revoked == (token.revoked_at is not None)
+            assert authenticator.principals[held.principal_key] == (token.principal, disabled[token.principal])
 
     @invariant()
     def log_and_views_agree(self) -> None:

@@ -35,6 +35,7 @@ from modelog.registry.hashing import GENESIS_HASH
 from modelog.registry.memory import InMemoryRecorder
 from modelog.registry.recorder import (
     EMPTY_LOG,
+    MAX_CLOCK_LEAD,
     AppendRequest,
     LogHead,
     NewEvent,
@@ -340,12 +341,25 @@ def test_position_at_finds_the_last_event_recorded_by_then(make_store: MakeStore
 
 def test_recorded_times_never_go_backwards(make_store: MakeStore) -> None:
     base = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-    times = iter([base, base - timedelta(hours=1), base + timedelta(seconds=1)])
+    times = iter([base, base - timedelta(seconds=30), base + timedelta(seconds=1)])
     store = make_store(clock=lambda: next(times))
     for i in range(3):
         store.append("s-a", i, [new(i)])
     stamps = [e.recorded_at for e in store.read_all()]
     assert stamps == sorted(stamps) and stamps[0] == stamps[1]
+
+
+def test_a_head_far_ahead_of_the_clock_is_refused_not_carried_forward(make_store: MakeStore) -> None:
+    """Issue 12.5: the head may lead the clock by MAX_CLOCK_LEAD at most; later events are never dated after it."""
+    base = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    times = iter([base, base - MAX_CLOCK_LEAD - timedelta(seconds=1), base + timedelta(seconds=1)])
+    store = make_store(clock=lambda: next(times))
+    store.append("s-a", 0, [new(0)])
+    with pytest.raises(IntegrityError, match=r"more than 60 s after the clock of record"):
+        store.append("s-a", 1, [new(1)])
+    assert store.head() == 1
+    store.append("s-a", 1, [new(1)])  # the clock caught up
+    assert [parse_time(e.recorded_at) for e in store.read_all()] == [base, base + timedelta(seconds=1)]
 
 
 # --- import of sealed events ----------------------------------------------------------------

@@ -2,17 +2,20 @@
 
 Each is detected by ``projections.rebuild.verify`` (what ``modelog projections verify`` runs) and
 repaired when the registry is next opened (catch-up) or by a rebuild; never served silently stale.
+A checkpoint *ahead* of the log is evidence of removed events: only an explicit rebuild resets it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from modelog.application.bootstrap import open_registry
 from modelog.projections import tables as t
 from modelog.projections.rebuild import rebuild
 from modelog.registry import commands as cmd
 from modelog.registry.database import create_engine_for, transaction
+from modelog.registry.errors import IntegrityError
 from modelog.registry.service import CommandService
 from modelog.registry.store import EventStore
 from sqlalchemy import update
@@ -75,12 +78,22 @@ def test_checkpoint_set_back_is_detected_and_repaired(registry: Any, db_url: str
     _reopen_and_check(db_url, home)
 
 
-def test_checkpoint_ahead_of_the_log_is_rebuilt_on_open(registry: Any, db_url: str, home: Any) -> None:
+def test_checkpoint_ahead_of_the_log_is_kept_as_evidence_until_rebuilt(registry: Any, db_url: str,
+                                                                       home: Any) -> None:
+    """Issue 12.2: a checkpoint past the log's end is what deleting the log's tail leaves; opening keeps it."""
     _populate(registry)
     registry.close()
     head = snapshot(db_url).head
     _set_checkpoint(db_url, head + 1000)
     assert any(f"but the log ends at {head}" in p for p in _problems(db_url))
+    with open_registry(db_url, home=home) as reopened:
+        assert snapshot(db_url).checkpoint == head + 1000  # opening moved nothing
+        assert reopened.reads.get_version("lag0", "@next").number == 3  # reads answer from the log meanwhile
+        refused = f"tampering suspected: the read models' checkpoint is at position {head + 1000} but the log ends"
+        with pytest.raises(IntegrityError, match=refused):
+            reopened.commands.execute(cmd.CreateVersion(model="lag0"))
+        assert (snapshot(db_url).head, snapshot(db_url).checkpoint) == (head, head + 1000)
+        rebuild(reopened.engine, reopened.store)  # the operator accepts the log as it now is
     _reopen_and_check(db_url, home)
 
 

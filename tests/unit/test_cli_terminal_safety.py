@@ -68,3 +68,35 @@ def test_escape_controls_keeps_printable_text() -> None:
     assert escape_controls("modèle ünïcode 模型 'quoted'") == "modèle ünïcode 模型 'quoted'"
     assert escape_controls("a\x00b\tc\x7f\x9b\u2066") == "a\\x00b\\tc\\x7f\\x9b\\u2066"
     assert made_safe(click.UsageError(f"bad {RED}")).message == "bad \\x1b[31m"
+
+
+#: The modules allowed to write to the terminal themselves: the escaping printers, the error line
+#: (escaped in main.made_safe's caller) and the reference generator (a developer tool).
+PRINTERS = {"output.py", "main.py", "docs.py"}
+
+
+def _raw_prints(path: Path) -> list[str]:
+    import ast
+
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name in {"echo", "secho", "print", "write"} and not (isinstance(func, ast.Name) and name == "echo"):
+                found.append(f"{path.name}:{node.lineno}: {ast.unparse(func)}")
+    return found
+
+
+def test_every_cli_line_goes_through_the_escaping_printers() -> None:
+    """Issue 12.7: a class-level guarantee; a new command cannot print free text raw by accident."""
+    offenders = [hit for path in sorted((ROOT / "cli").glob("*.py")) if path.name not in PRINTERS
+                 for hit in _raw_prints(path)]
+    assert offenders == [], "print through cli.output.echo / echo_table / echo_json instead:\n" + "\n".join(offenders)
+
+
+@pytest.mark.parametrize("text", ["\x1b]0;title\x07", "a\u202eb", "x\u2066y", "z\u200bw", "c\rd", "l\u2028m", "\x85"])
+def test_escape_controls_spells_out_every_hidden_character(text: str) -> None:
+    shown = escape_controls(text)
+    assert shown.isprintable()
+    assert all(ch not in shown for ch in text if not ch.isprintable())

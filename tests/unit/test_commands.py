@@ -43,9 +43,9 @@ def test_an_output_artifact_is_named_after_the_output_unless_named() -> None:
                                                                   "production, archived$"),
     (lambda: cmd.SetStage(model="demo", version=True), "^a version selector cannot be a boolean$"),
     (lambda: cmd.SetStage(model=" demo", version=1), "must not start or end with white space"),
-    (lambda: cmd.LinkArtifact(**{**LINK, "artifact_version": 0}), "^artifact version must be a whole number >= 1, "
-                                                                   "got 0$"),
-    (lambda: cmd.LinkArtifact(**{**LINK, "artifact_version": True}), "whole number >= 1, got True"),
+    (lambda: cmd.LinkArtifact(**{**LINK, "artifact_version": 0}),
+     "^artifact version must be a whole number from 1 to 2147483647, got 0$"),
+    (lambda: cmd.LinkArtifact(**{**LINK, "artifact_version": True}), "whole number from 1 to 2147483647, got True"),
     (lambda: cmd.LinkArtifact(**{k: v for k, v in LINK.items() if k != "pipeline"}), "^pipeline must not be empty$"),
     (lambda: cmd.LinkArtifact(**{**LINK, "kind": "weights"}), "kinds are data, model, deployment"),
     (lambda: cmd.SetAlias(model="demo", version=1), "^alias must not be empty$"),

@@ -18,8 +18,10 @@ from modelog.registry.vocabulary import (
     model_id_of,
     model_stream,
     name_stream,
+    principal_stream,
     run_id_of,
     run_stream,
+    token_stream,
 )
 
 
@@ -33,7 +35,8 @@ def test_stream_ids_are_built_and_parsed_by_kind() -> None:
     assert model_stream("m-1") == "model-m-1" and model_id_of(model_stream("m-1")) == "m-1"
     assert run_stream("run-7") == "run-run-7" and run_id_of(run_stream("run-7")) == "run-7"
     assert name_stream("Démo") == "name-démo" and artifact_stream("Weights") == "artifact-weights"
-    assert [kind.prefix for kind in StreamKind] == ["name-", "model-", "run-", "artifact-"]
+    assert [kind.prefix for kind in StreamKind] == ["name-", "model-", "run-", "artifact-", "principal-", "token-"]
+    assert principal_stream("Alice") == "principal-alice" and token_stream("0a1b") == "token-0a1b"
 
 
 def test_model_text_fields_are_the_event_fields_the_columns_and_the_view_fields() -> None:

@@ -1,7 +1,7 @@
 """Temporal read models: every view table gets a history twin (``hist_*``), built from the log.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-03
 
 The twins are defined with the read models (``projections.temporal``), which this layer does not
@@ -16,18 +16,18 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
-VERSION = 3
+VERSION = 6
 #: A checkpoint no log position equals: the read models are rebuilt from the log (with their twins).
 STALE = -1
 
 
 def upgrade() -> None:
-    """Mark the read models for a rebuild from the log (which builds the history twins); record version 3."""
+    """Mark the read models for a rebuild from the log (which builds the history twins); record version 6."""
     conn = op.get_bind()
     if sa.inspect(conn).has_table("view_checkpoints"):
         conn.execute(sa.text(f"UPDATE view_checkpoints SET position = {STALE}"))

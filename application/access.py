@@ -1,0 +1,201 @@
+"""Who may call the registry: API tokens (made, hashed, checked) and the one permission hook.
+
+Tokens look like ``mlg_<id>_<secret>``: a recognisable prefix, a public 16-hex-digit id (what
+``modelog token list`` shows and ``token revoke`` takes) and 32 random bytes (``secrets``,
+URL-safe). The log records only the SHA-256 of the whole token.
+
+Authentication trusts only the log. :class:`Authenticator` keeps the principals and tokens it
+read from the ``principal-*`` and ``token-*`` streams, with the log position it read up to; on
+every check it asks the log's head (one indexed query) and, when the head moved, reads just the
+identity events appended since. So a token revoked or a principal disabled by any process (this
+server, another worker, a local ``modelog token revoke``) is refused on the very next request,
+and the read models (``view_tokens``...) play no part: a row inserted or edited there grants
+nothing. The comparison of hashes is constant-time (``hmac.compare_digest``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import re
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from modelog.registry.database import describe_db_error
+from modelog.registry.errors import AuthenticationError, InvalidInputError, StorageError
+from modelog.registry.recorder import TIME_FORMAT, Recorder
+from modelog.registry.store import EventStore
+from modelog.registry.validation import name_key
+from modelog.registry.vocabulary import PRINCIPAL_PREFIX, TOKEN_PREFIX, EventType
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Connection
+
+#: What every API token starts with (so a leaked one is recognisable, e.g. by secret scanners).
+TOKEN_PREFIX_TEXT = "mlg_"
+_TOKEN = re.compile(r"^mlg_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+_DUMMY_HASH = "0" * 64
+
+
+@dataclass(frozen=True)
+class NewToken:
+    """A freshly drawn token: the secret to hand out once, its public id and the hash the log keeps."""
+
+    token: str
+    token_id: str
+    sha256: str
+
+
+def new_token() -> NewToken:
+    """Draw a token: 8 random bytes of id, 32 of secret."""
+    token_id = secrets.token_hex(8)
+    token = f"{TOKEN_PREFIX_TEXT}{token_id}_{secrets.token_urlsafe(32)}"
+    return NewToken(token, token_id, token_sha256(token))
+
+
+def token_sha256(token: str) -> str:
+    """The SHA-256 of a token's text, as the log records it."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def expiry_after(duration: str | None, now: datetime | None = None) -> str | None:
+    """When a token given ``duration`` (``90s``, ``45m``, ``12h``, ``30d``, ``2w``) expires, as log time text."""
+    if duration is None or duration == "":
+        return None
+    found = _DURATION.match(str(duration))
+    if found is None or int(found.group(1)) == 0:
+        raise InvalidInputError(f"expiry {duration!r} is not a duration like 90s, 45m, 12h, 30d or 2w")
+    seconds = int(found.group(1)) * _UNITS[found.group(2)]
+    try:
+        moment = (now or datetime.now(UTC)) + timedelta(seconds=seconds)
+    except OverflowError:
+        raise InvalidInputError(f"expiry {duration!r} is too far in the future") from None
+    return moment.strftime(TIME_FORMAT)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who an authenticated request comes from."""
+
+    name: str
+
+
+def authorize(principal: Principal, action: str) -> None:
+    """The one permission check: may ``principal`` run the use case ``action``? Raise PermissionDeniedError if not.
+
+    Every active principal may do everything for now (roles come later, here and only here).
+    """
+
+
+@dataclass
+class _Token:
+    principal_key: str
+    sha256: str
+    expires_at: str | None
+    revoked: bool = False
+
+
+class KeptHead:
+    """The log's head through one kept connection: the per-request check without a pool checkout, in a
+    short transaction of its own (a kept open one would keep reading an old snapshot). One thread only."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self._conn: Connection | None = None
+
+    def __call__(self) -> int:
+        """The position of the last event."""
+        try:
+            if self._conn is None:
+                self._conn = self.store.engine.connect()
+            with self._conn.begin():
+                return self.store.head(self._conn)
+        except sa_exc.DBAPIError as error:
+            self.close()  # a dropped connection: the next request opens a new one
+            raise StorageError(describe_db_error(error)) from error
+
+    def close(self) -> None:
+        """Give the connection back."""
+        if self._conn is not None:
+            with contextlib.suppress(sa_exc.DBAPIError):
+                self._conn.close()
+            self._conn = None
+
+
+class Authenticator:
+    """Checks API tokens against the principals and tokens the log records (see the module's docstring).
+
+    ``head`` reads the log's last position (default: the store's, one transaction per check).
+    """
+
+    def __init__(self, store: Recorder, head: Callable[[], int] | None = None) -> None:
+        self.store = store
+        self.head = head or store.head
+        self.position = 0
+        self.principals: dict[str, tuple[str, bool]] = {}  # name key -> (name, disabled)
+        self.tokens: dict[str, _Token] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def principal_count(self) -> int:
+        """How many principals the log has added (after the last refresh)."""
+        return len(self.principals)
+
+    def refresh(self) -> None:
+        """Read the identity events appended since the last check (everything again if the log was replaced)."""
+        head = self.head()
+        if head == self.position:
+            return
+        if head < self.position:
+            self.position, self.principals, self.tokens = 0, {}, {}
+        for prefix in (PRINCIPAL_PREFIX, TOKEN_PREFIX):
+            for event in self.store.read_all(from_position=self.position + 1, to_position=head,
+                                             stream_prefix=prefix):
+                self._apply(event.event_type, event.data)
+        self.position = head
+
+    def _apply(self, event_type: str, data: dict[str, object]) -> None:
+        if event_type == EventType.PRINCIPAL_ADDED:
+            self.principals[name_key(str(data["name"]))] = (str(data["name"]), False)
+        elif event_type == EventType.PRINCIPAL_DISABLED:
+            self.principals[name_key(str(data["name"]))] = (str(data["name"]), True)
+        elif event_type == EventType.TOKEN_CREATED:
+            expires = data.get("expires_at")
+            self.tokens[str(data["token_id"])] = _Token(name_key(str(data["principal"])), str(data["token_sha256"]),
+                                                        None if expires is None else str(expires))
+        elif event_type == EventType.TOKEN_REVOKED:
+            found = self.tokens.get(str(data["token_id"]))
+            if found is not None:
+                found.revoked = True
+
+    def authenticate(self, token: str | None, now: datetime | None = None) -> Principal:
+        """The principal ``token`` belongs to, or AuthenticationError (missing, malformed, unknown, wrong, expired,
+        revoked, or its principal disabled)."""
+        if not token:
+            raise AuthenticationError("no API token: send 'Authorization: Bearer <token>' (clients: set MODELOG_TOKEN "
+                                      "to a token from 'modelog token create NAME')")
+        parsed = _TOKEN.match(token)
+        with self._lock:
+            self.refresh()
+            found = self.tokens.get(parsed.group(1)) if parsed else None
+            expected = found.sha256 if found is not None else _DUMMY_HASH
+            matches = hmac.compare_digest(expected, token_sha256(token))
+            if found is None or not matches:
+                raise AuthenticationError("the API token is not valid (unknown or mistyped; see 'modelog token list')")
+            return self._holder(parsed.group(1) if parsed else "", found, now)
+
+    def _holder(self, token_id: str, found: _Token, now: datetime | None) -> Principal:
+        if found.revoked:
+            raise AuthenticationError(f"API token {token_id} has been revoked")
+        moment = (now or datetime.now(UTC)).strftime(TIME_FORMAT)
+        if found.expires_at is not None and found.expires_at <= moment:
+            raise AuthenticationError(f"API token {token_id} expired at {found.expires_at}")
+        name, disabled = self.principals.get(found.principal_key, ("", True))
+        if disabled:
+            raise AuthenticationError(f"principal {name!r} of API token {token_id} is disabled")
+        return Principal(name)

@@ -1,0 +1,69 @@
+"""Command boundaries in the log: where a point-in-time read may stand.
+
+One command (one write transaction) can append several events: a forced promotion archives the old
+production version, then promotes the new one. A position between them names a state that was never
+committed, so ``--at-position`` / ``at_position=`` reads resolve a position inside a command *down* to
+the end of the command before it: the newest committed state that holds no event after the position
+asked for. A position at a command's last event (and the log's head) is a boundary already.
+
+How the log tells where a command ends:
+
+* Events appended since this rule carry ``meta["span"] = [first, last]``: the first and last positions
+  of their transaction (written by the unit of work, inside the hash like all meta).
+* Older events have no span. All events of one transaction share the same meta (with its
+  ``correlation_id``) and the same ``recorded_at``, so contiguous events with identical meta (that holds
+  a correlation id) and time are taken as one command. Events without a correlation id (appended by
+  tools, not commands) are each a boundary.
+
+Times need no resolving: every event of a transaction has the same ``recorded_at``, so the last event
+recorded by a moment always ends a command.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelog.registry.store import EventStore, StoredEvent
+
+_WALK_BACK = 64  # events read per step when finding where an old command began
+
+
+def span_of(event: StoredEvent) -> tuple[int, int] | None:
+    """The ``[first, last]`` positions of the event's transaction as its meta records them (None: not recorded)."""
+    found: Any = event.meta.get("span")
+    if (isinstance(found, list) and len(found) == 2 and all(type(p) is int for p in found)
+            and found[0] <= event.position <= found[1]):
+        return found[0], found[1]
+    return None
+
+
+def _same_command(one: StoredEvent, other: StoredEvent) -> bool:
+    return bool(one.meta.get("correlation_id")) and one.meta == other.meta and one.recorded_at == other.recorded_at
+
+
+def command_boundary(store: EventStore, position: int) -> int:
+    """The last command boundary at or before ``position`` (``position`` itself when a command ends there)."""
+    if position <= 0:
+        return 0
+    pair = list(store.read_all(from_position=position, to_position=position + 1, limit=2))
+    if len(pair) < 2:
+        return position  # the log's head (or past it: the caller checks the range)
+    here, after = pair
+    span = span_of(here)
+    if span is not None:
+        return position if span[1] == position else span[0] - 1
+    if span_of(after) is not None or not _same_command(here, after):
+        return position
+    return _start_of(store, here) - 1
+
+
+def _start_of(store: EventStore, event: StoredEvent) -> int:
+    """Where the old-style command holding ``event`` began (contiguous events with the same meta and time)."""
+    start = event.position
+    while start > 1:
+        earlier = list(store.read_all(from_position=max(1, start - _WALK_BACK), to_position=start - 1))
+        for previous in reversed(earlier):
+            if not _same_command(previous, event):
+                return start
+            start = previous.position
+    return start
