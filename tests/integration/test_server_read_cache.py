@@ -30,7 +30,7 @@ def _number(http: httpx.Client, selector: str) -> int:
 
 
 def test_a_client_reads_its_own_writes_through_the_cached_path(server: ServerProcess) -> None:
-    with httpx.Client(base_url=server.url + "/api/v1", timeout=30) as http:
+    with httpx.Client(base_url=server.url + "/api/v1", timeout=30, headers=server.auth()) as http:
         assert http.post("/models", json={"name": "m"}).status_code == 200
         for _ in range(3):
             assert http.post("/models/m/versions", json={}).status_code == 200
@@ -48,7 +48,7 @@ def test_a_client_reads_its_own_writes_through_the_cached_path(server: ServerPro
 
 def test_writes_by_a_local_client_beside_the_server_are_seen_at_once(server: ServerProcess, db_url: str,
                                                                       tmp_path: Path) -> None:
-    with httpx.Client(base_url=server.url + "/api/v1", timeout=30) as http:
+    with httpx.Client(base_url=server.url + "/api/v1", timeout=30, headers=server.auth()) as http:
         assert http.post("/models", json={"name": "m"}).status_code == 200
         assert http.post("/models/m/versions", json={}).status_code == 200
         assert http.get("/models/m").json()["description"] in (None, "")
@@ -61,7 +61,7 @@ def test_writes_by_a_local_client_beside_the_server_are_seen_at_once(server: Ser
 
 
 def test_past_reads_bypass_the_cache_and_answer_as_of_their_point(server: ServerProcess) -> None:
-    with httpx.Client(base_url=server.url + "/api/v1", timeout=30) as http:
+    with httpx.Client(base_url=server.url + "/api/v1", timeout=30, headers=server.auth()) as http:
         assert http.post("/models", json={"name": "m"}).status_code == 200
         assert http.post("/models/m/versions", json={}).status_code == 200
         position = http.get("/log/head").json()["position"]
