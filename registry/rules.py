@@ -107,7 +107,8 @@ class RuleCheck:
     def _new_state(self, position: int, stream_id: str, event: ev.Event) -> Aggregate:
         kind = next((prefix for prefix in _KINDS if stream_id.startswith(prefix)), None)
         if kind is None:
-            raise RuleBreach(position, f"stream {stream_id!r} is of no known kind (name-, model-, run-, artifact-, principal-, token-)")
+            raise RuleBreach(position, f"stream {stream_id!r} is of no known kind "
+                                       "(name-, model-, run-, artifact-, principal-, token-)")
         cls, allowed = _KINDS[kind]
         if type(event) not in allowed:
             raise RuleBreach(position, f"{event.event_type} cannot be in a {kind[:-1]} stream ({stream_id})")
