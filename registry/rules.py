@@ -19,6 +19,7 @@ from modelog.registry.aggregates import Aggregate, ArtifactState, ModelState, Na
 from modelog.registry.catalog import CURRENT_SCHEMA, upcast
 from modelog.registry.errors import InvalidInputError
 from modelog.registry.hashing import canonical_json
+from modelog.registry.identity import PrincipalState, TokenState
 from modelog.registry.recorder import EventRow, StoredEvent
 from modelog.registry.validation import clean_name, clean_tags
 from modelog.registry.values import EXCLUSIVE_STAGES, RunStatus
@@ -49,10 +50,12 @@ _KINDS: dict[str, tuple[type[Aggregate], frozenset[type[ev.Event]]]] = {
     StreamKind.MODEL.prefix: (_CheckedModel, frozenset({
         E.ModelRegistered, E.ModelUpdated, E.ModelDeleted, E.ModelVersionCreated, E.ModelVersionUpdated,
         E.ModelVersionStageChanged, E.ModelVersionAliasSet, E.ModelVersionAliasRemoved, E.ModelVersionDeleted,
-        E.ArtifactLinked, E.ArtifactUnlinked, E.PipelineRunLinked})),
+        E.ArtifactLinked, E.ArtifactUnlinked, E.PipelineRunLinked, E.ModelVersionMetadataLogged})),
     StreamKind.RUN.prefix: (RunState, frozenset({
         E.PipelineRunStarted, E.PipelineStepCompleted, E.PipelineRunCompleted, E.PipelineRunFailed})),
     StreamKind.ARTIFACT.prefix: (ArtifactState, frozenset({E.ArtifactVersionStored})),
+    StreamKind.PRINCIPAL.prefix: (PrincipalState, frozenset({E.PrincipalAdded, E.PrincipalDisabled})),
+    StreamKind.TOKEN.prefix: (TokenState, frozenset({E.TokenCreated, E.TokenRevoked})),
 }
 
 
@@ -104,7 +107,8 @@ class RuleCheck:
     def _new_state(self, position: int, stream_id: str, event: ev.Event) -> Aggregate:
         kind = next((prefix for prefix in _KINDS if stream_id.startswith(prefix)), None)
         if kind is None:
-            raise RuleBreach(position, f"stream {stream_id!r} is of no known kind (name-, model-, run-, artifact-)")
+            raise RuleBreach(position, f"stream {stream_id!r} is of no known kind "
+                                       "(name-, model-, run-, artifact-, principal-, token-)")
         cls, allowed = _KINDS[kind]
         if type(event) not in allowed:
             raise RuleBreach(position, f"{event.event_type} cannot be in a {kind[:-1]} stream ({stream_id})")
