@@ -124,6 +124,8 @@ def _driver_rows(reads: ReadModel, sql: str, params: Sequence[Any]) -> list[Any]
 def resolve_id(reads: ReadModel, kind: str, given: str) -> str:
     """The full id of a run or an artifact given its id or a unique prefix of it (as tables print, 8 characters);
     anything else is returned as it is (and found, or not, by the lookup that follows)."""
+    if not isinstance(given, str) or not given:
+        return given  # refused, with its own message, by the lookup that follows
     found = complete(reads, kind, given, None, 2)
     if given in found or not found:
         return given

@@ -10,7 +10,6 @@ from typing import Any, TypeVar
 
 import click
 from modelog.application.api import RegistryAPI
-from modelog.application.local import connect
 from modelog.cli.output import echo, escape_controls
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -97,6 +96,7 @@ def registry_api(*, writable: bool = False) -> Iterator[RegistryAPI]:
     """
     # Imported here: the command modules stay free of SQLAlchemy until a command runs, so shell
     # completion (which loads them to parse the line) answers fast.
+    from modelog.application.local import connect  # noqa: PLC0415
 
     with connect(writable=writable) as api:
         yield api

@@ -206,6 +206,8 @@ class ReadModel:
         """The live model whose name looks like ``name`` (equal TR39 skeletons) but is another name, or None."""
         key, look = name_key(name), skeleton(name)
         with self._live() as conn:
+            if conn.execute(select(t.models.c.model_id).where(t.models.c.name_key == key)).first() is not None:
+                return None  # the model exists: nothing is registered (a pipeline's run of an existing model)
             for other, other_key in conn.execute(select(t.models.c.name, t.models.c.name_key)):
                 if other_key != key and skeleton(other) == look:
                     return str(other)

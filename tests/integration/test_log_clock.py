@@ -21,11 +21,11 @@ from modelog.registry.errors import IntegrityError, InvalidInputError
 from modelog.registry.hashing import GENESIS_HASH, chain_hash
 from modelog.registry.memory import InMemoryRecorder
 from modelog.registry.recorder import EventRow, format_time, parse_time
+from modelog.registry.service import CommandService
 from modelog.registry.transfer import export_log
 from sqlalchemy import text
 
 from tests.cli_support import run
-from tests.integration.store_support import new
 
 FAST = timedelta(hours=1)
 
@@ -58,8 +58,7 @@ def test_a_client_with_a_fast_clock_cannot_date_events_in_the_future(registry: A
 
 def _future_export(tmp_path: Path, ahead: timedelta) -> Path:
     source = InMemoryRecorder(clock=lambda: datetime.now(UTC) + ahead)
-    source.append("model-x", 0, [new(1)], {"actor": "ann"})
-    source.append("model-x", 1, [new(2)], {"actor": "ann"})
+    CommandService(source, actor="ann").execute(cmd.RegisterModel(name="x"))  # a history the domain accepts
     path = tmp_path / "future.jsonl"
     with path.open("w") as out:
         export_log(source, out)
