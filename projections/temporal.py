@@ -235,6 +235,7 @@ STAMPS: dict[str, bool] = {
     EventType.ARTIFACT_LINKED.value: True,
     EventType.ARTIFACT_UNLINKED.value: True,
     EventType.PIPELINE_RUN_LINKED.value: True,
+    EventType.MODEL_VERSION_METADATA_LOGGED.value: True,
 }
 
 _MODEL_ID_START = len(MODEL_PREFIX)
