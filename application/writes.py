@@ -99,10 +99,19 @@ class WriteUseCases:
     # --- versions ------------------------------------------------------------------
 
     def create_version(self, model: str, *, name: str | None = None, description: str | None = None,
-                       tags: Sequence[str] = ()) -> VersionChanged:
-        """Create the next version of a model."""
+                       tags: Sequence[str] = (), metadata: Mapping[str, Any] | None = None) -> VersionChanged:
+        """Create the next version of a model; ``metadata`` is logged on it in the same transaction."""
         command = cmd.CreateVersion(model=model, name=name, description=description, tags=tuple(tags))
-        return self._run(command, VersionChanged)
+        if not metadata:
+            return self._run(command, VersionChanged)
+        # The new version is the model's highest live number, as soon as CreateVersion's events are applied.
+        logged = cmd.LogVersionMetadata(model=model, version=None, values=dict(metadata))
+        try:
+            done = self.commands.execute_all([command, logged], actor=self.actor, claimed_actor=self.claimed_actor)
+        except NotFoundError as error:
+            raise with_model_suggestion(error, self.reads.reads, command.model) from None
+        created = _expect(done.outcomes[0], VersionChanged)
+        return replace(created, events=done.events)
 
     def set_stage(self, model: str, version: VersionRef, stage: str, *, force: bool = False) -> StageChanged:
         """Move a version into a stage."""

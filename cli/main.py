@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                "Lines)."),
     "import": ("modelog.cli.eventlog:import_",
                "Import a bundle or JSON Lines file written by 'modelog export' into an empty registry."),
+    "import-mlflow": ("modelog.cli.mlflow_cmd:import_mlflow_cmd",
+                      "Copy an MLflow model registry (models, versions, tags, aliases, stages) into the log."),
     "integration": ("modelog.cli.admin:integration", "List and install optional integrations (pip extras of modelog)."),
     "log": ("modelog.cli.eventlog:log", "Show and verify the append-only, hash-chained event log."),
     "model": ("modelog.cli.models:model", "Register, list, update and delete models, and see their history."),

@@ -77,6 +77,11 @@ def as_registry_error(error: BaseException) -> RegistryError | None:
     return None
 
 
+class ImportSourceError(RegistryError):
+    """A registry to import from (an MLflow server or database) cannot be read: unreachable, refusing the
+    credentials, or not such a registry at all."""
+
+
 class AuthenticationError(RegistryError):
     """A request to the server carries no API token, or one that is unknown, expired, revoked or disabled."""
 

@@ -156,9 +156,10 @@ class Client:
         return [ModelVersion(self, v.model_name, v.number, position=position) for v in views]
 
     def create_model_version(self, model: str, *, name: str | None = None, description: str | None = None,
-                             tags: Sequence[str] = ()) -> ModelVersion:
-        """Create the next version of an existing model."""
-        done = self.api.create_version(model, name=name, description=description, tags=tuple(tags))
+                             tags: Sequence[str] = (), metadata: Mapping[str, Any] | None = None) -> ModelVersion:
+        """Create the next version of an existing model (``metadata`` logged on it in the same transaction)."""
+        done = self.api.create_version(model, name=name, description=description, tags=tuple(tags),
+                                       metadata=metadata)
         return ModelVersion(self, done.model_name, done.number)
 
     def update_model_version(self, model: str, version: Any, *, stage: Any = None, force: bool = False,
