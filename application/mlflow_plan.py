@@ -209,6 +209,14 @@ def _model_tags(model: MlflowModel, plan: ImportPlan) -> tuple[str, ...]:
 
 
 def _plan_model(api: RegistryAPI, model: MlflowModel, plan: ImportPlan) -> None:
+    """Plan one model's steps; its notes are kept only for what this plan imports (not what is already there)."""
+    notes_before, steps_before = len(plan.notes), len(plan.steps)
+    _plan_steps(api, model, plan)
+    planned = {s.mlflow_number if isinstance(s, VersionStep) else None for s in plan.steps[steps_before:]}
+    plan.notes[notes_before:] = [n for n in plan.notes[notes_before:] if n.mlflow_number in planned]
+
+
+def _plan_steps(api: RegistryAPI, model: MlflowModel, plan: ImportPlan) -> None:
     existing = _existing(api, model.name)
     if existing is None:
         plan.steps.append(RegisterStep(model.name, model.description, _model_tags(model, plan)))

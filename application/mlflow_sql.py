@@ -75,7 +75,8 @@ def read_database(uri: str, *, progress: Counter | None = None) -> MlflowRegistr
             columns = {c["name"] for c in inspect(conn).get_columns("registered_models")}
             return _read(conn, shown, "workspace" in columns, ALIASES in tables, progress)
     except SQLAlchemyError as error:
-        first = str(error.orig if getattr(error, "orig", None) else error).strip().splitlines()[0]
+        cause = getattr(error, "orig", None) or error  # the driver's own message, when there is one
+        first = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
         raise ImportSourceError(f"cannot read the MLflow database {shown}: {first}") from None
     except ModuleNotFoundError as error:
         raise ImportSourceError(f"cannot open {shown}: its database driver is not installed ({error})") from None

@@ -26,9 +26,9 @@ def _step_row(step: RegisterStep | VersionStep, number: int | None = None) -> tu
         what = "create version"
     else:
         what = "delete version" if step.deleted else "finish version"
-    details = [f"stage {step.stage}" if step.stage else "", *(f"@{a}" for a in step.aliases), *step.tags]
+    parts = [f"stage {step.stage}" if step.stage else "", *(f"@{a}" for a in step.aliases), *step.tags]
     return (what, step.model, step.mlflow_number, number if number is not None else step.number,
-            ", ".join(d for d in details if d))
+            ", ".join(p for p in parts if p))
 
 
 def _as_json(report: ImportReport) -> dict[str, Any]:
