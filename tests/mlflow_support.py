@@ -3,7 +3,9 @@
 MLflow is never installed into the project's environment: it lives in ``.venv-bench-mlflow`` (the
 bench's peer environment, ignored by git; ``$BENCH_MLFLOW_VENV`` moves it), built here on first use
 (about three minutes, once per checkout or CI run). When it cannot be built, the tests that need it
-skip on a laptop and fail under CI (``CI=true``).
+skip on a laptop and fail under CI (``CI=true`` or ``MODELOG_REQUIRE_MLFLOW=1``, as ``.ci/run`` sets).
+
+``python -m tests.mlflow_support`` builds it alone (``.ci/run`` does, before the tests).
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ SEED = REPO / "tests" / "mlflow_seed.py"
 
 
 def _required() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes") or os.environ.get(
+        "MODELOG_REQUIRE_MLFLOW", "") == "1"
 
 
 def _unavailable(reason: str) -> None:
@@ -118,3 +121,8 @@ def mlflow_server(database: Path, directory: Path) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+if __name__ == "__main__":
+    started = time.monotonic()
+    print(f"{mlflow_python()} ready in {time.monotonic() - started:.0f}s")

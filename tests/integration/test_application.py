@@ -234,6 +234,21 @@ def test_version_metadata_is_logged_as_events_and_described(api: RegistryAPI) ->
     assert api.verify_projections().ok
 
 
+def test_a_version_is_created_with_its_metadata_in_one_transaction(api: RegistryAPI) -> None:
+    api.register_model("churn")
+    api.create_version("churn", description="first")
+    created = api.create_version("churn", tags=["imported"], metadata={"origin.version": 7, "origin.by": "ann"})
+    assert created.number == 2
+    assert [e.event_type for e in created.events] == ["ModelVersionCreated", "ModelVersionMetadataLogged"]
+    assert len({e.meta["correlation_id"] for e in created.events}) == 1  # one command, one transaction
+    assert api.describe_version("churn", 2).metadata == {"origin.version": 7, "origin.by": "ann"}
+    head = api.log_head().position
+    with pytest.raises(InvalidInputError, match="metadata key"):
+        api.create_version("churn", metadata={"a/b": 1})
+    assert api.log_head().position == head  # the version was not created without its metadata
+    assert [v.number for v in api.list_versions("churn")] == [1, 2]
+
+
 def test_metadata_as_of_a_past_position_shows_the_value_then(api: RegistryAPI) -> None:
     _churn(api)
     logged = [e.position for e in api.log_events(limit=100) if e.event_type == "ModelVersionMetadataLogged"]

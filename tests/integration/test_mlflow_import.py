@@ -26,7 +26,7 @@ from modelog.application.mlflow_records import read_registry
 
 from tests.cli_support import run
 from tests.mlflow_support import mlflow_server, seed_registry
-from tests.server_support import free_port
+from tests.server_support import ServerProcess, free_port
 
 Seeded = tuple[Path, dict[str, Any]]
 
@@ -160,6 +160,22 @@ def test_a_model_with_versions_of_its_own_gets_the_next_numbers(api: RegistryAPI
                                        (3, "none", (), None)]
     assert api.describe_version("fraud", 3).metadata["mlflow.version"] == 2
     assert _import("--from", f"sqlite:///{seeded[0]}")["steps"] == []
+
+
+def test_import_into_a_team_server(api: RegistryAPI, seeded: Seeded, db_url: str, home: Path,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    server = ServerProcess(db_url, home)
+    try:
+        monkeypatch.setenv("MODELOG_URL", server.url)
+        monkeypatch.setenv("MODELOG_TOKEN", server.token)
+        monkeypatch.setenv("MODELOG_ACTOR", "someone-else")  # the server records the token's principal
+        uri = f"sqlite:///{seeded[0]}"
+        done = _import("--from", uri)
+        assert (done["models_registered"], done["versions_created"], done["deleted_versions_recorded"]) == (3, 6, 2)
+        assert _import("--from", uri)["steps"] == []
+    finally:
+        server.stop()
+    _check_registry(api, seeded[1], uri, deleted=[2, 6])
 
 
 class _NotMlflow(http.server.BaseHTTPRequestHandler):
