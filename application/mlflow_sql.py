@@ -48,7 +48,9 @@ def _engine(uri: str) -> Engine:
     if backend == "postgresql":
         if url.drivername == "postgresql":  # MLflow's URLs name no driver; psycopg 3 is modelog's
             url = url.set(drivername="postgresql+psycopg")
-        return create_engine(url, connect_args={"options": "-c default_transaction_read_only=on"})
+        given = url.query.get("options")  # e.g. a search_path: kept, with the read-only setting added
+        options = " ".join([*([given] if isinstance(given, str) else given or ()), "-c default_transaction_read_only=on"])
+        return create_engine(url.update_query_dict({"options": options}))
     return create_engine(url)
 
 

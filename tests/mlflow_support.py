@@ -47,7 +47,8 @@ def _unavailable(reason: str) -> None:
 def _has_mlflow(python: Path) -> bool:
     if not python.exists():
         return False
-    found = subprocess.run([str(python), "-c", "import mlflow, sys; sys.stdout.write(mlflow.__version__)"],
+    found = subprocess.run([str(python), "-c", "import sys; from importlib.metadata import version; "
+                                          "sys.stdout.write(version('mlflow'))"],
                            capture_output=True, text=True, check=False)
     return found.returncode == 0 and f"=={found.stdout.strip()}" in MLFLOW_REQUIREMENT
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import MetaData, create_engine
 from modelog.application.api import RegistryAPI
 from modelog.application.local import connect
 from modelog.application.mlflow_import import execute, import_registry
@@ -129,6 +130,41 @@ def test_import_from_a_running_mlflow_server(api: RegistryAPI, seeded: Seeded, s
     human = run("import-mlflow", "--from", server_url)
     assert human.exit_code == 0
     assert "0 model(s) registered, 0 version(s) created" in human.stdout
+
+
+def test_import_from_an_mlflow_database_on_postgresql(api: RegistryAPI, backend: str, db_url: str,
+                                                      seeded: Seeded) -> None:
+    if backend != "postgres":
+        pytest.skip("MLflow's database on PostgreSQL: the PostgreSQL leg")
+    # MLflow's registry tables with MLflow's rows, copied into a schema of the test database (MLflow's own
+    # virtualenv has no PostgreSQL driver to create them itself).
+    source = create_engine(f"sqlite:///{seeded[0]}")
+    tables = MetaData()
+    tables.reflect(source, only=["registered_models", "registered_model_tags", "registered_model_aliases",
+                                 "model_versions", "model_version_tags"])
+    target = create_engine(db_url)
+    try:
+        with target.begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA IF EXISTS mlflow_copy CASCADE")
+            conn.exec_driver_sql("CREATE SCHEMA mlflow_copy")
+        for table in tables.sorted_tables:
+            table.schema = "mlflow_copy"
+        tables.create_all(target)
+        with source.connect() as read, target.begin() as write:
+            for table in tables.sorted_tables:
+                rows = [dict(r) for r in read.exec_driver_sql(f'SELECT * FROM "{table.name}"').mappings()]
+                if rows:
+                    write.execute(table.insert(), rows)
+        uri = db_url.replace("postgresql+psycopg://", "postgresql://") + "?options=-csearch_path%3Dmlflow_copy"
+        done = _import("--from", uri)
+        assert (done["models_registered"], done["versions_created"], done["deleted_versions_recorded"]) == (3, 6, 2)
+        _check_registry(api, seeded[1], done["source"], deleted=[2, 6])
+        assert _import("--from", uri)["steps"] == []
+    finally:
+        with target.begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA IF EXISTS mlflow_copy CASCADE")
+        target.dispose()
+        source.dispose()
 
 
 def test_an_interrupted_import_resumes(api: RegistryAPI, seeded: Seeded) -> None:
