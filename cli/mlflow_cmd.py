@@ -9,6 +9,7 @@ from typing import Any
 import click
 from modelog.application.mlflow_import import ImportReport, import_mlflow
 from modelog.application.mlflow_plan import RegisterStep, VersionStep
+from modelog.application.mlflow_records import redacted
 from modelog.cli.common import output_option, registry_api
 from modelog.cli.output import echo, echo_json, echo_table
 from modelog.cli.strict import StrictCommand
@@ -95,6 +96,7 @@ def import_mlflow_cmd(uri: str, token: str | None, dry_run: bool, output: str) -
       modelog import-mlflow --from http://mlflow.example:5000 --dry-run
       modelog import-mlflow --from sqlite:///mlruns/mlflow.db
     """
+    echo(f"Reading the MLflow registry at {redacted(uri)} ...", err=True)
     username = os.environ.get("MLFLOW_TRACKING_USERNAME") or None
     password = os.environ.get("MLFLOW_TRACKING_PASSWORD") or None
     with registry_api(writable=not dry_run) as api:

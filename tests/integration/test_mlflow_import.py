@@ -198,6 +198,18 @@ def test_a_model_with_versions_of_its_own_gets_the_next_numbers(api: RegistryAPI
     assert _import("--from", f"sqlite:///{seeded[0]}")["steps"] == []
 
 
+def test_items_the_registry_refuses_are_listed_the_rest_imported_exit_1(api: RegistryAPI, seeded: Seeded) -> None:
+    api.register_model("\u0441\u043d\u0446\u0433\u043f")  # Cyrillic, looks like 'churn': churn is refused
+    done = run("import-mlflow", "--from", f"sqlite:///{seeded[0]}")
+    assert done.exit_code == 1
+    assert "Failed: 'churn': model name 'churn' looks like the name of the existing model" in done.output
+    assert done.output.count("Failed: 'churn' version") == 6
+    assert done.output.splitlines()[-1] == ("Error: 7 item(s) could not be imported (listed above); everything else "
+                                            "was, and running the command again resumes")
+    assert sorted(m.name for m in api.list_models().items) == ["empty", "fraud", "\u0441\u043d\u0446\u0433\u043f"]
+    assert len(api.list_versions("fraud")) == 2
+
+
 def test_import_into_a_team_server(api: RegistryAPI, seeded: Seeded, db_url: str, home: Path,
                                   monkeypatch: pytest.MonkeyPatch) -> None:
     server = ServerProcess(db_url, home)
