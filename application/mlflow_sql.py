@@ -49,7 +49,8 @@ def _engine(uri: str) -> Engine:
         if url.drivername == "postgresql":  # MLflow's URLs name no driver; psycopg 3 is modelog's
             url = url.set(drivername="postgresql+psycopg")
         given = url.query.get("options")  # e.g. a search_path: kept, with the read-only setting added
-        options = " ".join([*([given] if isinstance(given, str) else given or ()), "-c default_transaction_read_only=on"])
+        kept = [given] if isinstance(given, str) else list(given or ())
+        options = " ".join([*kept, "-c default_transaction_read_only=on"])
         return create_engine(url.update_query_dict({"options": options}))
     return create_engine(url)
 

@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import MetaData, create_engine
 from modelog.application.api import RegistryAPI
 from modelog.application.local import connect
 from modelog.application.mlflow_import import execute, import_registry
 from modelog.application.mlflow_plan import VersionStep, plan_import
 from modelog.application.mlflow_records import read_registry
+from sqlalchemy import MetaData, create_engine
 
 from tests.cli_support import run
 from tests.mlflow_support import mlflow_server, seed_registry
