@@ -91,3 +91,17 @@ def test_source_uris() -> None:
     assert redacted("sqlite:////tmp/mlflow.db") == "sqlite:////tmp/mlflow.db"
     with pytest.raises(InvalidInputError, match="not an MLflow tracking URI"):
         source_kind("databricks://profile")
+
+
+def test_a_stage_held_by_a_version_of_modelogs_own_is_not_forced(api: RegistryAPI) -> None:
+    api.register_model("m")
+    api.create_version("m")
+    api.set_stage("m", 1, "production")
+    source = _registry(MlflowModel(name="m", versions=(MlflowVersion(1, stage="Production"),)))
+    report = import_registry(api, source)
+    assert [(f.model, f.mlflow_number) for f in report.failed] == [("m", 1)]
+    assert "production of model 'm' is held by version 1" in report.failed[0].reason
+    assert [(v.number, v.stage) for v in api.list_versions("m")] == [(1, "production"), (2, "none")]
+    again = plan_import(api, source)  # the stage is still wanted: tried again, refused again, nothing forced
+    assert [(s.mlflow_number, s.number, s.create, s.stage) for s in again.steps if isinstance(s, VersionStep)] == [
+        (1, 2, False, "production")]
