@@ -80,10 +80,10 @@ def _text(value: object) -> str | None:
 
 
 def _millis(value: object) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        return None
+    """MLflow's int64 times come as JSON numbers (or, from some proxies, as digit strings)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return int(value) if isinstance(value, str) and value.isdigit() else None
 
 
 def _tags(items: object) -> tuple[tuple[str, str], ...]:
