@@ -117,8 +117,8 @@ def mlflow_server(database: Path, directory: Path) -> Iterator[str]:
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
+            try:  # its helper processes may outlive SIGTERM for a while; nothing of theirs is kept
+                proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
