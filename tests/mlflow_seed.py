@@ -8,7 +8,7 @@ The registry (what ``tests/integration/test_mlflow_import.py`` expects):
 
 * ``churn``: description, tags ``team=growth`` and ``data/source=warehouse`` (a ``/``: no modelog tag);
   versions 1-6: 2 and 6 deleted, 3 and 5 both in Production (archive_existing_versions=False),
-  4 in Staging, 1 tagged ``candidate=yes`` with a run id; aliases ``champion`` -> 5, ``previous`` -> 3
+  4 in Staging, 1 tagged ``candidate=yes`` and made by a run; aliases ``champion`` -> 5, ``previous`` -> 3
   and ``production`` -> 1 (a stage name: no modelog alias).
 * ``fraud``: versions 1 (Archived) and 2, no aliases.
 * ``empty``: no versions.
@@ -31,10 +31,11 @@ def main() -> None:
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     client.create_registered_model("churn", tags={"team": "growth", "data/source": "warehouse"},
                                    description="Predicts churn")
+    run_id = client.create_run(experiment_id="0").info.run_id  # the run that made version 1
     for number in range(1, 7):
         tags = {"candidate": "yes"} if number == 1 else None
-        client.create_model_version("churn", source=f"s3://models/churn/{number}", run_id=None, tags=tags,
-                                    description=f"churn v{number}")
+        client.create_model_version("churn", source=f"s3://models/churn/{number}", run_id=run_id if number == 1
+                                    else None, tags=tags, description=f"churn v{number}")
     client.set_model_version_tag("churn", "1", "reviewed", "")
     client.delete_model_version("churn", "2")
     client.delete_model_version("churn", "6")
@@ -57,7 +58,7 @@ def main() -> None:
         seen.setdefault(version.name, {})[version.version] = {
             "stage": version.current_stage, "creation_timestamp": version.creation_timestamp,
             "last_updated_timestamp": version.last_updated_timestamp, "source": version.source,
-            "tags": dict(version.tags), "description": version.description,
+            "tags": dict(version.tags), "description": version.description, "run_id": version.run_id or None,
         }
     print(json.dumps(seen), flush=True)
 

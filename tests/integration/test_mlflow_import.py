@@ -74,6 +74,7 @@ def _check_registry(api: RegistryAPI, seen: dict[str, Any], source: str, *, dele
     assert _versions(api, "fraud") == [(1, "archived", (), None), (2, "none", (), None)]
     assert api.list_versions("empty") == []
     assert api.get_version("churn", 1).tags == ("candidate=yes", "reviewed")
+    assert len(seen["churn"]["1"]["run_id"]) == 32 and seen["churn"]["3"]["run_id"] is None
     for model, versions in seen.items():
         for number, facts in versions.items():
             metadata = api.describe_version(model, int(number)).metadata
@@ -82,6 +83,7 @@ def _check_registry(api: RegistryAPI, seen: dict[str, Any], source: str, *, dele
             assert metadata["mlflow.last_updated_timestamp"] == facts["last_updated_timestamp"]
             assert metadata["mlflow.source"] == facts["source"]
             assert metadata["mlflow.current_stage"] == facts["stage"]
+            assert metadata.get("mlflow.run_id") == facts["run_id"]
             assert metadata["mlflow.imported_from"] == source
     history = api.history("churn")
     created = [e.data["number"] for e in history if e.event_type == "ModelVersionCreated"]
