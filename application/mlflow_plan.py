@@ -22,6 +22,7 @@ running the import again plans nothing for what is already there.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +30,15 @@ from typing import Any
 from modelog.application.api import RegistryAPI
 from modelog.application.mlflow_records import MlflowModel, MlflowRegistry, MlflowVersion
 from modelog.registry.errors import InvalidInputError, NotFoundError
-from modelog.registry.validation import MAX_TAG_LENGTH, MAX_TAGS, clean_alias, clean_name, name_key
+from modelog.registry.metadata_values import MAX_STRING, MAX_VALUE_BYTES
+from modelog.registry.validation import (
+    MAX_NAME_LENGTH,
+    MAX_TAG_LENGTH,
+    MAX_TAGS,
+    clean_alias,
+    clean_name,
+    name_key,
+)
 from modelog.registry.vocabulary import EventType
 
 #: The metadata key that marks a version as imported from MLflow: MLflow's version number.
@@ -175,6 +184,21 @@ def _version_metadata(version: MlflowVersion, source: str, dropped: list[tuple[s
     return {k: v for k, v in facts.items() if v is not None}
 
 
+def _fitting(pairs: list[tuple[str, str]], model: str, number: int, plan: ImportPlan) -> list[tuple[str, str]]:
+    """The tags that fit in one metadata value (``mlflow.tags``); the others are noted, not imported."""
+    kept: list[tuple[str, str]] = []
+    room = MAX_VALUE_BYTES - 512  # beside the other facts, well inside one event's bounds
+    for key, value in pairs:
+        size = len(json.dumps({"key": key, "value": value}, ensure_ascii=False).encode()) + 1
+        if size <= room and len(value) <= MAX_STRING and len(key) <= MAX_NAME_LENGTH:
+            kept.append((key, value))
+            room -= size
+        else:
+            plan.notes.append(Note(model, number, f"version tag {key[:100]!r} not imported: its value is too large "
+                                                  f"to record ({len(value)} characters)"))
+    return kept
+
+
 def _stages(model: MlflowModel, plan: ImportPlan) -> dict[int, str]:
     """Each live version's modelog stage: the highest-numbered holder of an exclusive stage keeps it."""
     stages = {v.number: STAGES.get(v.stage.casefold(), "none") for v in model.versions if not v.deleted}
@@ -243,7 +267,7 @@ def _plan_steps(api: RegistryAPI, model: MlflowModel, plan: ImportPlan) -> None:
         plan.steps.append(VersionStep(
             model=model.name, mlflow_number=mlflow_number, number=next_number, deleted=version.deleted,
             description=version.description, tags=tuple(kept),
-            metadata=_version_metadata(version, plan.source, dropped),
+            metadata=_version_metadata(version, plan.source, _fitting(dropped, model.name, mlflow_number, plan)),
             stage=None if wanted_stage == "none" else wanted_stage, aliases=wanted_aliases,
         ))
         next_number += 1

@@ -30,17 +30,18 @@ def _registry(*models: MlflowModel) -> MlflowRegistry:
 def test_gaps_keep_mlflow_numbers_and_one_holder_per_stage(api: RegistryAPI) -> None:
     model = MlflowModel(name="m", aliases=(("best", 7), ("old", 4)), versions=(
         MlflowVersion(4, stage="Staging"), MlflowVersion(5, stage="Staging"), MlflowVersion(7, stage="Production"),
-        MlflowVersion(9, stage="Production", tags=(("k", "v" * 200),))))
+        MlflowVersion(9, stage="Production", tags=(("k", "v" * 200), ("huge", "x" * 20_000), ("a/b", "c")))))
     report = import_registry(api, _registry(model))
     assert report.ok
     assert [(v.number, v.stage, v.aliases) for v in api.list_versions("m")] == [
         (4, "archived", ("old",)), (5, "staging", ()), (7, "archived", ("best",)), (9, "production", ())]
     assert (report.count("versions"), report.count("deleted")) == (4, 5)  # 1, 2, 3, 6 and 8 are gaps
     assert {(n.mlflow_number, n.text.split(":")[0]) for n in report.notes} == {
-        (4, "MLflow stage Staging imported as archived"), (7, "MLflow stage Production imported as archived")}
+        (4, "MLflow stage Staging imported as archived"), (7, "MLflow stage Production imported as archived"),
+        (9, "version tag 'huge' not imported")}
     nine = api.describe_version("m", 9)
-    assert nine.version.tags == ()  # 'k=vvv...' is longer than a tag may be: kept in the metadata instead
-    assert nine.metadata["mlflow.tags"] == [{"key": "k", "value": "v" * 200}]
+    assert nine.version.tags == ()  # 'k=vvv...' is longer than a tag may be, 'a/b=c' holds a '/': kept as metadata
+    assert nine.metadata["mlflow.tags"] == [{"key": "k", "value": "v" * 200}, {"key": "a/b", "value": "c"}]
     assert plan_import(api, _registry(model)).steps == []
 
 
