@@ -103,8 +103,8 @@ class RegistryAPI(Protocol):
         """The version a selector names."""
 
     def create_version(self, model: str, *, name: str | None = None, description: str | None = None,
-                       tags: Sequence[str] = ()) -> VersionChanged:
-        """Create the next version of an existing model."""
+                       tags: Sequence[str] = (), metadata: Mapping[str, Any] | None = None) -> VersionChanged:
+        """Create the next version of an existing model (with ``metadata`` logged on it in the same transaction)."""
 
     def update_version(self, model: str, version: VersionRef, *, stage: str | None = None, force: bool = False,
                        name: str | None = None, description: str | None = None, set_aliases: Sequence[str] = (),

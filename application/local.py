@@ -102,9 +102,10 @@ class LocalRegistry(ReadUseCases):
         return self._write_side().delete_model(name)
 
     def create_version(self, model: str, *, name: str | None = None, description: str | None = None,
-                       tags: Sequence[str] = ()) -> VersionChanged:
-        """Create the next version of a model."""
-        return self._write_side().create_version(model, name=name, description=description, tags=tags)
+                       tags: Sequence[str] = (), metadata: Mapping[str, Any] | None = None) -> VersionChanged:
+        """Create the next version of a model (with ``metadata`` logged on it in the same transaction)."""
+        return self._write_side().create_version(model, name=name, description=description, tags=tags,
+                                                 metadata=metadata)
 
     def update_version(self, model: str, version: VersionRef, *, stage: str | None = None, force: bool = False,
                        name: str | None = None, description: str | None = None, set_aliases: Sequence[str] = (),

@@ -263,9 +263,10 @@ class RemoteRegistry:
         return self._decoded(lambda d: decode(VersionView, d), found)
 
     def create_version(self, model: str, *, name: str | None = None, description: str | None = None,
-                       tags: Sequence[str] = ()) -> VersionChanged:
-        """Create the next version of a model."""
-        body = {"name": name, "description": description, "tags": list(tags)}
+                       tags: Sequence[str] = (), metadata: Mapping[str, Any] | None = None) -> VersionChanged:
+        """Create the next version of a model (with ``metadata`` logged on it in the same transaction)."""
+        body = {"name": name, "description": description, "tags": list(tags),
+                "metadata": None if not metadata else clean_metadata(dict(metadata))}
         found = self._command("POST", f"/models/{_seg(model)}/versions", body)
         return self._decoded(lambda d: decode(VersionChanged, d), found)
 

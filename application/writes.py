@@ -99,10 +99,18 @@ class WriteUseCases:
     # --- versions ------------------------------------------------------------------
 
     def create_version(self, model: str, *, name: str | None = None, description: str | None = None,
-                       tags: Sequence[str] = ()) -> VersionChanged:
-        """Create the next version of a model."""
+                       tags: Sequence[str] = (), metadata: Mapping[str, Any] | None = None) -> VersionChanged:
+        """Create the next version of a model; ``metadata`` is logged on it in the same transaction."""
         command = cmd.CreateVersion(model=model, name=name, description=description, tags=tuple(tags))
-        return self._run(command, VersionChanged)
+        if not metadata:
+            return self._run(command, VersionChanged)
+        # Decided in order in one unit of work: "latest" is the version the first command just created.
+        logged = cmd.LogVersionMetadata(model=model, version=None, values=dict(metadata))
+        done = self.commands.execute_all([command, logged], actor=self.actor, claimed_actor=self.claimed_actor)
+        created, noted = (_expect(outcome, VersionChanged) for outcome in done.outcomes)
+        if noted.number != created.number:  # would mean "latest" named another version: never append that
+            raise RuntimeError(f"metadata meant for version {created.number} landed on {noted.number}")
+        return created
 
     def set_stage(self, model: str, version: VersionRef, stage: str, *, force: bool = False) -> StageChanged:
         """Move a version into a stage."""

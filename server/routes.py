@@ -162,7 +162,8 @@ async def _get_version(r: Request) -> Response:
 async def _create_version(r: Request, b: Body) -> Response:
     s = state_of(r)
     return answer(await s.call(s.api.create_version, _p(r, "model"), name=b.opt_text("name"),
-                               description=b.opt_text("description"), tags=b.texts("tags")))
+                               description=b.opt_text("description"), tags=b.texts("tags"),
+                               metadata=b.raw("metadata")))
 
 
 async def _update_version(r: Request, b: Body) -> Response:
@@ -418,7 +419,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     _e("GET", "/models/{model}/versions", _list_versions, "The live versions of a model.",
        query=("stage", *PAGE, *POINT)),
     _e("POST", "/models/{model}/versions", _create_version, "Create the next version of a model.",
-       body=("name", "description", "tags")),
+       body=("name", "description", "tags", "metadata")),
     _e("GET", _V, _get_version, "The version a selector names (number, name, stage, latest, @alias).", query=POINT),
     _e("PATCH", _V, _update_version, "Promote, rename, describe and alias a version together (all or nothing).",
        body=("stage", "force", "name", "description", "set_aliases", "remove_aliases", "add_tags", "remove_tags",
