@@ -23,6 +23,7 @@ from typing import Any, Generic, TypeVar
 
 from modelog.application import mlflow_search as search
 from modelog.application.local import LocalRegistry
+from modelog.application.results import AliasMoved, AliasRemoved, ModelChanged, VersionChanged, VersionUpdate
 from modelog.projections.describe import current_values, version_metadata
 from modelog.projections.views import ModelView, VersionView
 from modelog.registry.errors import InvalidInputError, NotFoundError
@@ -282,23 +283,23 @@ class MlflowRegistry:
         self.api.update_model(name, changes={"description": description or None})
         return self.get_model(name)
 
-    def delete_model(self, name: str) -> None:
+    def delete_model(self, name: str) -> ModelChanged:
         """Delete a registered model and its versions (the history stays in the log)."""
-        self.api.delete_model(name)
+        return self.api.delete_model(name)
 
-    def set_model_tag(self, name: str, key: str, value: str) -> None:
-        """Set a tag on a registered model, replacing the key's old value in the same command."""
+    def set_model_tag(self, name: str, key: str, value: str) -> ModelChanged | None:
+        """Set a tag on a registered model, replacing the key's old value in the same command (None: unchanged)."""
         new = tag_text(key, value)
         old = _with_key(self.api.get_model(name).tags, key)
-        if old != [new]:
-            self.api.update_model(name, add_tags=[new], remove_tags=[t for t in old if t != new])
+        if old == [new]:
+            return None
+        return self.api.update_model(name, add_tags=[new], remove_tags=[t for t in old if t != new])
 
-    def delete_model_tag(self, name: str, key: str) -> None:
-        """Delete a tag from a registered model (nothing happens when it has none with that key)."""
+    def delete_model_tag(self, name: str, key: str) -> ModelChanged | None:
+        """Delete a tag from a registered model (None: it has no tag with that key, nothing happens)."""
         tag_text(key, "")
         old = _with_key(self.api.get_model(name).tags, key)
-        if old:
-            self.api.update_model(name, remove_tags=old)
+        return self.api.update_model(name, remove_tags=old) if old else None
 
     def rename_model(self, name: str, new_name: str) -> MlflowModel:
         """Refused: modelog keeps a model's name for the life of its stream (docs/mlflow.md)."""
@@ -325,9 +326,9 @@ class MlflowRegistry:
             self.api.update_version(name, number, description=description or "")
         return self.get_version(name, number)
 
-    def delete_version(self, name: str, version: object) -> None:
+    def delete_version(self, name: str, version: object) -> VersionChanged:
         """Delete a version (its number is never reused)."""
-        self.api.delete_version(name, version_number(version))
+        return self.api.delete_version(name, version_number(version))
 
     def transition_stage(self, name: str, version: object, stage: str,
                          archive_existing_versions: bool = False) -> MlflowVersion:
@@ -340,26 +341,26 @@ class MlflowRegistry:
         self.api.set_stage(name, number, target, force=archive_existing_versions)
         return self.get_version(name, number)
 
-    def set_version_tag(self, name: str, version: object, key: str, value: str) -> None:
-        """Set a tag on a version, replacing the key's old value in the same command."""
+    def set_version_tag(self, name: str, version: object, key: str, value: str) -> VersionUpdate | None:
+        """Set a tag on a version, replacing the key's old value in the same command (None: unchanged)."""
         number = version_number(version)
         new = tag_text(key, value)
         old = _with_key(self.api.get_version(name, number).tags, key)
-        if old != [new]:
-            self.api.update_version(name, number, add_tags=[new], remove_tags=[t for t in old if t != new])
+        if old == [new]:
+            return None
+        return self.api.update_version(name, number, add_tags=[new], remove_tags=[t for t in old if t != new])
 
-    def delete_version_tag(self, name: str, version: object, key: str) -> None:
-        """Delete a tag from a version (nothing happens when it has none with that key)."""
+    def delete_version_tag(self, name: str, version: object, key: str) -> VersionUpdate | None:
+        """Delete a tag from a version (None: it has no tag with that key, nothing happens)."""
         number = version_number(version)
         tag_text(key, "")
         old = _with_key(self.api.get_version(name, number).tags, key)
-        if old:
-            self.api.update_version(name, number, remove_tags=old)
+        return self.api.update_version(name, number, remove_tags=old) if old else None
 
-    def set_alias(self, name: str, alias: str, version: object) -> None:
+    def set_alias(self, name: str, alias: str, version: object) -> AliasMoved:
         """Point an alias at a version (moving it from another one)."""
-        self.api.set_alias(name, version_number(version), alias)
+        return self.api.set_alias(name, version_number(version), alias)
 
-    def delete_alias(self, name: str, alias: str) -> None:
+    def delete_alias(self, name: str, alias: str) -> AliasRemoved:
         """Remove an alias."""
-        self.api.remove_alias(name, alias)
+        return self.api.remove_alias(name, alias)

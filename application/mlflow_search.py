@@ -108,6 +108,8 @@ def parse_filter(text: str | None, attributes: frozenset[str]) -> tuple[Clause, 
 
 def _clause(text: str, tokens: list[tuple[str, str]], at: int,
             attributes: frozenset[str]) -> tuple[Clause, int]:
+    if at >= len(tokens):
+        raise InvalidInputError(f"invalid filter {text!r}: a comparison is missing after AND")
     kind, key = tokens[at]
     if kind != "ident":
         raise InvalidInputError(f"invalid filter {text!r}: expected an attribute, got {key!r}")
