@@ -180,7 +180,7 @@ def test_search_filters_order_and_pages(server: ServerProcess) -> None:
     assert walked == ["churn/5", "churn/4", "churn/3", "churn/2", "churn/1"]
 
     for bad in ("name = churn", "name = 'a' OR name = 'b'", "owner = 'x'"):
-        assert _error_code(lambda: client.search_model_versions(bad)) == "INVALID_PARAMETER_VALUE", bad
+        assert _error_code(lambda bad=bad: client.search_model_versions(bad)) == "INVALID_PARAMETER_VALUE", bad
     assert _error_code(lambda: client.search_registered_models(max_results=5000)) == "INVALID_PARAMETER_VALUE"
 
 
