@@ -317,7 +317,8 @@ class MlflowRegistry:
             metadata[RUN_ID_KEY] = run_id
         created = self.api.create_version(name, description=description or None,
                                           tags=[tag_text(k, v) for k, v in tags], metadata=metadata)
-        return self.get_version(created.model_name, created.number)
+        # The metadata just logged, in the same command, are the version's current values: no second read.
+        return _version(self.api.get_version(created.model_name, created.number), metadata)
 
     def update_version(self, name: str, version: object, description: str | None) -> MlflowVersion:
         """Change a version's description."""
