@@ -29,7 +29,7 @@ from modelog.registry.errors import (
     as_registry_error,
 )
 from modelog.server.http import HTTPRefusal, bearer_token, dumps, read_body
-from modelog.server.state import admitted, server_state
+from modelog.server.state import RequestScope, admitted, server_state
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -189,10 +189,19 @@ def endpoint(route: MlflowRoute) -> Callable[[Request], Awaitable[Response]]:
                 params = Params(dict(query), {key: query.getlist(key) for key in query})
             else:
                 params = Params.of_body(await read_body(request))
-            claimed = request.headers.get(ACTOR_HEADER) or None
-            scope = await state.call(state.admit, bearer_token(request), claimed, action)
+            token, claimed = bearer_token(request), request.headers.get(ACTOR_HEADER) or None
+
+            def run() -> tuple[RequestScope, bytes]:  # one trip to the registry's thread: admit, then serve
+                scope = state.admit(token, claimed, action)
+                registry = MlflowRegistry(scope.api)
+                if route.method != "GET":
+                    return scope, dumps(route.call(registry, params))
+                # Live reads, kept while the log head stands still (read models move only with the log).
+                key = ("mlflow", route.path, tuple(sorted((k, tuple(v)) for k, v in params.multi.items())))
+                return scope, state.read_cache.kept(state.api, key, lambda: dumps(route.call(registry, params)))
+
+            scope, body = await state.call(run)
             admitted(request, scope)  # the access log names the principal
-            answer = await state.call(lambda: route.call(MlflowRegistry(scope.api), params))
         except RegistryError as error:
             return error_of(error, route.conflict_code)
         except HTTPRefusal as refusal:
@@ -202,7 +211,7 @@ def endpoint(route: MlflowRoute) -> Callable[[Request], Awaitable[Response]]:
             if known is None:
                 raise
             return error_of(known)
-        return Response(dumps(answer), media_type="application/json")
+        return Response(body, media_type="application/json")
     serve.__doc__ = f"MLflow's {route.method} {route.path}."
     return serve
 
