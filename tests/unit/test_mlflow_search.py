@@ -125,3 +125,34 @@ def test_tags_stages_and_version_numbers_map_both_ways() -> None:
     for bad in ("0", "-1", "x", "1.5", True):
         with pytest.raises(InvalidInputError, match="model version"):
             version_number(bad)
+
+
+def test_registry_refusals_become_mlflow_error_codes_and_statuses() -> None:
+    import json
+
+    from modelog.registry.errors import (
+        AuthenticationError,
+        ConcurrencyError,
+        ConflictError,
+        IntegrityError,
+        NotFoundError,
+        PermissionDeniedError,
+        StorageError,
+    )
+    from modelog.server.mlflow_api import error_of
+
+    def code(error: Exception, conflict: str = "INVALID_STATE") -> tuple[int, str, str]:
+        response = error_of(error, conflict)  # type: ignore[arg-type]
+        body = json.loads(bytes(response.body))
+        return response.status_code, body["error_code"], body["message"]
+
+    assert code(InvalidInputError("bad stage")) == (400, "INVALID_PARAMETER_VALUE", "bad stage")
+    assert code(NotFoundError("no model"))[:2] == (404, "RESOURCE_DOES_NOT_EXIST")
+    assert code(ConflictError("taken"), "RESOURCE_ALREADY_EXISTS")[:2] == (400, "RESOURCE_ALREADY_EXISTS")
+    assert code(ConflictError("stage held"))[:2] == (400, "INVALID_STATE")
+    assert code(ConcurrencyError("s", 1, 2))[:2] == (409, "ABORTED")
+    assert code(AuthenticationError("no token"))[:2] == (401, "UNAUTHENTICATED")
+    assert error_of(AuthenticationError("no token")).headers["WWW-Authenticate"].startswith("Bearer")
+    assert code(PermissionDeniedError("not yours"))[:2] == (403, "PERMISSION_DENIED")
+    assert code(StorageError("locked"))[:2] == (503, "TEMPORARILY_UNAVAILABLE")
+    assert code(IntegrityError("chain broken"))[:2] == (500, "INTERNAL_ERROR")
