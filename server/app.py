@@ -180,6 +180,8 @@ def create_app(open_registry: Callable[[], LocalRegistry] | None = None) -> Star
     routes = [Route("/health", _health, methods=["GET"]), Route(f"{PREFIX}/openapi.json", _openapi, methods=["GET"])]
     routes += [Route(e.path, _admitting(e.handler, f"{e.method} {e.path}"), methods=[e.method]) for e in ENDPOINTS]
     routes += [Route(r.path, mlflow_api.endpoint(r), methods=[r.method]) for r in mlflow_api.ROUTES]
+    routes.append(Route(f"{mlflow_api.PREFIX}/{{rest:path}}", mlflow_api.unknown_endpoint,
+                        methods=["GET", "POST", "PATCH", "DELETE", "PUT"]))
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
         RegistryError: _registry_error, HTTPRefusal: _refusal, HTTPException: _http_error, Exception: _unexpected,
     })

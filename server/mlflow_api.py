@@ -216,6 +216,12 @@ def endpoint(route: MlflowRoute) -> Callable[[Request], Awaitable[Response]]:
     return serve
 
 
+async def unknown_endpoint(request: Request) -> Response:
+    """Any other path under MLflow's prefix (its tracking API: experiments, runs, ...), in MLflow's error form."""
+    return mlflow_error(404, "ENDPOINT_NOT_FOUND", f"modelog serves MLflow's Model Registry API only: no "
+                                                   f"{request.method} {request.url.path} (see docs/mlflow.md)")
+
+
 def _done(_: Any) -> dict[str, Any]:
     return {}
 

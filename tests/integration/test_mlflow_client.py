@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.server_support import MODELOG, PRINCIPAL, ServerProcess, serving
@@ -208,3 +209,20 @@ def test_refusals_carry_mlflow_error_codes(server: ServerProcess, monkeypatch: p
     monkeypatch.delenv("MLFLOW_TRACKING_TOKEN")
     assert _error_code(lambda: client.get_registered_model("demo")) == "UNAUTHENTICATED"
     assert len(_modelog(server, "model", "history", "demo")) == before  # refusals write nothing
+
+
+def test_malformed_requests_and_other_mlflow_apis_answer_in_mlflows_error_form(server: ServerProcess) -> None:
+    with httpx.Client(base_url=server.url + "/api/2.0/mlflow", headers=server.auth()) as http:
+        def error(response: httpx.Response) -> tuple[int, str]:
+            return response.status_code, response.json()["error_code"]
+
+        assert error(http.post("/registered-models/create", json={})) == (400, "INVALID_PARAMETER_VALUE")
+        assert error(http.post("/registered-models/create", content=b"{not json")) == \
+            (400, "INVALID_PARAMETER_VALUE")
+        assert error(http.get("/model-versions/get", params={"name": "m"})) == (400, "INVALID_PARAMETER_VALUE")
+        assert error(http.post("/model-versions/create", json={"name": "m", "tags": "x"})) == \
+            (400, "INVALID_PARAMETER_VALUE")
+        assert error(http.get("/experiments/get", params={"experiment_id": "0"})) == (404, "ENDPOINT_NOT_FOUND")
+        assert error(http.put("/registered-models/get")) == (404, "ENDPOINT_NOT_FOUND")
+        unauthenticated = httpx.get(server.url + "/api/2.0/mlflow/registered-models/search")
+        assert error(unauthenticated) == (401, "UNAUTHENTICATED")
