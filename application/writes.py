@@ -110,7 +110,7 @@ class WriteUseCases:
         created, noted = (_expect(outcome, VersionChanged) for outcome in done.outcomes)
         if noted.number != created.number:  # would mean "latest" named another version: never append that
             raise RuntimeError(f"metadata meant for version {created.number} landed on {noted.number}")
-        return created
+        return replace(created, events=done.events)  # the outcome carries every event the command appended
 
     def set_stage(self, model: str, version: VersionRef, stage: str, *, force: bool = False) -> StageChanged:
         """Move a version into a stage."""

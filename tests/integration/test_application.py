@@ -115,6 +115,7 @@ def test_create_version_logs_its_metadata_in_the_same_command_or_creates_nothing
     api.delete_version("m", 1)  # the new version is number 2: "latest" inside the command is the one it created
     created = api.create_version("m", tags=["t"], metadata={"mlflow.source": "s3://b/m", "accuracy": 0.9})
     assert created.number == 2
+    assert [e.event_type for e in created.events] == ["ModelVersionCreated", "ModelVersionMetadataLogged"]
     assert api.describe_version("m", 2).metadata == {"mlflow.source": "s3://b/m", "accuracy": 0.9}
     events = api.log_events(from_position=api.log_head().position - 1, limit=10)
     assert [e.event_type for e in events] == ["ModelVersionCreated", "ModelVersionMetadataLogged"]
