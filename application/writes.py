@@ -104,14 +104,16 @@ class WriteUseCases:
         command = cmd.CreateVersion(model=model, name=name, description=description, tags=tuple(tags))
         if not metadata:
             return self._run(command, VersionChanged)
-        # The new version is the model's highest live number, as soon as CreateVersion's events are applied.
+        # Decided in order in one unit of work: "latest" is the version the first command just created.
         logged = cmd.LogVersionMetadata(model=model, version=None, values=dict(metadata))
         try:
             done = self.commands.execute_all([command, logged], actor=self.actor, claimed_actor=self.claimed_actor)
         except NotFoundError as error:
             raise with_model_suggestion(error, self.reads.reads, command.model) from None
-        created = _expect(done.outcomes[0], VersionChanged)
-        return replace(created, events=done.events)
+        created, noted = (_expect(outcome, VersionChanged) for outcome in done.outcomes)
+        if noted.number != created.number:  # would mean "latest" named another version: never append that
+            raise RuntimeError(f"metadata meant for version {created.number} landed on {noted.number}")
+        return replace(created, events=done.events)  # the outcome carries every event the command appended
 
     def set_stage(self, model: str, version: VersionRef, stage: str, *, force: bool = False) -> StageChanged:
         """Move a version into a stage."""

@@ -23,7 +23,8 @@ from modelog.application.local import LocalRegistry
 from modelog.application.remote import ACTOR_HEADER
 from modelog.registry.errors import RegistryError, as_registry_error
 from modelog.registry.logs import configure_when_used, get_logger
-from modelog.server.http import HTTPRefusal, error_response, registry_error_response
+from modelog.server import mlflow_api
+from modelog.server.http import HTTPRefusal, bearer_token, error_response, registry_error_response
 from modelog.server.openapi import document
 from modelog.server.routes import ENDPOINTS, PREFIX, Handler
 from modelog.server.state import ServerState, admitted, server_state
@@ -124,15 +125,6 @@ async def _registry_error(request: Request, error: Exception) -> Response:
     return registry_error_response(error)
 
 
-def bearer_token(request: Request) -> str | None:
-    """The token of an ``Authorization: Bearer <token>`` header (None: no such header)."""
-    found = request.headers.get("authorization")
-    if found is None:
-        return None
-    scheme, _, token = found.strip().partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else ""
-
-
 def _admitting(handler: Handler, action: str) -> Handler:
     """``handler`` run only for a request whose API token the log vouches for (401 / 403 otherwise)."""
     async def endpoint(request: Request) -> Response:
@@ -187,6 +179,9 @@ def create_app(open_registry: Callable[[], LocalRegistry] | None = None) -> Star
 
     routes = [Route("/health", _health, methods=["GET"]), Route(f"{PREFIX}/openapi.json", _openapi, methods=["GET"])]
     routes += [Route(e.path, _admitting(e.handler, f"{e.method} {e.path}"), methods=[e.method]) for e in ENDPOINTS]
+    routes += [Route(r.path, mlflow_api.endpoint(r), methods=[r.method]) for r in mlflow_api.ROUTES]
+    routes.append(Route(f"{mlflow_api.PREFIX}/{{rest:path}}", mlflow_api.unknown_endpoint,
+                        methods=["GET", "POST", "PATCH", "DELETE", "PUT"]))
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
         RegistryError: _registry_error, HTTPRefusal: _refusal, HTTPException: _http_error, Exception: _unexpected,
     })

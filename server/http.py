@@ -63,6 +63,15 @@ def registry_error_response(error: RegistryError) -> Response:
     return response
 
 
+def bearer_token(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header (None: no such header)."""
+    found = request.headers.get("authorization")
+    if found is None:
+        return None
+    scheme, _, token = found.strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
 async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
     """The whole request body, refused with 413 beyond ``limit`` bytes (checked before and while reading)."""
     declared = request.headers.get("content-length")

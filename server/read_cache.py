@@ -39,6 +39,11 @@ class ReadCache:
 
     def answer(self, api: LocalRegistry, key: Hashable, read: Callable[[], Any]) -> bytes:
         """The encoded answer of ``read()`` (on the registry's thread): kept one if the head has not moved."""
+        return self.kept(api, key, lambda: encode(read()))
+
+    def kept(self, api: LocalRegistry, key: Hashable, produce: Callable[[], bytes]) -> bytes:
+        """The bytes ``produce()`` made for ``key`` at the current head (on the registry's thread): made again only
+        once the head has moved (any encoding: the MLflow API keeps its own JSON here too)."""
         head = api.head_position()
         if head != self.position:
             # Read at ``head`` or later: an answer computed now is never older than the position it is kept under.
@@ -46,7 +51,7 @@ class ReadCache:
             self.position = head
         found = self._answers.get(key)
         if found is None:
-            found = encode(read())
+            found = produce()
             if len(self._answers) >= self.capacity:
                 del self._answers[next(iter(self._answers))]
             self._answers[key] = found

@@ -109,6 +109,23 @@ def test_update_version_applies_every_part_or_none(api: RegistryAPI) -> None:
         api.update_version("m", 2)
 
 
+def test_create_version_logs_its_metadata_in_the_same_command_or_creates_nothing(api: RegistryAPI) -> None:
+    api.register_model("m")
+    api.create_version("m")
+    api.delete_version("m", 1)  # the new version is number 2: "latest" inside the command is the one it created
+    created = api.create_version("m", tags=["t"], metadata={"mlflow.source": "s3://b/m", "accuracy": 0.9})
+    assert created.number == 2
+    assert [e.event_type for e in created.events] == ["ModelVersionCreated", "ModelVersionMetadataLogged"]
+    assert api.describe_version("m", 2).metadata == {"mlflow.source": "s3://b/m", "accuracy": 0.9}
+    events = api.log_events(from_position=api.log_head().position - 1, limit=10)
+    assert [e.event_type for e in events] == ["ModelVersionCreated", "ModelVersionMetadataLogged"]
+    assert events[0].meta["span"] == events[1].meta["span"]  # one transaction, one command boundary
+    head = api.log_head().position
+    with pytest.raises(InvalidInputError):
+        api.create_version("m", metadata={"bad": float("nan")})
+    assert api.log_head().position == head and [v.number for v in api.list_versions("m")] == [2]
+
+
 def test_aliases_move_and_are_removed_with_typed_outcomes(api: RegistryAPI) -> None:
     api.register_model("m")
     api.create_version("m")
