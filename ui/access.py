@@ -12,7 +12,7 @@ from modelog.application.http_errors import code_and_status
 from modelog.application.pages import Moment
 from modelog.registry.errors import AuthenticationError, RegistryError
 from modelog.server.http import read_body
-from modelog.server.state import RequestScope, server_state
+from modelog.server.state import RequestScope, admitted, server_state
 from modelog.ui.render import error_page, wants_json, with_point
 from modelog.ui.session import CSRF_FIELD, csrf_matches, csrf_token, session_token, sign_out
 from starlette.requests import Request
@@ -84,6 +84,7 @@ def signed_in(handler: Page, action: str) -> Callable[[Request], Awaitable[Respo
             return response
         except RegistryError as error:
             return refusal(request, None, error)
+        admitted(request, scope)  # the access log names the principal
         visit = Visit(scope, csrf_token(token), {})
         if request.method == "POST":
             form = await _form(request)

@@ -35,6 +35,10 @@ async def _home(request: Request) -> Response:
     return RedirectResponse("/ui/models", status_code=303)
 
 
+async def _no_icon(request: Request) -> Response:
+    return Response(status_code=204)
+
+
 async def _not_found(request: Request) -> Response:
     return error_page(request, 404, "unknown_page", f"there is no page at {request.url.path}", {"principal": None})
 
@@ -43,6 +47,7 @@ def ui_routes() -> list[BaseRoute]:
     """Every route of the UI (the ``.json`` twin of a page first: a page's last path part may contain dots)."""
     routes: list[BaseRoute] = [Route("/", _home, methods=["GET"]), Route("/ui", _home, methods=["GET"]),
                                Route("/ui/", _home, methods=["GET"]),
+                               Route("/favicon.ico", _no_icon, methods=["GET"]),
                                Route("/ui/login", login_form, methods=["GET"]),
                                Route("/ui/login", login, methods=["POST"]),
                                Route("/ui/logout", logout, methods=["POST"]),
