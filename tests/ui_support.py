@@ -33,12 +33,18 @@ def seed(db_url: str, home: Path) -> dict[str, int]:
         registry.log_metadata("demo", 1, {"accuracy": 0.93})
         registry.create_version("demo")
         registry.delete_version("demo", 3)
+    seed_hostile(db_url, home)
+    return {"before_production": before, "after_production": after}
+
+
+def seed_hostile(db_url: str, home: Path) -> None:
+    """One model per :data:`HOSTILE` text (``x-<key>``): in its description, license, version description."""
+    with connect(db_url, home=home) as registry:
         for key, text in HOSTILE.items():
             name = f"x-{key}"
             registry.register_model(name, fields={"description": text, "license": text}, tags=[f"t-{key}"])
             registry.create_version(name, description=text, tags=[f"v-{key}"])
             registry.set_alias(name, 1, f"a{key}")
-    return {"before_production": before, "after_production": after}
 
 
 def signed_in(base_url: str, token: str) -> httpx.Client:
