@@ -12,13 +12,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from modelog.application.timeline import Lineage, ModelDiff, Timeline, lineage, model_diff, stage_timeline
+from modelog.projections.describe import ModelDescription
 from modelog.registry.vocabulary import EventType, run_stream
 
 if TYPE_CHECKING:
     from modelog.application.api import RegistryAPI, VersionRef
     from modelog.application.artifacts import ArtifactReport
     from modelog.application.results import LogVerification
-    from modelog.projections.describe import ModelDescription, ModelSummary, VersionDescription
+    from modelog.projections.describe import ModelSummary, VersionDescription
     from modelog.projections.history import HistoryEntry
     from modelog.projections.rebuild import VerifyViewsReport
     from modelog.projections.views import Page, RunView, StepView
@@ -102,8 +103,13 @@ class ModelPage:
 def model_page(api: RegistryAPI, at: Moment, name: str, *, actor: str | None = None, kind: str | None = None,
                page: int = 1) -> ModelPage:
     """A model at ``at``; its history filtered by actor and event kind, newest first, a page at a time."""
-    description = api.describe_model(name, at_position=at.read)
-    history = [e for e in api.history(name, at_position=at.read) if e.model_id in (None, description.model.id)]
+    found = api.get_model(name, at_position=at.read)
+    versions = api.list_versions(name, at_position=at.read)
+    history = [e for e in api.history(name, at_position=at.read) if e.model_id in (None, found.id)]
+    # describe_model's answer, from the one history read this page makes (a long history is the page's cost)
+    aliases = {alias: v.number for v in versions for alias in v.aliases}
+    description = ModelDescription(found, tuple(versions), dict(sorted(aliases.items())),
+                                   history[-1] if history else None)
     chosen = [e for e in history if (actor is None or e.actor == actor) and (kind is None or e.event_type == kind)]
     chosen.reverse()
     start = (page - 1) * HISTORY_PAGE
