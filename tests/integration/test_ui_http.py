@@ -168,7 +168,8 @@ def test_promotion_needs_csrf_and_asks_before_archiving(ui: httpx.Client,
 
 def test_aliases_set_and_removed(ui: httpx.Client) -> None:
     csrf = csrf_of(ui.get("/ui/models/demo/versions/1").text)
-    assert ui.post("/ui/models/demo/versions/1/alias", data={"alias": "champion", "csrf_token": csrf}).status_code == 303
+    done = ui.post("/ui/models/demo/versions/1/alias", data={"alias": "champion", "csrf_token": csrf})
+    assert done.status_code == 303
     assert ui.get("/ui/models/demo.json").json()["description"]["aliases"]["champion"] == 1
     bad = ui.post("/ui/models/demo/versions/1/alias", data={"alias": "a/b", "csrf_token": csrf})
     assert bad.status_code == 400 and 'class="problem"' in bad.text
