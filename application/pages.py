@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from modelog.application.timeline import Lineage, ModelDiff, Timeline, lineage, model_diff, stage_timeline
 from modelog.projections.describe import ModelDescription
+from modelog.registry.errors import NotFoundError
 from modelog.registry.vocabulary import EventType, run_stream
 
 if TYPE_CHECKING:
@@ -180,7 +181,10 @@ def diff_page(api: RegistryAPI, before: Moment, after: Moment, model: str) -> Di
     if before.at > after.at:
         before, after = after, before
     versions_after = api.list_versions(model, at_position=after.read)
-    versions_before = api.list_versions(model, at_position=before.at) if before.at > 0 else []
+    try:
+        versions_before = api.list_versions(model, at_position=before.at) if before.at > 0 else []
+    except NotFoundError:  # the model did not exist yet: everything since is new
+        versions_before = []
     history = api.history(model, at_position=after.read)
     return DiffPage(before, after, model_diff(model, before.at, after.at, versions_before, versions_after, history))
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from modelog.application import pages
@@ -28,9 +28,20 @@ def _text(params: Mapping[str, str], name: str) -> str | None:
     return value if value else None
 
 
+def _point(params: Mapping[str, str]) -> dict[str, Any]:
+    """The request's ``as_of`` / ``at_position``; a time without a zone (the date-time field's) is UTC, as the
+    page says, whatever the server's own zone."""
+    found = point(params)
+    as_of = found["as_of"]
+    if as_of is not None and params.get("as_of") and datetime.fromisoformat(
+            params["as_of"].strip().replace(" ", "+")).tzinfo is None:
+        found["as_of"] = as_of.replace(tzinfo=None).replace(tzinfo=UTC)
+    return found
+
+
 async def _moment(visit: Visit, params: Mapping[str, str]) -> pages.Moment:
     scope = visit.scope
-    return await scope.call(pages.moment, scope.api, **point(params))
+    return await scope.call(pages.moment, scope.api, **_point(params))
 
 
 def _context(request: Request, visit: Visit, moment: pages.Moment, **extra: Any) -> dict[str, Any]:
@@ -103,7 +114,7 @@ def _bound(text: str | None, name: str) -> dict[str, Any]:
     if text.strip().isdigit():
         return {"at_position": int(text)}
     try:
-        return {"as_of": point({"as_of": text})["as_of"]}
+        return {"as_of": _point({"as_of": text})["as_of"]}
     except InvalidInputError:
         raise InvalidInputError(f"{name}={text!r} is neither a log position nor an ISO 8601 time") from None
 

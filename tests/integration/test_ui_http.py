@@ -19,7 +19,8 @@ from tests.ui_support import HOSTILE, csrf_of, seed, signed_in
 def server(db_url: str, tmp_path: Path) -> Iterator[tuple[ServerProcess, dict[str, int]]]:
     home = tmp_path / "server-home"
     points = seed(db_url, home)
-    with serving(db_url, home) as running:
+    # a server whose own zone is not UTC: the UI reads a time without a zone as UTC all the same
+    with serving(db_url, home, extra_env={"TZ": "Asia/Kolkata"}) as running:
         yield running, points
 
 
@@ -110,6 +111,9 @@ def test_time_travel_before_the_promotion(ui: httpx.Client, server: tuple[Server
     assert version["description"]["version"]["stage"] == "staging" and version["moment"]["position"] == before
     assert 'id="stage-form"' not in ui.get("/ui/models/demo/versions/1", params={"at_position": before}).text
     assert 'id="past-banner"' not in ui.get("/ui/models/demo").text
+    stamp = ui.get("/ui/audit.json", params={"start": before}).json()["events"][0]["recorded_at"]
+    for as_of in (stamp, stamp.rstrip("Z")):  # no zone (what the date-time field sends) is read as UTC
+        assert ui.get("/ui/models/demo.json", params={"as_of": as_of}).json()["moment"]["position"] == before
 
 
 def test_the_diff_of_two_moments(ui: httpx.Client, server: tuple[ServerProcess, dict[str, int]]) -> None:
@@ -122,6 +126,9 @@ def test_the_diff_of_two_moments(ui: httpx.Client, server: tuple[ServerProcess, 
     assert whole["created"] == [1, 2, 3] and whole["deleted"] == [3] and len(whole["edits"]) == 1
     page = ui.get("/ui/models/demo/diff", params={"before": points["before_production"]})
     assert "v1: staging → production" in page.text
+    born = ui.get("/ui/models/x-script/diff.json", params={"before": 2}).json()["diff"]  # x-script came later
+    assert born["created"] == [1] and born["stage_moves"] == []
+    assert ui.get("/ui/models/demo/diff", params={"before": "soon"}).status_code == 400
 
 
 def test_refusals_are_pages(ui: httpx.Client) -> None:
