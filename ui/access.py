@@ -49,7 +49,8 @@ def _to_login(request: Request, reason: str | None = None) -> Response:
     return response
 
 
-async def _form(request: Request) -> dict[str, str]:
+async def read_form(request: Request) -> dict[str, str]:
+    """A url-encoded form body (bounded by :data:`MAX_FORM`), the last value of each field."""
     raw = await read_body(request, MAX_FORM)
     try:
         parsed = parse_qs(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False, max_num_fields=64)
@@ -87,7 +88,7 @@ def signed_in(handler: Page, action: str) -> Callable[[Request], Awaitable[Respo
         admitted(request, scope)  # the access log names the principal
         visit = Visit(scope, csrf_token(token), {})
         if request.method == "POST":
-            form = await _form(request)
+            form = await read_form(request)
             if not csrf_matches(token, form.get(CSRF_FIELD)):
                 return error_page(request, 403, "csrf", "the form's CSRF token is missing or wrong: reload the page "
                                   "and try again", visit.base(None))

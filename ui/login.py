@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from modelog.registry.errors import AuthenticationError
 from modelog.server.state import server_state
-from modelog.ui.access import MAX_FORM, _form
+from modelog.ui.access import read_form
 from modelog.ui.render import error_page, html, secured
 from modelog.ui.session import (
     CSRF_FIELD,
@@ -18,8 +18,6 @@ from modelog.ui.session import (
 )
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-
-__all__ = ["MAX_FORM", "login_form", "login", "logout"]
 
 
 def _next(target: str | None) -> str:
@@ -45,7 +43,7 @@ async def login_form(request: Request) -> Response:
 
 async def login(request: Request) -> Response:
     """Check the token against the log; on success set the session cookie and go on."""
-    form = await _form(request)
+    form = await read_form(request)
     if not login_nonce_matches(request, form.get(CSRF_FIELD)):
         return _form_page(request, 403, "the login form expired: try again")
     token = form.get("token", "").strip()
@@ -62,7 +60,7 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     """Sign out (the form carries the session's CSRF value)."""
     token = session_token(request)
-    form = await _form(request)
+    form = await read_form(request)
     if token is not None and not csrf_matches(token, form.get(CSRF_FIELD)):
         return error_page(request, 403, "csrf", "the form's CSRF token is missing or wrong", {"principal": None})
     response = secured(RedirectResponse("/ui/login", status_code=303))

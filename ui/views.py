@@ -10,6 +10,7 @@ from typing import Any
 from modelog.application import pages
 from modelog.registry.errors import InvalidInputError
 from modelog.server.http import MAX_PAGE_SIZE, point, query_int
+from modelog.server.state import RequestScope
 from modelog.ui.access import Visit
 from modelog.ui.render import page, path_part
 from modelog.ui.svg import lineage_svg, timeline_svg
@@ -119,7 +120,7 @@ def _bound(text: str | None, name: str) -> dict[str, Any]:
         raise InvalidInputError(f"{name}={text!r} is neither a log position nor an ISO 8601 time") from None
 
 
-def _moment_at(scope: Any, bound: dict[str, Any]) -> pages.Moment:
+def _moment_at(scope: RequestScope, bound: dict[str, Any]) -> pages.Moment:
     as_of: datetime | None = bound.get("as_of")
     return pages.moment(scope.api, as_of=as_of, at_position=bound.get("at_position"))
 
