@@ -3,20 +3,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from modelog.application import pages
 from modelog.registry.errors import InvalidInputError
 from modelog.server.http import MAX_PAGE_SIZE, point, query_int
 from modelog.server.state import RequestScope
 from modelog.ui.access import Visit
+from modelog.ui.cache import PageCache
 from modelog.ui.render import page, path_part
 from modelog.ui.svg import lineage_svg, timeline_svg
 from starlette.requests import Request
 from starlette.responses import Response
 
+T = TypeVar("T")
 #: Versions per page of the model page (the timeline shows the lanes of the versions on the page).
 VERSIONS_PAGE = 50
 #: The notices a redirect after an action may ask a page to show (a fixed set: no text from the URL is shown).
@@ -40,6 +43,19 @@ def _point(params: Mapping[str, str]) -> dict[str, Any]:
     return found
 
 
+def _cache(request: Request) -> PageCache:
+    found = getattr(request.app.state, "modelog_ui_pages", None)
+    if not isinstance(found, PageCache):
+        found = request.app.state.modelog_ui_pages = PageCache()
+    return found
+
+
+async def _answer(request: Request, visit: Visit, at: pages.Moment, compute: Callable[[], T]) -> T:
+    """The page's answer, kept while the head stands still (key: the path, the query, who asks)."""
+    key = (request.url.path.removesuffix(".json"), str(request.url.query), visit.scope.principal.name)
+    return await visit.scope.call(_cache(request).answer, at.head, key, compute)
+
+
 async def _moment(visit: Visit, params: Mapping[str, str]) -> pages.Moment:
     scope = visit.scope
     return await scope.call(pages.moment, scope.api, **_point(params))
@@ -55,9 +71,10 @@ async def models(request: Request, visit: Visit) -> Response:
     q, scope = request.query_params, visit.scope
     at = await _moment(visit, q)
     sort_by = q.get("sort") or "name"
-    found = await scope.call(pages.models_page, scope.api, at, name=_text(q, "name"), tag=_text(q, "tag"),
-                             sort_by=sort_by, page=query_int(q, "page", 1, minimum=1) or 1,
-                             size=query_int(q, "size", 50, minimum=1, maximum=MAX_PAGE_SIZE) or 50)
+    found = await _answer(request, visit, at, partial(
+        pages.models_page, scope.api, at, name=_text(q, "name"), tag=_text(q, "tag"), sort_by=sort_by,
+        page=query_int(q, "page", 1, minimum=1) or 1,
+        size=query_int(q, "size", 50, minimum=1, maximum=MAX_PAGE_SIZE) or 50))
     return page(request, "models.html", found, _context(request, visit, at, view=found))
 
 
@@ -65,9 +82,9 @@ async def model(request: Request, visit: Visit) -> Response:
     """The model page: versions, stage timeline, history."""
     q, scope = request.query_params, visit.scope
     at = await _moment(visit, q)
-    found = await scope.call(pages.model_page, scope.api, at, str(request.path_params["model"]),
-                             actor=_text(q, "actor"), kind=_text(q, "kind"),
-                             page=query_int(q, "hpage", 1, minimum=1) or 1)
+    found = await _answer(request, visit, at, partial(
+        pages.model_page, scope.api, at, str(request.path_params["model"]), actor=_text(q, "actor"),
+        kind=_text(q, "kind"), page=query_int(q, "hpage", 1, minimum=1) or 1))
     versions = sorted(found.description.versions, key=lambda v: -v.number)
     vpage = query_int(q, "vpage", 1, minimum=1) or 1
     shown = versions[(vpage - 1) * VERSIONS_PAGE: vpage * VERSIONS_PAGE]
@@ -91,8 +108,9 @@ async def version(request: Request, visit: Visit) -> Response:
     """The version page: metadata, artifacts, runs, lineage."""
     q, scope = request.query_params, visit.scope
     at = await _moment(visit, q)
-    found = await scope.call(pages.version_page, scope.api, at, str(request.path_params["model"]),
-                             _selector(str(request.path_params["version"])))
+    found = await _answer(request, visit, at, partial(pages.version_page, scope.api, at,
+                                                      str(request.path_params["model"]),
+                                                      _selector(str(request.path_params["version"]))))
     v = found.description.version
     return page(request, "version.html", found, _context(
         request, visit, at, view=found, lineage=lineage_svg(found.lineage, v.model_name, v.number, at.position
@@ -104,7 +122,7 @@ async def run(request: Request, visit: Visit) -> Response:
     """The run page: pipeline, status, steps and their outputs, the version it created or used."""
     scope = visit.scope
     at = await _moment(visit, request.query_params)
-    found = await scope.call(pages.run_page, scope.api, at, str(request.path_params["run"]))
+    found = await _answer(request, visit, at, partial(pages.run_page, scope.api, at, str(request.path_params["run"])))
     return page(request, "run.html", found, _context(request, visit, at, view=found))
 
 

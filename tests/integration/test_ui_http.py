@@ -89,6 +89,15 @@ def test_models_page_and_its_json_twins(ui: httpx.Client) -> None:
     assert ui.get("/ui/models.json", params={"tag": "team-a"}).json()["models"]["total"] == 1
 
 
+def test_a_change_by_anyone_shows_on_the_next_page(ui: httpx.Client,
+                                                   server: tuple[ServerProcess, dict[str, int]]) -> None:
+    assert "fresh-model" not in ui.get("/ui/models").text
+    assert "fresh-model" not in ui.get("/ui/models").text  # answered from the page cache
+    with connect(server[0].db_url, home=server[0].home) as registry:  # another process writes
+        registry.register_model("fresh-model")
+    assert "fresh-model" in ui.get("/ui/models").text
+
+
 def test_model_page_timeline_history_and_filters(ui: httpx.Client) -> None:
     page = ui.get("/ui/models/demo")
     assert _lanes(page.text) == 3  # v1, v2 and the deleted v3

@@ -85,3 +85,19 @@ def test_the_drawings_escape_every_text_of_the_log() -> None:
     assert "<script>" not in drawn and "\u202e" not in drawn and "\x1b" not in drawn
     assert "&lt;script&gt;" in drawn and "&lt;U+202E&gt;" in drawn and "&#34;&gt;" in drawn
     assert visible("a\u2066b\x00c\x9bd\ne\tf") == "a<U+2066>b<U+0000>c<U+009B>d\ne\tf"  # line breaks and tabs stay
+
+
+def test_the_page_cache_keeps_answers_only_while_the_head_stands_still() -> None:
+    from modelog.ui.cache import PageCache
+
+    cache, calls = PageCache(capacity=2), []
+
+    def compute(value: str) -> Any:
+        return lambda: calls.append(value) or value
+
+    assert cache.answer(5, "a", compute("a1")) == "a1" and cache.answer(5, "a", compute("a2")) == "a1"
+    assert cache.answer(6, "a", compute("a3")) == "a3" and len(cache) == 1  # the head moved: all dropped
+    assert cache.answer(5, "a", compute("old")) == "old" and cache.answer(6, "a", compute("a4")) == "a3"
+    cache.answer(6, "b", compute("b")), cache.answer(6, "c", compute("c"))
+    assert len(cache) == 2 and cache.answer(6, "a", compute("a5")) == "a5"  # the oldest went first
+    assert calls == ["a1", "a3", "old", "b", "c", "a5"]
