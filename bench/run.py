@@ -2,7 +2,7 @@
 
 Every figure carries the exact command that produced it (child processes are run from the
 repository root). Peers run in their own virtualenvs when present, else the figure says how
-to install them. Sections: throughput, import, queries, cli, pipeline, mlflow, server, mlflow-api.
+to install them. Sections: throughput, import, queries, cli, pipeline, mlflow, server, mlflow-api, ui.
 """
 
 from __future__ import annotations
@@ -322,7 +322,7 @@ def print_table(figures: list[Figure]) -> None:
         print(f"{f.section:<28} {f.label:<58} {shown:>12} {f.unit:<4}  {f.note}")
 
 
-SECTIONS = ("throughput", "import", "queries", "cli", "pipeline", "mlflow", "server", "mlflow-api")
+SECTIONS = ("throughput", "import", "queries", "cli", "pipeline", "mlflow", "server", "mlflow-api", "ui")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -367,6 +367,10 @@ def main(argv: list[str] | None = None) -> int:
             from bench.mlflow_api_section import mlflow_api
 
             mlflow_api(bench, 1000)
+        if "ui" in chosen:
+            from bench.ui_section import ui
+
+            ui(bench, url, args.models)
     finally:
         for manager in _PG_URLS:
             manager.__exit__(None, None, None)

@@ -28,11 +28,12 @@ from modelog.server.http import HTTPRefusal, bearer_token, error_response, regis
 from modelog.server.openapi import document
 from modelog.server.routes import ENDPOINTS, PREFIX, Handler
 from modelog.server.state import ServerState, admitted, server_state
+from modelog.ui.app import ui_routes
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 #: How access log lines are written: ``console`` or ``json`` (``modelog --log-format`` sets it for workers).
@@ -177,11 +178,13 @@ def create_app(open_registry: Callable[[], LocalRegistry] | None = None) -> Star
             await state.stop()
             _log.info("stopped")
 
-    routes = [Route("/health", _health, methods=["GET"]), Route(f"{PREFIX}/openapi.json", _openapi, methods=["GET"])]
+    routes: list[BaseRoute] = [Route("/health", _health, methods=["GET"]),
+                               Route(f"{PREFIX}/openapi.json", _openapi, methods=["GET"])]
     routes += [Route(e.path, _admitting(e.handler, f"{e.method} {e.path}"), methods=[e.method]) for e in ENDPOINTS]
     routes += [Route(r.path, mlflow_api.endpoint(r), methods=[r.method]) for r in mlflow_api.ROUTES]
     routes.append(Route(f"{mlflow_api.PREFIX}/{{rest:path}}", mlflow_api.unknown_endpoint,
                         methods=["GET", "POST", "PATCH", "DELETE", "PUT"]))
+    routes += ui_routes()  # the web UI under /ui (docs/ui.md)
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
         RegistryError: _registry_error, HTTPRefusal: _refusal, HTTPException: _http_error, Exception: _unexpected,
     })

@@ -35,7 +35,10 @@ def test_wheel_has_exactly_one_top_level_package(tmp_path: Path) -> None:
     for expected in ("modelog/__init__.py", "modelog/py.typed", "modelog/registry/store.py",
                      "modelog/projections/queries.py", "modelog/sdk/client.py", "modelog/cli/main.py",
                      "modelog/registry/migrations/script.py.mako",
-                     "modelog/registry/migrations/versions/0001_baseline.py"):
+                     "modelog/registry/migrations/versions/0001_baseline.py",
+                     # the web UI's code, templates and static files
+                     "modelog/ui/app.py", "modelog/ui/templates/base.html", "modelog/ui/templates/model.html",
+                     "modelog/ui/static/ui.css", "modelog/ui/static/ui.js"):
         assert expected in names
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "modelog = modelog.cli.main:main" in zipfile.ZipFile(wheel).read(entry_points).decode()

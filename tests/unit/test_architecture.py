@@ -1,6 +1,8 @@
 """The dependency rule and the one import name, checked on the source.
 
-Layers, innermost first: registry <- projections <- application <- adapters (sdk, server, cli).
+Layers, innermost first: registry <- projections <- application <- adapters (sdk, server, cli, ui).
+The web UI (``ui``) is served by the server: the server's app mounts its routes, and the UI uses the
+server's request admission; it never reads tables or builds commands.
 Everything is imported as ``modelog.<layer>``; the repository's top-level folders are never
 imported under their own names (the installed distribution provides only ``modelog``).
 """
@@ -13,20 +15,22 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-LAYERS = ("registry", "projections", "application", "sdk", "server", "cli")
+LAYERS = ("registry", "projections", "application", "sdk", "server", "cli", "ui")
 FORBIDDEN = {
-    "registry": {"projections", "application", "sdk", "server", "cli"},
-    "projections": {"application", "sdk", "server", "cli"},
-    "application": {"sdk", "server", "cli"},
-    "sdk": {"server", "cli"},
+    "registry": {"projections", "application", "sdk", "server", "cli", "ui"},
+    "projections": {"application", "sdk", "server", "cli", "ui"},
+    "application": {"sdk", "server", "cli", "ui"},
+    "sdk": {"server", "cli", "ui"},
     "server": {"sdk", "cli"},
+    "cli": {"ui"},
+    "ui": {"sdk", "cli"},
 }
 #: Adapters go through the application layer: they never build commands or touch the store.
 ADAPTER_FORBIDDEN_MODULES = {
     "modelog.registry.commands", "modelog.registry.service", "modelog.registry.store",
     "modelog.registry.unit_of_work", "modelog.registry.transfer",
 }
-ADAPTERS = ("sdk", "server", "cli")
+ADAPTERS = ("sdk", "server", "cli", "ui")
 SOURCE_DIRS = (*LAYERS, "modelog", "tests", "bench", "examples")
 
 
@@ -61,6 +65,20 @@ def test_dependencies_point_inward(package: str) -> None:
 def test_adapters_call_the_application_layer_not_the_command_layer(adapter: str) -> None:
     offenders = {str(p.relative_to(ROOT)): sorted(_imports(p) & ADAPTER_FORBIDDEN_MODULES) for p in _sources(adapter)}
     assert {path: bad for path, bad in offenders.items() if bad} == {}
+
+
+#: The UI formats what the application layer answers: no SQL, no read-model tables or queries, no event store.
+UI_FORBIDDEN_PREFIXES = ("sqlalchemy", "modelog.projections.tables", "modelog.projections.queries",
+                         "modelog.projections.temporal", "modelog.registry.schema", "modelog.registry.recorder",
+                         "modelog.registry.database", "modelog.registry.events", "modelog.application.local",
+                         "modelog.application.writes", "modelog.application.reads")
+
+
+def test_the_ui_reads_nothing_but_the_application_layer() -> None:
+    offenders = {str(p.relative_to(ROOT)): sorted(n for n in _imports(p) if n.startswith(UI_FORBIDDEN_PREFIXES))
+                 for p in _sources("ui")}
+    assert {path: bad for path, bad in offenders.items() if bad} == {}
+    assert _sources("ui"), "the ui folder has no sources"
 
 
 def test_nothing_imports_the_folders_under_their_own_top_level_names() -> None:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-LAYERS = ("registry", "projections", "application", "sdk", "server", "cli")
+LAYERS = ("registry", "projections", "application", "sdk", "server", "cli", "ui")
 PACKAGE_FILES = ("__init__.py", "__main__.py", "py.typed")
 
 

@@ -1,0 +1,229 @@
+"""The web UI's use cases: everything one page shows, read at one point of the log, as one typed answer.
+
+Each function takes the service API and a :class:`Moment` (live, or a past log position) and
+makes the reads a page needs, all at that same position, so a page never mixes two states of the
+log. The UI renders the answer as HTML; its JSON twin is the same answer on the wire.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from modelog.application.timeline import Lineage, ModelDiff, Timeline, lineage, model_diff, stage_timeline
+from modelog.projections.describe import ModelDescription
+from modelog.registry.errors import NotFoundError
+from modelog.registry.vocabulary import EventType, run_stream
+
+if TYPE_CHECKING:
+    from modelog.application.api import RegistryAPI, VersionRef
+    from modelog.application.artifacts import ArtifactReport
+    from modelog.application.results import LogVerification
+    from modelog.projections.describe import ModelSummary, VersionDescription
+    from modelog.projections.history import HistoryEntry
+    from modelog.projections.rebuild import VerifyViewsReport
+    from modelog.projections.views import Page, RunView, StepView
+    from modelog.registry.anchors import Anchor
+    from modelog.registry.recorder import StoredEvent
+
+#: History entries per page of the model page, events per page of the audit page.
+HISTORY_PAGE, AUDIT_PAGE = 100, 50
+
+
+@dataclass(frozen=True)
+class Moment:
+    """The point a page shows: ``position`` None is live; ``head`` is the log's last position now."""
+
+    position: int | None
+    head: int
+    recorded_at: str | None
+
+    @property
+    def past(self) -> bool:
+        """True when the page shows the log as it was before its head."""
+        return self.position is not None and self.position < self.head
+
+    @property
+    def at(self) -> int:
+        """The position the page shows (the head when live)."""
+        return self.head if self.position is None else self.position
+
+    @property
+    def read(self) -> int | None:
+        """The ``at_position`` of every read this page makes (None when live)."""
+        return self.position if self.past else None
+
+
+def moment(api: RegistryAPI, as_of: datetime | None = None, at_position: int | None = None) -> Moment:
+    """The moment a request asks for: live, or the log position of ``as_of`` / ``at_position`` (refused when in
+    the future or past the end of the log)."""
+    head = api.log_head().position
+    position = api.resolve_point(as_of=as_of, at_position=at_position)
+    if position is None or position >= head:
+        position = None if position is None else head
+    shown = head if position is None else position
+    recorded = api.log_events(from_position=shown, limit=1) if shown > 0 else []
+    return Moment(position, head, recorded[0].recorded_at if recorded else None)
+
+
+@dataclass(frozen=True)
+class ModelsPage:
+    """The models page: a page of models with their production / staging versions and last change."""
+
+    moment: Moment
+    models: Page[ModelSummary]
+    name: str | None
+    tag: str | None
+    sort_by: str
+
+
+def models_page(api: RegistryAPI, at: Moment, *, name: str | None = None, tag: str | None = None,
+                sort_by: str = "name", page: int = 1, size: int = 50) -> ModelsPage:
+    """A page of models, filtered by name substring and tag."""
+    found = api.list_model_summaries(name=name, tag=tag, sort_by=sort_by, page=page, size=size, at_position=at.read)
+    return ModelsPage(at, found, name, tag, sort_by)
+
+
+@dataclass(frozen=True)
+class ModelPage:
+    """The model page: its description and versions, stage timeline, and one page of its (filtered) history."""
+
+    moment: Moment
+    description: ModelDescription
+    timeline: Timeline
+    history: tuple[HistoryEntry, ...]
+    history_total: int
+    history_page: int
+    actors: tuple[str, ...]
+    kinds: tuple[str, ...]
+    actor: str | None
+    kind: str | None
+
+
+def model_page(api: RegistryAPI, at: Moment, name: str, *, actor: str | None = None, kind: str | None = None,
+               page: int = 1) -> ModelPage:
+    """A model at ``at``; its history filtered by actor and event kind, newest first, a page at a time."""
+    found = api.get_model(name, at_position=at.read)
+    versions = api.list_versions(name, at_position=at.read)
+    history = [e for e in api.history(name, at_position=at.read) if e.model_id in (None, found.id)]
+    # describe_model's answer, from the one history read this page makes (a long history is the page's cost)
+    aliases = {alias: v.number for v in versions for alias in v.aliases}
+    description = ModelDescription(found, tuple(versions), dict(sorted(aliases.items())),
+                                   history[-1] if history else None)
+    chosen = [e for e in history if (actor is None or e.actor == actor) and (kind is None or e.event_type == kind)]
+    chosen.reverse()
+    start = (page - 1) * HISTORY_PAGE
+    return ModelPage(at, description, stage_timeline(history), tuple(chosen[start:start + HISTORY_PAGE]),
+                     len(chosen), page, tuple(sorted({e.actor for e in history if e.actor})),
+                     tuple(sorted({e.event_type for e in history})), actor, kind)
+
+
+@dataclass(frozen=True)
+class VersionPage:
+    """The version page: metadata, artifacts, runs, stage history and lineage."""
+
+    moment: Moment
+    description: VersionDescription
+    lineage: Lineage
+
+
+def version_page(api: RegistryAPI, at: Moment, model: str, version: VersionRef) -> VersionPage:
+    """A version at ``at`` with its lineage."""
+    found = api.describe_version(model, version, at_position=at.read)
+    return VersionPage(at, found, lineage(found.version, found.links, found.runs))
+
+
+@dataclass(frozen=True)
+class RunVersion:
+    """The model version a run ran in the context of, and whether it created it."""
+
+    model_name: str
+    number: int
+    created: bool
+
+
+@dataclass(frozen=True)
+class RunPage:
+    """The run page: the run, its steps with their outputs, the version it created or used."""
+
+    moment: Moment
+    run: RunView
+    steps: tuple[StepView, ...]
+    version: RunVersion | None
+
+
+def run_page(api: RegistryAPI, at: Moment, run_id: str) -> RunPage:
+    """A run at ``at`` (the id may be a unique prefix)."""
+    run = api.get_run(run_id, at_position=at.read)
+    steps = api.list_run_steps(run.run_id, at_position=at.read)
+    started = api.log_events(streams=[run_stream(run.run_id)], limit=1, at_position=at.read)
+    version = None
+    if started and started[0].event_type == EventType.PIPELINE_RUN_STARTED:
+        data = started[0].data
+        if data.get("model_name") and isinstance(data.get("version_number"), int):
+            version = RunVersion(str(data["model_name"]), int(data["version_number"]),
+                                 bool(data.get("created_version")))
+    return RunPage(at, run, tuple(steps), version)
+
+
+@dataclass(frozen=True)
+class DiffPage:
+    """What changed in a model between two moments."""
+
+    before: Moment
+    after: Moment
+    diff: ModelDiff
+
+
+def diff_page(api: RegistryAPI, before: Moment, after: Moment, model: str) -> DiffPage:
+    """The diff of ``model`` between ``before`` and ``after`` (swapped when given the other way round)."""
+    if before.at > after.at:
+        before, after = after, before
+    versions_after = api.list_versions(model, at_position=after.read)
+    try:
+        versions_before = api.list_versions(model, at_position=before.at) if before.at > 0 else []
+    except NotFoundError:  # the model did not exist yet: everything since is new
+        versions_before = []
+    history = api.history(model, at_position=after.read)
+    return DiffPage(before, after, model_diff(model, before.at, after.at, versions_before, versions_after, history))
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    """The audit page: one page of the log, its head (the anchor to keep)."""
+
+    moment: Moment
+    head: Anchor
+    events: tuple[StoredEvent, ...]
+    start: int
+    size: int
+
+
+def audit_page(api: RegistryAPI, at: Moment, *, start: int | None = None, size: int = AUDIT_PAGE) -> AuditPage:
+    """The log's events from ``start`` (default: the last page up to the moment shown)."""
+    head = api.log_head(at_position=at.read)
+    first = start if start is not None else max(1, head.position - size + 1)
+    events = api.log_events(from_position=first, limit=size, at_position=at.read) if head.position else []
+    return AuditPage(at, head, tuple(events), first, size)
+
+
+@dataclass(frozen=True)
+class Verification:
+    """A full check of the registry: the hash chain, the read models against a replay, every artifact file."""
+
+    head: Anchor
+    log: LogVerification
+    projections: VerifyViewsReport
+    artifacts: ArtifactReport
+
+    @property
+    def ok(self) -> bool:
+        """True when all three checks passed."""
+        return bool(self.log.ok and self.projections.ok and self.artifacts.ok)
+
+
+def verify_all(api: RegistryAPI) -> Verification:
+    """Verify the chain, the projections and the artifacts now."""
+    head = api.log_head()
+    return Verification(head, api.verify_log(), api.verify_projections(), api.verify_artifacts())
