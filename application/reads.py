@@ -28,7 +28,7 @@ from modelog.registry.artifact_store import ArtifactStore, StoredBlob, resolve_s
 from modelog.registry.checkpoints import Checkpoint, check_checkpoint, make_checkpoint
 from modelog.registry.errors import InvalidInputError
 from modelog.registry.recorder import format_time, utc_now
-from modelog.registry.signing import MAX_NAMED, PublicKey, SignatureReport, check_signatures
+from modelog.registry.signing import MAX_NAMED, PublicKey, SignatureProblem, SignatureReport, check_signatures
 from modelog.registry.store import StoredEvent
 from modelog.registry.transfer import export_log, import_log
 from modelog.registry.validation import MAX_POSITION
@@ -197,7 +197,8 @@ class ReadUseCases:
                                               for c in sorted(checkpoints, key=lambda c: c.position))), None)
             verified = replace(verified, checkpoints_checked=len(checkpoints), checkpoint_problem=contradicted)
         if public_keys:
-            verified = replace(verified, **_signature_fields(check_signatures(store.read_signed(), public_keys)))
+            signatures = check_signatures(store.read_signed(), public_keys)
+            verified = replace(verified, **_signature_fields(signatures, self._described(signatures.problems)))
         if not rules:
             return verified
         from modelog.registry.rules import first_breach  # pydantic: loaded only when the rules are checked
@@ -207,6 +208,19 @@ class ReadUseCases:
         if breach is None:
             return replace(verified, rules_checked=obeyed)
         return replace(verified, rules_checked=obeyed, rule_position=breach.position, rule_problem=breach.problem)
+
+    def _described(self, problems: Sequence[SignatureProblem]) -> tuple[str, ...]:
+        """Each ``position N: problem`` line with the event's type and recorded actor (who it claims to be)."""
+        described = []
+        for problem in problems:
+            p = problem.position
+            found = next(iter(self.reader.store.read_all(from_position=p, to_position=p, limit=1)), None)
+            if found is None:
+                described.append(str(problem))
+                continue
+            actor = found.meta.get("actor")
+            described.append(f"{problem} ({found.event_type} on {found.stream_id}, recorded actor {actor!r})")
+        return tuple(described)
 
     def _hash_at(self, position: int) -> str | None:
         found = next(iter(self.reader.store.read_all(from_position=position, to_position=position, limit=1)), None)
@@ -290,12 +304,12 @@ class ReadUseCases:
         return everyday.complete(self.reads, kind, prefix, model, limit)
 
 
-def _signature_fields(report: SignatureReport) -> dict[str, Any]:
-    """A signature check as ``LogVerification`` fields."""
+def _signature_fields(report: SignatureReport, problems: tuple[str, ...]) -> dict[str, Any]:
+    """A signature check as ``LogVerification`` fields (``problems``: its named positions, described)."""
     failed = None if report.ok else report.summary()
     if failed and report.failures > MAX_NAMED:
         failed += f" (the first {MAX_NAMED} are named)"
     return {"signatures_checked": report.checked, "signed_from": report.signed_from,
             "unsigned_before": report.before, "signature_failures": report.failures,
-            "signature_problems": report.problems, "signature_problem": failed,
+            "signature_problems": problems, "signature_problem": failed,
             "signature_summary": report.summary() if report.ok else None}

@@ -219,6 +219,16 @@ class SignedHash(NamedTuple):
     signature: str | None
 
 
+class SignatureProblem(NamedTuple):
+    """A position that is not validly signed, and how."""
+
+    position: int
+    problem: str
+
+    def __str__(self) -> str:
+        return f"position {self.position}: {self.problem}"
+
+
 @dataclass(frozen=True)
 class SignatureReport:
     """Every event since signing began checked against the auditor's keys: intact, or which positions are not."""
@@ -232,7 +242,7 @@ class SignatureReport:
     #: Events since signing began (or claiming one of the keys) that are unsigned, signed by another key or
     #: badly signed; the first ``MAX_NAMED`` are named in ``problems``.
     failures: int = 0
-    problems: tuple[str, ...] = field(default_factory=tuple)
+    problems: tuple[SignatureProblem, ...] = field(default_factory=tuple)
     key_ids: tuple[str, ...] = ()
 
     @property
@@ -262,7 +272,7 @@ def check_signatures(rows: Iterable[SignedHash], keys: Sequence[PublicKey]) -> S
     by_id = {key.key_id: key for key in keys}
     signed_from: int | None = None
     checked = before = failures = 0
-    problems: list[str] = []
+    problems: list[SignatureProblem] = []
     for row in rows:
         problem = _signature_problem(row, by_id)
         if signed_from is None:
@@ -278,7 +288,7 @@ def check_signatures(rows: Iterable[SignedHash], keys: Sequence[PublicKey]) -> S
                 continue
         failures += 1
         if len(problems) < MAX_NAMED:
-            problems.append(f"position {row.position}: {problem}")
+            problems.append(SignatureProblem(row.position, problem))
     return SignatureReport(checked, signed_from, before, failures, tuple(problems), tuple(sorted(by_id)))
 
 
