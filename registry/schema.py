@@ -7,7 +7,6 @@ from modelog.registry.errors import SchemaVersionError
 from sqlalchemy import (
     BigInteger,
     Column,
-    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -47,11 +46,13 @@ events = Table(
 )
 
 #: One Ed25519 signature per signed event (``registry.signing``), written in the event's own transaction.
-#: Outside the hashed contents, so an event hashes the same signed or not; append-only like ``events``.
+#: Outside the hashed contents, so an event hashes the same signed or not; append-only like ``events``. No foreign
+#: key to ``events``: it would make PostgreSQL refuse ``TRUNCATE events`` before its guard does (and a signature
+#: of a position the log does not hold is never read).
 event_signatures = Table(
     "event_signatures",
     metadata,
-    Column("position", PositionType, ForeignKey("events.position"), primary_key=True, autoincrement=False),
+    Column("position", PositionType, primary_key=True, autoincrement=False),
     Column("key_id", String(64), nullable=False),
     Column("signature", String(128), nullable=False),
 )

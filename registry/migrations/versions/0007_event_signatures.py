@@ -49,8 +49,7 @@ def upgrade() -> None:
     if not sa.inspect(conn).has_table("event_signatures"):
         op.create_table(
             "event_signatures",
-            sa.Column("position", _POSITION, sa.ForeignKey("events.position"), primary_key=True,
-                      autoincrement=False),
+            sa.Column("position", _POSITION, primary_key=True, autoincrement=False),
             sa.Column("key_id", sa.String(64), nullable=False),
             sa.Column("signature", sa.String(128), nullable=False),
         )
