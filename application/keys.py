@@ -1,7 +1,7 @@
-"""Signing keys on this machine (``modelog keys``): make one, show the public half of one.
+"""Signing keys and checkpoint files on this machine (``modelog keys``, ``log checkpoint --out``).
 
 Keys never enter the registry: the private key file stays with whoever appends (the server, or a
-local writer with ``MODELOG_SIGNING_KEY``); the public key goes to auditors.
+local writer with ``MODELOG_SIGNING_KEY``); the public key and the checkpoints go to auditors.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from modelog.registry.checkpoints import Checkpoint, parse_checkpoint
 from modelog.registry.database import registry_home
 from modelog.registry.errors import InvalidInputError
 from modelog.registry.signing import SIGNING_KEY_ENV, PublicKey, generate_key_file, public_key_of
@@ -60,3 +61,24 @@ def configured_public_key(path: Path | None = None) -> tuple[Path, PublicKey]:
             raise InvalidInputError(f"no key file given and {SIGNING_KEY_ENV} is not set")
         path = Path(named)
     return path, public_key_of(path)
+
+
+def save_checkpoint(checkpoint: Checkpoint, path: Path) -> None:
+    """Write ``checkpoint`` as one JSON line to ``path``, which must not exist yet."""
+    try:
+        with open(path, "x", encoding="utf-8") as handle:
+            handle.write(checkpoint.to_json() + "\n")
+    except FileExistsError:
+        raise InvalidInputError(f"{os.fspath(path)!r} already exists; a checkpoint file is never overwritten") from None
+    except OSError as error:
+        raise InvalidInputError(f"cannot write {os.fspath(path)!r}: {error.strerror or error}") from None
+
+
+def load_checkpoint(path: Path) -> Checkpoint:
+    """The checkpoint in the file ``path``; InvalidInputError (one line) if it cannot be read or is not one."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as error:
+        raise InvalidInputError(f"cannot read the checkpoint file {os.fspath(path)!r}: "
+                                f"{error.strerror or error}") from None
+    return parse_checkpoint(text, f"checkpoint file {os.fspath(path)!r}")

@@ -9,13 +9,13 @@ from typing import Any
 
 import click
 from modelog.application.bundle import export_to_path, import_from_path
+from modelog.application.keys import load_checkpoint, save_checkpoint
 from modelog.application.results import event_record
 from modelog.cli.common import output_option, point_in_time, read_options, registry_api
 from modelog.cli.output import echo, echo_json, echo_table, when
 from modelog.cli.strict import StrictCommand, StrictGroup
 from modelog.projections.history import describe
 from modelog.registry.anchors import Anchor, parse_anchor
-from modelog.registry.checkpoints import Checkpoint, parse_checkpoint
 from modelog.registry.errors import InvalidInputError
 from modelog.registry.signing import PublicKey, read_public_key
 
@@ -113,27 +113,15 @@ def checkpoint(out: Path | None) -> None:
     Example:
       modelog log checkpoint --out checkpoint-2026-12-03.json
     """
-    if out is not None and out.exists():
-        raise click.ClickException(f"{out} already exists; a checkpoint file is never overwritten")
+    if out is not None and (out.exists() or out.is_symlink()):
+        raise click.ClickException(f"{str(out)!r} already exists; a checkpoint file is never overwritten")
     with registry_api() as api:
         made = api.log_checkpoint()
     if out is None:
         echo_json(made.as_dict())
         return
-    try:
-        with open(out, "x", encoding="utf-8") as handle:
-            handle.write(made.to_json() + "\n")
-    except OSError as error:
-        raise click.ClickException(f"cannot write {out}: {error.strerror or error}") from None
+    save_checkpoint(made, out)
     echo(f"Checkpoint of position {made.position} (key {made.key_id}) written to {out}.")
-
-
-def _read_checkpoint(path: Path) -> Checkpoint:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as error:
-        raise InvalidInputError(f"cannot read the checkpoint file {str(path)!r}: {error.strerror or error}") from None
-    return parse_checkpoint(text, f"checkpoint file {str(path)!r}")
 
 
 @log.command("verify")
@@ -176,7 +164,7 @@ def verify(anchors: tuple[Anchor, ...], key_files: tuple[Path, ...], checkpoint_
       modelog log verify --anchor 42:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
     """
     public_keys: list[PublicKey] = [read_public_key(path) for path in key_files]
-    checkpoints = [_read_checkpoint(path) for path in checkpoint_files]
+    checkpoints = [load_checkpoint(path) for path in checkpoint_files]
     with registry_api() as api:
         report = api.verify_log(anchors, rules=rules, public_keys=public_keys, checkpoints=checkpoints)
     if output == "json":

@@ -62,7 +62,8 @@ def test_keys_generate_writes_a_private_file_and_its_public_key_once(tmp_path: P
     broken = tmp_path / "broken.pem"
     broken.write_text("garbage")
     refused = run("keys", "public", str(broken))
-    assert refused.exit_code == 1 and refused.stderr.count("\n") == 1 and "no unencrypted PEM private key" in refused.stderr
+    assert (refused.exit_code, refused.stderr.count("\n")) == (1, 1)
+    assert "no unencrypted PEM private key" in refused.stderr
 
 
 def test_every_event_since_signing_began_is_signed(signed: Any, key: Path) -> None:
@@ -167,7 +168,8 @@ def test_a_tampered_foreign_or_unsigned_checkpoint_is_one_line(signed: Any, key:
     garbage = tmp_path / "garbage.json"
     garbage.write_text("{}")
     malformed = run("log", "verify", "--checkpoint", str(garbage))
-    assert (malformed.exit_code, malformed.stderr.count("\n")) == (1, 1) and "not a modelog checkpoint" in malformed.stderr
+    assert (malformed.exit_code, malformed.stderr.count("\n")) == (1, 1)
+    assert "not a modelog checkpoint" in malformed.stderr
     monkeypatch.delenv("MODELOG_SIGNING_KEY")
     unsigned = run("log", "checkpoint")
     assert (unsigned.exit_code, unsigned.stderr) == (

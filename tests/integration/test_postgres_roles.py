@@ -162,7 +162,7 @@ def test_the_documented_roles_keep_the_log_and_signatures_name_a_forged_append(
     lines = done.stderr.splitlines()
     assert len(lines) == 2 and lines[0].startswith(f"position {forged}: unsigned (ModelVersionStageChanged on model-")
     assert lines[0].endswith("recorded actor 'alice')")
-    assert lines[1].startswith(f"Error: 1 event(s) since signing began (position ") and "not validly signed" in lines[1]
+    assert lines[1].startswith("Error: 1 event(s) since signing began (position ") and "not validly signed" in lines[1]
 
 
 def _public_pem(key: Path) -> str:

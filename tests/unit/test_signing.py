@@ -74,9 +74,9 @@ def test_a_broken_key_file_is_one_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.pem"
     path.write_text("not a key")
     with pytest.raises(InvalidInputError, match="holds no unencrypted PEM private key"):
-        KeyFileSigner(path).key_id
+        KeyFileSigner(path).sign(b"x")
     with pytest.raises(InvalidInputError, match="cannot read the signing key file"):
-        KeyFileSigner(tmp_path / "missing.pem").key_id
+        KeyFileSigner(tmp_path / "missing.pem").sign(b"x")
 
 
 def test_signatures_cover_position_and_hash(signer: KeyFileSigner) -> None:
