@@ -55,9 +55,12 @@ _SQLITE_TRIGGERS = {
                                    "BEGIN SELECT RAISE(ABORT, 'event signatures are append-only'); END"),
     "event_signatures_no_update": ("CREATE TRIGGER event_signatures_no_update BEFORE UPDATE ON event_signatures "
                                    "BEGIN SELECT RAISE(ABORT, 'event signatures are append-only'); END"),
+    "event_signatures_known": ("CREATE TRIGGER event_signatures_known BEFORE INSERT ON event_signatures BEGIN "
+                               "SELECT RAISE(ABORT, 'a signature must name an event of the log') WHERE NOT EXISTS "
+                               "(SELECT 1 FROM events WHERE position = NEW.position); END"),
 }
 #: The guards on ``event_signatures`` (installed and checked only where that table exists: a pre-0007 log has none).
-SIGNATURE_GUARDS = frozenset({"event_signatures_no_delete", "event_signatures_no_update",
+SIGNATURE_GUARDS = frozenset({"event_signatures_no_delete", "event_signatures_no_update", "event_signatures_known",
                               "event_signatures_no_change", "event_signatures_no_truncate"})
 SIGNATURES_TABLE = "event_signatures"
 
@@ -80,8 +83,15 @@ _CHAIN_BODY = (
     "RETURN NEW; END "
 )
 _SIGNATURES_APPEND_ONLY_BODY = " BEGIN RAISE EXCEPTION 'event signatures are append-only (% refused)', TG_OP; END "
+# A signature may only name an event already in the log: nobody can occupy a future position's signature first.
+_SIGNATURES_KNOWN_BODY = (
+    " BEGIN IF NOT EXISTS (SELECT 1 FROM events e WHERE e.position = NEW.position) THEN "
+    "RAISE EXCEPTION 'a signature must name an event of the log (position % is not one)', NEW.position "
+    "USING ERRCODE = 'check_violation'; END IF; RETURN NEW; END "
+)
 _PG_FUNCTIONS = {"modelog_events_append_only": _APPEND_ONLY_BODY, "modelog_events_chain": _CHAIN_BODY,
-                 "modelog_signatures_append_only": _SIGNATURES_APPEND_ONLY_BODY}
+                 "modelog_signatures_append_only": _SIGNATURES_APPEND_ONLY_BODY,
+                 "modelog_signatures_known": _SIGNATURES_KNOWN_BODY}
 # name: (pg_trigger.tgtype bits: 1 row, 2 before, 4 insert, 8 delete, 16 update, 32 truncate), function, when
 _PG_TRIGGERS = {
     "events_chain": (7, "modelog_events_chain", "BEFORE INSERT", "ROW"),
@@ -89,6 +99,7 @@ _PG_TRIGGERS = {
     "events_no_truncate": (34, "modelog_events_append_only", "BEFORE TRUNCATE", "STATEMENT"),
     "event_signatures_no_change": (27, "modelog_signatures_append_only", "BEFORE UPDATE OR DELETE", "ROW"),
     "event_signatures_no_truncate": (34, "modelog_signatures_append_only", "BEFORE TRUNCATE", "STATEMENT"),
+    "event_signatures_known": (7, "modelog_signatures_known", "BEFORE INSERT", "ROW"),
 }
 #: What each guard stops, for the one line that reports it missing.
 PURPOSE = {
@@ -98,6 +109,7 @@ PURPOSE = {
     "event_signatures_no_delete": "deleting event signatures", "event_signatures_no_update": "editing event signatures",
     "event_signatures_no_change": "editing and deleting event signatures",
     "event_signatures_no_truncate": "emptying the event signatures",
+    "event_signatures_known": "signatures of positions the log does not hold",
 }
 
 _SQLITE_FINGERPRINT = ("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "

@@ -749,3 +749,14 @@ def test_database_refuses_changes_to_signatures(sql_store: EventStore, signer: A
     with pytest.raises(StorageError, match="append-only"), transaction(sql_store.engine, write=True) as conn:
         conn.exec_driver_sql(statement)
     assert list(sql_store.read_signed()) == before
+
+
+def test_database_refuses_a_signature_of_a_position_the_log_does_not_hold(sql_store: EventStore, signer: Any) -> None:
+    """Else anyone with INSERT could take a future position's signature first and block the signer's append."""
+    sql_store.signer = signer
+    fill(sql_store, 1)
+    with pytest.raises(StorageError, match="a signature must name an event of the log"), \
+            transaction(sql_store.engine, write=True) as conn:
+        conn.exec_driver_sql("INSERT INTO event_signatures VALUES (2, 'k', 'x')")
+    fill(sql_store, 1)
+    assert [r.key_id for r in sql_store.read_signed()] == [signer.key_id, signer.key_id]

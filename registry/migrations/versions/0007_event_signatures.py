@@ -7,7 +7,8 @@ Create Date: 2026-12-03
 Whoever appends with a signing key (``MODELOG_SIGNING_KEY``) stores one Ed25519 signature per
 event here, in the event's transaction (``registry.signing``). A log written before this revision
 has no signatures: ``modelog log verify --public-key`` counts its events as appended before signing
-began. The trigger texts are frozen here; the live ones are ``registry.guards``.
+began. Its guards: no UPDATE, DELETE or TRUNCATE, and a signature may only name a position the log
+holds. The trigger texts are frozen here; the live ones are ``registry.guards``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ SQLITE = (
     "DROP TRIGGER IF EXISTS event_signatures_no_update",
     "CREATE TRIGGER event_signatures_no_update BEFORE UPDATE ON event_signatures "
     "BEGIN SELECT RAISE(ABORT, 'event signatures are append-only'); END",
+    "DROP TRIGGER IF EXISTS event_signatures_known",
+    "CREATE TRIGGER event_signatures_known BEFORE INSERT ON event_signatures BEGIN "
+    "SELECT RAISE(ABORT, 'a signature must name an event of the log') WHERE NOT EXISTS "
+    "(SELECT 1 FROM events WHERE position = NEW.position); END",
 )
 POSTGRES = (
     "CREATE OR REPLACE FUNCTION modelog_signatures_append_only() RETURNS trigger LANGUAGE plpgsql "
@@ -40,6 +45,13 @@ POSTGRES = (
     "DROP TRIGGER IF EXISTS event_signatures_no_truncate ON event_signatures",
     "CREATE TRIGGER event_signatures_no_truncate BEFORE TRUNCATE ON event_signatures "
     "FOR EACH STATEMENT EXECUTE FUNCTION modelog_signatures_append_only()",
+    "CREATE OR REPLACE FUNCTION modelog_signatures_known() RETURNS trigger LANGUAGE plpgsql AS $$ "
+    "BEGIN IF NOT EXISTS (SELECT 1 FROM events e WHERE e.position = NEW.position) THEN "
+    "RAISE EXCEPTION 'a signature must name an event of the log (position %% is not one)', NEW.position "
+    "USING ERRCODE = 'check_violation'; END IF; RETURN NEW; END $$",
+    "DROP TRIGGER IF EXISTS event_signatures_known ON event_signatures",
+    "CREATE TRIGGER event_signatures_known BEFORE INSERT ON event_signatures "
+    "FOR EACH ROW EXECUTE FUNCTION modelog_signatures_known()",
 )
 
 
