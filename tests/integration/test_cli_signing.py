@@ -206,3 +206,16 @@ def test_a_server_whose_key_cannot_be_read_does_not_start(db_url: str, tmp_path:
     done = subprocess.run([str(MODELOG), "server", "--port", "1"], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 1 and done.stderr.startswith("Error: cannot read the signing key file") and (
         done.stderr.count("\n") == 1), done.stderr
+
+
+def test_the_sdk_verifies_signatures_and_checkpoints(signed: Any, key: Path, home: Path) -> None:
+    from modelog import Client
+    from modelog.registry.signing import read_public_key
+
+    public = read_public_key(_pub(key))
+    with Client(home=home) as client:
+        checkpoint = client.log_checkpoint()
+        report = client.verify_log(public_keys=[public], checkpoints=[checkpoint])
+        assert report.ok and (report.signed_from, report.checkpoints_checked) == (3, 1)
+        client.update_model("demo", description="signed by the SDK too")
+        assert client.verify_log(public_keys=[public]).signatures_checked == 4
