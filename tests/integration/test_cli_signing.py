@@ -209,8 +209,9 @@ def test_a_server_whose_key_cannot_be_read_does_not_start(db_url: str, tmp_path:
 
 
 def test_the_sdk_verifies_signatures_and_checkpoints(signed: Any, key: Path, home: Path) -> None:
-    from modelog import Client
     from modelog.registry.signing import read_public_key
+
+    from modelog import Client
 
     public = read_public_key(_pub(key))
     with Client(home=home) as client:
