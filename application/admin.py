@@ -26,7 +26,7 @@ from sqlalchemy import inspect, make_url, text
 from sqlalchemy.engine import Connection
 
 #: Tables that belong to modelog besides the read-model tables (``view_*``) and their history twins (``hist_*``).
-LOG_TABLES = ("events", "modelog_schema", "alembic_version")
+LOG_TABLES = ("event_signatures", "events", "modelog_schema", "alembic_version")
 #: Name prefixes of modelog's read-model tables: the views and their history twins.
 READ_MODEL_PREFIXES = ("view_", "hist_")
 SQLITE_SUFFIXES = ("", "-wal", "-shm", "-journal")

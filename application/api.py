@@ -46,7 +46,9 @@ if TYPE_CHECKING:
     from modelog.projections.views import ArtifactView, LinkView, ModelView, Page, RunView, StepView, VersionView
     from modelog.registry.anchors import Anchor
     from modelog.registry.artifact_store import StoredBlob
+    from modelog.registry.checkpoints import Checkpoint
     from modelog.registry.commands import ModelContext, OutputSpec
+    from modelog.registry.signing import PublicKey
     from modelog.registry.store import StoredEvent
 
 #: A version selector: a number, a name, a stage, ``latest`` (None) or ``@alias``.
@@ -196,9 +198,15 @@ class RegistryAPI(Protocol):
     def log_head(self, *, as_of: datetime | None = None, at_position: int | None = None) -> Anchor:
         """The last position and its hash: an audit anchor."""
 
-    def verify_log(self, anchors: Iterable[Anchor] = (), *, rules: bool = False) -> LogVerification:
-        """Walk the hash chain (and check the anchors; with ``rules``, replay the log through the domain's rules);
+    def verify_log(self, anchors: Iterable[Anchor] = (), *, rules: bool = False, public_keys: Sequence[PublicKey] = (),
+                   checkpoints: Sequence[Checkpoint] = ()) -> LogVerification:
+        """Walk the hash chain (and check the anchors and signed checkpoints; with ``public_keys``, that every event
+        since signing began is signed by one of them; with ``rules``, replay the log through the domain's rules);
         never raises for a broken log, reports it."""
+
+    def log_checkpoint(self) -> Checkpoint:
+        """A signed statement of the log's last position and hash (and first event's hash, and the time), made
+        with the registry's signing key, for an auditor to keep elsewhere."""
 
     def export_log(self, out: IO[str], progress: Progress | None = None) -> int:
         """Write the whole log as JSON Lines (then an end record); the number of events."""

@@ -20,6 +20,7 @@ from modelog.registry.database import create_engine_for, registry_home, resolve_
 from modelog.registry.errors import StorageError
 from modelog.registry.read_only import create_read_only_engine, read_only_reason, sqlite_file
 from modelog.registry.schema import check_schema_version, create_log_schema, lock_schema_setup, read_schema_version
+from modelog.registry.signing import signer_from_environment
 from modelog.registry.store import EventStore
 from sqlalchemy.engine import Engine
 
@@ -111,7 +112,8 @@ def _open_writable(resolved: str, home: str | os.PathLike[str] | None, synchrono
     engine = create_engine_for(resolved, synchronous=synchronous)
     try:
         ensure_schema(engine)
-        store = EventStore(engine, [ViewProjector()])
+        # The signing key is named here and read on the first append (or checkpoint): reads never load it.
+        store = EventStore(engine, [ViewProjector()], signer=signer_from_environment())
         held = catch_up(engine, store) == VIEWS_AHEAD  # evidence of a removal: kept, and reads replay the log
     except BaseException:
         engine.dispose()

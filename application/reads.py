@@ -25,7 +25,10 @@ from modelog.projections.views import ArtifactView, LinkView, ModelView, Page, R
 from modelog.registry._sql.bulk import cyclic_gc_paused
 from modelog.registry.anchors import Anchor, check_anchors, head_anchor
 from modelog.registry.artifact_store import ArtifactStore, StoredBlob, resolve_store_root
+from modelog.registry.checkpoints import Checkpoint, check_checkpoint, make_checkpoint
 from modelog.registry.errors import InvalidInputError
+from modelog.registry.recorder import format_time, utc_now
+from modelog.registry.signing import MAX_NAMED, PublicKey, SignatureProblem, SignatureReport, check_signatures
 from modelog.registry.store import StoredEvent
 from modelog.registry.transfer import export_log, import_log
 from modelog.registry.validation import MAX_POSITION
@@ -174,9 +177,11 @@ class ReadUseCases:
         """The last position (or the one asked for) and its hash."""
         return head_anchor(self.reader.store, self.reads.resolve_point(as_of, at_position, whole_commands=False))
 
-    def verify_log(self, anchors: Iterable[Anchor] = (), *, rules: bool = False) -> LogVerification:
-        """Walk the hash chain, look for the guards and traces of removed events; check the anchors, and with
-        ``rules`` the domain's rules. Reads only."""
+    def verify_log(self, anchors: Iterable[Anchor] = (), *, rules: bool = False, public_keys: Sequence[PublicKey] = (),
+                   checkpoints: Sequence[Checkpoint] = ()) -> LogVerification:
+        """Walk the hash chain, look for the guards and traces of removed events; check the anchors, the signed
+        checkpoints, with ``public_keys`` every event's signature since signing began, and with ``rules`` the
+        domain's rules. Reads only."""
         store = self.reader.store
         report = store.verify()
         tampering = tuple(tamper_evidence(self.reader.engine, store))
@@ -186,6 +191,14 @@ class ReadUseCases:
         problem = check_anchors(store, wanted) if wanted else None
         verified = LogVerification(report.checked, anchors_checked=len(wanted), anchor_problem=problem,
                                    tampering=tampering)
+        if checkpoints:
+            head = store.head()
+            contradicted = next(filter(None, (check_checkpoint(c, public_keys, head, self._hash_at)
+                                              for c in sorted(checkpoints, key=lambda c: c.position))), None)
+            verified = replace(verified, checkpoints_checked=len(checkpoints), checkpoint_problem=contradicted)
+        if public_keys:
+            signatures = check_signatures(store.read_signed(), public_keys)
+            verified = replace(verified, **_signature_fields(signatures, self._described(signatures.problems)))
         if not rules:
             return verified
         from modelog.registry.rules import first_breach  # pydantic: loaded only when the rules are checked
@@ -195,6 +208,35 @@ class ReadUseCases:
         if breach is None:
             return replace(verified, rules_checked=obeyed)
         return replace(verified, rules_checked=obeyed, rule_position=breach.position, rule_problem=breach.problem)
+
+    def _described(self, problems: Sequence[SignatureProblem]) -> tuple[str, ...]:
+        """Each ``position N: problem`` line with the event's type and recorded actor (who it claims to be)."""
+        described = []
+        for problem in problems:
+            p = problem.position
+            found = next(iter(self.reader.store.read_all(from_position=p, to_position=p, limit=1)), None)
+            if found is None:
+                described.append(str(problem))
+                continue
+            actor = found.meta.get("actor")
+            described.append(f"{problem} ({found.event_type} on {found.stream_id}, recorded actor {actor!r})")
+        return tuple(described)
+
+    def _hash_at(self, position: int) -> str | None:
+        found = next(iter(self.reader.store.read_all(from_position=position, to_position=position, limit=1)), None)
+        return None if found is None else found.hash
+
+    def log_checkpoint(self) -> Checkpoint:
+        """A checkpoint of the log's last position, signed with this registry's signing key (MODELOG_SIGNING_KEY)."""
+        signer = self.reader.store.signer
+        if signer is None:
+            raise InvalidInputError("no signing key is configured: set MODELOG_SIGNING_KEY to the private key file "
+                                    "('modelog keys generate') to sign a checkpoint")
+        head = self.reader.store.log_head()
+        first = self._hash_at(1)
+        if head.position == 0 or first is None:
+            raise InvalidInputError("the log is empty: there is nothing to checkpoint yet")
+        return make_checkpoint(head.position, head.hash, first, format_time(utc_now()), signer)
 
     def export_log(self, out: IO[str], progress: Progress | None = None) -> int:
         """Write the whole log as JSON Lines; the number of events."""
@@ -260,3 +302,14 @@ class ReadUseCases:
     def complete(self, kind: str, prefix: str = "", *, model: str | None = None, limit: int = 50) -> list[str]:
         """Completion candidates: model names, version selectors of ``model``, or run ids, starting with prefix."""
         return everyday.complete(self.reads, kind, prefix, model, limit)
+
+
+def _signature_fields(report: SignatureReport, problems: tuple[str, ...]) -> dict[str, Any]:
+    """A signature check as ``LogVerification`` fields (``problems``: its named positions, described)."""
+    failed = None if report.ok else report.summary()
+    if failed and report.failures > MAX_NAMED:
+        failed += f" (the first {MAX_NAMED} are named)"
+    return {"signatures_checked": report.checked, "signed_from": report.signed_from,
+            "unsigned_before": report.before, "signature_failures": report.failures,
+            "signature_problems": problems, "signature_problem": failed,
+            "signature_summary": report.summary() if report.ok else None}

@@ -57,9 +57,11 @@ from modelog.projections.rebuild import RebuildReport, VerifyViewsReport
 from modelog.projections.views import ArtifactView, LinkView, ModelView, Page, RunView, StepView, VersionView
 from modelog.registry.anchors import Anchor
 from modelog.registry.artifact_store import StoredBlob
+from modelog.registry.checkpoints import Checkpoint, parse_checkpoint
 from modelog.registry.errors import ArtifactIntegrityError, RegistryError, RemoteError
 from modelog.registry.log_lines import END_KEY
 from modelog.registry.metadata_values import clean_metadata
+from modelog.registry.signing import PublicKey
 from modelog.registry.store import StoredEvent
 
 if TYPE_CHECKING:
@@ -439,13 +441,21 @@ class RemoteRegistry:
         """The last position and its hash."""
         return self._decoded(lambda d: decode(Anchor, d), self._get("/log/head", _point(as_of, at_position)))
 
-    def verify_log(self, anchors: Iterable[Anchor] = (), *, rules: bool = False) -> LogVerification:
-        """Walk the hash chain on the server (and check the anchors, and with ``rules`` the domain's rules)."""
-        query: dict[str, Any] = {"anchor": [str(a) for a in anchors]}
+    def verify_log(self, anchors: Iterable[Anchor] = (), *, rules: bool = False, public_keys: Sequence[PublicKey] = (),
+                   checkpoints: Sequence[Checkpoint] = ()) -> LogVerification:
+        """Walk the hash chain on the server (and check the anchors, the signed checkpoints, the signatures against
+        ``public_keys``, and with ``rules`` the domain's rules)."""
+        query: dict[str, Any] = {"anchor": [str(a) for a in anchors], "public_key": [k.hex for k in public_keys],
+                                 "checkpoint": [c.to_json() for c in checkpoints]}
         if rules:
             query["rules"] = "true"
         found = self._get("/log/verify", query)
         return self._decoded(lambda d: decode(LogVerification, d), found)
+
+    def log_checkpoint(self) -> Checkpoint:
+        """A checkpoint of the log's last position, signed by the server's signing key."""
+        return self._decoded(lambda d: parse_checkpoint(json.dumps(d), "the server's checkpoint"),
+                             self._get("/log/checkpoint", {}))
 
     def export_log(self, out: IO[str], progress: Progress | None = None) -> int:
         """Stream the whole log from the server into ``out`` as JSON Lines; the number of events."""

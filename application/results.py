@@ -61,6 +61,18 @@ class LogVerification:
     rules_checked: int | None = None
     rule_position: int | None = None
     rule_problem: str | None = None
+    #: With public keys: events checked since signing began (its first validly signed position), the events
+    #: before it, one line per unsigned or badly signed position (the first 1000), and why the check failed.
+    signatures_checked: int | None = None
+    signed_from: int | None = None
+    unsigned_before: int = 0
+    signature_failures: int = 0
+    signature_problems: tuple[str, ...] = ()
+    signature_problem: str | None = None
+    signature_summary: str | None = None
+    #: With signed checkpoints: how many were checked, and the first one the log contradicts.
+    checkpoints_checked: int = 0
+    checkpoint_problem: str | None = None
 
     @property
     def chain_ok(self) -> bool:
@@ -70,7 +82,8 @@ class LogVerification:
     @property
     def ok(self) -> bool:
         """True when the chain is intact, no sign of tampering was found, every anchor matches and no rule is broken."""
-        return self.chain_ok and self.anchor_problem is None and not self.tampering and self.rule_problem is None
+        return (self.chain_ok and self.anchor_problem is None and not self.tampering and self.rule_problem is None
+                and self.signature_problem is None and self.checkpoint_problem is None)
 
     def describe(self) -> str:
         """One line for people: what was verified, or the first thing that failed."""
@@ -81,12 +94,18 @@ class LogVerification:
             return f"tampering suspected: {'; '.join(self.tampering)}"
         if self.anchor_problem:
             return self.anchor_problem
+        if self.checkpoint_problem:
+            return self.checkpoint_problem
+        if self.signature_problem:
+            return self.signature_problem
         if self.rule_problem:
             return (f"event at position {self.rule_position} breaks the domain's rules: {self.rule_problem} "
                     "(a command could never have appended it: forged or imported unchecked)")
         matched = f", {self.anchors_checked} anchor(s) match" if self.anchors_checked else ""
         rules = f", {self.rules_checked} events obey the domain's rules" if self.rules_checked is not None else ""
-        return f"Log intact: {self.checked} events, hash chain verified{matched}{rules}."
+        checkpoints = f", {self.checkpoints_checked} signed checkpoint(s) match" if self.checkpoints_checked else ""
+        signed = f", {self.signature_summary}" if self.signature_summary else ""
+        return f"Log intact: {self.checked} events, hash chain verified{matched}{checkpoints}{signed}{rules}."
 
 
 def event_record(event: StoredEvent) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 from modelog.application.bundle import export_to_path, import_from_path
+from modelog.application.keys import load_checkpoint, save_checkpoint
 from modelog.application.results import event_record
 from modelog.cli.common import output_option, point_in_time, read_options, registry_api
 from modelog.cli.output import echo, echo_json, echo_table, when
@@ -16,6 +17,7 @@ from modelog.cli.strict import StrictCommand, StrictGroup
 from modelog.projections.history import describe
 from modelog.registry.anchors import Anchor, parse_anchor
 from modelog.registry.errors import InvalidInputError
+from modelog.registry.signing import PublicKey, read_public_key
 
 LOG_COLUMNS = ("POSITION", "TIME", "STREAM", "EVENT", "ACTOR", "SUMMARY")
 
@@ -95,36 +97,82 @@ def head(as_of: datetime | None, at_position: int | None, output: str) -> None:
     echo(f"Anchor: {anchor}")
 
 
+@log.command("checkpoint")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Write the checkpoint to FILE (never over an existing file) instead of printing it.")
+def checkpoint(out: Path | None) -> None:
+    """Print a signed checkpoint of the log: its last position and hash, the time and the key id, as JSON.
+
+    Signed with MODELOG_SIGNING_KEY (through a server: with the server's key). Store it where the
+    registry's operators cannot write; later 'modelog log verify --checkpoint FILE' fails if the log
+    was truncated below that position or rewritten (hashes recomputed) since, and refuses a
+    checkpoint of another registry. JSON: {"format", "position", "hash", "first_hash", "time",
+    "key_id", "public_key", "signature"}.
+
+    \b
+    Example:
+      modelog log checkpoint --out checkpoint-2026-12-03.json
+    """
+    if out is not None and (out.exists() or out.is_symlink()):
+        raise click.ClickException(f"{str(out)!r} already exists; a checkpoint file is never overwritten")
+    with registry_api() as api:
+        made = api.log_checkpoint()
+    if out is None:
+        echo_json(made.as_dict())
+        return
+    save_checkpoint(made, out)
+    echo(f"Checkpoint of position {made.position} (key {made.key_id}) written to {out}.")
+
+
 @log.command("verify")
 @click.option("--anchor", "anchors", multiple=True, type=AnchorType(), metavar="POSITION:HASH",
               help="Also require the log to hold HASH at POSITION, as 'modelog log head' printed it (repeatable).")
+@click.option("--public-key", "key_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              metavar="FILE", help="Also prove that every event since signing began is signed by this key "
+                                   "(a public key file from 'modelog keys generate'; repeatable: any of them).")
+@click.option("--checkpoint", "checkpoint_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              metavar="FILE", help="Also check a signed checkpoint from 'modelog log checkpoint' (repeatable).")
 @click.option("--rules", is_flag=True,
               help="Also replay the log through the domain's rules and report the first event a command could never "
                    "have appended (a forged or unchecked import); about as long again as the chain check.")
 @output_option
-def verify(anchors: tuple[Anchor, ...], rules: bool, output: str) -> None:
+def verify(anchors: tuple[Anchor, ...], key_files: tuple[Path, ...], checkpoint_files: tuple[Path, ...], rules: bool,
+           output: str) -> None:
     """Verify the hash chain of the whole log; exit 1 naming the first bad position if it is broken.
 
     A missing position (a deleted event), an edited event or a broken link all fail the check.
     With --anchor, a log truncated or rewritten (hashes recomputed) since the anchor was taken fails too.
+    With --public-key, every event from the first one validly signed by the key on must be signed
+    by it: each unsigned, foreign-signed or badly signed position is named on a line of its own
+    (an event appended by someone without the key, e.g. straight into the database).
+    With --checkpoint, the checkpoint's signature is checked (against --public-key when given,
+    else the key it names), and a log truncated or rewritten since it was made fails.
     With --rules, an event the domain would have refused (a stream version gap, two production
     holders, a version number that is not a number...) fails too, naming its position.
 
     JSON (printed whether or not the check passes): {"checked", "first_bad_position", "problem",
     "anchors_checked", "anchor_problem", "tampering", "rules_checked",
-    "rule_position", "rule_problem", "ok", "summary"}.
+    "rule_position", "rule_problem", "signatures_checked", "signed_from", "unsigned_before",
+    "signature_failures", "signature_problems", "signature_problem", "signature_summary",
+    "checkpoints_checked", "checkpoint_problem", "ok", "summary"}.
 
     \b
     Example:
       modelog log verify
       modelog log verify --rules
+      modelog log verify --public-key signing-key.pem.pub --checkpoint checkpoint.json
       modelog log verify --anchor 42:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
     """
+    public_keys: list[PublicKey] = [read_public_key(path) for path in key_files]
+    checkpoints = [load_checkpoint(path) for path in checkpoint_files]
     with registry_api() as api:
-        report = api.verify_log(anchors, rules=rules)
+        report = api.verify_log(anchors, rules=rules, public_keys=public_keys, checkpoints=checkpoints)
     if output == "json":
         echo_json({**asdict(report), "ok": report.ok, "summary": report.describe()})
     if not report.ok:
+        if output != "json":
+            for line in report.signature_problems:
+                echo(line, err=True)
         raise click.ClickException(report.describe())
     if output != "json":
         echo(report.describe())

@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "import-mlflow": ("modelog.cli.mlflow_cmd:import_mlflow_cmd",
                       "Copy an MLflow model registry (models, versions, tags, aliases, stages) into the log."),
     "integration": ("modelog.cli.admin:integration", "List and install optional integrations (pip extras of modelog)."),
+    "keys": ("modelog.cli.keys_cmd:keys", "Make and show Ed25519 keys that sign the log (MODELOG_SIGNING_KEY)."),
     "log": ("modelog.cli.eventlog:log", "Show and verify the append-only, hash-chained event log."),
     "model": ("modelog.cli.models:model", "Register, list, update and delete models, and see their history."),
     "projections": ("modelog.cli.projections_cmd:projections",

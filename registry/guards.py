@@ -8,6 +8,10 @@ Three guards, as triggers on ``events`` on both backends:
 * clock: its ``recorded_at`` is not earlier than the head's and at most ``MAX_CLOCK_LEAD`` after the
   database's clock (the server's on PostgreSQL, the inserting process's on SQLite).
 
+``event_signatures`` (``registry.signing``) is append-only the same way: UPDATE, DELETE (and TRUNCATE on
+PostgreSQL) are refused, and the same fingerprint covers its triggers. (An attacker who removes a signature
+gains nothing: the event is then named as unsigned by ``modelog log verify --public-key``.)
+
 Someone with the database's owner rights can drop, disable (``ALTER TABLE … DISABLE TRIGGER``) or
 replace them. Every append therefore first reads their fingerprint (name, enabled state, kind and
 body, one catalogue query that on PostgreSQL also reads the server's clock) and refuses to write on a
@@ -47,7 +51,18 @@ _SQLITE_TRIGGERS = {
                          "BEGIN SELECT RAISE(ABORT, 'events are append-only'); END"),
     "events_no_update": ("CREATE TRIGGER events_no_update BEFORE UPDATE ON events "
                          "BEGIN SELECT RAISE(ABORT, 'events are append-only'); END"),
+    "event_signatures_no_delete": ("CREATE TRIGGER event_signatures_no_delete BEFORE DELETE ON event_signatures "
+                                   "BEGIN SELECT RAISE(ABORT, 'event signatures are append-only'); END"),
+    "event_signatures_no_update": ("CREATE TRIGGER event_signatures_no_update BEFORE UPDATE ON event_signatures "
+                                   "BEGIN SELECT RAISE(ABORT, 'event signatures are append-only'); END"),
+    "event_signatures_known": ("CREATE TRIGGER event_signatures_known BEFORE INSERT ON event_signatures BEGIN "
+                               "SELECT RAISE(ABORT, 'a signature must name an event of the log') WHERE NOT EXISTS "
+                               "(SELECT 1 FROM events WHERE position = NEW.position); END"),
 }
+#: The guards on ``event_signatures`` (installed and checked only where that table exists: a pre-0007 log has none).
+SIGNATURE_GUARDS = frozenset({"event_signatures_no_delete", "event_signatures_no_update", "event_signatures_known",
+                              "event_signatures_no_change", "event_signatures_no_truncate"})
+SIGNATURES_TABLE = "event_signatures"
 
 _APPEND_ONLY_BODY = " BEGIN RAISE EXCEPTION 'events are append-only (% refused)', TG_OP; END "
 _CHAIN_BODY = (
@@ -67,27 +82,43 @@ _CHAIN_BODY = (
     "END IF; "
     "RETURN NEW; END "
 )
-_PG_FUNCTIONS = {"modelog_events_append_only": _APPEND_ONLY_BODY, "modelog_events_chain": _CHAIN_BODY}
+_SIGNATURES_APPEND_ONLY_BODY = " BEGIN RAISE EXCEPTION 'event signatures are append-only (% refused)', TG_OP; END "
+# A signature may only name an event already in the log: nobody can occupy a future position's signature first.
+_SIGNATURES_KNOWN_BODY = (
+    " BEGIN IF NOT EXISTS (SELECT 1 FROM events e WHERE e.position = NEW.position) THEN "
+    "RAISE EXCEPTION 'a signature must name an event of the log (position % is not one)', NEW.position "
+    "USING ERRCODE = 'check_violation'; END IF; RETURN NEW; END "
+)
+_PG_FUNCTIONS = {"modelog_events_append_only": _APPEND_ONLY_BODY, "modelog_events_chain": _CHAIN_BODY,
+                 "modelog_signatures_append_only": _SIGNATURES_APPEND_ONLY_BODY,
+                 "modelog_signatures_known": _SIGNATURES_KNOWN_BODY}
 # name: (pg_trigger.tgtype bits: 1 row, 2 before, 4 insert, 8 delete, 16 update, 32 truncate), function, when
 _PG_TRIGGERS = {
     "events_chain": (7, "modelog_events_chain", "BEFORE INSERT", "ROW"),
     "events_no_change": (27, "modelog_events_append_only", "BEFORE UPDATE OR DELETE", "ROW"),
     "events_no_truncate": (34, "modelog_events_append_only", "BEFORE TRUNCATE", "STATEMENT"),
+    "event_signatures_no_change": (27, "modelog_signatures_append_only", "BEFORE UPDATE OR DELETE", "ROW"),
+    "event_signatures_no_truncate": (34, "modelog_signatures_append_only", "BEFORE TRUNCATE", "STATEMENT"),
+    "event_signatures_known": (7, "modelog_signatures_known", "BEFORE INSERT", "ROW"),
 }
 #: What each guard stops, for the one line that reports it missing.
 PURPOSE = {
     "events_chain": "inserts that do not continue the chain",
     "events_no_delete": "deleting events", "events_no_update": "editing events",
     "events_no_change": "editing and deleting events", "events_no_truncate": "emptying the log",
+    "event_signatures_no_delete": "deleting event signatures", "event_signatures_no_update": "editing event signatures",
+    "event_signatures_no_change": "editing and deleting event signatures",
+    "event_signatures_no_truncate": "emptying the event signatures",
+    "event_signatures_known": "signatures of positions the log does not hold",
 }
 
-_SQLITE_FINGERPRINT = ("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'events' "
-                       "ORDER BY name")
+_SQLITE_FINGERPRINT = ("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+                       "AND tbl_name IN ('events', 'event_signatures') ORDER BY name")
 _PG_FINGERPRINT = (
     "SELECT clock_timestamp(), coalesce(string_agg(t.tgname::text || ':' || t.tgenabled::text || ':' "
     "|| t.tgtype::text || ':' || md5(p.prosrc), '|' ORDER BY t.tgname COLLATE \"C\"), '') "
     "FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid "
-    "WHERE t.tgrelid = 'events'::regclass AND NOT t.tgisinternal"
+    "WHERE t.tgrelid IN ('events'::regclass, to_regclass('event_signatures')) AND NOT t.tgisinternal"
 )
 
 
@@ -103,18 +134,27 @@ def _pg_expected() -> dict[str, str]:
 _PG_EXPECTED = "|".join(f"{name}:{value}" for name, value in sorted(_pg_expected().items()))
 
 
+def _table_of(name: str) -> str:
+    return SIGNATURES_TABLE if name in SIGNATURE_GUARDS else "events"
+
+
 def install_guards(conn: Connection) -> None:
-    """(Re)install every guard on ``events``: whatever stood under their names is replaced."""
+    """(Re)install every guard on ``events`` and ``event_signatures``: whatever stood under their names is replaced."""
+    signed = conn.dialect.has_table(conn, SIGNATURES_TABLE)
     if conn.dialect.name == "postgresql":
         for function, body in _PG_FUNCTIONS.items():
             conn.exec_driver_sql(f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql "
                                  f"AS $${body.replace('%', '%%')}$$")
         for name, (_, function, when, each) in _PG_TRIGGERS.items():
-            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name} ON events")
-            conn.exec_driver_sql(f"CREATE TRIGGER {name} {when} ON events FOR EACH {each} "
+            if name in SIGNATURE_GUARDS and not signed:
+                continue
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name} ON {_table_of(name)}")
+            conn.exec_driver_sql(f"CREATE TRIGGER {name} {when} ON {_table_of(name)} FOR EACH {each} "
                                  f"EXECUTE FUNCTION {function}()")
         return
     for name, statement in _SQLITE_TRIGGERS.items():
+        if name in SIGNATURE_GUARDS and not signed:
+            continue
         conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")
         conn.exec_driver_sql(statement)
 
@@ -126,7 +166,9 @@ def guard_problems(conn: Connection) -> list[str]:
         expected = _pg_expected()
     else:
         found = {name: sql for name, sql in conn.exec_driver_sql(_SQLITE_FINGERPRINT).all()}
-        expected = _SQLITE_TRIGGERS
+        expected = dict(_SQLITE_TRIGGERS)
+    if not conn.dialect.has_table(conn, SIGNATURES_TABLE):  # a log from before signatures (schema < 7)
+        expected = {name: value for name, value in expected.items() if name not in SIGNATURE_GUARDS}
     problems = []
     for name, wanted in expected.items():
         have = found.get(name)
@@ -136,7 +178,7 @@ def guard_problems(conn: Connection) -> list[str]:
             problems.append(f"the guard against {PURPOSE[name]} (trigger {name}) is disabled")
         elif have != wanted:
             problems.append(f"the guard against {PURPOSE[name]} (trigger {name}) is not modelog's (replaced)")
-    problems += [f"an unknown trigger {name} sits on the events table" for name in sorted(set(found) - set(expected))]
+    problems += [f"an unknown trigger {name} sits on the log's tables" for name in sorted(set(found) - set(expected))]
     return problems
 
 

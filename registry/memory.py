@@ -23,6 +23,7 @@ from modelog.registry.recorder import (
     LogHead,
     NewEvent,
     Progress,
+    Signer,
     StoredEvent,
     VerifyReport,
     append_checked,
@@ -32,13 +33,17 @@ from modelog.registry.recorder import (
     utc_now,
 )
 from modelog.registry.sealing import event_to_row, row_to_event, seal, walk_chain
+from modelog.registry.signing import SignedHash
 
 
 class InMemoryRecorder:
     """An event store in this process's memory: for tests and tools that need no database."""
 
-    def __init__(self, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, clock: Callable[[], datetime] = utc_now, signer: Signer | None = None) -> None:
         self.clock = clock
+        #: Signs every appended event, as the SQL recorder's signer does (None: unsigned).
+        self.signer = signer
+        self._signatures: dict[int, tuple[str, str]] = {}
         self._lock = threading.RLock()
         self._rows: list[EventRow] = []
         self._events: list[StoredEvent] = []
@@ -102,8 +107,11 @@ class InMemoryRecorder:
             if versions[request.stream_id] != actual:
                 raise ConcurrencyError(request.stream_id, versions[request.stream_id], actual)
         stored, rows = seal(requests, versions, dict(meta), head, format_time(self.clock()))
+        signatures = [] if self.signer is None else [(r.position, self.signer.sign_event(r.position, r.hash))
+                                                     for r in rows]
         for row, event in zip(rows, stored, strict=True):
             self._add(row, event)
+        self._signatures.update(signatures)
         return stored
 
     def _add(self, row: EventRow, event: StoredEvent) -> None:
@@ -119,6 +127,8 @@ class InMemoryRecorder:
             self._streams[event.stream_id].pop()
             if not self._streams[event.stream_id]:
                 del self._streams[event.stream_id]
+        for row in self._rows[length:]:
+            self._signatures.pop(row.position, None)
         del self._events[length:], self._rows[length:]
 
     # --- reading -------------------------------------------------------------------
@@ -185,6 +195,13 @@ class InMemoryRecorder:
         with self._lock:
             rows = list(self._rows)
         return walk_chain(rows, progress)
+
+    def read_signed(self, *, from_position: int = 1, batch_size: int = 5_000) -> Iterator[SignedHash]:
+        """Every event's position and hash with its stored signature (None: unsigned), in position order."""
+        with self._lock:
+            rows = self._rows[max(from_position, 1) - 1:]
+            found = [SignedHash(r.position, r.hash, *self._signatures.get(r.position, (None, None))) for r in rows]
+        return iter(found)
 
 
 class MemoryWriteSession:

@@ -23,6 +23,7 @@ from typing import Any, NamedTuple, Protocol
 
 from modelog.registry.errors import ConcurrencyError, IntegrityError, InvalidInputError
 from modelog.registry.hashing import GENESIS_HASH
+from modelog.registry.signing import PublicKey, SignedHash
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 #: How far an event's time may run ahead of the clock of record: an imported event, or the head after that
@@ -113,6 +114,24 @@ class VerifyReport:
 Progress = Callable[[int], None]
 
 
+class Signer(Protocol):
+    """Signs each event a recorder appends, and checkpoints (``registry.signing.KeyFileSigner``)."""
+
+    @property
+    def key_id(self) -> str:
+        """The key's id, stored beside each signature."""
+
+    @property
+    def public_key(self) -> PublicKey:
+        """The public half of the key."""
+
+    def sign(self, message: bytes) -> bytes:
+        """The 64-byte signature of ``message``."""
+
+    def sign_event(self, position: int, digest: str) -> tuple[str, str]:
+        """``(key_id, signature as hex)`` of the event at ``position`` whose hash is ``digest``."""
+
+
 class WriteSession(Protocol):
     """One write transaction holding the append lock: read what to decide on, then append after the head."""
 
@@ -179,6 +198,9 @@ class Recorder(Protocol):
 
     def verify(self, progress: Progress | None = None) -> VerifyReport:
         """Walk the whole chain and report the first position whose link is broken."""
+
+    def read_signed(self, *, from_position: int = 1, batch_size: int = 5_000) -> Iterator[SignedHash]:
+        """Every event's position and hash with the signature stored for it (None: unsigned), in position order."""
 
     def import_rows(self, batches: Iterable[Sequence[EventRow]], progress: Progress | None = None) -> int:
         """Write already-sealed, verified rows into an empty log, all or nothing; return how many.

@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 
 #: Version of the database layout this code writes; bumped by every migration.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 #: The version of a log created before the schema was versioned (no ``modelog_schema`` table).
 PRE_VERSIONING = 0
 
@@ -45,6 +45,18 @@ events = Table(
     Index("ix_events_recorded_at", "recorded_at"),
 )
 
+#: One Ed25519 signature per signed event (``registry.signing``), written in the event's own transaction.
+#: Outside the hashed contents, so an event hashes the same signed or not; append-only like ``events``. No foreign
+#: key to ``events``: it would make PostgreSQL refuse ``TRUNCATE events`` before its guard does (and a signature
+#: of a position the log does not hold is never read).
+event_signatures = Table(
+    "event_signatures",
+    metadata,
+    Column("position", PositionType, primary_key=True, autoincrement=False),
+    Column("key_id", String(64), nullable=False),
+    Column("signature", String(128), nullable=False),
+)
+
 schema_info = Table(
     "modelog_schema",
     metadata,
@@ -53,7 +65,7 @@ schema_info = Table(
 )
 
 def install_guards(conn: Connection) -> None:
-    """Install the triggers that keep ``events`` append-only and chained, in the database (``registry.guards``)."""
+    """Install the triggers that keep ``events`` (and its signatures) append-only and chained (``registry.guards``)."""
     guards.install_guards(conn)
 
 

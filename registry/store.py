@@ -19,6 +19,7 @@ from modelog.registry._sql.batches import read_stream_rows
 from modelog.registry._sql.driver import DriverStatement
 from modelog.registry._sql.raw_events import RowEvent
 from modelog.registry._sql.rows import insert_rows
+from modelog.registry._sql.signatures import insert_signatures, read_signed_batch
 from modelog.registry.database import APPEND_LOCK_KEY, WriterConnection, describe_db_error, lock_appends, transaction
 from modelog.registry.errors import ConcurrencyError, ConflictError, IntegrityError, InvalidInputError
 from modelog.registry.guards import CLOCK_GUARD_MARKER, check_before_write
@@ -30,6 +31,7 @@ from modelog.registry.recorder import (
     LogHead,
     NewEvent,
     Progress,
+    Signer,
     StoredEvent,
     VerifyReport,
     append_checked,
@@ -41,6 +43,7 @@ from modelog.registry.recorder import (
 )
 from modelog.registry.schema import events
 from modelog.registry.sealing import event_to_row, row_to_event, seal, walk_chain
+from modelog.registry.signing import SignedHash
 from sqlalchemy import BindParameter, bindparam, func, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine, Row
@@ -144,6 +147,8 @@ class EventStore:
     #: The clock events are dated by; None (the default): the clock of record, the database server's on
     #: PostgreSQL (read in the append's transaction), this machine's on SQLite (see ``registry.guards``).
     clock: Callable[[], datetime] | None = None
+    #: Signs every appended event (stored in ``event_signatures`` in the append's transaction); None: unsigned.
+    signer: Signer | None = None
 
     # --- writing -------------------------------------------------------------------
 
@@ -176,7 +181,11 @@ class EventStore:
         now = self.clock() if self.clock is not None else server_now or utc_now()
         stored, rows = seal(requests, expected_versions(requests), meta, head, format_time(now))
         if stored:
+            signatures = None if self.signer is None else [
+                (row.position, *self.signer.sign_event(row.position, row.hash)) for row in rows]
             _insert(conn, requests, rows)
+            if signatures:
+                insert_signatures(conn, signatures)
             for projector in self.projectors:
                 projector.project(conn, stored)
         return stored
@@ -300,6 +309,20 @@ class EventStore:
     def verify(self, progress: Progress | None = None) -> VerifyReport:
         """Walk the whole log and report the first position whose chain link is broken."""
         return walk_chain(self._raw_rows(), progress)
+
+    def read_signed(self, *, from_position: int = 1, batch_size: int = 5_000) -> Iterator[SignedHash]:
+        """Every event's position and hash with its stored signature (None: unsigned), in position order.
+
+        Each batch is its own short transaction, as :meth:`verify` reads the chain.
+        """
+        start = from_position
+        while True:
+            with transaction(self.engine) as conn:
+                batch = read_signed_batch(conn, start, batch_size)
+            yield from batch
+            if len(batch) < batch_size:
+                return
+            start = batch[-1].position + 1
 
     def _raw_rows(self, batch_size: int = 10_000) -> Iterator[Row[Any]]:
         cursor = -(2**62)

@@ -42,6 +42,8 @@ if TYPE_CHECKING:
     from modelog.projections.views import ArtifactView, LinkView, ModelView, Page, RunView, StepView
     from modelog.registry.anchors import Anchor
     from modelog.registry.artifact_store import ArtifactStore
+    from modelog.registry.checkpoints import Checkpoint
+    from modelog.registry.signing import PublicKey
 
 _ACTIVE: contextvars.ContextVar[Client | None] = contextvars.ContextVar("modelog_active_client", default=None)
 _DEFAULTS: dict[tuple[str | None, ...], Client] = {}
@@ -252,9 +254,15 @@ class Client:
         """The log's last position and hash: an audit anchor to keep elsewhere."""
         return self.api.log_head(as_of=as_of, at_position=at_position)
 
-    def verify_log(self, anchors: Iterable[Anchor] = (), *, rules: bool = False) -> LogVerification:
-        """Walk the hash chain (and check audit anchors; with ``rules``, replay the log through the domain's rules)."""
-        return self.api.verify_log(anchors, rules=rules)
+    def verify_log(self, anchors: Iterable[Anchor] = (), *, rules: bool = False, public_keys: Sequence[PublicKey] = (),
+                   checkpoints: Sequence[Checkpoint] = ()) -> LogVerification:
+        """Walk the hash chain (and check audit anchors and signed checkpoints; with ``public_keys``, that every event
+        since signing began is signed by one of them; with ``rules``, replay the log through the domain's rules)."""
+        return self.api.verify_log(anchors, rules=rules, public_keys=public_keys, checkpoints=checkpoints)
+
+    def log_checkpoint(self) -> Checkpoint:
+        """A checkpoint of the log's last position, signed with the registry's signing key: keep it elsewhere."""
+        return self.api.log_checkpoint()
 
     def verify_projections(self) -> VerifyViewsReport:
         """Compare the read models with a fresh replay of the log."""

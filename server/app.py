@@ -107,8 +107,20 @@ def _principal_of(scope: Scope) -> str | None:
 
 
 def open_configured_registry() -> LocalRegistry:
-    """The registry configured for this process (never a remote one), opened for writing."""
-    return LocalRegistry(open_reader(None, read_only_fallback=True), actor=os.environ.get("MODELOG_ACTOR"))
+    """The registry configured for this process (never a remote one), opened for writing.
+
+    With ``MODELOG_SIGNING_KEY`` set, the key is read now: a key file that cannot be used stops the
+    server before it listens, not at its first append.
+    """
+    registry = LocalRegistry(open_reader(None, read_only_fallback=True), actor=os.environ.get("MODELOG_ACTOR"))
+    signer = registry.reader.store.signer
+    try:
+        if signer is not None:
+            _log.info("signing appended events", key_id=signer.key_id)
+    except BaseException:
+        registry.close()
+        raise
+    return registry
 
 
 async def _health(request: Request) -> Response:

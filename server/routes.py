@@ -15,7 +15,9 @@ from typing import Any
 from modelog.application.remote import COMMAND_ID_HEADER
 from modelog.application.wire import model_context_from_wire, output_spec_from_wire
 from modelog.registry.anchors import parse_anchor
+from modelog.registry.checkpoints import parse_checkpoint
 from modelog.registry.errors import RegistryError
+from modelog.registry.signing import parse_public_key
 from modelog.server import streams
 from modelog.server.dedup import fingerprint
 from modelog.server.http import (
@@ -306,9 +308,17 @@ async def _log_head(r: Request) -> Response:
 
 
 async def _verify_log(r: Request) -> Response:
+    s, q = state_of(r), r.query_params
+    anchors = [parse_anchor(text) for text in q.getlist("anchor")]
+    keys = [parse_public_key(text, "query parameter public_key") for text in q.getlist("public_key")]
+    checkpoints = [parse_checkpoint(text, "query parameter checkpoint") for text in q.getlist("checkpoint")]
+    return answer(await s.call(s.api.verify_log, anchors, rules=query_flag(q, "rules"), public_keys=keys,
+                               checkpoints=checkpoints))
+
+
+async def _log_checkpoint(r: Request) -> Response:
     s = state_of(r)
-    anchors = [parse_anchor(text) for text in r.query_params.getlist("anchor")]
-    return answer(await s.call(s.api.verify_log, anchors, rules=query_flag(r.query_params, "rules")))
+    return answer((await s.call(s.api.log_checkpoint)).as_dict())
 
 
 async def _verify_projections(r: Request) -> Response:
@@ -459,8 +469,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
        query=("from_position", "limit", "stream", *POINT)),
     _e("GET", "/log/head", _log_head, "The last position and its hash (an audit anchor).", query=POINT),
     _e("GET", "/log/verify", _verify_log,
-       "Walk the hash chain and check anchors (POSITION:HASH); rules=true: the domain's rules too.",
-       query=("anchor", "rules")),
+       "Walk the hash chain and check anchors (POSITION:HASH) and signed checkpoints (JSON); public_key (64 hex "
+       "digits): every event since signing began signed by one of them; rules=true: the domain's rules too.",
+       query=("anchor", "checkpoint", "public_key", "rules")),
+    _e("GET", "/log/checkpoint", _log_checkpoint,
+       "A checkpoint of the log's last position, signed with the server's signing key (MODELOG_SIGNING_KEY)."),
     _e("GET", "/log/export", streams.export_log, "The whole log as JSON Lines (streamed, chunked).",
        streamed="application/x-ndjson"),
     _e("POST", "/log/import", _streamed_command(streams.import_log),

@@ -99,12 +99,16 @@ def _attacks(backend: str) -> list[tuple[str, str, str]]:
             ("ALTER TABLE events ENABLE REPLICA TRIGGER events_chain", "events_chain", "disabled"),
             ("CREATE OR REPLACE FUNCTION modelog_events_append_only() RETURNS trigger LANGUAGE plpgsql "
              "AS $$ BEGIN RETURN OLD; END $$", "events_no_change", "replaced"),
+            ("DROP TRIGGER event_signatures_no_change ON event_signatures", "event_signatures_no_change", "missing"),
+            ("ALTER TABLE event_signatures DISABLE TRIGGER event_signatures_no_truncate",
+             "event_signatures_no_truncate", "disabled"),
         ]
     return [
         ("DROP TRIGGER events_no_delete", "events_no_delete", "missing"),
         ("DROP TRIGGER events_chain", "events_chain", "missing"),
         ("DROP TRIGGER events_no_update\nCREATE TRIGGER events_no_update BEFORE UPDATE ON events "
          "BEGIN SELECT 1; END", "events_no_update", "replaced"),
+        ("DROP TRIGGER event_signatures_no_delete", "event_signatures_no_delete", "missing"),
     ]
 
 

@@ -683,3 +683,80 @@ def test_a_small_file_never_starts_the_second_process(registry: Any, tmp_path: P
     lines = _exported(tmp_path)
     assert len(lines) < transfer.CHUNK_LINES * transfer.CHUNKS_BEFORE_WORKER
     assert import_log(registry.store, io.StringIO("".join(lines)), parallel=True) == len(lines) - 1
+
+
+# --- signatures (registry.signing) ------------------------------------------------------------
+
+
+@pytest.fixture
+def signer(tmp_path: Path) -> Any:
+    from modelog.registry.signing import KeyFileSigner, generate_key_file
+
+    generate_key_file(tmp_path / "signing.pem")
+    return KeyFileSigner(tmp_path / "signing.pem")
+
+
+def test_a_signing_recorder_stores_one_valid_signature_per_event(store: AnyRecorder, signer: Any) -> None:
+    from modelog.registry.signing import check_signatures, event_message
+
+    fill(store, 2)
+    store.signer = signer
+    stored = store.append_batch([AppendRequest("s-x", None, [new(1), new(2)]), AppendRequest("s-y", None, [new(3)])])
+    fill(store, 1)
+    rows = list(store.read_signed())
+    assert [(r.position, r.hash) for r in rows] == [(e.position, e.hash) for e in store.read_all()]
+    assert [(r.key_id, r.signature) for r in rows[:2]] == [(None, None), (None, None)]
+    for row in rows[2:]:
+        assert row.key_id == signer.key_id and row.signature is not None
+        assert signer.public_key.verifies(bytes.fromhex(row.signature), event_message(row.position, row.hash))
+    assert [e.position for e in stored] == [3, 4, 5]
+    assert [r.position for r in store.read_signed(from_position=4, batch_size=1)] == [4, 5, 6]
+    report = check_signatures(store.read_signed(batch_size=2), [signer.public_key])
+    assert report.ok and (report.signed_from, report.checked, report.before) == (3, 4, 2)
+
+
+def test_a_failed_signed_session_leaves_neither_events_nor_signatures(store: AnyRecorder, signer: Any) -> None:
+    store.signer = signer
+    fill(store, 1)
+    with pytest.raises(ConcurrencyError):
+        store.append_batch([AppendRequest("s-x", None, [new(1)]), AppendRequest("s-a", 0, [new(2)])])
+    with pytest.raises(RuntimeError), store.session() as session:
+        session.append([AppendRequest("s-z", 0, [new(3)])], {}, session.log_head())
+        raise RuntimeError("the command fails after appending")
+    fill(store, 1)
+    assert [(r.position, r.key_id) for r in store.read_signed()] == [(1, signer.key_id), (2, signer.key_id)]
+
+
+def test_a_signing_key_that_cannot_be_read_writes_nothing(store: AnyRecorder, tmp_path: Path) -> None:
+    from modelog.registry.signing import KeyFileSigner
+
+    fill(store, 1)
+    store.signer = KeyFileSigner(tmp_path / "missing.pem")
+    with pytest.raises(InvalidInputError, match="cannot read the signing key file"):
+        fill(store, 1)
+    assert store.head() == 1 and [r.key_id for r in store.read_signed()] == [None]
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE event_signatures SET signature = 'x' WHERE position = 1",
+    "DELETE FROM event_signatures WHERE position = 1",
+    "DELETE FROM event_signatures",
+])
+def test_database_refuses_changes_to_signatures(sql_store: EventStore, signer: Any, statement: str) -> None:
+    sql_store.signer = signer
+    fill(sql_store, 2)
+    before = list(sql_store.read_signed())
+    with pytest.raises(StorageError, match="append-only"), transaction(sql_store.engine, write=True) as conn:
+        conn.exec_driver_sql(statement)
+    assert list(sql_store.read_signed()) == before
+
+
+def test_database_refuses_a_signature_of_a_position_the_log_does_not_hold(sql_store: EventStore, signer: Any) -> None:
+    """Else anyone with INSERT could take a future position's signature first and block the signer's append."""
+    sql_store.signer = signer
+    fill(sql_store, 1)
+    with pytest.raises(StorageError, match="a signature must name an event of the log"), \
+            transaction(sql_store.engine, write=True) as conn:
+        conn.exec_driver_sql("INSERT INTO event_signatures VALUES (2, 'k', 'x')")
+    fill(sql_store, 1)
+    assert [r.key_id for r in sql_store.read_signed()] == [signer.key_id, signer.key_id]

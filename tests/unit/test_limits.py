@@ -73,6 +73,7 @@ COLUMN_LIMITS = {
     "view_tokens.created_at": TIME, "view_tokens.created_by": MAX_ACTOR_LENGTH, "view_tokens.revoked_at": TIME,
     "view_tokens.revoked_by": MAX_ACTOR_LENGTH,
     "view_version_metadata.recorded_at": TIME, "view_version_metadata.actor": MAX_ACTOR_LENGTH,
+    "event_signatures.key_id": 16, "event_signatures.signature": 128,  # registry.signing: key ids, Ed25519 in hex
 }
 
 
