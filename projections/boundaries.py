@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from modelog.registry.store import EventStore, StoredEvent
+from sqlalchemy.engine import Connection
 
 _WALK_BACK = 64  # events read per step when finding where an old command began
 
@@ -41,11 +42,15 @@ def _same_command(one: StoredEvent, other: StoredEvent) -> bool:
     return bool(one.meta.get("correlation_id")) and one.meta == other.meta and one.recorded_at == other.recorded_at
 
 
-def command_boundary(store: EventStore, position: int) -> int:
-    """The last command boundary at or before ``position`` (``position`` itself when a command ends there)."""
+def command_boundary(store: EventStore, position: int, conn: Connection | None = None) -> int:
+    """The last command boundary at or before ``position`` (``position`` itself when a command ends there).
+
+    ``conn``: read in that transaction (one compiled statement on the caller's connection, the cheap path
+    of a point-in-time read) rather than in one of its own.
+    """
     if position <= 0:
         return 0
-    pair = list(store.read_all(from_position=position, to_position=position + 1, limit=2))
+    pair = list(store.read_all(from_position=position, to_position=position + 1, limit=2, conn=conn))
     if len(pair) < 2:
         return position  # the log's head (or past it: the caller checks the range)
     here, after = pair
@@ -54,14 +59,14 @@ def command_boundary(store: EventStore, position: int) -> int:
         return position if span[1] == position else span[0] - 1
     if span_of(after) is not None or not _same_command(here, after):
         return position
-    return _start_of(store, here) - 1
+    return _start_of(store, here, conn) - 1
 
 
-def _start_of(store: EventStore, event: StoredEvent) -> int:
+def _start_of(store: EventStore, event: StoredEvent, conn: Connection | None = None) -> int:
     """Where the old-style command holding ``event`` began (contiguous events with the same meta and time)."""
     start = event.position
     while start > 1:
-        earlier = list(store.read_all(from_position=max(1, start - _WALK_BACK), to_position=start - 1))
+        earlier = list(store.read_all(from_position=max(1, start - _WALK_BACK), to_position=start - 1, conn=conn))
         for previous in reversed(earlier):
             if not _same_command(previous, event):
                 return start

@@ -48,7 +48,7 @@ from modelog.registry.vocabulary import (
     name_stream,
     run_stream,
 )
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import Integer, bindparam, create_engine, func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.schema import CreateTable
@@ -63,6 +63,36 @@ MODEL_TABLES = frozenset({t.models.name})
 #: The same for the past model list, which replays in batches: a version deletion in a later batch
 #: reads version rows of earlier ones (``projector.READS``), so those are kept from the start.
 MODEL_LIST_TABLES = frozenset({t.models.name, t.versions.name})
+
+
+_MODEL_PAGES: dict[tuple[int, str, bool, bool], tuple[Any, Any]] = {}
+
+
+def _model_page_statements(tb: Views, sort_by: str, by_name: bool, by_tag: bool) -> tuple[Any, Any]:
+    """The count and the page query of a model listing over ``tb``, built once per shape.
+
+    Filters, page size and offset are bound parameters, so each statement is built (and its
+    cache key computed) once, not per read.
+    """
+    key = (id(tb), sort_by, by_name, by_tag)
+    found = _MODEL_PAGES.get(key)
+    if found is None:
+        m = tb.models
+        where = []
+        if by_name:
+            where.append(m.c.name_key.like(bindparam("name_pattern"), escape="\\"))
+        if by_tag:
+            where.append(m.c.tags.like(bindparam("tag_pattern"), escape="\\"))
+        counted = select(func.count()).select_from(m).where(*where) if where else tb.model_total
+        order = (m.c[SORT_FIELDS[sort_by]], m.c.model_id)
+        size, offset = bindparam("page_size", type_=Integer), bindparam("page_offset", type_=Integer)
+        if tb is PRESENT:
+            query = select(m).where(*where).order_by(*order).limit(size).offset(offset)
+        else:  # pick the page's keys first, so the stamped columns are derived for its rows only
+            keys = select(m.c.model_id).where(*where).order_by(*order).limit(size).offset(offset)
+            query = select(m).where(m.c.model_id.in_(keys.scalar_subquery())).order_by(*order)
+        found = _MODEL_PAGES[key] = (counted, query)
+    return found
 
 
 def _like_escape(text: str) -> str:
@@ -91,16 +121,17 @@ class ReadModel:
         if as_of is not None and at_position is not None:
             raise InvalidInputError("give either as_of or at_position, not both")
         if at_position is not None:
-            checked = self._check_position(at_position)
-            return command_boundary(self.store, checked) if whole_commands else checked
+            with transaction(self.engine) as conn:  # one transaction, compiled statements: a past read's fixed cost
+                checked = self._check_position(at_position, conn)
+                return command_boundary(self.store, checked, conn) if whole_commands else checked
         if as_of is not None:
             return self._position_of(as_of)
         return None
 
-    def _check_position(self, position: int) -> int:
+    def _check_position(self, position: int, conn: Connection) -> int:
         if isinstance(position, bool) or not isinstance(position, int) or position < 0:
             raise InvalidInputError(f"log position must be a whole number >= 0, got {position!r}")
-        head = self.store.head()
+        head = self.store.head(conn)
         if position > head:
             raise InvalidInputError(f"log position {position} is beyond the end of the log (last position {head})")
         return position
@@ -247,20 +278,14 @@ class ReadModel:
 
     def _model_page(self, conn: Connection, tb: Views, name: str | None, tag: str | None, sort_by: str, page: int,
                     size: int) -> Page[ModelView]:
-        m = tb.models
-        where = []
+        counted, query = _model_page_statements(tb, sort_by, bool(name), bool(tag))
+        params: dict[str, Any] = {"page_size": size, "page_offset": (page - 1) * size}
         if name:
-            where.append(m.c.name_key.like(f"%{_like_escape(name_key(name))}%", escape="\\"))
+            params["name_pattern"] = f"%{_like_escape(name_key(name))}%"
         if tag:
-            where.append(m.c.tags.like(f"%{_like_escape(json.dumps(tag, ensure_ascii=False))}%", escape="\\"))
-        total = conn.execute(select(func.count()).select_from(m).where(*where)).scalar_one()
-        order = (m.c[SORT_FIELDS[sort_by]], m.c.model_id)
-        if tb is PRESENT:
-            query = select(m).where(*where).order_by(*order).limit(size).offset((page - 1) * size)
-        else:  # pick the page's keys first, so the stamped columns are derived for its rows only
-            keys = select(m.c.model_id).where(*where).order_by(*order).limit(size).offset((page - 1) * size)
-            query = select(m).where(m.c.model_id.in_(keys.scalar_subquery())).order_by(*order)
-        return Page([_model_view(row) for row in conn.execute(query)], int(total), page, size)
+            params["tag_pattern"] = f"%{_like_escape(json.dumps(tag, ensure_ascii=False))}%"
+        total = conn.execute(counted, params).scalar_one()
+        return Page([_model_view(row) for row in conn.execute(query, params)], int(total), page, size)
 
     def get_model(self, name: str, *, as_of: datetime | None = None, at_position: int | None = None) -> ModelView:
         """One model by name."""

@@ -77,12 +77,22 @@ stamps = Table(
     sqlite_with_rowid=False,
 )
 
+#: How many models there were after each event that changed their number (a registration, a deletion): the
+#: unfiltered count of a past model list is one probe here, not a scan of every model row valid then.
+model_counts = Table(
+    "hist_model_counts", t.metadata,
+    Column("position", PositionType, nullable=False),
+    Column("models", Integer, nullable=False),
+    PrimaryKeyConstraint("position"),
+    sqlite_with_rowid=False,
+)
+
 #: The twin of each view table, by the view table's name.
 TWINS: dict[str, Table] = {view.name: twin for view, twin in (
     (t.models, models), (t.versions, versions), (t.aliases, aliases), (t.artifact_links, artifact_links),
     (t.run_links, run_links), (t.runs, runs), (t.step_runs, step_runs), (t.artifacts, artifacts))}
 #: Every history table, in the order a reset clears them.
-HISTORY_TABLES: tuple[Table, ...] = (*TWINS.values(), stamps)
+HISTORY_TABLES: tuple[Table, ...] = (*TWINS.values(), stamps, model_counts)
 
 
 class HistoryEvent(Protocol):
@@ -122,6 +132,8 @@ _PICKERS = {name: _row_picker(view) for name, view in
                                    t.step_runs, t.artifacts))}
 _HIST_INSERTS = {name: PositionalInsert(twin) for name, twin in TWINS.items()}
 _STAMP_INSERT = PositionalInsert(stamps)
+_COUNT_INSERT = PositionalInsert(model_counts)
+_LAST_COUNT = DriverStatement(select(model_counts.c.models).order_by(model_counts.c.position.desc()).limit(1))
 
 
 class HistoryWrites:
@@ -131,6 +143,7 @@ class HistoryWrites:
         self.conn = conn
         self.rows: dict[str, list[tuple[Any, ...]]] = {}
         self.stamps: list[tuple[str, int, int | None, str]] = []
+        self.counted: list[tuple[int, int]] = []  # (position, +1 or -1) of each event that changed the model count
 
     def row(self, table: str, row: Sequence[Any], position: int) -> None:
         """Queue the twin of a present row inserted at ``position`` (built before later touches change it)."""
@@ -147,6 +160,9 @@ class HistoryWrites:
         if touches_version is not None:
             number = data["number"] if touches_version else None
             self.stamps.append((_model_id(event), event.position, number, event.recorded_at))
+        change = COUNTS.get(event.event_type)
+        if change is not None:
+            self.counted.append((event.position, change))
         if handled:
             revision = REVISIONS.get(event.event_type)
             if revision is not None:
@@ -158,7 +174,14 @@ class HistoryWrites:
             _HIST_INSERTS[table].executemany(self.conn, rows)
         if self.stamps:
             _STAMP_INSERT.executemany(self.conn, self.stamps)
-        self.rows, self.stamps = {}, []
+        if self.counted:
+            found = _LAST_COUNT.fetchall(self.conn)
+            models, rows = (int(found[0][0]) if found else 0), []
+            for position, change in self.counted:  # in log order: every earlier event's count is already written
+                models += change
+                rows.append((position, models))
+            _COUNT_INSERT.executemany(self.conn, rows)
+        self.rows, self.stamps, self.counted = {}, [], []
 
 
 # --- rows updated or deleted by the one-event handlers ------------------------------------------
@@ -237,6 +260,9 @@ STAMPS: dict[str, bool] = {
     EventType.PIPELINE_RUN_LINKED.value: True,
     EventType.MODEL_VERSION_METADATA_LOGGED.value: True,
 }
+
+#: Event types that change the number of models, and by how much.
+COUNTS: dict[str, int] = {EventType.MODEL_REGISTERED.value: 1, EventType.MODEL_DELETED.value: -1}
 
 _MODEL_ID_START = len(MODEL_PREFIX)
 Revision = Callable[[Connection, HistoryEvent, dict[str, Any]], None]

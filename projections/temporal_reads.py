@@ -35,9 +35,12 @@ class Views:
     runs: Any
     step_runs: Any
     artifacts: Any
+    #: The number of models (a one-column select): a count of the table now, one probe of ``hist_model_counts`` then.
+    model_total: Any
 
 
-PRESENT = Views(t.models, t.versions, t.aliases, t.artifact_links, t.run_links, t.runs, t.step_runs, t.artifacts)
+PRESENT = Views(t.models, t.versions, t.aliases, t.artifact_links, t.run_links, t.runs, t.step_runs, t.artifacts,
+                select(func.count()).select_from(t.models))
 _AS_OF: ContextVar[int] = ContextVar("modelog_as_of_position")
 #: The position a past read is about, read from the context when the statement executes.
 POSITION = bindparam("as_of_position", callable_=_AS_OF.get, type_=PositionType)
@@ -87,9 +90,17 @@ def table_at(view: Table, position: Any) -> Any:
     return select(*columns).where(*_valid(twin, position)).subquery(view.name + "_at")
 
 
+def _model_total(position: Any) -> Any:
+    counts = h.model_counts
+    last = (select(counts.c.models).where(counts.c.position <= position).order_by(counts.c.position.desc()).limit(1)
+            .scalar_subquery())
+    return select(func.coalesce(last, 0))
+
+
 #: Every read-model table as it was at the position :func:`views_at` sets.
 PAST = Views(*(table_at(view, POSITION) for view in (
-    t.models, t.versions, t.aliases, t.artifact_links, t.run_links, t.runs, t.step_runs, t.artifacts)))
+    t.models, t.versions, t.aliases, t.artifact_links, t.run_links, t.runs, t.step_runs, t.artifacts)),
+    _model_total(POSITION))
 
 
 @contextmanager
