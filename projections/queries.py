@@ -95,6 +95,78 @@ def _model_page_statements(tb: Views, sort_by: str, by_name: bool, by_tag: bool)
     return found
 
 
+_MODELS_BY_ID: dict[int, Any] = {}
+
+
+def _model_by_id(tb: Views) -> Any:
+    """The model row with the id bound as ``model_id``, over ``tb`` (built once: a read of one model is short)."""
+    found = _MODELS_BY_ID.get(id(tb))
+    if found is None:
+        found = _MODELS_BY_ID[id(tb)] = select(tb.models).where(tb.models.c.model_id == bindparam("model_id"))
+    return found
+
+
+_BUILT: dict[tuple[int, str], Any] = {}
+
+
+def _built(tb: Views, name: str, build: Callable[[Views], Any]) -> Any:
+    """The statement ``build`` makes over ``tb``, built once per ``name``: values are bound parameters, so a
+    read neither rebuilds it nor recomputes its cache key (the larger part of a short read's cost)."""
+    key = (id(tb), name)
+    found = _BUILT.get(key)
+    if found is None:
+        found = _BUILT[key] = build(tb)
+    return found
+
+
+_MODEL_ID = bindparam("model_id")
+
+
+def _model_exists(tb: Views) -> Any:
+    return select(tb.models.c.model_id).where(tb.models.c.model_id == _MODEL_ID)
+
+
+def _model_name(tb: Views) -> Any:
+    return select(tb.models.c.name).where(tb.models.c.model_id == _MODEL_ID)
+
+
+def _version_by(tb: Views, kind: SelectorKind) -> Any:
+    """A model's version a selector of ``kind`` names (its value bound as ``selected``); the highest if several."""
+    v, selected = tb.versions, bindparam("selected")
+    query = v.select().where(v.c.model_id == _MODEL_ID)
+    if kind is SelectorKind.NUMBER:
+        query = query.where(v.c.number == selected)
+    elif kind is SelectorKind.NAME:
+        query = query.where(v.c.name_key == selected)
+    elif kind is SelectorKind.STAGE:
+        query = query.where(v.c.stage == selected)
+    elif kind is SelectorKind.ALIAS:
+        alias = select(tb.aliases.c.number).where(tb.aliases.c.model_id == _MODEL_ID, tb.aliases.c.alias == selected)
+        query = query.where(v.c.number == alias.scalar_subquery())
+    return query.order_by(v.c.number.desc()).limit(1)
+
+
+def _link_counts(tb: Views, some: bool) -> Any:
+    link = tb.artifact_links
+    query = select(link.c.number, link.c.kind, func.count()).where(link.c.model_id == _MODEL_ID)
+    if some:
+        query = query.where(link.c.number.in_(bindparam("numbers", expanding=True)))
+    return query.group_by(link.c.number, link.c.kind)
+
+
+def _run_counts(tb: Views, some: bool) -> Any:
+    link = tb.run_links
+    query = select(link.c.number, func.count()).where(link.c.model_id == _MODEL_ID)
+    if some:
+        query = query.where(link.c.number.in_(bindparam("numbers", expanding=True)))
+    return query.group_by(link.c.number)
+
+
+def _aliases_of(tb: Views) -> Any:
+    a = tb.aliases
+    return select(a.c.number, a.c.alias).where(a.c.model_id == _MODEL_ID).order_by(a.c.alias)
+
+
 def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -291,7 +363,7 @@ class ReadModel:
         """One model by name."""
         position = self.resolve_point(as_of, at_position)
         with self._model_reader(name, position, MODEL_TABLES) as (conn, model_id, tb):
-            row = conn.execute(select(tb.models).where(tb.models.c.model_id == model_id)).first()
+            row = conn.execute(_model_by_id(tb), {"model_id": model_id}).first()
             if row is None:
                 raise NotFoundError(f"model {name!r} did not exist at log position {position}")
             return _model_view(row)
@@ -321,25 +393,14 @@ class ReadModel:
             return self._version_views(conn, tb, model_id, [row])[0]
 
     def _require_model(self, conn: Connection, tb: Views, model: str, model_id: str, position: int | None) -> None:
-        m = tb.models
-        if conn.execute(select(m.c.model_id).where(m.c.model_id == model_id)).first() is None:
+        if conn.execute(_built(tb, "model_exists", _model_exists), {"model_id": model_id}).first() is None:
             raise NotFoundError(f"model {model!r} did not exist at log position {position}")
 
     def _find_version(self, conn: Connection, tb: Views, model: str, model_id: str,
                       selector: VersionSelector) -> Any:
-        v = tb.versions
-        query = v.select().where(v.c.model_id == model_id)
-        if selector.kind is SelectorKind.NUMBER:
-            query = query.where(v.c.number == selector.value)
-        elif selector.kind is SelectorKind.NAME:
-            query = query.where(v.c.name_key == name_key(str(selector.value)))
-        elif selector.kind is SelectorKind.STAGE:
-            query = query.where(v.c.stage == selector.value)
-        elif selector.kind is SelectorKind.ALIAS:
-            alias = select(tb.aliases.c.number).where(tb.aliases.c.model_id == model_id,
-                                                      tb.aliases.c.alias == selector.value)
-            query = query.where(v.c.number == alias.scalar_subquery())
-        row = conn.execute(query.order_by(v.c.number.desc()).limit(1)).first()
+        value = name_key(str(selector.value)) if selector.kind is SelectorKind.NAME else selector.value
+        query = _built(tb, "version_by_" + selector.kind.name, lambda tb: _version_by(tb, selector.kind))
+        row = conn.execute(query, {"model_id": model_id, "selected": value}).first()
         if row is None:
             if selector.kind is SelectorKind.LATEST:
                 raise NotFoundError(f"model {model!r} has no versions")
@@ -363,30 +424,21 @@ class ReadModel:
         counts = self._link_counts(conn, tb, model_id, numbers)
         runs = self._run_counts(conn, tb, model_id, numbers)
         aliases = self._aliases(conn, tb, model_id)
-        m = tb.models
-        model_name = conn.execute(select(m.c.name).where(m.c.model_id == model_id)).scalar_one()
+        model_name = conn.execute(_built(tb, "model_name", _model_name), {"model_id": model_id}).scalar_one()
         return [_version_view(r, model_name, counts, runs, aliases) for r in rows]
 
     def _link_counts(self, conn: Connection, tb: Views, model_id: str,
                      numbers: list[int] | None) -> dict[tuple[int, str], int]:
-        link = tb.artifact_links
-        query = select(link.c.number, link.c.kind, func.count()).where(link.c.model_id == model_id)
-        if numbers is not None:
-            query = query.where(link.c.number.in_(numbers))
-        return {(n, k): c for n, k, c in conn.execute(query.group_by(link.c.number, link.c.kind))}
+        query = _built(tb, f"link_counts_{numbers is None}", lambda tb: _link_counts(tb, numbers is not None))
+        return {(n, k): c for n, k, c in conn.execute(query, {"model_id": model_id, "numbers": numbers or []})}
 
     def _run_counts(self, conn: Connection, tb: Views, model_id: str, numbers: list[int] | None) -> dict[int, int]:
-        link = tb.run_links
-        query = select(link.c.number, func.count()).where(link.c.model_id == model_id)
-        if numbers is not None:
-            query = query.where(link.c.number.in_(numbers))
-        return dict(conn.execute(query.group_by(link.c.number)).all())
+        query = _built(tb, f"run_counts_{numbers is None}", lambda tb: _run_counts(tb, numbers is not None))
+        return dict(conn.execute(query, {"model_id": model_id, "numbers": numbers or []}).all())
 
     def _aliases(self, conn: Connection, tb: Views, model_id: str) -> dict[int, list[str]]:
         found: dict[int, list[str]] = {}
-        a = tb.aliases
-        query = select(a.c.number, a.c.alias).where(a.c.model_id == model_id)
-        for number, alias in conn.execute(query.order_by(a.c.alias)):
+        for number, alias in conn.execute(_built(tb, "aliases", _aliases_of), {"model_id": model_id}):
             found.setdefault(number, []).append(alias)
         return found
 

@@ -113,10 +113,12 @@ def views_at(position: int) -> Iterator[Views]:
         _AS_OF.reset(token)
 
 
+_MODEL_ID_AT = select(h.models.c.model_id).where(h.models.c.name_key == bindparam("name_key"), *_valid(h.models, POSITION))
+
+
 def model_id_at(conn: Connection, name_key: str) -> str | None:
     """The id of the model named ``name_key`` (normalised) at the position :func:`views_at` set, or None."""
-    m = h.models
-    found = conn.execute(select(m.c.model_id).where(m.c.name_key == name_key, *_valid(m, POSITION))).first()
+    found = conn.execute(_MODEL_ID_AT, {"name_key": name_key}).first()
     return None if found is None else str(found.model_id)
 
 
