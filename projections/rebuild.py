@@ -5,7 +5,6 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import zip_longest
 from pathlib import Path
@@ -84,30 +83,10 @@ def _apply_batch(conn: Connection, batch: list[RowEvent], done: int, total: int,
     return len(batch)
 
 
-#: SQLite page cache of a whole-log replay, in KiB (the default is 2 MiB): the replay inserts into a dozen
-#: b-trees at once, and with the default cache their pages are spilled and read back again and again.
-REPLAY_CACHE_KIB = 64 * 1024
-
-
-@contextmanager
-def _replay_cache(conn: Connection) -> Iterator[None]:
-    """A larger SQLite page cache for a whole-log replay on ``conn``, set back afterwards (a fixed size: memory
-    stays flat however long the log). Other databases keep their settings."""
-    if conn.dialect.name != "sqlite":
-        yield
-        return
-    before = int(conn.exec_driver_sql("PRAGMA cache_size").scalar_one())
-    conn.exec_driver_sql(f"PRAGMA cache_size = -{REPLAY_CACHE_KIB}")
-    try:
-        yield
-    finally:  # the connection goes back to the pool: later transactions get the usual cache
-        conn.exec_driver_sql(f"PRAGMA cache_size = {before}")
-
-
 def _replay_all(conn: Connection, store: EventStore, progress: Progress | None = None) -> int:
     """Reset the read models and replay the whole log into them, in the caller's transaction."""
     reset_views(conn)
-    with _replay_cache(conn), indexes_built_after(conn):
+    with indexes_built_after(conn):
         return replay(conn, store, progress=progress)
 
 

@@ -265,7 +265,9 @@ def indexes_built_after(conn: Connection) -> Iterator[None]:
 # --- which events write what ---------------------------------------------------------------------
 
 #: Event types that touch a model's ``updated_at``, and whether they touch a version's too (its ``number``):
-#: every model-stream event but the deletion, as the projector's touches.
+#: every model-stream event but the deletion, as the projector's touches. The batched ones (``projector.BATCHED``)
+#: stamp where the projector touches the model (``_Writes.touch``, ``add_version``, ``_queue_model``);
+#: :meth:`HistoryWrites.after` stamps the others from this table.
 STAMPS: dict[str, bool] = {
     EventType.MODEL_REGISTERED.value: False,
     EventType.MODEL_UPDATED.value: False,
