@@ -9,12 +9,14 @@ write to the registry.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 from modelog.projections import tables as t
 from modelog.projections.boundaries import command_boundary
@@ -119,7 +121,7 @@ def _built(tb: Views, name: str, build: Callable[[Views], Any]) -> Any:
     return found
 
 
-_MODEL_ID = bindparam("model_id")
+_MODEL_ID: Any = bindparam("model_id")
 
 
 def _model_exists(tb: Views) -> Any:
@@ -132,7 +134,7 @@ def _model_name(tb: Views) -> Any:
 
 def _version_by(tb: Views, kind: SelectorKind) -> Any:
     """A model's version a selector of ``kind`` names (its value bound as ``selected``); the highest if several."""
-    v, selected = tb.versions, bindparam("selected")
+    v, selected = tb.versions, cast(Any, bindparam("selected"))
     query = v.select().where(v.c.model_id == _MODEL_ID)
     if kind is SelectorKind.NUMBER:
         query = query.where(v.c.number == selected)
@@ -171,6 +173,30 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+_READ: ContextVar[Connection | None] = ContextVar("modelog_read_transaction", default=None)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _one_transaction(method: Callable[Concatenate[ReadModel, _P], _R]) -> Callable[Concatenate[ReadModel, _P], _R]:
+    """Run a read, point resolution included, in one transaction (``_live`` hands it out).
+
+    A past read resolved its point in a transaction of its own before: a fixed cost as large as a short
+    read itself, and two snapshots where one is right.
+    """
+    @functools.wraps(method)
+    def read(self: ReadModel, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        if _READ.get() is not None:
+            return method(self, *args, **kwargs)
+        with transaction(self.engine) as conn:
+            token = _READ.set(conn)
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                _READ.reset(token)
+    return read
+
+
 class ReadModel:
     """Every read the CLI and SDK make, each answerable live or ``as_of`` / ``at_position``."""
 
@@ -192,13 +218,13 @@ class ReadModel:
         """
         if as_of is not None and at_position is not None:
             raise InvalidInputError("give either as_of or at_position, not both")
-        if at_position is not None:
-            with transaction(self.engine) as conn:  # one transaction, compiled statements: a past read's fixed cost
+        if at_position is None and as_of is None:
+            return None
+        with self._live() as conn:  # the read's own transaction when inside one (``_one_transaction``)
+            if at_position is not None:
                 checked = self._check_position(at_position, conn)
                 return command_boundary(self.store, checked, conn) if whole_commands else checked
-        if as_of is not None:
-            return self._position_of(as_of)
-        return None
+            return self._position_of(as_of, conn)  # type: ignore[arg-type]  # not None: checked above
 
     def _check_position(self, position: int, conn: Connection) -> int:
         if isinstance(position, bool) or not isinstance(position, int) or position < 0:
@@ -208,7 +234,7 @@ class ReadModel:
             raise InvalidInputError(f"log position {position} is beyond the end of the log (last position {head})")
         return position
 
-    def _position_of(self, as_of: datetime) -> int:
+    def _position_of(self, as_of: datetime, conn: Connection) -> int:
         try:  # the edges of the calendar: 0001-01-01 in a zone east of UTC is before year 1
             moment = (as_of if as_of.tzinfo else as_of.astimezone()).astimezone(UTC)
         except (OverflowError, ValueError):
@@ -216,10 +242,15 @@ class ReadModel:
                                     "compare (years 1 to 9999 in UTC)") from None
         if moment > datetime.now(UTC) + CLOCK_SKEW:
             raise InvalidInputError(f"as-of time {moment.isoformat()} is in the future")
-        return self.store.position_at(moment)
+        return self.store.position_at(moment, conn)
 
     @contextmanager
     def _live(self) -> Iterator[Connection]:
+        """A transaction on the registry: the read's own if one is open (``_one_transaction``), else a new one."""
+        open_read = _READ.get()
+        if open_read is not None:
+            yield open_read
+            return
         with transaction(self.engine) as conn:
             yield conn
 
@@ -333,6 +364,7 @@ class ReadModel:
 
     # --- models --------------------------------------------------------------------
 
+    @_one_transaction
     def list_models(
         self, *, name: str | None = None, tag: str | None = None, sort_by: str = "name", page: int = 1,
         size: int = 50, as_of: datetime | None = None, at_position: int | None = None,
@@ -359,6 +391,7 @@ class ReadModel:
         total = conn.execute(counted, params).scalar_one()
         return Page([_model_view(row) for row in conn.execute(query, params)], int(total), page, size)
 
+    @_one_transaction
     def get_model(self, name: str, *, as_of: datetime | None = None, at_position: int | None = None) -> ModelView:
         """One model by name."""
         position = self.resolve_point(as_of, at_position)
@@ -370,6 +403,7 @@ class ReadModel:
 
     # --- versions ------------------------------------------------------------------
 
+    @_one_transaction
     def list_versions(self, model: str, *, stage: str | None = None, as_of: datetime | None = None,
                       at_position: int | None = None) -> list[VersionView]:
         """Every live version of a model by number (optionally only those in ``stage``)."""
@@ -382,6 +416,7 @@ class ReadModel:
             rows = conn.execute(tb.versions.select().where(*where).order_by(tb.versions.c.number)).all()
             return self._version_views(conn, tb, model_id, rows)
 
+    @_one_transaction
     def get_version(self, model: str, version: Any = None, *, as_of: datetime | None = None,
                     at_position: int | None = None) -> VersionView:
         """The version a selector (number, name, stage, ``latest``, ``@alias``) names."""
@@ -444,6 +479,7 @@ class ReadModel:
 
     # --- links and runs ------------------------------------------------------------
 
+    @_one_transaction
     def list_links(self, model: str, version: Any = None, *, kind: str | None = None,
                    as_of: datetime | None = None, at_position: int | None = None) -> list[LinkView]:
         """Artifacts linked to a version (optionally one kind), in link order."""
@@ -460,6 +496,7 @@ class ReadModel:
                 query = query.where(link.c.kind == kind)
             return [_link_view(r) for r in conn.execute(query.order_by(link.c.position))]
 
+    @_one_transaction
     def list_version_runs(self, model: str, version: Any = None, *, as_of: datetime | None = None,
                           at_position: int | None = None) -> list[RunView]:
         """Runs linked to a version, in link order, with their status at that point."""
@@ -501,6 +538,7 @@ class ReadModel:
         with self._replayed(batches(position)) as conn:
             yield conn
 
+    @_one_transaction
     def get_run(self, run_id: str, *, as_of: datetime | None = None, at_position: int | None = None) -> RunView:
         """A run by id (a past point replays only that run's stream)."""
         _require_text(run_id, "run id")
@@ -513,6 +551,7 @@ class ReadModel:
             raise NotFoundError(f"run {run_id!r} does not exist" + _at(position))
         return _run_view(row)
 
+    @_one_transaction
     def list_runs(self, *, limit: int = 50, as_of: datetime | None = None, at_position: int | None = None,
                   pipeline: str | None = None, status: str | None = None) -> list[RunView]:
         """The most recent runs (optionally only one pipeline's, or only those with ``status``)."""
@@ -527,6 +566,7 @@ class ReadModel:
                 query = query.where(r.c.status == status)
             return [_run_view(row) for row in conn.execute(query.limit(limit))]
 
+    @_one_transaction
     def list_run_steps(self, run_id: str, *, as_of: datetime | None = None,
                        at_position: int | None = None) -> list[StepView]:
         """The completed steps of a run in completion order (a past point replays only that run's stream)."""
@@ -539,6 +579,7 @@ class ReadModel:
         return [StepView(r.run_id, r.step, bool(r.cached), r.cache_key, float(r.duration_ms), r.completed_at,
                          tuple(json.loads(r.outputs))) for r in rows]
 
+    @_one_transaction
     def get_artifact(self, artifact_id: str, *, as_of: datetime | None = None,
                      at_position: int | None = None) -> ArtifactView:
         """An artifact version by id (a past point replays only that artifact name's stream)."""
@@ -556,6 +597,7 @@ class ReadModel:
             raise NotFoundError(f"artifact {artifact_id!r} does not exist" + _at(position))
         return ArtifactView(**{c: row._mapping[c] for c in ArtifactView.__dataclass_fields__})
 
+    @_one_transaction
     def list_artifacts(self, *, as_of: datetime | None = None, at_position: int | None = None) -> list[ArtifactView]:
         """Every stored artifact version, by name and version."""
         position = self.resolve_point(as_of, at_position)

@@ -98,9 +98,10 @@ def _model_total(position: Any) -> Any:
 
 
 #: Every read-model table as it was at the position :func:`views_at` sets.
-PAST = Views(*(table_at(view, POSITION) for view in (
-    t.models, t.versions, t.aliases, t.artifact_links, t.run_links, t.runs, t.step_runs, t.artifacts)),
-    _model_total(POSITION))
+PAST = Views(
+    table_at(t.models, POSITION), table_at(t.versions, POSITION), table_at(t.aliases, POSITION),
+    table_at(t.artifact_links, POSITION), table_at(t.run_links, POSITION), table_at(t.runs, POSITION),
+    table_at(t.step_runs, POSITION), table_at(t.artifacts, POSITION), _model_total(POSITION))
 
 
 @contextmanager
@@ -113,7 +114,8 @@ def views_at(position: int) -> Iterator[Views]:
         _AS_OF.reset(token)
 
 
-_MODEL_ID_AT = select(h.models.c.model_id).where(h.models.c.name_key == bindparam("name_key"), *_valid(h.models, POSITION))
+_MODEL_ID_AT = select(h.models.c.model_id).where(h.models.c.name_key == bindparam("name_key"),
+                                                 *_valid(h.models, POSITION))
 
 
 def model_id_at(conn: Connection, name_key: str) -> str | None:
