@@ -16,14 +16,16 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
-from typing import Any, Concatenate, ParamSpec, TypeVar, cast
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from modelog.projections import read_statements as rs
 from modelog.projections import tables as t
 from modelog.projections.boundaries import command_boundary
 from modelog.projections.history import HistoryEntry, describe
 from modelog.projections.identity import PrincipalView, TokenView, principal_views, token_views
 from modelog.projections.log_rows import linked_run_ids, stream_events
 from modelog.projections.projector import apply_events, tables_needed
+from modelog.projections.read_statements import SORT_FIELDS
 from modelog.projections.suggest import did_you_mean
 from modelog.projections.table_rows import TableRows
 from modelog.projections.temporal_reads import PRESENT, Views, model_id_at, views_at
@@ -50,14 +52,13 @@ from modelog.registry.vocabulary import (
     name_stream,
     run_stream,
 )
-from sqlalchemy import Integer, bindparam, create_engine, func, select
+from sqlalchemy import create_engine, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.schema import CreateTable
 
 #: The last page a listing can ask for (its offset fits a 64-bit column on every backend).
 MAX_PAGE = 2**31 - 1
-SORT_FIELDS = {"name": "name_key", "created": "created_at", "updated": "updated_at"}
 _KINDS = frozenset(kind.value for kind in ArtifactKind)
 CLOCK_SKEW = timedelta(seconds=5)
 #: The table a model query reads: a past read of one model replays only its rows.
@@ -65,108 +66,6 @@ MODEL_TABLES = frozenset({t.models.name})
 #: The same for the past model list, which replays in batches: a version deletion in a later batch
 #: reads version rows of earlier ones (``projector.READS``), so those are kept from the start.
 MODEL_LIST_TABLES = frozenset({t.models.name, t.versions.name})
-
-
-_MODEL_PAGES: dict[tuple[int, str, bool, bool], tuple[Any, Any]] = {}
-
-
-def _model_page_statements(tb: Views, sort_by: str, by_name: bool, by_tag: bool) -> tuple[Any, Any]:
-    """The count and the page query of a model listing over ``tb``, built once per shape.
-
-    Filters, page size and offset are bound parameters, so each statement is built (and its
-    cache key computed) once, not per read.
-    """
-    key = (id(tb), sort_by, by_name, by_tag)
-    found = _MODEL_PAGES.get(key)
-    if found is None:
-        m = tb.models
-        where = []
-        if by_name:
-            where.append(m.c.name_key.like(bindparam("name_pattern"), escape="\\"))
-        if by_tag:
-            where.append(m.c.tags.like(bindparam("tag_pattern"), escape="\\"))
-        counted = select(func.count()).select_from(m).where(*where) if where else tb.model_total
-        order = (m.c[SORT_FIELDS[sort_by]], m.c.model_id)
-        size, offset = bindparam("page_size", type_=Integer), bindparam("page_offset", type_=Integer)
-        if tb is PRESENT:
-            query = select(m).where(*where).order_by(*order).limit(size).offset(offset)
-        else:  # pick the page's keys first, so the stamped columns are derived for its rows only
-            keys = select(m.c.model_id).where(*where).order_by(*order).limit(size).offset(offset)
-            query = select(m).where(m.c.model_id.in_(keys.scalar_subquery())).order_by(*order)
-        found = _MODEL_PAGES[key] = (counted, query)
-    return found
-
-
-_MODELS_BY_ID: dict[int, Any] = {}
-
-
-def _model_by_id(tb: Views) -> Any:
-    """The model row with the id bound as ``model_id``, over ``tb`` (built once: a read of one model is short)."""
-    found = _MODELS_BY_ID.get(id(tb))
-    if found is None:
-        found = _MODELS_BY_ID[id(tb)] = select(tb.models).where(tb.models.c.model_id == bindparam("model_id"))
-    return found
-
-
-_BUILT: dict[tuple[int, str], Any] = {}
-
-
-def _built(tb: Views, name: str, build: Callable[[Views], Any]) -> Any:
-    """The statement ``build`` makes over ``tb``, built once per ``name``: values are bound parameters, so a
-    read neither rebuilds it nor recomputes its cache key (the larger part of a short read's cost)."""
-    key = (id(tb), name)
-    found = _BUILT.get(key)
-    if found is None:
-        found = _BUILT[key] = build(tb)
-    return found
-
-
-_MODEL_ID: Any = bindparam("model_id")
-
-
-def _model_exists(tb: Views) -> Any:
-    return select(tb.models.c.model_id).where(tb.models.c.model_id == _MODEL_ID)
-
-
-def _model_name(tb: Views) -> Any:
-    return select(tb.models.c.name).where(tb.models.c.model_id == _MODEL_ID)
-
-
-def _version_by(tb: Views, kind: SelectorKind) -> Any:
-    """A model's version a selector of ``kind`` names (its value bound as ``selected``); the highest if several."""
-    v, selected = tb.versions, cast(Any, bindparam("selected"))
-    query = v.select().where(v.c.model_id == _MODEL_ID)
-    if kind is SelectorKind.NUMBER:
-        query = query.where(v.c.number == selected)
-    elif kind is SelectorKind.NAME:
-        query = query.where(v.c.name_key == selected)
-    elif kind is SelectorKind.STAGE:
-        query = query.where(v.c.stage == selected)
-    elif kind is SelectorKind.ALIAS:
-        alias = select(tb.aliases.c.number).where(tb.aliases.c.model_id == _MODEL_ID, tb.aliases.c.alias == selected)
-        query = query.where(v.c.number == alias.scalar_subquery())
-    return query.order_by(v.c.number.desc()).limit(1)
-
-
-def _link_counts(tb: Views, some: bool) -> Any:
-    link = tb.artifact_links
-    query = select(link.c.number, link.c.kind, func.count()).where(link.c.model_id == _MODEL_ID)
-    if some:
-        query = query.where(link.c.number.in_(bindparam("numbers", expanding=True)))
-    return query.group_by(link.c.number, link.c.kind)
-
-
-def _run_counts(tb: Views, some: bool) -> Any:
-    link = tb.run_links
-    query = select(link.c.number, func.count()).where(link.c.model_id == _MODEL_ID)
-    if some:
-        query = query.where(link.c.number.in_(bindparam("numbers", expanding=True)))
-    return query.group_by(link.c.number)
-
-
-def _aliases_of(tb: Views) -> Any:
-    a = tb.aliases
-    return select(a.c.number, a.c.alias).where(a.c.model_id == _MODEL_ID).order_by(a.c.alias)
 
 
 def _like_escape(text: str) -> str:
@@ -382,7 +281,7 @@ class ReadModel:
 
     def _model_page(self, conn: Connection, tb: Views, name: str | None, tag: str | None, sort_by: str, page: int,
                     size: int) -> Page[ModelView]:
-        counted, query = _model_page_statements(tb, sort_by, bool(name), bool(tag))
+        counted, query = rs.model_page_statements(tb, sort_by, bool(name), bool(tag))
         params: dict[str, Any] = {"page_size": size, "page_offset": (page - 1) * size}
         if name:
             params["name_pattern"] = f"%{_like_escape(name_key(name))}%"
@@ -396,7 +295,7 @@ class ReadModel:
         """One model by name."""
         position = self.resolve_point(as_of, at_position)
         with self._model_reader(name, position, MODEL_TABLES) as (conn, model_id, tb):
-            row = conn.execute(_model_by_id(tb), {"model_id": model_id}).first()
+            row = conn.execute(rs.model_by_id(tb), {"model_id": model_id}).first()
             if row is None:
                 raise NotFoundError(f"model {name!r} did not exist at log position {position}")
             return _model_view(row)
@@ -428,13 +327,13 @@ class ReadModel:
             return self._version_views(conn, tb, model_id, [row])[0]
 
     def _require_model(self, conn: Connection, tb: Views, model: str, model_id: str, position: int | None) -> None:
-        if conn.execute(_built(tb, "model_exists", _model_exists), {"model_id": model_id}).first() is None:
+        if conn.execute(rs.built(tb, "model_exists", rs.model_exists), {"model_id": model_id}).first() is None:
             raise NotFoundError(f"model {model!r} did not exist at log position {position}")
 
     def _find_version(self, conn: Connection, tb: Views, model: str, model_id: str,
                       selector: VersionSelector) -> Any:
         value = name_key(str(selector.value)) if selector.kind is SelectorKind.NAME else selector.value
-        query = _built(tb, "version_by_" + selector.kind.name, lambda tb: _version_by(tb, selector.kind))
+        query = rs.built(tb, "version_by_" + selector.kind.name, lambda tb: rs.version_by(tb, selector.kind))
         row = conn.execute(query, {"model_id": model_id, "selected": value}).first()
         if row is None:
             if selector.kind is SelectorKind.LATEST:
@@ -459,21 +358,21 @@ class ReadModel:
         counts = self._link_counts(conn, tb, model_id, numbers)
         runs = self._run_counts(conn, tb, model_id, numbers)
         aliases = self._aliases(conn, tb, model_id)
-        model_name = conn.execute(_built(tb, "model_name", _model_name), {"model_id": model_id}).scalar_one()
+        model_name = conn.execute(rs.built(tb, "model_name", rs.model_name), {"model_id": model_id}).scalar_one()
         return [_version_view(r, model_name, counts, runs, aliases) for r in rows]
 
     def _link_counts(self, conn: Connection, tb: Views, model_id: str,
                      numbers: list[int] | None) -> dict[tuple[int, str], int]:
-        query = _built(tb, f"link_counts_{numbers is None}", lambda tb: _link_counts(tb, numbers is not None))
+        query = rs.built(tb, f"link_counts_{numbers is None}", lambda tb: rs.link_counts(tb, numbers is not None))
         return {(n, k): c for n, k, c in conn.execute(query, {"model_id": model_id, "numbers": numbers or []})}
 
     def _run_counts(self, conn: Connection, tb: Views, model_id: str, numbers: list[int] | None) -> dict[int, int]:
-        query = _built(tb, f"run_counts_{numbers is None}", lambda tb: _run_counts(tb, numbers is not None))
+        query = rs.built(tb, f"run_counts_{numbers is None}", lambda tb: rs.run_counts(tb, numbers is not None))
         return dict(conn.execute(query, {"model_id": model_id, "numbers": numbers or []}).all())
 
     def _aliases(self, conn: Connection, tb: Views, model_id: str) -> dict[int, list[str]]:
         found: dict[int, list[str]] = {}
-        for number, alias in conn.execute(_built(tb, "aliases", _aliases_of), {"model_id": model_id}):
+        for number, alias in conn.execute(rs.built(tb, "aliases", rs.aliases_of), {"model_id": model_id}):
             found.setdefault(number, []).append(alias)
         return found
 
