@@ -21,14 +21,42 @@ recorded by a moment always ends a command.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
-from modelog.registry.store import EventStore, StoredEvent
+from modelog.registry._sql.driver import DriverStatement
+from modelog.registry._sql.json_decode import decode_json
+from modelog.registry.database import transaction
+from modelog.registry.schema import events
+from modelog.registry.store import EventStore
+from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Connection
 
 _WALK_BACK = 64  # events read per step when finding where an old command began
 
 
-def span_of(event: StoredEvent) -> tuple[int, int] | None:
+class Marked(Protocol):
+    """What telling command boundaries reads of an event (a ``StoredEvent`` has it)."""
+
+    @property
+    def position(self) -> int: ...  # noqa: D102 - the event's own fields
+    @property
+    def meta(self) -> dict[str, Any]: ...  # noqa: D102
+    @property
+    def recorded_at(self) -> str: ...  # noqa: D102
+
+
+class _Mark(NamedTuple):
+    position: int
+    meta: dict[str, Any]
+    recorded_at: str
+
+
+#: An event and the one after it: only the columns that tell a boundary (no data, no hashes to decode).
+_PAIR = DriverStatement(select(events.c.position, events.c.meta, events.c.recorded_at)
+                        .where(events.c.position >= bindparam("at")).order_by(events.c.position).limit(2))
+
+
+def span_of(event: Marked) -> tuple[int, int] | None:
     """The ``[first, last]`` positions of the event's transaction as its meta records them (None: not recorded)."""
     found: Any = event.meta.get("span")
     if (isinstance(found, list) and len(found) == 2 and all(type(p) is int for p in found)
@@ -37,15 +65,22 @@ def span_of(event: StoredEvent) -> tuple[int, int] | None:
     return None
 
 
-def _same_command(one: StoredEvent, other: StoredEvent) -> bool:
+def _same_command(one: Marked, other: Marked) -> bool:
     return bool(one.meta.get("correlation_id")) and one.meta == other.meta and one.recorded_at == other.recorded_at
 
 
-def command_boundary(store: EventStore, position: int) -> int:
-    """The last command boundary at or before ``position`` (``position`` itself when a command ends there)."""
+def command_boundary(store: EventStore, position: int, conn: Connection | None = None) -> int:
+    """The last command boundary at or before ``position`` (``position`` itself when a command ends there).
+
+    ``conn``: read in that transaction (one compiled statement on the caller's connection, the cheap path
+    of a point-in-time read) rather than in one of its own.
+    """
     if position <= 0:
         return 0
-    pair = list(store.read_all(from_position=position, to_position=position + 1, limit=2))
+    if conn is None:
+        with transaction(store.engine) as own:
+            return command_boundary(store, position, own)
+    pair = [_Mark(int(p), decode_json(meta), at) for p, meta, at in _PAIR.fetchall(conn, {"at": position})]
     if len(pair) < 2:
         return position  # the log's head (or past it: the caller checks the range)
     here, after = pair
@@ -54,14 +89,14 @@ def command_boundary(store: EventStore, position: int) -> int:
         return position if span[1] == position else span[0] - 1
     if span_of(after) is not None or not _same_command(here, after):
         return position
-    return _start_of(store, here) - 1
+    return _start_of(store, here, conn) - 1
 
 
-def _start_of(store: EventStore, event: StoredEvent) -> int:
+def _start_of(store: EventStore, event: Marked, conn: Connection | None = None) -> int:
     """Where the old-style command holding ``event`` began (contiguous events with the same meta and time)."""
     start = event.position
     while start > 1:
-        earlier = list(store.read_all(from_position=max(1, start - _WALK_BACK), to_position=start - 1))
+        earlier = list(store.read_all(from_position=max(1, start - _WALK_BACK), to_position=start - 1, conn=conn))
         for previous in reversed(earlier):
             if not _same_command(previous, event):
                 return start

@@ -14,7 +14,8 @@ from typing import Any
 
 from modelog.projections import tables as t
 from modelog.projections.history import HistoryEntry
-from modelog.projections.queries import MODEL_LIST_TABLES, SORT_FIELDS, ReadModel
+from modelog.projections.queries import MODEL_LIST_TABLES, ReadModel
+from modelog.projections.read_statements import SORT_FIELDS
 from modelog.projections.temporal_reads import Views
 from modelog.projections.views import LinkView, ModelView, Page, RunView, VersionView
 from modelog.registry.errors import InvalidInputError

@@ -362,8 +362,10 @@ class _Writes:
             elif table == _MODELS:
                 self.new_models[row[_MODEL_KEY]] = row
 
-    def touch(self, model_id: str, at: str, number: int | None = None) -> None:
-        """Queue ``updated_at`` of a model (and of one of its versions)."""
+    def touch(self, model_id: str, position: int, at: str, number: int | None = None) -> None:
+        """Queue ``updated_at`` of a model (and of one of its versions), and its history stamp."""
+        if self.history is not None:
+            self.history.stamps.append((model_id, position, number, at))
         if number is not None:
             key = (model_id, number)
             row = self.new_versions.get(key)
@@ -377,12 +379,14 @@ class _Writes:
         else:
             self.models[model_id] = at
 
-    def add_version(self, model_id: str, number: int, at: str) -> None:
-        """Count a version created in a model, which is now its latest, and touch the model.
+    def add_version(self, model_id: str, number: int, position: int, at: str) -> None:
+        """Count a version created in a model, which is now its latest, and touch the model (and stamp it).
 
         Version numbers only grow within a model (they are never reused), so the version just
         created is the model's highest.
         """
+        if self.history is not None:
+            self.history.stamps.append((model_id, position, number, at))
         row = self.new_models.get(model_id)
         if row is not None:
             row[_MODEL_VERSION_COUNT] += 1
@@ -416,11 +420,13 @@ _MODELS, _VERSIONS, _LINKS = t.models.name, t.versions.name, t.artifact_links.na
 
 def _queue_model(writes: _Writes, event: ProjectedEvent, data: dict[str, Any]) -> None:
     writes.insert_built(t.models.name, _model_row, event, data)
+    if writes.history is not None:
+        writes.history.registered(_model_id(event), event.position, event.recorded_at)
 
 
 def _queue_version(writes: _Writes, event: ProjectedEvent, data: dict[str, Any]) -> None:
     writes.insert_built(t.versions.name, _version_row, event, data)
-    writes.add_version(_model_id(event), data["number"], event.recorded_at)
+    writes.add_version(_model_id(event), data["number"], event.position, event.recorded_at)
 
 
 def _queue_link(writes: _Writes, event: ProjectedEvent, data: dict[str, Any]) -> None:
@@ -437,12 +443,12 @@ def _queue_link(writes: _Writes, event: ProjectedEvent, data: dict[str, Any]) ->
         writes.insert(_LINKS, row)
         if writes.history is not None:
             writes.history.row(_LINKS, row, event.position)
-    writes.touch(model_id, event.recorded_at, number)
+    writes.touch(model_id, event.position, event.recorded_at, number)
 
 
 def _queue_run_link(writes: _Writes, event: ProjectedEvent, data: dict[str, Any]) -> None:
     writes.insert_built(t.run_links.name, _run_link_row, event, data)
-    writes.touch(_model_id(event), event.recorded_at, data["number"])
+    writes.touch(_model_id(event), event.position, event.recorded_at, data["number"])
 
 
 def _queue_run(writes: _Writes, event: ProjectedEvent, data: dict[str, Any]) -> None:
@@ -488,15 +494,13 @@ def apply_events(conn: Connection, batch: Sequence[ProjectedEvent], only: frozen
         if event.schema_version != current(event_type):  # older, newer or unknown: upcast (or fail loudly)
             data = upcast(event_type, event.schema_version, data)
         queue = BATCHED.get(event_type)
-        if queue is not None:
+        if queue is not None:  # stamps its model itself (``_Writes.touch``, ``add_version``, ``_queue_model``)
             queue(writes, event, data)
-            if record is not None:
-                record(conn, event, data, False)
         else:
             writes.flush()
             HANDLERS[event_type](conn, event, data)
             if record is not None:
-                record(conn, event, data, True)
+                record(conn, event, data)
     writes.flush()
 
 

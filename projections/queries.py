@@ -9,19 +9,23 @@ write to the registry.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from modelog.projections import read_statements as rs
 from modelog.projections import tables as t
 from modelog.projections.boundaries import command_boundary
 from modelog.projections.history import HistoryEntry, describe
 from modelog.projections.identity import PrincipalView, TokenView, principal_views, token_views
 from modelog.projections.log_rows import linked_run_ids, stream_events
 from modelog.projections.projector import apply_events, tables_needed
+from modelog.projections.read_statements import SORT_FIELDS
 from modelog.projections.suggest import did_you_mean
 from modelog.projections.table_rows import TableRows
 from modelog.projections.temporal_reads import PRESENT, Views, model_id_at, views_at
@@ -48,14 +52,13 @@ from modelog.registry.vocabulary import (
     name_stream,
     run_stream,
 )
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.schema import CreateTable
 
 #: The last page a listing can ask for (its offset fits a 64-bit column on every backend).
 MAX_PAGE = 2**31 - 1
-SORT_FIELDS = {"name": "name_key", "created": "created_at", "updated": "updated_at"}
 _KINDS = frozenset(kind.value for kind in ArtifactKind)
 CLOCK_SKEW = timedelta(seconds=5)
 #: The table a model query reads: a past read of one model replays only its rows.
@@ -67,6 +70,30 @@ MODEL_LIST_TABLES = frozenset({t.models.name, t.versions.name})
 
 def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+_READ: ContextVar[Connection | None] = ContextVar("modelog_read_transaction", default=None)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _one_transaction(method: Callable[Concatenate[ReadModel, _P], _R]) -> Callable[Concatenate[ReadModel, _P], _R]:
+    """Run a read, point resolution included, in one transaction (``_live`` hands it out).
+
+    A past read resolved its point in a transaction of its own before: a fixed cost as large as a short
+    read itself, and two snapshots where one is right.
+    """
+    @functools.wraps(method)
+    def read(self: ReadModel, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        if _READ.get() is not None:
+            return method(self, *args, **kwargs)
+        with transaction(self.engine) as conn:
+            token = _READ.set(conn)
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                _READ.reset(token)
+    return read
 
 
 class ReadModel:
@@ -90,22 +117,23 @@ class ReadModel:
         """
         if as_of is not None and at_position is not None:
             raise InvalidInputError("give either as_of or at_position, not both")
-        if at_position is not None:
-            checked = self._check_position(at_position)
-            return command_boundary(self.store, checked) if whole_commands else checked
-        if as_of is not None:
-            return self._position_of(as_of)
-        return None
+        if at_position is None and as_of is None:
+            return None
+        with self._live() as conn:  # the read's own transaction when inside one (``_one_transaction``)
+            if at_position is not None:
+                checked = self._check_position(at_position, conn)
+                return command_boundary(self.store, checked, conn) if whole_commands else checked
+            return self._position_of(as_of, conn)  # type: ignore[arg-type]  # not None: checked above
 
-    def _check_position(self, position: int) -> int:
+    def _check_position(self, position: int, conn: Connection) -> int:
         if isinstance(position, bool) or not isinstance(position, int) or position < 0:
             raise InvalidInputError(f"log position must be a whole number >= 0, got {position!r}")
-        head = self.store.head()
+        head = self.store.head(conn)
         if position > head:
             raise InvalidInputError(f"log position {position} is beyond the end of the log (last position {head})")
         return position
 
-    def _position_of(self, as_of: datetime) -> int:
+    def _position_of(self, as_of: datetime, conn: Connection) -> int:
         try:  # the edges of the calendar: 0001-01-01 in a zone east of UTC is before year 1
             moment = (as_of if as_of.tzinfo else as_of.astimezone()).astimezone(UTC)
         except (OverflowError, ValueError):
@@ -113,10 +141,15 @@ class ReadModel:
                                     "compare (years 1 to 9999 in UTC)") from None
         if moment > datetime.now(UTC) + CLOCK_SKEW:
             raise InvalidInputError(f"as-of time {moment.isoformat()} is in the future")
-        return self.store.position_at(moment)
+        return self.store.position_at(moment, conn)
 
     @contextmanager
     def _live(self) -> Iterator[Connection]:
+        """A transaction on the registry: the read's own if one is open (``_one_transaction``), else a new one."""
+        open_read = _READ.get()
+        if open_read is not None:
+            yield open_read
+            return
         with transaction(self.engine) as conn:
             yield conn
 
@@ -230,6 +263,7 @@ class ReadModel:
 
     # --- models --------------------------------------------------------------------
 
+    @_one_transaction
     def list_models(
         self, *, name: str | None = None, tag: str | None = None, sort_by: str = "name", page: int = 1,
         size: int = 50, as_of: datetime | None = None, at_position: int | None = None,
@@ -247,32 +281,28 @@ class ReadModel:
 
     def _model_page(self, conn: Connection, tb: Views, name: str | None, tag: str | None, sort_by: str, page: int,
                     size: int) -> Page[ModelView]:
-        m = tb.models
-        where = []
+        counted, query = rs.model_page_statements(tb, sort_by, bool(name), bool(tag))
+        params: dict[str, Any] = {"page_size": size, "page_offset": (page - 1) * size}
         if name:
-            where.append(m.c.name_key.like(f"%{_like_escape(name_key(name))}%", escape="\\"))
+            params["name_pattern"] = f"%{_like_escape(name_key(name))}%"
         if tag:
-            where.append(m.c.tags.like(f"%{_like_escape(json.dumps(tag, ensure_ascii=False))}%", escape="\\"))
-        total = conn.execute(select(func.count()).select_from(m).where(*where)).scalar_one()
-        order = (m.c[SORT_FIELDS[sort_by]], m.c.model_id)
-        if tb is PRESENT:
-            query = select(m).where(*where).order_by(*order).limit(size).offset((page - 1) * size)
-        else:  # pick the page's keys first, so the stamped columns are derived for its rows only
-            keys = select(m.c.model_id).where(*where).order_by(*order).limit(size).offset((page - 1) * size)
-            query = select(m).where(m.c.model_id.in_(keys.scalar_subquery())).order_by(*order)
-        return Page([_model_view(row) for row in conn.execute(query)], int(total), page, size)
+            params["tag_pattern"] = f"%{_like_escape(json.dumps(tag, ensure_ascii=False))}%"
+        total = conn.execute(counted, params).scalar_one()
+        return Page([_model_view(row) for row in conn.execute(query, params)], int(total), page, size)
 
+    @_one_transaction
     def get_model(self, name: str, *, as_of: datetime | None = None, at_position: int | None = None) -> ModelView:
         """One model by name."""
         position = self.resolve_point(as_of, at_position)
         with self._model_reader(name, position, MODEL_TABLES) as (conn, model_id, tb):
-            row = conn.execute(select(tb.models).where(tb.models.c.model_id == model_id)).first()
+            row = conn.execute(rs.model_by_id(tb), {"model_id": model_id}).first()
             if row is None:
                 raise NotFoundError(f"model {name!r} did not exist at log position {position}")
             return _model_view(row)
 
     # --- versions ------------------------------------------------------------------
 
+    @_one_transaction
     def list_versions(self, model: str, *, stage: str | None = None, as_of: datetime | None = None,
                       at_position: int | None = None) -> list[VersionView]:
         """Every live version of a model by number (optionally only those in ``stage``)."""
@@ -285,6 +315,7 @@ class ReadModel:
             rows = conn.execute(tb.versions.select().where(*where).order_by(tb.versions.c.number)).all()
             return self._version_views(conn, tb, model_id, rows)
 
+    @_one_transaction
     def get_version(self, model: str, version: Any = None, *, as_of: datetime | None = None,
                     at_position: int | None = None) -> VersionView:
         """The version a selector (number, name, stage, ``latest``, ``@alias``) names."""
@@ -296,25 +327,14 @@ class ReadModel:
             return self._version_views(conn, tb, model_id, [row])[0]
 
     def _require_model(self, conn: Connection, tb: Views, model: str, model_id: str, position: int | None) -> None:
-        m = tb.models
-        if conn.execute(select(m.c.model_id).where(m.c.model_id == model_id)).first() is None:
+        if conn.execute(rs.built(tb, "model_exists", rs.model_exists), {"model_id": model_id}).first() is None:
             raise NotFoundError(f"model {model!r} did not exist at log position {position}")
 
     def _find_version(self, conn: Connection, tb: Views, model: str, model_id: str,
                       selector: VersionSelector) -> Any:
-        v = tb.versions
-        query = v.select().where(v.c.model_id == model_id)
-        if selector.kind is SelectorKind.NUMBER:
-            query = query.where(v.c.number == selector.value)
-        elif selector.kind is SelectorKind.NAME:
-            query = query.where(v.c.name_key == name_key(str(selector.value)))
-        elif selector.kind is SelectorKind.STAGE:
-            query = query.where(v.c.stage == selector.value)
-        elif selector.kind is SelectorKind.ALIAS:
-            alias = select(tb.aliases.c.number).where(tb.aliases.c.model_id == model_id,
-                                                      tb.aliases.c.alias == selector.value)
-            query = query.where(v.c.number == alias.scalar_subquery())
-        row = conn.execute(query.order_by(v.c.number.desc()).limit(1)).first()
+        value = name_key(str(selector.value)) if selector.kind is SelectorKind.NAME else selector.value
+        query = rs.built(tb, "version_by_" + selector.kind.name, lambda tb: rs.version_by(tb, selector.kind))
+        row = conn.execute(query, {"model_id": model_id, "selected": value}).first()
         if row is None:
             if selector.kind is SelectorKind.LATEST:
                 raise NotFoundError(f"model {model!r} has no versions")
@@ -338,35 +358,27 @@ class ReadModel:
         counts = self._link_counts(conn, tb, model_id, numbers)
         runs = self._run_counts(conn, tb, model_id, numbers)
         aliases = self._aliases(conn, tb, model_id)
-        m = tb.models
-        model_name = conn.execute(select(m.c.name).where(m.c.model_id == model_id)).scalar_one()
+        model_name = conn.execute(rs.built(tb, "model_name", rs.model_name), {"model_id": model_id}).scalar_one()
         return [_version_view(r, model_name, counts, runs, aliases) for r in rows]
 
     def _link_counts(self, conn: Connection, tb: Views, model_id: str,
                      numbers: list[int] | None) -> dict[tuple[int, str], int]:
-        link = tb.artifact_links
-        query = select(link.c.number, link.c.kind, func.count()).where(link.c.model_id == model_id)
-        if numbers is not None:
-            query = query.where(link.c.number.in_(numbers))
-        return {(n, k): c for n, k, c in conn.execute(query.group_by(link.c.number, link.c.kind))}
+        query = rs.built(tb, f"link_counts_{numbers is None}", lambda tb: rs.link_counts(tb, numbers is not None))
+        return {(n, k): c for n, k, c in conn.execute(query, {"model_id": model_id, "numbers": numbers or []})}
 
     def _run_counts(self, conn: Connection, tb: Views, model_id: str, numbers: list[int] | None) -> dict[int, int]:
-        link = tb.run_links
-        query = select(link.c.number, func.count()).where(link.c.model_id == model_id)
-        if numbers is not None:
-            query = query.where(link.c.number.in_(numbers))
-        return dict(conn.execute(query.group_by(link.c.number)).all())
+        query = rs.built(tb, f"run_counts_{numbers is None}", lambda tb: rs.run_counts(tb, numbers is not None))
+        return dict(conn.execute(query, {"model_id": model_id, "numbers": numbers or []}).all())
 
     def _aliases(self, conn: Connection, tb: Views, model_id: str) -> dict[int, list[str]]:
         found: dict[int, list[str]] = {}
-        a = tb.aliases
-        query = select(a.c.number, a.c.alias).where(a.c.model_id == model_id)
-        for number, alias in conn.execute(query.order_by(a.c.alias)):
+        for number, alias in conn.execute(rs.built(tb, "aliases", rs.aliases_of), {"model_id": model_id}):
             found.setdefault(number, []).append(alias)
         return found
 
     # --- links and runs ------------------------------------------------------------
 
+    @_one_transaction
     def list_links(self, model: str, version: Any = None, *, kind: str | None = None,
                    as_of: datetime | None = None, at_position: int | None = None) -> list[LinkView]:
         """Artifacts linked to a version (optionally one kind), in link order."""
@@ -383,6 +395,7 @@ class ReadModel:
                 query = query.where(link.c.kind == kind)
             return [_link_view(r) for r in conn.execute(query.order_by(link.c.position))]
 
+    @_one_transaction
     def list_version_runs(self, model: str, version: Any = None, *, as_of: datetime | None = None,
                           at_position: int | None = None) -> list[RunView]:
         """Runs linked to a version, in link order, with their status at that point."""
@@ -424,6 +437,7 @@ class ReadModel:
         with self._replayed(batches(position)) as conn:
             yield conn
 
+    @_one_transaction
     def get_run(self, run_id: str, *, as_of: datetime | None = None, at_position: int | None = None) -> RunView:
         """A run by id (a past point replays only that run's stream)."""
         _require_text(run_id, "run id")
@@ -436,6 +450,7 @@ class ReadModel:
             raise NotFoundError(f"run {run_id!r} does not exist" + _at(position))
         return _run_view(row)
 
+    @_one_transaction
     def list_runs(self, *, limit: int = 50, as_of: datetime | None = None, at_position: int | None = None,
                   pipeline: str | None = None, status: str | None = None) -> list[RunView]:
         """The most recent runs (optionally only one pipeline's, or only those with ``status``)."""
@@ -450,6 +465,7 @@ class ReadModel:
                 query = query.where(r.c.status == status)
             return [_run_view(row) for row in conn.execute(query.limit(limit))]
 
+    @_one_transaction
     def list_run_steps(self, run_id: str, *, as_of: datetime | None = None,
                        at_position: int | None = None) -> list[StepView]:
         """The completed steps of a run in completion order (a past point replays only that run's stream)."""
@@ -462,6 +478,7 @@ class ReadModel:
         return [StepView(r.run_id, r.step, bool(r.cached), r.cache_key, float(r.duration_ms), r.completed_at,
                          tuple(json.loads(r.outputs))) for r in rows]
 
+    @_one_transaction
     def get_artifact(self, artifact_id: str, *, as_of: datetime | None = None,
                      at_position: int | None = None) -> ArtifactView:
         """An artifact version by id (a past point replays only that artifact name's stream)."""
@@ -479,6 +496,7 @@ class ReadModel:
             raise NotFoundError(f"artifact {artifact_id!r} does not exist" + _at(position))
         return ArtifactView(**{c: row._mapping[c] for c in ArtifactView.__dataclass_fields__})
 
+    @_one_transaction
     def list_artifacts(self, *, as_of: datetime | None = None, at_position: int | None = None) -> list[ArtifactView]:
         """Every stored artifact version, by name and version."""
         position = self.resolve_point(as_of, at_position)

@@ -83,14 +83,19 @@ def _apply_batch(conn: Connection, batch: list[RowEvent], done: int, total: int,
     return len(batch)
 
 
+def _replay_all(conn: Connection, store: EventStore, progress: Progress | None = None) -> int:
+    """Reset the read models and replay the whole log into them, in the caller's transaction."""
+    reset_views(conn)
+    with indexes_built_after(conn):
+        return replay(conn, store, progress=progress)
+
+
 def rebuild(engine: Engine, store: EventStore, progress: Progress | None = None) -> RebuildReport:
     """Reset the read models and replay the whole log in one transaction (readers see old or new, never half)."""
     started = time.perf_counter()
     with transaction(engine, write=True) as conn:
         lock_appends(conn)  # on PostgreSQL an append's inline projection would otherwise race the replay
-        reset_views(conn)
-        with indexes_built_after(conn):
-            count = replay(conn, store, progress=progress)
+        count = _replay_all(conn, store, progress)
     return RebuildReport(count, time.perf_counter() - started)
 
 
@@ -118,8 +123,7 @@ def catch_up(engine: Engine, store: EventStore) -> int:
         checkpoint, head = read_checkpoint(conn), store.head(conn)
         if checkpoint >= head:
             return 0 if checkpoint == head else VIEWS_AHEAD
-        reset_views(conn)
-        return replay(conn, store)
+        return _replay_all(conn, store)
 
 
 def tamper_evidence(engine: Engine, store: EventStore) -> list[str]:

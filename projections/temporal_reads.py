@@ -35,9 +35,12 @@ class Views:
     runs: Any
     step_runs: Any
     artifacts: Any
+    #: The number of models (a one-column select): a count of the table now, one probe of ``hist_model_counts`` then.
+    model_total: Any
 
 
-PRESENT = Views(t.models, t.versions, t.aliases, t.artifact_links, t.run_links, t.runs, t.step_runs, t.artifacts)
+PRESENT = Views(t.models, t.versions, t.aliases, t.artifact_links, t.run_links, t.runs, t.step_runs, t.artifacts,
+                select(func.count()).select_from(t.models))
 _AS_OF: ContextVar[int] = ContextVar("modelog_as_of_position")
 #: The position a past read is about, read from the context when the statement executes.
 POSITION = bindparam("as_of_position", callable_=_AS_OF.get, type_=PositionType)
@@ -87,9 +90,18 @@ def table_at(view: Table, position: Any) -> Any:
     return select(*columns).where(*_valid(twin, position)).subquery(view.name + "_at")
 
 
+def _model_total(position: Any) -> Any:
+    counts = h.model_counts
+    last = (select(counts.c.models).where(counts.c.position <= position).order_by(counts.c.position.desc()).limit(1)
+            .scalar_subquery())
+    return select(func.coalesce(last, 0))
+
+
 #: Every read-model table as it was at the position :func:`views_at` sets.
-PAST = Views(*(table_at(view, POSITION) for view in (
-    t.models, t.versions, t.aliases, t.artifact_links, t.run_links, t.runs, t.step_runs, t.artifacts)))
+PAST = Views(
+    table_at(t.models, POSITION), table_at(t.versions, POSITION), table_at(t.aliases, POSITION),
+    table_at(t.artifact_links, POSITION), table_at(t.run_links, POSITION), table_at(t.runs, POSITION),
+    table_at(t.step_runs, POSITION), table_at(t.artifacts, POSITION), _model_total(POSITION))
 
 
 @contextmanager
@@ -102,10 +114,13 @@ def views_at(position: int) -> Iterator[Views]:
         _AS_OF.reset(token)
 
 
+_MODEL_ID_AT = select(h.models.c.model_id).where(h.models.c.name_key == bindparam("name_key"),
+                                                 *_valid(h.models, POSITION))
+
+
 def model_id_at(conn: Connection, name_key: str) -> str | None:
     """The id of the model named ``name_key`` (normalised) at the position :func:`views_at` set, or None."""
-    m = h.models
-    found = conn.execute(select(m.c.model_id).where(m.c.name_key == name_key, *_valid(m, POSITION))).first()
+    found = conn.execute(_MODEL_ID_AT, {"name_key": name_key}).first()
     return None if found is None else str(found.model_id)
 
 
