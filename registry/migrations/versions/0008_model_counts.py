@@ -1,7 +1,7 @@
 """Past model counts: ``hist_model_counts`` (the number of models after each registration or deletion).
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-03
 
 Like ``0006``: the table is defined with the read models (``projections.temporal``), which this layer
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
