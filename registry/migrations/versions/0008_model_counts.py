@@ -20,13 +20,13 @@ down_revision = "0007"
 branch_labels = None
 depends_on = None
 
-VERSION = 7
+VERSION = 8
 #: A checkpoint no log position equals: the read models are rebuilt from the log (with their history).
 STALE = -1
 
 
 def upgrade() -> None:
-    """Mark the read models for a rebuild from the log (which fills ``hist_model_counts``); record version 7."""
+    """Mark the read models for a rebuild from the log (which fills ``hist_model_counts``); record version 8."""
     conn = op.get_bind()
     if sa.inspect(conn).has_table("view_checkpoints"):
         conn.execute(sa.text(f"UPDATE view_checkpoints SET position = {STALE}"))
