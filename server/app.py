@@ -133,12 +133,13 @@ def bearer_token(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-def _admitting(handler: Handler, action: str) -> Handler:
-    """``handler`` run only for a request whose API token the log vouches for (401 / 403 otherwise)."""
+def _admitting(handler: Handler) -> Handler:
+    """``handler`` run only for a request whose API token the log vouches for (401 otherwise; each use case then
+    checks the principal's roles: 403)."""
     async def endpoint(request: Request) -> Response:
         state = server_state(request)
         claimed = request.headers.get(ACTOR_HEADER) or None
-        admitted(request, await state.call(state.admit, bearer_token(request), claimed, action))
+        admitted(request, await state.call(state.admit, bearer_token(request), claimed))
         return await handler(request)
     endpoint.__doc__ = handler.__doc__
     return endpoint
@@ -186,7 +187,7 @@ def create_app(open_registry: Callable[[], LocalRegistry] | None = None) -> Star
             _log.info("stopped")
 
     routes = [Route("/health", _health, methods=["GET"]), Route(f"{PREFIX}/openapi.json", _openapi, methods=["GET"])]
-    routes += [Route(e.path, _admitting(e.handler, f"{e.method} {e.path}"), methods=[e.method]) for e in ENDPOINTS]
+    routes += [Route(e.path, _admitting(e.handler), methods=[e.method]) for e in ENDPOINTS]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
         RegistryError: _registry_error, HTTPRefusal: _refusal, HTTPException: _http_error, Exception: _unexpected,
     })

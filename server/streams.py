@@ -34,6 +34,7 @@ _DONE = object()
 async def put_blob(request: Request) -> Response:
     """Store an upload in the content-addressed store, refused unless it hashes to the declared SHA-256."""
     state = state_of(request)
+    await state.call(state.api.authorize, "store_blob")  # the upload writes to the store itself, not through it
     upload = await state.call(BlobUpload, state.api.artifact_store, request.headers.get(CONTENT_HASH_HEADER) or "")
     try:
         async for chunk in request.stream():
