@@ -18,6 +18,7 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from modelog.application.artifacts import ArtifactReport
     from modelog.application.bundle import Transferred
+    from modelog.application.governance_reads import PrincipalDescription
     from modelog.application.results import (
         AliasMoved,
         AliasRemoved,
@@ -43,7 +44,6 @@ if TYPE_CHECKING:
         VersionDescription,
         VersionRow,
     )
-    from modelog.application.governance_reads import PrincipalDescription
     from modelog.projections.governance import StagePolicy, StageRequestView
     from modelog.projections.history import HistoryEntry
     from modelog.projections.identity import PrincipalView, TokenView

@@ -31,7 +31,8 @@ from modelog.registry.store import StoredEvent
 __all__ = [
     "AliasMoved", "AliasRemoved", "ArtifactLinkRecorded", "LogVerification", "ModelChanged", "Outcome",
     "PolicyChanged", "PrincipalChanged", "RoleChanged", "RunFinished", "RunStarted", "StageChanged",
-    "StageRequestChanged", "StepRecorded", "StoredEvent", "TokenChanged", "VersionChanged", "VersionUpdate", "event_record",
+    "StageRequestChanged", "StepRecorded", "StoredEvent", "TokenChanged", "VersionChanged", "VersionUpdate",
+    "event_record",
 ]
 
 

@@ -8,9 +8,6 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from modelog.application.access import expiry_after, new_token
-
-#: How long a stage change request stays open unless the requester says otherwise.
-DEFAULT_REQUEST_EXPIRY = "7d"
 from modelog.application.api import VersionRef
 from modelog.application.everyday import with_model_suggestion
 from modelog.application.reads import ReadUseCases
@@ -37,6 +34,8 @@ from modelog.registry.errors import ConflictError, InvalidInputError, NotFoundEr
 from modelog.registry.outcomes import Outcome
 from modelog.registry.service import CommandService
 
+#: How long a stage change request stays open unless the requester says otherwise.
+DEFAULT_REQUEST_EXPIRY = "7d"
 #: Pipeline and step recorded for an artifact linked by hand (not by the step that produced it).
 MANUAL_LINK = "manual"
 

@@ -61,7 +61,7 @@ def decide_request(model: ModelState, target: VersionState, stage: Stage, force:
     model.require_live()
     if approvals <= 0:
         raise ConflictError(f"{stage.value} of model {model.name!r} is not protected: move the version with "
-                            f"'modelog model version stage {model.name} {target.number} {stage.value}'")
+                            f"'modelog model version update {model.name} {target.number} --stage {stage.value}'")
     if target.stage == stage:
         raise ConflictError(f"version {target.label()} of model {model.name!r} is already in {stage.value}")
     found = pending_request(model, target.number, stage, now)

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 from modelog.registry import approvals
 from modelog.registry import events as ev
 from modelog.registry.aggregates import Aggregate, ModelState, NameClaim
-from modelog.registry.commands import Command, ModelName, Selector, StageValue
+from modelog.registry.commands import Command, ModelName, Selector
 from modelog.registry.errors import ConflictError, InvalidInputError, NotFoundError
 from modelog.registry.identity import PrincipalName, PrincipalState
 from modelog.registry.outcomes import Outcome, PolicyChanged, RoleChanged, StageChanged, StageRequestChanged

@@ -16,11 +16,11 @@ from typing import Any
 
 from modelog.registry import events as ev
 from modelog.registry.aggregates import Aggregate, ArtifactState, ModelState, NameClaim, RunState
+from modelog.registry.approvals import APPROVED, REJECTED
 from modelog.registry.catalog import CURRENT_SCHEMA, upcast
 from modelog.registry.errors import InvalidInputError
-from modelog.registry.hashing import canonical_json
-from modelog.registry.approvals import APPROVED, REJECTED
 from modelog.registry.governance import PolicyState
+from modelog.registry.hashing import canonical_json
 from modelog.registry.identity import PrincipalState, TokenState
 from modelog.registry.recorder import EventRow, StoredEvent
 from modelog.registry.validation import clean_name, clean_tags, name_key
@@ -314,7 +314,8 @@ def _principal_exists(principal: PrincipalState, stream_id: str, event: Any) -> 
 
 
 def _role_held(principal: PrincipalState, stream_id: str, event: ev.RoleRevoked) -> str | None:
-    return None if (event.role.value, event.model_id) in principal.roles else f"the principal does not hold {event.role}"
+    held = (event.role.value, event.model_id) in principal.roles
+    return None if held else f"the principal does not hold {event.role.value} there"
 
 
 _RULES: dict[type[ev.Event], Rule] = {
