@@ -208,8 +208,8 @@ def test_the_approval_flow_through_sdk_cli_and_http(team: tuple[ServerProcess, d
     found = httpx.get(f"{server.url}/api/v1/models/demo/requests", headers=headers).json()["items"]
     assert [(r["status"], r["requested_by"], r["approved_by"]) for r in found] == [("approved", "alice", ["bob"])]
     history = httpx.get(f"{server.url}/api/v1/models/demo/history", headers=headers).json()["items"]
-    moves = [(e["actor"], e["event"]) for e in history if e["event"].startswith("Stage") or "Role" in e["event"]
-             or e["event"] == "ModelVersionStageChanged"]
+    moves = [(e["actor"], e["event_type"]) for e in history if e["event_type"].startswith(("Stage", "Role"))
+             or e["event_type"] == "ModelVersionStageChanged"]
     assert moves == [("operator", "RoleGranted"), ("alice", "StageChangeRequested"), ("bob", "StageChangeApproved"),
                      ("bob", "ModelVersionStageChanged")]
     shown = _cli(server, tmp_path, tokens["root"], "principal", "show", "bob", "-o", "json")
