@@ -20,13 +20,13 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from modelog.application.access import Authenticator
+from modelog.projections import governance as gov
 from modelog.projections import tables as t
 from modelog.projections.describe import version_metadata
 from modelog.projections.queries import ReadModel
 from modelog.projections.rebuild import rebuild, verify
 from modelog.projections.temporal import HISTORY_TABLES
 from modelog.registry import commands as cmd
-from modelog.projections import governance as gov
 from modelog.registry import governance, identity
 from modelog.registry.database import transaction
 from modelog.registry.errors import RegistryError
