@@ -11,6 +11,7 @@ the same flow across principals, and refusals naming the missing role.
 
 from __future__ import annotations
 
+import io
 import subprocess
 import time
 from collections.abc import Iterator
@@ -232,3 +233,18 @@ def test_a_remote_grant_needs_admin_where_it_grants(team: tuple[ServerProcess, d
         carol.set_alias("demo", 2, "candidate")  # maintainer on demo now
         with pytest.raises(PermissionDeniedError, match="needs the contributor role"):
             carol.register_model("other")
+
+
+def test_export_and_import_carry_grants_policies_and_approvals(api: LocalRegistry, tmp_path: Path) -> None:
+    api.grant_role("bob", "maintainer", model="demo")
+    api.set_stage_policy("production", 1)
+    api.request_stage("demo", 1, "production")
+    api.acting_as("bob").approve_stage_request("demo", 1)
+    out = io.StringIO()
+    count = api.export_log(out)
+    with connect(f"sqlite:///{tmp_path / 'copy.db'}", home=tmp_path / "copy") as copy:
+        assert copy.import_log(io.StringIO(out.getvalue())) == count  # the rules replay every line first
+        assert copy.get_version("demo", 1).stage == "production"
+        assert [r.status for r in copy.list_stage_requests("demo")] == ["approved"]
+        assert [(g.role, g.model) for g in copy.describe_principal("bob").roles] == [("maintainer", "demo")]
+        assert [p.approvals for p in copy.list_stage_policies()] == [1]
