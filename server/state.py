@@ -70,9 +70,10 @@ class ServerState:
         self._authenticator = Authenticator(self._registry.reader.store, head=self._head)
         await self.call(self._authenticator.refresh)
 
-    def admit(self, token: str | None, claimed_actor: str | None) -> RequestScope:
+    def admit(self, token: str | None, claimed_actor: str | None, action: str | None = None) -> RequestScope:
         """(On the registry's thread.) Who presents ``token`` (AuthenticationError otherwise), and the registry
-        as that principal may use it: every use case checked against the roles the log grants it."""
+        as that principal may use it: every use case checked against the roles the log grants it (``action``,
+        the route, is not what is checked: the use cases it calls are)."""
         principal = self.authenticator.authenticate(token)
         guard = Guard(self.authenticator, principal.name)
         return RequestScope(self, principal, GuardedRegistry(self.api.acting_as(principal.name, claimed_actor), guard))
