@@ -1,4 +1,4 @@
-"""Who may call the registry: API tokens (made, hashed, checked) and the one permission hook.
+"""Who may call the registry: API tokens (made, hashed, checked) and the roles the log grants.
 
 Tokens look like ``mlg_<id>_<secret>``: a recognisable prefix, a public 16-hex-digit id (what
 ``modelog token list`` shows and ``token revoke`` takes) and 32 random bytes (``secrets``,
@@ -10,7 +10,9 @@ every check it asks the log's head (one indexed query) and, when the head moved,
 identity events appended since. So a token revoked or a principal disabled by any process (this
 server, another worker, a local ``modelog token revoke``) is refused on the very next request,
 and the read models (``view_tokens``...) play no part: a row inserted or edited there grants
-nothing. The comparison of hashes is constant-time (``hmac.compare_digest``).
+nothing. The comparison of hashes is constant-time (``hmac.compare_digest``). The same replay
+keeps the roles granted to each principal (``RoleGranted`` / ``RoleRevoked`` on its stream), which
+the one permission check (:mod:`modelog.application.permissions`) asks.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from modelog.registry.errors import AuthenticationError, InvalidInputError, Stor
 from modelog.registry.recorder import TIME_FORMAT, Recorder
 from modelog.registry.store import EventStore
 from modelog.registry.validation import name_key
-from modelog.registry.vocabulary import PRINCIPAL_PREFIX, TOKEN_PREFIX, EventType
+from modelog.registry.values import Role
+from modelog.registry.vocabulary import PRINCIPAL_PREFIX, TOKEN_PREFIX, EventType, name_stream, run_stream
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
 
@@ -85,13 +88,6 @@ class Principal:
     name: str
 
 
-def authorize(principal: Principal, action: str) -> None:
-    """The one permission check: may ``principal`` run the use case ``action``? Raise PermissionDeniedError if not.
-
-    Every active principal may do everything for now (roles come later, here and only here).
-    """
-
-
 @dataclass
 class _Token:
     principal_key: str
@@ -139,6 +135,10 @@ class Authenticator:
         self.position = 0
         self.principals: dict[str, tuple[str, bool]] = {}  # name key -> (name, disabled)
         self.tokens: dict[str, _Token] = {}
+        #: Roles held, by principal name key: (role, model id or None for registry-wide).
+        self.grants: dict[str, set[tuple[Role, str | None]]] = {}
+        self._model_ids: dict[str, str | None] = {}  # name key -> live model id, at ``position``
+        self._run_models: dict[str, str | None] = {}  # run id -> model id (fixed once the run started)
         self._lock = threading.Lock()
 
     @property
@@ -152,7 +152,9 @@ class Authenticator:
         if head == self.position:
             return
         if head < self.position:
-            self.position, self.principals, self.tokens = 0, {}, {}
+            self.position, self.principals, self.tokens, self.grants = 0, {}, {}, {}
+            self._run_models = {}
+        self._model_ids = {}
         for prefix in (PRINCIPAL_PREFIX, TOKEN_PREFIX):
             for event in self.store.read_all(from_position=self.position + 1, to_position=head,
                                              stream_prefix=prefix):
@@ -172,6 +174,40 @@ class Authenticator:
             found = self.tokens.get(str(data["token_id"]))
             if found is not None:
                 found.revoked = True
+        elif event_type in (EventType.ROLE_GRANTED, EventType.ROLE_REVOKED):
+            held = self.grants.setdefault(name_key(str(data["name"])), set())
+            grant = (Role(str(data["role"])), None if data.get("model_id") is None else str(data["model_id"]))
+            if event_type == EventType.ROLE_GRANTED:
+                held.add(grant)
+            else:
+                held.discard(grant)
+
+    def holds(self, principal: str, role: Role, model_id: str | None = None) -> bool:
+        """True when ``principal`` holds ``role`` (or a higher one) registry-wide, or on model ``model_id``."""
+        held = self.grants.get(name_key(principal), set())
+        return any(r.includes(role) and (scope is None or (model_id is not None and scope == model_id))
+                   for r, scope in held)
+
+    def model_id(self, name: str) -> str | None:
+        """The id of the live model named ``name``, from its ``name-`` stream in the log (None: no such model)."""
+        key = name_key(name)
+        if key not in self._model_ids:
+            holder: str | None = None
+            for event in self.store.read_stream(name_stream(name)):
+                claimed = event.event_type == EventType.MODEL_NAME_CLAIMED
+                holder = str(event.data["model_id"]) if claimed else None
+            self._model_ids[key] = holder
+        return self._model_ids[key]
+
+    def model_of_run(self, run_id: str) -> str | None:
+        """The id of the model a run works on, from the run's first event in the log (None: none, or no run)."""
+        if run_id not in self._run_models:
+            started = self.store.read_stream(run_stream(run_id), to_position=self.position)[:1]
+            model = started[0].data.get("model_id") if started else None
+            if not started:
+                return None  # not cached: the run may start later
+            self._run_models[run_id] = None if model is None else str(model)
+        return self._run_models[run_id]
 
     def authenticate(self, token: str | None, now: datetime | None = None) -> Principal:
         """The principal ``token`` belongs to, or AuthenticationError (missing, malformed, unknown, wrong, expired,

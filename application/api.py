@@ -18,16 +18,20 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from modelog.application.artifacts import ArtifactReport
     from modelog.application.bundle import Transferred
+    from modelog.application.governance_reads import PrincipalDescription
     from modelog.application.results import (
         AliasMoved,
         AliasRemoved,
         ArtifactLinkRecorded,
         LogVerification,
         ModelChanged,
+        PolicyChanged,
         PrincipalChanged,
+        RoleChanged,
         RunFinished,
         RunStarted,
         StageChanged,
+        StageRequestChanged,
         StepRecorded,
         TokenChanged,
         VersionChanged,
@@ -40,6 +44,7 @@ if TYPE_CHECKING:
         VersionDescription,
         VersionRow,
     )
+    from modelog.projections.governance import StagePolicy, StageRequestView
     from modelog.projections.history import HistoryEntry
     from modelog.projections.identity import PrincipalView, TokenView
     from modelog.projections.rebuild import RebuildReport, VerifyViewsReport
@@ -279,6 +284,42 @@ class RegistryAPI(Protocol):
 
     def revoke_token(self, token_id: str) -> TokenChanged:
         """Revoke an API token by id: it is refused from the next request on."""
+
+    # --- roles, stage policies and four-eyes approvals ------------------------------------
+
+    def grant_role(self, principal: str, role: str, *, model: str | None = None) -> RoleChanged:
+        """Grant a role (viewer, contributor, maintainer, admin), registry-wide or on one model."""
+
+    def revoke_role(self, principal: str, role: str, *, model: str | None = None) -> RoleChanged:
+        """Revoke a role the principal holds in that scope."""
+
+    def describe_principal(self, name: str, *, as_of: datetime | None = None,
+                           at_position: int | None = None) -> PrincipalDescription:
+        """A principal, the roles it holds and its API tokens."""
+
+    def set_stage_policy(self, stage: str, approvals: int, *, model: str | None = None) -> PolicyChanged:
+        """Require ``approvals`` approvals (0: none) for moves into staging or production, registry-wide or on one
+        model (a model's own policy overrides the registry-wide one)."""
+
+    def list_stage_policies(self, *, as_of: datetime | None = None,
+                            at_position: int | None = None) -> list[StagePolicy]:
+        """Every stage policy in force."""
+
+    def request_stage(self, model: str, version: VersionRef, stage: str, *, force: bool = False,
+                      expires: str | None = None) -> StageRequestChanged:
+        """Request moving a version into a protected stage (``expires``: a duration, default 7 days)."""
+
+    def approve_stage_request(self, model: str, version: VersionRef, *,
+                              stage: str | None = None) -> StageRequestChanged:
+        """Approve the pending request of a version (never one's own); the last approval needed moves it."""
+
+    def reject_stage_request(self, model: str, version: VersionRef, *, stage: str | None = None,
+                             reason: str | None = None) -> StageRequestChanged:
+        """Reject the pending request of a version (its requester: withdraw it)."""
+
+    def list_stage_requests(self, model: str, *, version: int | None = None, status: str | None = None,
+                            as_of: datetime | None = None, at_position: int | None = None) -> list[StageRequestView]:
+        """A model's stage change requests (optionally of one version, in one status), oldest first."""
 
     # --- lifecycle -----------------------------------------------------------------
 

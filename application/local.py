@@ -23,10 +23,13 @@ if TYPE_CHECKING:
         AliasRemoved,
         ArtifactLinkRecorded,
         ModelChanged,
+        PolicyChanged,
         PrincipalChanged,
+        RoleChanged,
         RunFinished,
         RunStarted,
         StageChanged,
+        StageRequestChanged,
         StepRecorded,
         TokenChanged,
         VersionChanged,
@@ -165,7 +168,6 @@ class LocalRegistry(ReadUseCases):
         """Log metadata on a version."""
         return self._write_side().log_metadata(model, version, values)
 
-
     def add_principal(self, name: str) -> PrincipalChanged:
         """Add a principal."""
         return self._write_side().add_principal(name)
@@ -181,6 +183,33 @@ class LocalRegistry(ReadUseCases):
     def revoke_token(self, token_id: str) -> TokenChanged:
         """Revoke an API token."""
         return self._write_side().revoke_token(token_id)
+
+    def grant_role(self, principal: str, role: str, *, model: str | None = None) -> RoleChanged:
+        """Grant a role."""
+        return self._write_side().grant_role(principal, role, model=model)
+
+    def revoke_role(self, principal: str, role: str, *, model: str | None = None) -> RoleChanged:
+        """Revoke a role."""
+        return self._write_side().revoke_role(principal, role, model=model)
+
+    def set_stage_policy(self, stage: str, approvals: int, *, model: str | None = None) -> PolicyChanged:
+        """Set a stage policy."""
+        return self._write_side().set_stage_policy(stage, approvals, model=model)
+
+    def request_stage(self, model: str, version: VersionRef, stage: str, *, force: bool = False,
+                      expires: str | None = None) -> StageRequestChanged:
+        """Request a move into a protected stage."""
+        return self._write_side().request_stage(model, version, stage, force=force, expires=expires)
+
+    def approve_stage_request(self, model: str, version: VersionRef, *,
+                              stage: str | None = None) -> StageRequestChanged:
+        """Approve a pending stage change request."""
+        return self._write_side().approve_stage_request(model, version, stage=stage)
+
+    def reject_stage_request(self, model: str, version: VersionRef, *, stage: str | None = None,
+                             reason: str | None = None) -> StageRequestChanged:
+        """Reject a pending stage change request."""
+        return self._write_side().reject_stage_request(model, version, stage=stage, reason=reason)
 
     # --- lifecycle -----------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from modelog.application.api import Progress, VersionRef
 from modelog.application.artifact_log import checked_against_log
 from modelog.application.artifacts import ArtifactReport, verify_artifacts
 from modelog.application.bootstrap import Reader
+from modelog.application.governance_reads import GovernanceReads
 from modelog.application.results import LogVerification
 from modelog.projections import describe
 from modelog.projections.history import HistoryEntry
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     from modelog.application.bundle import Transferred
 
 
-class ReadUseCases:
+class ReadUseCases(GovernanceReads):
     """Every read of one open registry, and the passes over its whole log (verify, export, import, rebuild)."""
 
     def __init__(self, reader: Reader, *, artifact_root: str | None = None) -> None:
@@ -76,8 +77,9 @@ class ReadUseCases:
 
     def history(self, model: str, *, include_runs: bool = False, as_of: datetime | None = None,
                 at_position: int | None = None) -> list[HistoryEntry]:
-        """Every event of a model's stream, oldest first; optionally its runs' events."""
-        return self.reads.history(model, include_runs=include_runs, as_of=as_of, at_position=at_position)
+        """Every event of a model's stream, oldest first; optionally its runs' events; grants of roles on it."""
+        point = self.reads.resolve_point(as_of, at_position)
+        return self.with_grants(self.reads.history(model, include_runs=include_runs, at_position=point), point)
 
     def list_versions(self, model: str, *, stage: str | None = None, as_of: datetime | None = None,
                       at_position: int | None = None) -> list[VersionView]:

@@ -21,13 +21,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any, TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 from modelog.application.api import Progress, VersionRef
 from modelog.application.artifacts import ArtifactReport
 from modelog.application.bundle import Transferred
 from modelog.application.http_errors import error_for
+from modelog.application.remote_governance import GovernanceRemote, point_params, segment
 from modelog.application.results import (
     AliasMoved,
     AliasRemoved,
@@ -86,22 +87,11 @@ _TRANSIENT = (*_NEVER_SENT, httpx.RemoteProtocolError, httpx.ReadError)
 T = TypeVar("T")
 
 
-def _point(as_of: datetime | None, at_position: int | None) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    if as_of is not None:
-        # A naive time means the client's local time, not the server's.
-        params["as_of"] = (as_of if as_of.tzinfo else as_of.astimezone()).isoformat()
-    if at_position is not None:
-        params["at_position"] = at_position
-    return params
+_point = point_params
+_seg = segment
 
 
-def _seg(value: object) -> str:
-    """One path segment (a name, a selector, an id), escaped; None is ``latest``."""
-    return quote("latest" if value is None else str(value), safe="")
-
-
-class RemoteRegistry:
+class RemoteRegistry(GovernanceRemote):
     """Every use case of a registry served by ``modelog server`` (see :class:`~modelog.application.api.RegistryAPI`)."""
 
     def __init__(self, url: str, *, token: str | None = None, actor: str | None = None, timeout: float | None = None,

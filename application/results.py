@@ -15,10 +15,13 @@ from modelog.registry.outcomes import (
     ArtifactLinkRecorded,
     ModelChanged,
     Outcome,
+    PolicyChanged,
     PrincipalChanged,
+    RoleChanged,
     RunFinished,
     RunStarted,
     StageChanged,
+    StageRequestChanged,
     StepRecorded,
     TokenChanged,
     VersionChanged,
@@ -27,8 +30,9 @@ from modelog.registry.store import StoredEvent
 
 __all__ = [
     "AliasMoved", "AliasRemoved", "ArtifactLinkRecorded", "LogVerification", "ModelChanged", "Outcome",
-    "PrincipalChanged", "RunFinished", "RunStarted", "StageChanged", "StepRecorded", "StoredEvent", "TokenChanged",
-    "VersionChanged", "VersionUpdate", "event_record",
+    "PolicyChanged", "PrincipalChanged", "RoleChanged", "RunFinished", "RunStarted", "StageChanged",
+    "StageRequestChanged", "StepRecorded", "StoredEvent", "TokenChanged", "VersionChanged", "VersionUpdate",
+    "event_record",
 ]
 
 

@@ -16,21 +16,26 @@ from modelog.application.results import (
     AliasRemoved,
     ArtifactLinkRecorded,
     ModelChanged,
+    PolicyChanged,
     PrincipalChanged,
+    RoleChanged,
     RunFinished,
     RunStarted,
     StageChanged,
+    StageRequestChanged,
     StepRecorded,
     TokenChanged,
     VersionChanged,
     VersionUpdate,
 )
 from modelog.registry import commands as cmd
-from modelog.registry import identity
+from modelog.registry import governance, identity
 from modelog.registry.errors import ConflictError, InvalidInputError, NotFoundError
 from modelog.registry.outcomes import Outcome
 from modelog.registry.service import CommandService
 
+#: How long a stage change request stays open unless the requester says otherwise.
+DEFAULT_REQUEST_EXPIRY = "7d"
 #: Pipeline and step recorded for an artifact linked by hand (not by the step that produced it).
 MANUAL_LINK = "manual"
 
@@ -240,3 +245,43 @@ class WriteUseCases:
     def revoke_token(self, token_id: str) -> TokenChanged:
         """Revoke an API token by id: it is refused from the next request on."""
         return self._run(identity.RevokeToken(token_id=token_id), TokenChanged)
+
+    # --- roles, stage policies and approvals ----------------------------------------
+
+    @property
+    def acting(self) -> str:
+        """Who the events of this side's commands record as acting."""
+        return self.actor or self.commands.actor
+
+    def grant_role(self, principal: str, role: str, *, model: str | None = None) -> RoleChanged:
+        """Grant a role, registry-wide or on one model (nothing recorded when it is held already)."""
+        return self._run(governance.GrantRole(name=principal, role=role, model=model), RoleChanged)
+
+    def revoke_role(self, principal: str, role: str, *, model: str | None = None) -> RoleChanged:
+        """Revoke a role held in that scope."""
+        return self._run(governance.RevokeRole(name=principal, role=role, model=model), RoleChanged)
+
+    def set_stage_policy(self, stage: str, approvals: int, *, model: str | None = None) -> PolicyChanged:
+        """Require ``approvals`` approvals for moves into ``stage``, registry-wide or on one model."""
+        return self._run(governance.SetStagePolicy(stage=stage, approvals=approvals, model=model), PolicyChanged)
+
+    def request_stage(self, model: str, version: VersionRef, stage: str, *, force: bool = False,
+                      expires: str | None = None) -> StageRequestChanged:
+        """Request moving a version into a protected stage (expires after ``expires``, default 7 days)."""
+        expires_at = expiry_after(expires or DEFAULT_REQUEST_EXPIRY)
+        command = governance.RequestStageChange(model=model, version=version, stage=stage, force=force,
+                                                expires_at=expires_at, by=self.acting)
+        return self._run(command, StageRequestChanged)
+
+    def approve_stage_request(self, model: str, version: VersionRef, *,
+                              stage: str | None = None) -> StageRequestChanged:
+        """Approve the pending request of a version; the last approval needed moves it."""
+        command = governance.ApproveStageChange(model=model, version=version, stage=stage, by=self.acting)
+        return self._run(command, StageRequestChanged)
+
+    def reject_stage_request(self, model: str, version: VersionRef, *, stage: str | None = None,
+                             reason: str | None = None) -> StageRequestChanged:
+        """Reject (or, as its requester, withdraw) the pending request of a version."""
+        command = governance.RejectStageChange(model=model, version=version, stage=stage, reason=reason,
+                                               by=self.acting)
+        return self._run(command, StageRequestChanged)

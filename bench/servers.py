@@ -111,14 +111,16 @@ def modelog_server(db_url: str, home: Path) -> ServerProcess:
 
 
 def server_token(server: ServerProcess) -> str | None:
-    """A bearer token for the bench's clients against ``server``: principal ``bench`` and a token for it, created
-    on the server's registry directly (as an operator bootstraps the first principal). The harness exports it as
-    ``$MODELOG_TOKEN`` to every load client and remote SDK process it starts."""
+    """A bearer token for the bench's clients against ``server``: principal ``bench`` (admin) and a token for it,
+    created on the server's registry directly (as an operator bootstraps the first principal). The harness exports it
+    as ``$MODELOG_TOKEN`` to every load client and remote SDK process it starts."""
     modelog = str(Path(PY).parent / "modelog")
     known = subprocess.run([modelog, "principal", "list", "-o", "json"], env=server.env, capture_output=True,
                            text=True, check=True)
     if not any(p.get("name") == "bench" for p in json.loads(known.stdout)):
         subprocess.run([modelog, "principal", "add", "bench"], env=server.env, capture_output=True, check=True)
+    # the bench drives every use case: full rights (granting again records nothing)
+    subprocess.run([modelog, "grant", "bench", "admin"], env=server.env, capture_output=True, check=True)
     made = subprocess.run([modelog, "token", "create", "bench", "-o", "json"], env=server.env, capture_output=True,
                           text=True, check=True)
     return str(json.loads(made.stdout)["token"])

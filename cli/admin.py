@@ -112,6 +112,11 @@ def upgrade() -> None:
         echo(f"Database schema upgraded from version {before} to {after}.")
 
 
+#: What ``db status`` says of direct database access (docs/permissions.md).
+LOCAL_ACCESS = ("operator: no role checks through the database itself; stage policies and four-eyes approval "
+                "still apply")
+
+
 @db.command("status")
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="Aligned text for people, or JSON for machines.")
@@ -119,14 +124,15 @@ def status(output: str) -> None:
     """Show where the registry database is and whether its schema fits this modelog (reads only).
 
     JSON keys: url, backend, schema_version, supported_version, alembic_revision, state, head, guards
-    ("intact" or what is missing or disabled) and tampering (null or the traces of removed events).
+    ("intact" or what is missing or disabled), tampering (null or the traces of removed events) and
+    access (what direct database access may do: it is the operator, unchecked by role).
     Exits 1 after the report when the guards are not intact or events were removed.
 
     \b
     Example:
       modelog db status -o json
     """
-    found = database_status()
+    found = {**database_status(), "access": LOCAL_ACCESS}
     if output == "json":
         echo_json(found)
     else:

@@ -62,6 +62,31 @@ def list_principals(as_of: datetime | None, at_position: int | None, output: str
     echo_table(PRINCIPAL_COLUMNS, rows, "No principals.")
 
 
+@principal.command("show")
+@click.argument("name")
+@read_options
+def show_principal(name: str, as_of: datetime | None, at_position: int | None, output: str) -> None:
+    """Show principal NAME: the roles it holds (from the log) and its API tokens.
+
+    JSON: {"name", "disabled", "roles": [{"role", "model", "model_id", "granted_at", "granted_by"}], "tokens": [...]}.
+
+    \b
+    Example:
+      modelog principal show alice
+    """
+    with registry_api() as api:
+        found = api.describe_principal(name, **point_in_time(as_of, at_position))
+    if output == "json":
+        echo_json(found.as_dict())
+        return
+    echo(f"Principal {found.name!r} ({'disabled' if found.disabled else 'active'})")
+    roles = [(g.role, f"model {g.model}" if g.model else "registry", when(g.granted_at), g.granted_by or "")
+             for g in found.roles]
+    echo_table(("ROLE", "SCOPE", "GRANTED", "GRANTED_BY"), roles, "No roles.")
+    tokens = [(t.token_id, t.status(), when(t.expires_at) or "never", when(t.created_at)) for t in found.tokens]
+    echo_table(("TOKEN", "STATUS", "EXPIRES", "CREATED"), tokens, "No tokens.")
+
+
 @principal.command("disable")
 @click.argument("name")
 def disable_principal(name: str) -> None:

@@ -39,6 +39,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "server": ("modelog.cli.server_cmd:server", "Serve the registry over HTTP to remote clients (MODELOG_URL)."),
     "principal": ("modelog.cli.identity_cmd:principal",
                   "Add, list and disable principals: the identities API tokens belong to."),
+    "grant": ("modelog.cli.access_cmd:grant",
+              "Grant principal NAME a ROLE (viewer < contributor < maintainer < admin, each including the lower "
+              "ones)."),
+    "revoke": ("modelog.cli.access_cmd:revoke", "Revoke a ROLE principal NAME holds (registry-wide, or on --model "
+                                                "MODEL)."),
+    "policy": ("modelog.cli.access_cmd:policy",
+               "Protect stages: how many approvals a move into staging or production needs."),
     "token": ("modelog.cli.identity_cmd:token",
               "Create, list and revoke API tokens for the team server (MODELOG_TOKEN)."),
 }

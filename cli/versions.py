@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 from modelog.application.api import RegistryAPI
+from modelog.cli.approvals_cmd import approve, reject, request_stage, requests
 from modelog.cli.common import ask, confirm, point_in_time, read_options, registry_api, yes_option
 from modelog.cli.completion import complete_models, complete_versions
 from modelog.cli.describe_cmd import compare, show_version, shown
@@ -44,6 +45,8 @@ def version() -> None:
 
 version.add_command(show_version)
 version.add_command(compare)
+for _command in (request_stage, approve, reject, requests):
+    version.add_command(_command)
 
 
 def _describe(model: str, selector: str | None) -> str:

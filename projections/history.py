@@ -85,6 +85,10 @@ def _stage_changed(d: dict[str, Any]) -> str:
     return f"version {d['number']} stage {d['from_stage']} -> {d['to_stage']}{displaced}{forced}"
 
 
+def _scope(d: dict[str, Any]) -> str:
+    return f" on model {d['model']!r}" if d.get("model") else " registry-wide"
+
+
 def _alias_set(d: dict[str, Any]) -> str:
     moved = f" (moved from version {d['previous_number']})" if d.get("previous_number") else ""
     return f"alias @{d['alias']} set on version {d['number']}{moved}"
@@ -121,6 +125,19 @@ _DESCRIBERS: dict[str, Callable[[dict[str, Any]], str]] = {
                                + (f", expires {d['expires_at']}" if d.get("expires_at") else ""),
     E.TOKEN_REVOKED: lambda d: f"API token {d['token_id']} of {d['principal']!r} revoked",
 }
+_DESCRIBERS.update({
+    E.ROLE_GRANTED: lambda d: f"role {d['role']} granted to {d['name']!r}" + _scope(d),
+    E.ROLE_REVOKED: lambda d: f"role {d['role']} revoked from {d['name']!r}" + _scope(d),
+    E.STAGE_POLICY_SET: lambda d: f"stage {d['stage']} needs {d['approvals']} approval(s)" + _scope(d),
+    E.STAGE_CHANGE_REQUESTED: lambda d: f"request {d['request']}: move version {d['number']} to {d['stage']}"
+                                        + (" [force]" if d.get("force") else "")
+                                        + f", by {d['requested_by']!r}, needs {d['approvals']} approval(s), "
+                                          f"expires {d['expires_at']}",
+    E.STAGE_CHANGE_APPROVED: lambda d: f"request {d['request']} (version {d['number']} to {d['stage']}) approved by "
+                                       f"{d['approved_by']!r}",
+    E.STAGE_CHANGE_REJECTED: lambda d: f"request {d['request']} (version {d['number']} to {d['stage']}) rejected by "
+                                       f"{d['rejected_by']!r}" + (f": {d['reason']}" if d.get("reason") else ""),
+})
 _DESCRIBERS[E.MODEL_VERSION_METADATA_LOGGED] = lambda d: (
     f"logged metadata on version {d['number']}: " + ", ".join(f"{k}={v!r}" for k, v in sorted(d["values"].items())))
 del E

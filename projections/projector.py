@@ -460,13 +460,20 @@ def _queue_artifact(writes: _Writes, event: ProjectedEvent, data: dict[str, Any]
 
 
 def _queue_nothing(writes: _Writes, event: ProjectedEvent, data: dict[str, Any]) -> None:
-    """Name claims have no read model of their own."""
+    """Events with no read model of their own (name claims, grants, policies, stage change requests)."""
 
 
 #: Handlers that only insert rows and touch ``updated_at``: their writes are batched.
 BATCHED: dict[str, Callable[[_Writes, ProjectedEvent, dict[str, Any]], None]] = {
     EventType.MODEL_NAME_CLAIMED.value: _queue_nothing,
     EventType.MODEL_NAME_RELEASED.value: _queue_nothing,
+    # Grants, policies and stage change requests have no view: they are read from their streams in the log.
+    EventType.ROLE_GRANTED.value: _queue_nothing,
+    EventType.ROLE_REVOKED.value: _queue_nothing,
+    EventType.STAGE_POLICY_SET.value: _queue_nothing,
+    EventType.STAGE_CHANGE_REQUESTED.value: _queue_nothing,
+    EventType.STAGE_CHANGE_APPROVED.value: _queue_nothing,
+    EventType.STAGE_CHANGE_REJECTED.value: _queue_nothing,
     EventType.MODEL_REGISTERED.value: _queue_model,
     EventType.MODEL_VERSION_CREATED.value: _queue_version,
     EventType.ARTIFACT_LINKED.value: _queue_link,

@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelog.registry import approvals
 from modelog.registry import events as ev
+from modelog.registry.approvals import RequestState
 from modelog.registry.errors import ConflictError, InvalidInputError, NotFoundError
 from modelog.registry.selectors import SelectorKind, VersionSelector
 from modelog.registry.validation import check_tag_count, name_key, skeleton
@@ -79,6 +81,7 @@ class ModelState(Aggregate):
     max_number: int = 0
     versions: dict[int, VersionState] = field(default_factory=dict)
     aliases: dict[str, int] = field(default_factory=dict)
+    requests: dict[int, RequestState] = field(default_factory=dict)
     version: int = 0
 
     # --- queries on state ----------------------------------------------------------
@@ -300,6 +303,15 @@ class ModelState(Aggregate):
 
     def _on_PipelineRunLinked(self, event: ev.PipelineRunLinked) -> None:
         self.versions[event.number].runs.add(event.run_id)
+
+    def _on_StageChangeRequested(self, event: ev.StageChangeRequested) -> None:
+        approvals.on_requested(self, event)
+
+    def _on_StageChangeApproved(self, event: ev.StageChangeApproved) -> None:
+        approvals.on_approved(self, event)
+
+    def _on_StageChangeRejected(self, event: ev.StageChangeRejected) -> None:
+        approvals.on_rejected(self, event)
 
 
 @dataclass

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from modelog.registry.catalog import CURRENT_SCHEMA, upcast
 from modelog.registry.errors import EventSchemaError
-from modelog.registry.values import ArtifactKind, DeleteReason, Stage
+from modelog.registry.values import ArtifactKind, DeleteReason, Role, Stage
 from pydantic import BaseModel, ConfigDict
 
 
@@ -285,3 +285,68 @@ class TokenRevoked(Event):
 
     token_id: str
     principal: str
+
+
+# --- roles (stream "principal-<key>") and stage policies (stream "policy-stages") -------------
+
+
+class RoleGranted(Event):
+    """A principal now holds ``role``, registry-wide (``model_id`` None) or on one model."""
+
+    name: str
+    role: Role
+    model_id: str | None = None
+    model: str | None = None
+
+
+class RoleRevoked(Event):
+    """A principal no longer holds ``role`` in that scope (registry-wide, or on one model)."""
+
+    name: str
+    role: Role
+    model_id: str | None = None
+    model: str | None = None
+
+
+class StagePolicySet(Event):
+    """Moving a version into ``stage`` now needs ``approvals`` approvals (0: unprotected), registry-wide or on one
+    model (a model's own policy overrides the registry-wide one)."""
+
+    stage: Stage
+    approvals: int
+    model_id: str | None = None
+    model: str | None = None
+
+
+# --- stage change requests (stream "model-<id>") ----------------------------------------
+
+
+class StageChangeRequested(Event):
+    """Someone asked to move a version into a protected stage; it moves once ``approvals`` others approve."""
+
+    request: int
+    number: int
+    stage: Stage
+    force: bool = False
+    requested_by: str
+    expires_at: str
+    approvals: int
+
+
+class StageChangeApproved(Event):
+    """A principal other than the requester approved the request."""
+
+    request: int
+    number: int
+    stage: Stage
+    approved_by: str
+
+
+class StageChangeRejected(Event):
+    """The request was rejected (or withdrawn by its requester); it can no longer be approved."""
+
+    request: int
+    number: int
+    stage: Stage
+    rejected_by: str
+    reason: str | None = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from modelog.registry import events as ev
@@ -81,6 +81,8 @@ class PrincipalState(Aggregate):
 
     name: str = ""
     disabled: bool = False
+    #: Held roles: (role, model id), the model id None for a registry-wide grant.
+    roles: set[tuple[str, str | None]] = field(default_factory=set)
     version: int = 0
 
     def require(self, name: str) -> None:
@@ -110,6 +112,12 @@ class PrincipalState(Aggregate):
 
     def _on_PrincipalDisabled(self, event: ev.PrincipalDisabled) -> None:
         self.disabled = True
+
+    def _on_RoleGranted(self, event: ev.RoleGranted) -> None:
+        self.roles.add((event.role.value, event.model_id))
+
+    def _on_RoleRevoked(self, event: ev.RoleRevoked) -> None:
+        self.roles.discard((event.role.value, event.model_id))
 
 
 @dataclass

@@ -147,3 +147,42 @@ class TokenChanged(Outcome):
     expires_at: str | None = None
     revoked: bool = False
     token: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RoleChanged(Outcome):
+    """A role was granted or revoked (``changed`` False: the principal already held it, nothing was recorded)."""
+
+    name: str
+    role: str
+    model: str | None = None
+    granted: bool = True
+    changed: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class PolicyChanged(Outcome):
+    """A stage policy was set (``changed`` False: it already said so)."""
+
+    stage: str
+    approvals: int
+    model: str | None = None
+    changed: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageRequestChanged(Outcome):
+    """A stage change was requested, approved or rejected. ``status``: pending, approved (the version moved, or
+    was already there: ``stage_change``), rejected; ``approved_by`` so far, of ``approvals`` needed."""
+
+    model_id: str
+    model_name: str
+    request: int
+    number: int
+    stage: str
+    status: str
+    requested_by: str
+    expires_at: str
+    approvals: int
+    approved_by: tuple[str, ...] = ()
+    stage_change: StageChanged | None = None

@@ -16,12 +16,14 @@ from typing import Any
 
 from modelog.registry import events as ev
 from modelog.registry.aggregates import Aggregate, ArtifactState, ModelState, NameClaim, RunState
+from modelog.registry.approvals import APPROVED, REJECTED
 from modelog.registry.catalog import CURRENT_SCHEMA, upcast
 from modelog.registry.errors import InvalidInputError
+from modelog.registry.governance import PolicyState
 from modelog.registry.hashing import canonical_json
 from modelog.registry.identity import PrincipalState, TokenState
 from modelog.registry.recorder import EventRow, StoredEvent
-from modelog.registry.validation import clean_name, clean_tags
+from modelog.registry.validation import clean_name, clean_tags, name_key
 from modelog.registry.values import EXCLUSIVE_STAGES, RunStatus
 from modelog.registry.vocabulary import StreamKind, artifact_stream, model_stream, name_stream
 from pydantic import ValidationError
@@ -50,11 +52,14 @@ _KINDS: dict[str, tuple[type[Aggregate], frozenset[type[ev.Event]]]] = {
     StreamKind.MODEL.prefix: (_CheckedModel, frozenset({
         E.ModelRegistered, E.ModelUpdated, E.ModelDeleted, E.ModelVersionCreated, E.ModelVersionUpdated,
         E.ModelVersionStageChanged, E.ModelVersionAliasSet, E.ModelVersionAliasRemoved, E.ModelVersionDeleted,
-        E.ArtifactLinked, E.ArtifactUnlinked, E.PipelineRunLinked, E.ModelVersionMetadataLogged})),
+        E.ArtifactLinked, E.ArtifactUnlinked, E.PipelineRunLinked, E.ModelVersionMetadataLogged,
+        E.StageChangeRequested, E.StageChangeApproved, E.StageChangeRejected})),
     StreamKind.RUN.prefix: (RunState, frozenset({
         E.PipelineRunStarted, E.PipelineStepCompleted, E.PipelineRunCompleted, E.PipelineRunFailed})),
     StreamKind.ARTIFACT.prefix: (ArtifactState, frozenset({E.ArtifactVersionStored})),
-    StreamKind.PRINCIPAL.prefix: (PrincipalState, frozenset({E.PrincipalAdded, E.PrincipalDisabled})),
+    StreamKind.PRINCIPAL.prefix: (PrincipalState, frozenset({E.PrincipalAdded, E.PrincipalDisabled, E.RoleGranted,
+                                                             E.RoleRevoked})),
+    StreamKind.POLICY.prefix: (PolicyState, frozenset({E.StagePolicySet})),
     StreamKind.TOKEN.prefix: (TokenState, frozenset({E.TokenCreated, E.TokenRevoked})),
 }
 
@@ -108,7 +113,7 @@ class RuleCheck:
         kind = next((prefix for prefix in _KINDS if stream_id.startswith(prefix)), None)
         if kind is None:
             raise RuleBreach(position, f"stream {stream_id!r} is of no known kind "
-                                       "(name-, model-, run-, artifact-, principal-, token-)")
+                                       "(name-, model-, run-, artifact-, principal-, token-, policy-)")
         cls, allowed = _KINDS[kind]
         if type(event) not in allowed:
             raise RuleBreach(position, f"{event.event_type} cannot be in a {kind[:-1]} stream ({stream_id})")
@@ -281,6 +286,38 @@ def _stored(artifact: ArtifactState, stream_id: str, event: ev.ArtifactVersionSt
     return _name_problem((event.name, "artifact name"))
 
 
+def _requested(model: ModelState, stream_id: str, event: ev.StageChangeRequested) -> str | None:
+    found = _on_version(model, stream_id, event)
+    if found:
+        return found
+    return None if event.request == len(model.requests) + 1 else \
+        f"request number {event.request} is not the next one ({len(model.requests) + 1})"
+
+
+def _decided(model: ModelState, stream_id: str, event: Any) -> str | None:
+    request = model.requests.get(event.request)
+    if request is None:
+        return f"request {event.request} does not exist"
+    if request.number != event.number or request.stage != event.stage:
+        return f"request {event.request} is about version {request.number} into {request.stage.value}"
+    status = request.status("")  # expiry needs the event's time, which the rules do not see
+    if status in (APPROVED, REJECTED):
+        return f"request {event.request} is {status} already"
+    by = getattr(event, "approved_by", None)
+    if by is not None and name_key(by) in {name_key(request.requested_by), *map(name_key, request.approved_by)}:
+        return f"{by!r} cannot approve request {event.request} (its requester, or approved already)"
+    return None
+
+
+def _principal_exists(principal: PrincipalState, stream_id: str, event: Any) -> str | None:
+    return None if principal.version else "the principal was never added"
+
+
+def _role_held(principal: PrincipalState, stream_id: str, event: ev.RoleRevoked) -> str | None:
+    held = (event.role.value, event.model_id) in principal.roles
+    return None if held else f"the principal does not hold {event.role.value} there"
+
+
 _RULES: dict[type[ev.Event], Rule] = {
     E.ModelNameClaimed: _claimed, E.ModelNameReleased: _released,
     E.ModelRegistered: _registered, E.ModelUpdated: _live, E.ModelDeleted: _live,
@@ -290,5 +327,7 @@ _RULES: dict[type[ev.Event], Rule] = {
     E.PipelineRunLinked: _on_version,
     E.PipelineRunStarted: _run_started, E.PipelineStepCompleted: _running, E.PipelineRunCompleted: _running,
     E.PipelineRunFailed: _running,
+    E.StageChangeRequested: _requested, E.StageChangeApproved: _decided, E.StageChangeRejected: _decided,
+    E.RoleGranted: _principal_exists, E.RoleRevoked: _role_held,
 }
 del E

@@ -21,6 +21,8 @@ from modelog.registry.aggregates import (
 )
 from modelog.registry.database import is_transient
 from modelog.registry.errors import ConcurrencyError, ConflictError, InvalidInputError, NotFoundError, StorageError
+from modelog.registry.governance import HANDLERS as GOVERNANCE_HANDLERS
+from modelog.registry.governance import required_approvals
 from modelog.registry.identity import HANDLERS as IDENTITY_HANDLERS
 from modelog.registry.logs import get_logger
 from modelog.registry.outcomes import (
@@ -92,7 +94,7 @@ class CommandService:
             cmd.FinishRun: self._finish_run,
         }
         self._handlers[cmd.LogVersionMetadata] = self._log_version_metadata
-        for kind, decide in IDENTITY_HANDLERS.items():
+        for kind, decide in (*IDENTITY_HANDLERS.items(), *GOVERNANCE_HANDLERS.items()):
             self._handlers[kind] = _deciding(decide)
 
     # --- execution -----------------------------------------------------------------
@@ -249,6 +251,11 @@ class CommandService:
 
     def _set_stage(self, uow: UnitOfWork, command: cmd.SetStage) -> _Decision:
         model, target = self._version(uow, command)
+        needed = required_approvals(uow, model, command.stage) if target.stage != command.stage else 0
+        if needed:
+            raise ConflictError(
+                f"{command.stage.value} of model {model.name!r} is protected ({needed} approval(s)): request the move "
+                f"with 'modelog model version request-stage {model.name} {target.number} {command.stage.value}'")
         new = model.set_stage(target, command.stage, command.force)
         archived = [e.number for e in new if isinstance(e, ev.ModelVersionStageChanged) and e.number != target.number]
         self._record_model(uow, model, new)

@@ -48,6 +48,39 @@ class DeleteReason(StrEnum):
     PIPELINE_FAILURE = "pipeline_failure"
 
 
+class Role(StrEnum):
+    """What a principal may do; each role includes every lower one (viewer < contributor < maintainer < admin)."""
+
+    VIEWER = "viewer"
+    CONTRIBUTOR = "contributor"
+    MAINTAINER = "maintainer"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        """The role's place in the order (viewer 1 ... admin 4)."""
+        return _ROLE_RANKS[self]
+
+    def includes(self, other: Role) -> bool:
+        """True when holding this role grants ``other`` too."""
+        return self.rank >= other.rank
+
+
+_ROLE_RANKS = {Role.VIEWER: 1, Role.CONTRIBUTOR: 2, Role.MAINTAINER: 3, Role.ADMIN: 4}
+
+
+def parse_role(value: object) -> Role:
+    """Parse a role given as a :class:`Role` member or its (case-insensitive) value."""
+    if isinstance(value, Role):
+        return value
+    text = str(getattr(value, "value", value)).strip().casefold()
+    try:
+        return Role(text)
+    except ValueError:
+        names = ", ".join(r.value for r in Role)
+        raise InvalidInputError(f"unknown role {value!r}; roles are {names}") from None
+
+
 def parse_stage(value: object) -> Stage:
     """Parse a stage given as a :class:`Stage` member or its (case-insensitive) value."""
     if isinstance(value, Stage):

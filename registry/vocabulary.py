@@ -22,6 +22,7 @@ class StreamKind(StrEnum):
     ARTIFACT = "artifact"
     PRINCIPAL = "principal"
     TOKEN = "token"
+    POLICY = "policy"
 
     @property
     def prefix(self) -> str:
@@ -81,6 +82,11 @@ def token_stream(token_id: str) -> str:
     return TOKEN_PREFIX + token_id
 
 
+POLICY_PREFIX = StreamKind.POLICY.prefix
+#: The one stream of stage policies (registry-wide and per model): how many approvals a stage needs.
+POLICY_STREAM = POLICY_PREFIX + "stages"
+
+
 #: A model's free-text fields, in the order events, rows and views list them.
 MODEL_TEXT_FIELDS = ("license", "description", "audience", "use_cases", "limitations", "trade_offs", "ethics")
 
@@ -116,3 +122,9 @@ class EventType(StrEnum):
     PRINCIPAL_DISABLED = "PrincipalDisabled"
     TOKEN_CREATED = "TokenCreated"
     TOKEN_REVOKED = "TokenRevoked"
+    ROLE_GRANTED = "RoleGranted"
+    ROLE_REVOKED = "RoleRevoked"
+    STAGE_POLICY_SET = "StagePolicySet"
+    STAGE_CHANGE_REQUESTED = "StageChangeRequested"
+    STAGE_CHANGE_APPROVED = "StageChangeApproved"
+    STAGE_CHANGE_REJECTED = "StageChangeRejected"

@@ -31,12 +31,15 @@ if TYPE_CHECKING:
         AliasRemoved,
         LogVerification,
         ModelChanged,
+        RoleChanged,
         RunFinished,
         StageChanged,
+        StageRequestChanged,
         StoredEvent,
         VersionUpdate,
     )
     from modelog.projections.describe import ModelDescription, VersionComparison, VersionDescription, VersionRow
+    from modelog.projections.governance import StageRequestView
     from modelog.projections.history import HistoryEntry
     from modelog.projections.rebuild import RebuildReport, VerifyViewsReport
     from modelog.projections.views import ArtifactView, LinkView, ModelView, Page, RunView, StepView
@@ -332,6 +335,37 @@ class Client:
     def log_metadata(self, model: str, version: Any, values: Mapping[str, Any]) -> None:
         """Log metadata (metrics, parameters...) on a version; a key logged again keeps its earlier values."""
         self.api.log_metadata(model, _selector(version), values)
+
+    # --- four-eyes stage changes and roles --------------------------------------------
+
+    def request_stage(self, model: str, version: Any, stage: Any, *, force: bool = False,
+                      expires: str | None = None) -> StageRequestChanged:
+        """Request moving a version into a protected stage; it moves once others approve (``expires``: a duration
+        such as ``3d``, default 7 days)."""
+        return self.api.request_stage(model, _selector(version), str(_stage(stage)), force=force, expires=expires)
+
+    def approve(self, model: str, version: Any, *, stage: Any = None) -> StageRequestChanged:
+        """Approve the pending stage change request of a version (never one's own); the last approval needed moves
+        it (``stage_change`` of the answer)."""
+        return self.api.approve_stage_request(model, _selector(version), stage=_stage(stage))
+
+    def reject(self, model: str, version: Any, *, stage: Any = None, reason: str | None = None) -> StageRequestChanged:
+        """Reject (or, as its requester, withdraw) the pending stage change request of a version."""
+        return self.api.reject_stage_request(model, _selector(version), stage=_stage(stage), reason=reason)
+
+    def stage_requests(self, model: str, *, version: int | None = None, status: str | None = None,
+                       as_of: datetime | None = None, at_position: int | None = None) -> list[StageRequestView]:
+        """A model's stage change requests, oldest first (as they stood at a past point if asked)."""
+        return self.api.list_stage_requests(model, version=version, status=status, as_of=as_of,
+                                            at_position=at_position)
+
+    def grant(self, principal: str, role: str, *, model: str | None = None) -> RoleChanged:
+        """Grant a role (viewer, contributor, maintainer, admin), registry-wide or on one model."""
+        return self.api.grant_role(principal, role, model=model)
+
+    def revoke(self, principal: str, role: str, *, model: str | None = None) -> RoleChanged:
+        """Revoke a role held in that scope."""
+        return self.api.revoke_role(principal, role, model=model)
 
 
 def _is_text(stream: IO[str] | IO[bytes]) -> bool:

@@ -13,6 +13,7 @@ from modelog.sdk.config import ModelStages
 from modelog.sdk.errors import ArtifactNotFoundError
 
 if TYPE_CHECKING:
+    from modelog.application.results import StageRequestChanged
     from modelog.projections.describe import MetadataValue, VersionDescription
     from modelog.sdk.client import Client
 
@@ -55,6 +56,15 @@ class ModelVersion:
     def set_stage(self, stage: ModelStages | str, force: bool = False) -> None:
         """Move this version into ``stage``; ``force`` archives the version currently holding it."""
         self.client.api.set_stage(self.model_name, self.number, str(getattr(stage, "value", stage)), force=force)
+
+    def request_stage(self, stage: ModelStages | str, force: bool = False,
+                      expires: str | None = None) -> StageRequestChanged:
+        """Request moving this version into a protected stage; it moves once other principals approve."""
+        return self.client.request_stage(self.model_name, self.number, stage, force=force, expires=expires)
+
+    def approve(self, stage: ModelStages | str | None = None) -> StageRequestChanged:
+        """Approve this version's pending stage change request (never your own)."""
+        return self.client.approve(self.model_name, self.number, stage=stage)
 
     def _links(self, kind: str | None = None) -> list[LinkView]:
         return self.client.api.list_links(self.model_name, self.number, kind=kind, at_position=self.position)

@@ -138,12 +138,13 @@ async def _registry_error(request: Request, error: Exception) -> Response:
     return registry_error_response(error)
 
 
-def _admitting(handler: Handler, action: str) -> Handler:
-    """``handler`` run only for a request whose API token the log vouches for (401 / 403 otherwise)."""
+def _admitting(handler: Handler) -> Handler:
+    """``handler`` run only for a request whose API token the log vouches for (401 otherwise; each use case then
+    checks the principal's roles: 403)."""
     async def endpoint(request: Request) -> Response:
         state = server_state(request)
         claimed = request.headers.get(ACTOR_HEADER) or None
-        admitted(request, await state.call(state.admit, bearer_token(request), claimed, action))
+        admitted(request, await state.call(state.admit, bearer_token(request), claimed))
         return await handler(request)
     endpoint.__doc__ = handler.__doc__
     return endpoint
@@ -192,7 +193,7 @@ def create_app(open_registry: Callable[[], LocalRegistry] | None = None) -> Star
 
     routes: list[BaseRoute] = [Route("/health", _health, methods=["GET"]),
                                Route(f"{PREFIX}/openapi.json", _openapi, methods=["GET"])]
-    routes += [Route(e.path, _admitting(e.handler, f"{e.method} {e.path}"), methods=[e.method]) for e in ENDPOINTS]
+    routes += [Route(e.path, _admitting(e.handler), methods=[e.method]) for e in ENDPOINTS]
     routes += [Route(r.path, mlflow_api.endpoint(r), methods=[r.method]) for r in mlflow_api.ROUTES]
     routes.append(Route(f"{mlflow_api.PREFIX}/{{rest:path}}", mlflow_api.unknown_endpoint,
                         methods=["GET", "POST", "PATCH", "DELETE", "PUT"]))

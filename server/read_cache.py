@@ -62,7 +62,14 @@ async def live_answer(state: ServerState, read: Callable[..., Any], *args: str) 
     """The JSON answer of the live read ``read(*args)`` (a use case of ``state.api``), from the cache while the
     log head stands still."""
     cache = state.read_cache
-    body = await state.call(cache.answer, state.api, (read.__name__, *args), lambda: read(*args))
+    authorize = getattr(read, "authorize", None)  # a guarded use case: checked even when answered from the cache
+
+    def answered() -> bytes:
+        if authorize is not None:
+            authorize(*args)
+        return cache.answer(state.api, (read.__name__, *args), lambda: read(*args))
+
+    body = await state.call(answered)
     return Response(body, media_type="application/json")
 
 

@@ -18,6 +18,7 @@ from modelog.registry.anchors import parse_anchor
 from modelog.registry.checkpoints import parse_checkpoint
 from modelog.registry.errors import RegistryError
 from modelog.registry.signing import parse_public_key
+from modelog.server import governance_routes as gov
 from modelog.server import streams
 from modelog.server.dedup import fingerprint
 from modelog.server.http import (
@@ -515,4 +516,24 @@ EVERYDAY_ENDPOINTS: tuple[Endpoint, ...] = (
     _e("GET", "/complete", _complete, "Completion candidates: model names, version selectors, run ids.",
        query=("kind", "prefix", "model", "limit")),
 )
-ENDPOINTS = (*EVERYDAY_ENDPOINTS, *ENDPOINTS)
+#: Roles, stage policies and four-eyes stage change requests.
+GOVERNANCE_ENDPOINTS: tuple[Endpoint, ...] = (
+    _e("GET", "/principals/{name}", gov.describe_principal, "A principal, the roles it holds and its API tokens.",
+       query=POINT),
+    _e("POST", "/principals/{name}/roles", gov.grant_role,
+       "Grant a role (viewer, contributor, maintainer, admin), registry-wide or on one model.", body=("role", "model")),
+    _e("POST", "/principals/{name}/roles/revoke", gov.revoke_role, "Revoke a role held in that scope.",
+       body=("role", "model")),
+    _e("GET", "/policies", gov.list_stage_policies, "Every stage policy in force.", query=(*PAGE, *POINT)),
+    _e("PUT", "/policies/{stage}", gov.set_stage_policy,
+       "Require approvals for moves into a stage, registry-wide or on one model.", body=("approvals", "model")),
+    _e("GET", "/models/{model}/requests", gov.list_stage_requests, "A model's stage change requests.",
+       query=("version", "status", *PAGE, *POINT)),
+    _e("POST", _V + "/requests", gov.request_stage, "Request moving a version into a protected stage.",
+       body=("stage", "force", "expires")),
+    _e("POST", _V + "/approve", gov.approve_stage_request,
+       "Approve the version's pending request (never one's own); the last approval needed moves it.", body=("stage",)),
+    _e("POST", _V + "/reject", gov.reject_stage_request, "Reject (or withdraw) the version's pending request.",
+       body=("stage", "reason")),
+)
+ENDPOINTS = (*EVERYDAY_ENDPOINTS, *GOVERNANCE_ENDPOINTS, *ENDPOINTS)

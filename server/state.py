@@ -6,9 +6,10 @@ applied one at a time per process, as a local client would. Processes (``--worke
 side by side as any number of local clients do, serialised by the log's append lock.
 
 Each request is admitted first (:meth:`ServerState.admit`, on that thread): its API token is
-checked against the log (:class:`~modelog.application.access.Authenticator`), the permission
-hook is asked, and the handlers get a :class:`RequestScope` whose registry records the
-authenticated principal as the actor of every event it appends.
+checked against the log (:class:`~modelog.application.access.Authenticator`), and the handlers
+get a :class:`RequestScope` whose registry checks every use case against the roles the log grants
+the principal (:mod:`modelog.application.permissions`: 403 otherwise) and records the principal
+as the actor of every event it appends.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from modelog.application.access import Authenticator, KeptHead, Principal, authorize
+from modelog.application.access import Authenticator, KeptHead, Principal
 from modelog.application.local import LocalRegistry
+from modelog.application.permissions import Guard, GuardedRegistry
 from modelog.server.dedup import CommandLog
 from modelog.server.read_cache import ReadCache
 from starlette.requests import Request
@@ -68,12 +70,13 @@ class ServerState:
         self._authenticator = Authenticator(self._registry.reader.store, head=self._head)
         await self.call(self._authenticator.refresh)
 
-    def admit(self, token: str | None, claimed_actor: str | None, action: str) -> RequestScope:
-        """(On the registry's thread.) Who presents ``token``, if they may do ``action``; AuthenticationError
-        or PermissionDeniedError otherwise."""
+    def admit(self, token: str | None, claimed_actor: str | None, action: str | None = None) -> RequestScope:
+        """(On the registry's thread.) Who presents ``token`` (AuthenticationError otherwise), and the registry
+        as that principal may use it: every use case checked against the roles the log grants it (``action``,
+        the route, is not what is checked: the use cases it calls are)."""
         principal = self.authenticator.authenticate(token)
-        authorize(principal, action)
-        return RequestScope(self, principal, self.api.acting_as(principal.name, claimed_actor))
+        guard = Guard(self.authenticator, principal.name)
+        return RequestScope(self, principal, GuardedRegistry(self.api.acting_as(principal.name, claimed_actor), guard))
 
     async def stop(self) -> None:
         """Close the registry on its thread, then stop the thread."""
@@ -91,7 +94,7 @@ class RequestScope:
 
     state: ServerState
     principal: Principal
-    api: LocalRegistry
+    api: GuardedRegistry
 
     @property
     def commands(self) -> CommandLog:

@@ -34,6 +34,7 @@ _DONE = object()
 async def put_blob(request: Request) -> Response:
     """Store an upload in the content-addressed store, refused unless it hashes to the declared SHA-256."""
     state = state_of(request)
+    await state.call(state.api.authorize, "store_blob")  # the upload writes to the store itself, not through it
     upload = await state.call(BlobUpload, state.api.artifact_store, request.headers.get(CONTENT_HASH_HEADER) or "")
     try:
         async for chunk in request.stream():
@@ -71,6 +72,7 @@ async def export_bundle(request: Request) -> Response:
 async def import_bundle(request: Request) -> Response:
     """Import an uploaded bundle (or log-only export) into the empty registry and its store; all or nothing."""
     state = state_of(request)
+    await state.call(state.api.authorize, "import_bundle")  # before spooling an upload nobody may import
     with tempfile.TemporaryFile() as spool:
         await _spool(request, spool, "send a bundle or an exported log")
         done = await state.call(state.api.import_bundle, typing.cast(IO[bytes], spool))
@@ -119,6 +121,7 @@ def _next(chunks: queue.Queue[object]) -> object:
 async def export_log(request: Request) -> Response:
     """The whole log as JSON Lines, streamed in chunks while the registry's thread writes it."""
     state = state_of(request)
+    await state.call(state.api.authorize, "export_log")  # before the headers: a refusal is a 403, not a cut stream
     chunks: queue.Queue[object] = queue.Queue(maxsize=_QUEUE_CHUNKS)
     cancelled = threading.Event()
 
@@ -157,6 +160,7 @@ async def export_log(request: Request) -> Response:
 async def import_log(request: Request) -> Response:
     """Import an uploaded export into the empty registry: spooled to a temporary file first, then all or nothing."""
     state = state_of(request)
+    await state.call(state.api.authorize, "import_log")  # before spooling an upload nobody may import
     with tempfile.TemporaryFile() as spool:
         await _spool(request, spool, "send an exported log (JSON Lines)")
         text = io.TextIOWrapper(spool, encoding="utf-8", newline="")

@@ -21,11 +21,15 @@ MODELOG = Path(sys.executable).parent / "modelog"
 PRINCIPAL = "tester"
 
 
-def issue_token(db_url: str, home: Path, principal: str = PRINCIPAL, *, expires: str | None = None) -> str:
-    """An API token for ``principal`` (added if missing), made directly on the registry, as an operator does."""
+def issue_token(db_url: str, home: Path, principal: str = PRINCIPAL, *, expires: str | None = None,
+                role: str | None = "admin") -> str:
+    """An API token for ``principal`` (added if missing, and granted ``role`` registry-wide unless None), made
+    directly on the registry, as an operator does."""
     with connect(db_url, home=home) as registry:
         with contextlib.suppress(ConflictError):
             registry.add_principal(principal)
+        if role is not None:
+            registry.grant_role(principal, role)
         token = registry.create_token(principal, expires=expires).token
     assert token is not None
     return token

@@ -20,15 +20,17 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from modelog.application.access import Authenticator
+from modelog.projections import governance as gov
 from modelog.projections import tables as t
 from modelog.projections.describe import version_metadata
 from modelog.projections.queries import ReadModel
 from modelog.projections.rebuild import rebuild, verify
 from modelog.projections.temporal import HISTORY_TABLES
 from modelog.registry import commands as cmd
-from modelog.registry import identity
+from modelog.registry import governance, identity
 from modelog.registry.database import transaction
 from modelog.registry.errors import RegistryError
+from modelog.registry.rules import first_breach
 from modelog.registry.store import parse_time
 
 NAMES = st.sampled_from(["alpha", "alpha", "Alpha", "beta"])
@@ -41,6 +43,10 @@ ARTIFACTS = st.sampled_from(["a1", "a2", "a3"])
 RUNS = st.sampled_from(["r1", "r2", "r3"])
 PRINCIPALS = st.sampled_from(["ana", "Ana", "ci"])
 TOKEN_IDS = st.sampled_from(["0" * 16, "1" * 16, "2" * 16])
+ROLES = st.sampled_from(["viewer", "maintainer", "admin"])
+MODEL_SCOPES = st.sampled_from([None, "alpha", "beta"])
+PROTECTED = st.sampled_from(["staging", "production"])
+DECIDERS = st.sampled_from(["ana", "ci", "machine"])  # "machine" is every request's requester
 
 
 class Ticking:
@@ -119,6 +125,7 @@ class RegistryMachine(RuleBasedStateMachine):
                                  synchronous="OFF")
         self.reg.store.clock = Ticking()
         self.snapshots: dict[int, dict[str, Any]] = {0: {" principals": [], " tokens": []}}
+        self.governed: dict[int, Any] = {}
         self.numbers_seen: dict[str, set[int]] = {}
         self.runs: list[str] = []
         self.refused = 0
@@ -239,7 +246,39 @@ class RegistryMachine(RuleBasedStateMachine):
     def revoke_token(self, token_id: str) -> None:
         self.run(identity.RevokeToken(token_id=token_id))
 
+    @rule(name=PRINCIPALS, role=ROLES, model=MODEL_SCOPES, grant=st.booleans())
+    def grant_or_revoke(self, name: str, role: str, model: str | None, grant: bool) -> None:
+        kind = governance.GrantRole if grant else governance.RevokeRole
+        self.build_and_run(lambda: kind(name=name, role=role, model=model))
+
+    @rule(stage=PROTECTED, approvals=st.integers(min_value=0, max_value=2), model=MODEL_SCOPES)
+    def set_policy(self, stage: str, approvals: int, model: str | None) -> None:
+        self.run(governance.SetStagePolicy(stage=stage, approvals=approvals, model=model))
+
+    @rule(name=NAMES, selector=SELECTORS, stage=PROTECTED, force=st.booleans())
+    def request_stage(self, name: str, selector: Any, stage: str, force: bool) -> None:
+        self.build_and_run(lambda: governance.RequestStageChange(
+            model=name, version=selector, stage=stage, force=force, expires_at="2999-01-01T00:00:00.000000Z",
+            by="machine"))
+
+    @rule(name=NAMES, selector=SELECTORS, by=DECIDERS, approve=st.booleans())
+    def decide(self, name: str, selector: Any, by: str, approve: bool) -> None:
+        if approve:
+            self.build_and_run(lambda: governance.ApproveStageChange(model=name, version=selector, by=by))
+        else:
+            self.build_and_run(lambda: governance.RejectStageChange(model=name, version=selector, by=by))
+
     # --- checks after every step -----------------------------------------------------------
+
+    @invariant()
+    def grants_agree_with_the_log(self) -> None:
+        authenticator = Authenticator(self.reg.store)
+        authenticator.refresh()
+        for principal in self.reg.reads.list_principals():
+            replayed = {(g.role, g.model_id) for g in gov.roles_of(self.reg.store, principal.name)}
+            held = {(r.value, m) for r, m in authenticator.grants.get(principal.name.casefold(), set())}
+            assert replayed == held, principal.name
+        assert first_breach(self.reg.store.read_all())[1] is None
 
     @invariant()
     def authentication_agrees_with_the_views(self) -> None:
@@ -274,6 +313,16 @@ class RegistryMachine(RuleBasedStateMachine):
     @invariant()
     def remember_this_state(self) -> None:
         self.snapshots[self.reg.store.head()] = snapshot(self.reg.reads)
+        self.governed[self.reg.store.head()] = self.governance_state(None)
+
+    def governance_state(self, position: int | None) -> Any:
+        """Policies, every principal's roles and every live model's requests, as read at ``position``."""
+        store = self.reg.store
+        models = self.reg.reads.list_models(size=1000, at_position=position).items
+        principals = self.reg.reads.list_principals(at_position=position)
+        return (gov.stage_policies(store, position),
+                {p.name: gov.roles_of(store, p.name, position) for p in principals},
+                {m.name: gov.stage_requests(store, m.id, m.name, "2000", position) for m in models})
 
     def teardown(self) -> None:
         try:
@@ -293,6 +342,8 @@ class RegistryMachine(RuleBasedStateMachine):
             if position:
                 moment = parse_time(events[position].recorded_at)
                 assert snapshot(reads, as_of=moment) == expected, f"as_of={moment}"
+        for position, expected in self.governed.items():
+            assert self.governance_state(position) == expected, f"grants, policies, requests at_position={position}"
         replayed = ReadModel(self.reg.engine, self.reg.store, temporal=False)  # the reference implementation
         try:
             # Every committed state: a command's events commit together, so no reader ever saw a position

@@ -35,7 +35,8 @@ def test_stream_ids_are_built_and_parsed_by_kind() -> None:
     assert model_stream("m-1") == "model-m-1" and model_id_of(model_stream("m-1")) == "m-1"
     assert run_stream("run-7") == "run-run-7" and run_id_of(run_stream("run-7")) == "run-7"
     assert name_stream("Démo") == "name-démo" and artifact_stream("Weights") == "artifact-weights"
-    assert [kind.prefix for kind in StreamKind] == ["name-", "model-", "run-", "artifact-", "principal-", "token-"]
+    assert [kind.prefix for kind in StreamKind] == ["name-", "model-", "run-", "artifact-", "principal-", "token-",
+                                                   "policy-"]
     assert principal_stream("Alice") == "principal-alice" and token_stream("0a1b") == "token-0a1b"
 
 
