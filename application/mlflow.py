@@ -23,6 +23,7 @@ from typing import Any, Generic, TypeVar
 
 from modelog.application import mlflow_search as search
 from modelog.application.local import LocalRegistry
+from modelog.application.permissions import GuardedRegistry
 from modelog.application.results import AliasMoved, AliasRemoved, ModelChanged, VersionChanged, VersionUpdate
 from modelog.projections.describe import current_values, version_metadata
 from modelog.projections.views import ModelView, VersionView
@@ -162,7 +163,7 @@ def _version(view: VersionView, metadata: Mapping[str, Any]) -> MlflowVersion:
 class MlflowRegistry:
     """MLflow's registry calls over a registry (on a server: the one acting as the request's principal)."""
 
-    def __init__(self, api: LocalRegistry) -> None:
+    def __init__(self, api: LocalRegistry | GuardedRegistry) -> None:
         self.api = api
 
     # --- reads -------------------------------------------------------------------------
@@ -171,6 +172,8 @@ class MlflowRegistry:
         if not views:
             return []
         numbers = None if len(views) > 20 else [v.number for v in views]
+        if isinstance(self.api, GuardedRegistry):  # the read models directly: the use case's own check first
+            self.api.authorize("describe_version", model)
         logged = version_metadata(self.api.reads, model, numbers, None)
         return [_version(v, current_values(logged.get(v.number, []))) for v in views]
 

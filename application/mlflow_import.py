@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from modelog.application.api import RegistryAPI
 from modelog.application.mlflow_plan import ImportPlan, Note, Refusal, RegisterStep, VersionStep, plan_import
-from modelog.application.mlflow_records import Counter, MlflowRegistry, read_registry
+from modelog.application.mlflow_records import Counter, MlflowSnapshot, read_registry
 from modelog.registry.errors import ConflictError, InvalidInputError, NotFoundError
 
 
@@ -104,7 +104,7 @@ def execute(api: RegistryAPI, plan: ImportPlan, progress: Counter | None = None)
     return report
 
 
-def import_registry(api: RegistryAPI, registry: MlflowRegistry, *, dry_run: bool = False,
+def import_registry(api: RegistryAPI, registry: MlflowSnapshot, *, dry_run: bool = False,
                     progress: Counter | None = None) -> ImportReport:
     """Plan the import of ``registry`` and, unless ``dry_run``, take the steps."""
     plan = plan_import(api, registry)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelog.application.api import RegistryAPI
-from modelog.application.mlflow_records import MlflowModel, MlflowRegistry, MlflowVersion
+from modelog.application.mlflow_records import MlflowModel, MlflowSnapshot, MlflowVersion
 from modelog.registry.errors import InvalidInputError, NotFoundError
 from modelog.registry.metadata_values import MAX_STRING, MAX_VALUE_BYTES
 from modelog.registry.validation import (
@@ -290,7 +290,7 @@ def _finish(model: str, version: MlflowVersion, existing: _Existing, stage: str,
                                       aliases=missing_aliases))
 
 
-def plan_import(api: RegistryAPI, registry: MlflowRegistry) -> ImportPlan:
+def plan_import(api: RegistryAPI, registry: MlflowSnapshot) -> ImportPlan:
     """What importing ``registry`` would do to the registry behind ``api`` now (reads only)."""
     plan = ImportPlan(source=registry.source)
     seen: dict[str, str] = {}

@@ -1,7 +1,7 @@
 """What an MLflow model registry holds, as typed records: the input of ``modelog import-mlflow``.
 
 Both readers (:mod:`application.mlflow_rest` for a tracking server, :mod:`application.mlflow_sql` for
-its database) produce a :class:`MlflowRegistry`; the import (:mod:`application.mlflow_import`) never
+its database) produce a :class:`MlflowSnapshot`; the import (:mod:`application.mlflow_import`) never
 sees where it came from. Times are MLflow's own: milliseconds since the epoch, as MLflow records them.
 """
 
@@ -53,7 +53,7 @@ class MlflowModel:
 
 
 @dataclass(frozen=True)
-class MlflowRegistry:
+class MlflowSnapshot:
     """Every registered model of one MLflow registry, by name; ``source``: where it was read (no credentials)."""
 
     source: str
@@ -86,7 +86,7 @@ def source_kind(uri: str) -> str:
 
 
 def read_registry(uri: str, *, token: str | None = None, username: str | None = None, password: str | None = None,
-                  progress: Counter | None = None) -> MlflowRegistry:
+                  progress: Counter | None = None) -> MlflowSnapshot:
     """Read every registered model, version, tag and alias from the MLflow registry at ``uri`` (reads only)."""
     if source_kind(uri) == "rest":
         try:

@@ -16,7 +16,7 @@ import httpx
 from modelog.application.mlflow_records import (
     Counter,
     MlflowModel,
-    MlflowRegistry,
+    MlflowSnapshot,
     MlflowVersion,
     redacted,
 )
@@ -104,7 +104,7 @@ def _version(item: dict[str, Any]) -> MlflowVersion:
 
 
 def read_server(url: str, *, token: str | None = None, username: str | None = None, password: str | None = None,
-                progress: Counter | None = None) -> MlflowRegistry:
+                progress: Counter | None = None) -> MlflowSnapshot:
     """Every registered model of the MLflow server at ``url``, with its versions, tags and aliases."""
     server = _Server(url, token, username, password)
     try:
@@ -133,4 +133,4 @@ def read_server(url: str, *, token: str | None = None, username: str | None = No
                 progress(done, len(listed))
     finally:
         server.http.close()
-    return MlflowRegistry(source=server.shown, models=tuple(models))
+    return MlflowSnapshot(source=server.shown, models=tuple(models))

@@ -18,7 +18,7 @@ from modelog.application.mlflow_records import (
     DELETED_STAGE,
     Counter,
     MlflowModel,
-    MlflowRegistry,
+    MlflowSnapshot,
     MlflowVersion,
     redacted,
 )
@@ -60,7 +60,7 @@ def _rows(conn: Connection, sql: str, workspace: bool) -> list[Any]:
     return list(conn.execute(text(sql.format(where=where))).mappings())
 
 
-def read_database(uri: str, *, progress: Counter | None = None) -> MlflowRegistry:
+def read_database(uri: str, *, progress: Counter | None = None) -> MlflowSnapshot:
     """Every registered model in MLflow's database at ``uri``, with its versions (deleted ones too), tags and
     aliases."""
     shown = redacted(uri)
@@ -88,7 +88,7 @@ def read_database(uri: str, *, progress: Counter | None = None) -> MlflowRegistr
 
 
 def _read(conn: Connection, shown: str, workspace: bool, with_aliases: bool,
-          progress: Counter | None) -> MlflowRegistry:
+          progress: Counter | None) -> MlflowSnapshot:
     model_tags: dict[str, list[tuple[str, str]]] = {}
     for row in _rows(conn, "SELECT name, key, value FROM registered_model_tags{where} ORDER BY name, key",
                      workspace):
@@ -128,4 +128,4 @@ def _read(conn: Connection, shown: str, workspace: bool, with_aliases: bool,
         ))
         if progress is not None:
             progress(done, len(listed))
-    return MlflowRegistry(source=shown, models=tuple(models))
+    return MlflowSnapshot(source=shown, models=tuple(models))

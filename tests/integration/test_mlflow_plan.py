@@ -12,7 +12,7 @@ from modelog.application.api import RegistryAPI
 from modelog.application.local import connect
 from modelog.application.mlflow_import import import_registry
 from modelog.application.mlflow_plan import RegisterStep, VersionStep, plan_import
-from modelog.application.mlflow_records import MlflowModel, MlflowRegistry, MlflowVersion, redacted, source_kind
+from modelog.application.mlflow_records import MlflowModel, MlflowSnapshot, MlflowVersion, redacted, source_kind
 from modelog.registry.errors import InvalidInputError
 
 
@@ -23,8 +23,8 @@ def api(registry: Any, db_url: str, home: Path) -> Iterator[RegistryAPI]:
         yield opened
 
 
-def _registry(*models: MlflowModel) -> MlflowRegistry:
-    return MlflowRegistry(source="http://mlflow.test:5000", models=models)
+def _registry(*models: MlflowModel) -> MlflowSnapshot:
+    return MlflowSnapshot(source="http://mlflow.test:5000", models=models)
 
 
 def test_gaps_keep_mlflow_numbers_and_one_holder_per_stage(api: RegistryAPI) -> None:
