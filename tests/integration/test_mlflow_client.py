@@ -18,8 +18,9 @@ from typing import Any
 
 import httpx
 import pytest
+from modelog.application.local import connect
 
-from tests.server_support import MODELOG, PRINCIPAL, ServerProcess, serving
+from tests.server_support import MODELOG, PRINCIPAL, ServerProcess, issue_token, serving
 
 if os.environ.get("CI"):
     import mlflow  # CI installs the `mlflow` extra: a missing client is a failure there, never a skip
@@ -226,3 +227,31 @@ def test_malformed_requests_and_other_mlflow_apis_answer_in_mlflows_error_form(s
         assert error(http.put("/registered-models/get")) == (404, "ENDPOINT_NOT_FOUND")
         unauthenticated = httpx.get(server.url + "/api/2.0/mlflow/registered-models/search")
         assert error(unauthenticated) == (401, "UNAUTHENTICATED")
+
+
+def test_mlflow_calls_follow_the_principals_roles(server: ServerProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The MLflow API goes through the same permission check: a viewer reads, a contributor on one model writes
+    there only, and a refusal is MLflow's PERMISSION_DENIED and writes nothing."""
+    client = _client(server)
+    client.create_registered_model("open")
+    client.create_registered_model("guarded")
+    head = httpx.get(server.url + "/api/v1/log/head", headers=server.auth()).json()["position"]
+
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", issue_token(server.db_url, server.home, "vera", role="viewer"))
+    assert client.get_registered_model("open").name == "open"
+    assert _error_code(lambda: client.create_registered_model("sneaky")) == "PERMISSION_DENIED"
+    assert _error_code(lambda: client.create_model_version("open", "s3://b/m")) == "PERMISSION_DENIED"
+
+    contributor = issue_token(server.db_url, server.home, "carl", role=None)
+    with connect(server.db_url, home=server.home) as registry:  # as an operator grants it
+        registry.grant_role("carl", "contributor", model="open")
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", contributor)
+    assert client.create_model_version("open", "s3://b/m").version == "1"
+    assert _error_code(lambda: client.create_model_version("guarded", "s3://b/m")) == "PERMISSION_DENIED"
+    assert _error_code(lambda: client.transition_model_version_stage("open", "1", "Production")) == "PERMISSION_DENIED"
+    events = httpx.get(server.url + "/api/v1/log/events", params={"from_position": head + 1, "limit": 100},
+                       headers=server.auth()).json()
+    rows = events["items"] if isinstance(events, dict) else events
+    assert any(row["event_type"] == "ModelVersionCreated" for row in rows)
+    assert {row["event_type"] for row in rows} <= {"ModelVersionCreated", "ModelVersionMetadataLogged",
+                                                   "PrincipalAdded", "TokenCreated", "RoleGranted"}
