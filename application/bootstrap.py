@@ -213,7 +213,8 @@ def database_status(url: str | None = None, *, home: str | os.PathLike[str] | No
     Keys: ``url`` (password hidden), ``backend``, ``schema_version`` (None: empty), ``supported_version``,
     ``alembic_revision``, ``state`` (empty | current | upgrade needed | newer than this modelog),
     ``head`` (the last log position), ``guards`` ("intact", or what is missing or disabled) and
-    ``tampering`` (None, or the traces of events removed from the log). Reads only; creates nothing.
+    ``tampering`` (None, or the traces of events removed from the log) and ``signing`` (whether the log is
+    signed, and from which position: then every append needs ``MODELOG_SIGNING_KEY``). Reads only; creates nothing.
     """
     from modelog.registry.guards import guard_problems
     from modelog.registry.migrations.runner import applied_revision
@@ -225,7 +226,7 @@ def database_status(url: str | None = None, *, home: str | os.PathLike[str] | No
     status: dict[str, object] = {
         "url": parsed.render_as_string(hide_password=True), "backend": parsed.get_backend_name(),
         "schema_version": None, "supported_version": SCHEMA_VERSION, "alembic_revision": None,
-        "state": "empty", "head": 0, "guards": None, "tampering": None,
+        "state": "empty", "head": 0, "guards": None, "tampering": None, "signing": None,
     }
     if parsed.get_backend_name() == "sqlite" and not _sqlite_file_exists(parsed.database):
         return status
@@ -239,10 +240,18 @@ def database_status(url: str | None = None, *, home: str | os.PathLike[str] | No
             if found is not None:
                 status["guards"] = "; ".join(guard_problems(conn)) or "intact"
                 status["tampering"] = "; ".join(removal_evidence(conn, head)) or None
+            if found is not None and found >= SIGNED_SCHEMA:
+                first = EventStore(engine).signed_from(conn)
+                status["signing"] = ("unsigned (no event carries a signature)" if first is None else
+                                     f"signed from position {first} on: every append needs MODELOG_SIGNING_KEY")
     finally:
         engine.dispose()
     status["state"] = _schema_state(found, SCHEMA_VERSION)
     return status
+
+
+#: The schema version that added ``event_signatures`` (migration 0007).
+SIGNED_SCHEMA = 7
 
 
 def _sqlite_file_exists(database: str | None) -> bool:

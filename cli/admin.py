@@ -124,8 +124,9 @@ def status(output: str) -> None:
     """Show where the registry database is and whether its schema fits this modelog (reads only).
 
     JSON keys: url, backend, schema_version, supported_version, alembic_revision, state, head, guards
-    ("intact" or what is missing or disabled), tampering (null or the traces of removed events) and
-    access (what direct database access may do: it is the operator, unchecked by role).
+    ("intact" or what is missing or disabled), tampering (null or the traces of removed events), signing
+    (whether the log is signed and from where: then every append needs the key) and access (what direct
+    database access may do: it is the operator, unchecked by role).
     Exits 1 after the report when the guards are not intact or events were removed.
 
     \b

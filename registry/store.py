@@ -19,9 +19,15 @@ from modelog.registry._sql.batches import read_stream_rows
 from modelog.registry._sql.driver import DriverStatement
 from modelog.registry._sql.raw_events import RowEvent
 from modelog.registry._sql.rows import insert_rows
-from modelog.registry._sql.signatures import insert_signatures, read_signed_batch
+from modelog.registry._sql.signatures import first_signed_position, insert_signatures, read_signed_batch
 from modelog.registry.database import APPEND_LOCK_KEY, WriterConnection, describe_db_error, lock_appends, transaction
-from modelog.registry.errors import ConcurrencyError, ConflictError, IntegrityError, InvalidInputError
+from modelog.registry.errors import (
+    ConcurrencyError,
+    ConflictError,
+    IntegrityError,
+    InvalidInputError,
+    PermissionDeniedError,
+)
 from modelog.registry.guards import CLOCK_GUARD_MARKER, check_before_write
 from modelog.registry.recorder import (
     EMPTY_LOG,
@@ -138,6 +144,21 @@ class SqlWriter:
         self.connection.close()
 
 
+def refuse_unsigned_append(conn: Connection) -> None:
+    """Refuse (PermissionDeniedError) an append without the signing key on a log whose signing has begun.
+
+    Once a log carries signatures, every later event must be signed (``log verify --public-key`` names any
+    that is not): a writer without the key (a local CLI pointed at the server's database, say) is stopped
+    here rather than leaving a gap an auditor must explain. It stops modelog, not a hand-written INSERT;
+    the signatures expose those.
+    """
+    first = first_signed_position(conn)
+    if first is not None:
+        raise PermissionDeniedError(
+            f"refusing to append unsigned events: this registry's log is signed from position {first} on; set "
+            "MODELOG_SIGNING_KEY to the signing key's file (or write through the server that holds it)")
+
+
 @dataclass
 class EventStore:
     """The SQL recorder: appends through write sessions, runs its projectors inside every append."""
@@ -149,6 +170,10 @@ class EventStore:
     clock: Callable[[], datetime] | None = None
     #: Signs every appended event (stored in ``event_signatures`` in the append's transaction); None: unsigned.
     signer: Signer | None = None
+
+    def signed_from(self, conn: Connection) -> int | None:
+        """The first position carrying a signature (None: signing never began; every later append needs the key)."""
+        return first_signed_position(conn)
 
     # --- writing -------------------------------------------------------------------
 
@@ -181,6 +206,8 @@ class EventStore:
         now = self.clock() if self.clock is not None else server_now or utc_now()
         stored, rows = seal(requests, expected_versions(requests), meta, head, format_time(now))
         if stored:
+            if self.signer is None:
+                refuse_unsigned_append(conn)
             signatures = None if self.signer is None else [
                 (row.position, *self.signer.sign_event(row.position, row.hash)) for row in rows]
             _insert(conn, requests, rows)

@@ -18,6 +18,15 @@ _READ_SIGNED = DriverStatement(
     .where(_e.position >= bindparam("start")).order_by(_e.position).limit(bindparam("size")))
 
 
+_FIRST_SIGNED = DriverStatement(select(_s.position).order_by(_s.position).limit(1))
+
+
+def first_signed_position(conn: Connection) -> int | None:
+    """The first position that carries a signature (None: signing never began on this log)."""
+    rows = _FIRST_SIGNED.fetchall(conn)
+    return int(rows[0][0]) if rows else None
+
+
 def insert_signatures(conn: Connection, rows: Sequence[tuple[int, str, str]]) -> None:
     """Insert ``(position, key_id, signature)`` rows in one driver ``executemany``."""
     _INSERT.executemany(conn, rows)

@@ -17,6 +17,7 @@ from sqlalchemy import text
 
 from tests.cli_support import run
 from tests.integration.test_cli_anchors import rewrite_and_rehash
+from tests.integration.test_postgres_roles import forge_stage_change
 from tests.server_support import MODELOG, serving
 
 
@@ -76,16 +77,26 @@ def test_every_event_since_signing_began_is_signed(signed: Any, key: Path) -> No
     assert (data["ok"], data["signed_from"], data["signatures_checked"], data["unsigned_before"]) == (True, 3, 3, 2)
 
 
-def test_an_unsigned_append_after_signing_began_is_named(signed: Any, key: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_writer_without_the_key_is_refused_once_signing_began(signed: Any, key: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MODELOG_SIGNING_KEY")
-    monkeypatch.setenv("MODELOG_ACTOR", "mallory")
-    assert run("model", "update", "demo", "-d", "no key").exit_code == 0  # a writer without the key
+    refused = run("model", "update", "demo", "-d", "no key")
+    assert (refused.exit_code, refused.stderr) == (1, (
+        "Error: refusing to append unsigned events: this registry's log is signed from position 3 on; set "
+        "MODELOG_SIGNING_KEY to the signing key's file (or write through the server that holds it)\n"))
+    assert json.loads(run("log", "head", "-o", "json").stdout)["position"] == 5  # nothing written
+    assert run("log", "verify", "--public-key", _pub(key)).exit_code == 0
+    status = json.loads(run("db", "status", "-o", "json").stdout)
+    assert status["signing"] == "signed from position 3 on: every append needs MODELOG_SIGNING_KEY"
+
+
+def test_an_unsigned_append_after_signing_began_is_named(signed: Any, key: Path, db_url: str) -> None:
+    position = forge_stage_change(db_url, "demo", 1, "production", "mallory")  # a direct INSERT, no key
     done = run("log", "verify", "--public-key", _pub(key))
     assert done.exit_code == 1 and done.stdout == ""
     lines = done.stderr.splitlines()
-    assert lines[0].startswith("position 6: unsigned (ModelUpdated on model-") and lines[0].endswith(
-        "recorded actor 'mallory')")
+    assert lines[0].startswith(f"position {position}: unsigned (ModelVersionStageChanged on model-") and \
+        lines[0].endswith("recorded actor 'mallory')")
     assert lines[1] == (f"Error: 1 event(s) since signing began (position 3) are not validly signed by key "
                         f"{KeyFileSigner(key).key_id}: appended by someone without the key, or tampered with")
     assert run("log", "verify").exit_code == 0  # the chain alone cannot tell
@@ -193,10 +204,12 @@ def test_the_server_signs_what_it_appends_and_verifies_remotely(db_url: str, tmp
         assert checked.returncode == 0 and "1 signed checkpoint(s) match" in checked.stdout, checked.stderr
         local = {**env, "MODELOG_DATABASE_URL": db_url, "MODELOG_HOME": str(server.home)}
         local.pop("MODELOG_URL")
-        assert subprocess.run([str(MODELOG), "model", "update", "remote", "-d", "behind its back"], env=local,
-                              capture_output=True, timeout=120).returncode == 0
+        behind = subprocess.run([str(MODELOG), "model", "update", "remote", "-d", "behind its back"], env=local,
+                                capture_output=True, text=True, timeout=120)
+        assert behind.returncode == 1 and "refusing to append unsigned events" in behind.stderr  # modelog stops it
+        forge_stage_change(db_url, "remote", 1, "production", "mallory")  # a direct INSERT is named
         caught = cli("log", "verify", "--public-key", _pub(key))
-        assert caught.returncode == 1 and "unsigned (ModelUpdated" in caught.stderr
+        assert caught.returncode == 1 and "unsigned (ModelVersionStageChanged" in caught.stderr
 
 
 def test_a_server_whose_key_cannot_be_read_does_not_start(db_url: str, tmp_path: Path) -> None:

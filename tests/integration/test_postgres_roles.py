@@ -68,7 +68,7 @@ def _refused(url: str, statement: str, reason: str) -> None:
         engine.dispose()
 
 
-def _forge_stage_change(url: str, model: str, number: int, stage: str, actor: str) -> int:
+def forge_stage_change(url: str, model: str, number: int, stage: str, actor: str) -> int:
     """As the role of ``url``: append a correctly hashed stage change, as a direct INSERT; its position."""
     engine = create_engine(url)
     try:
@@ -152,7 +152,7 @@ def test_the_documented_roles_keep_the_log_and_signatures_name_a_forged_append(
              "continue the hash chain")
 
     # The attack of issue 14: a correctly hashed stage change by "alice", inserted by the data-rights role.
-    forged = _forge_stage_change(as_data, "churn", 2, "staging", "alice")
+    forged = forge_stage_change(as_data, "churn", 2, "staging", "alice")
     assert _cli("log", "verify", url=url, home=home).returncode == 0  # the chain cannot tell
     assert _cli("log", "verify", "--rules", url=url, home=home).returncode == 0  # nor can the domain's rules
     shown = _cli("model", "version", "list", "churn", "-o", "json", url=url, home=home)
