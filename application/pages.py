@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from modelog.application.timeline import Lineage, ModelDiff, Timeline, lineage, model_diff, stage_timeline
+from modelog.application.timeline import Lineage, ModelDiff, Timeline, lineage, model_diff
 from modelog.projections.describe import ModelDescription
 from modelog.registry.errors import NotFoundError
 from modelog.registry.vocabulary import EventType, run_stream
@@ -23,12 +23,12 @@ if TYPE_CHECKING:
     from modelog.projections.describe import ModelSummary, VersionDescription
     from modelog.projections.history import HistoryEntry
     from modelog.projections.rebuild import VerifyViewsReport
-    from modelog.projections.views import Page, RunView, StepView
+    from modelog.projections.views import Page, RunView, StepView, VersionView
     from modelog.registry.anchors import Anchor
     from modelog.registry.recorder import StoredEvent
 
-#: History entries per page of the model page, events per page of the audit page.
-HISTORY_PAGE, AUDIT_PAGE = 100, 50
+#: History entries and versions per page of the model page, events per page of the audit page.
+HISTORY_PAGE, VERSIONS_PAGE, AUDIT_PAGE = 100, 50, 50
 
 
 @dataclass(frozen=True)
@@ -87,10 +87,14 @@ def models_page(api: RegistryAPI, at: Moment, *, name: str | None = None, tag: s
 
 @dataclass(frozen=True)
 class ModelPage:
-    """The model page: its description and versions, stage timeline, and one page of its (filtered) history."""
+    """The model page: its description, one page of its versions with their stage timeline, and one page of its
+    (filtered) history."""
 
     moment: Moment
     description: ModelDescription
+    versions: tuple[VersionView, ...]
+    version_page: int
+    version_pages: int
     timeline: Timeline
     history: tuple[HistoryEntry, ...]
     history_total: int
@@ -102,21 +106,25 @@ class ModelPage:
 
 
 def model_page(api: RegistryAPI, at: Moment, name: str, *, actor: str | None = None, kind: str | None = None,
-               page: int = 1) -> ModelPage:
-    """A model at ``at``; its history filtered by actor and event kind, newest first, a page at a time."""
+               page: int = 1, version_page: int = 1) -> ModelPage:
+    """A model at ``at``: a page of its versions (newest first) and their lanes of the stage timeline, its history
+    filtered by actor and event kind, newest first, a page at a time. Reads what it shows, not the whole history."""
     found = api.get_model(name, at_position=at.read)
     versions = api.list_versions(name, at_position=at.read)
-    history = [e for e in api.history(name, at_position=at.read) if e.model_id in (None, found.id)]
-    # describe_model's answer, from the one history read this page makes (a long history is the page's cost)
+    history = api.history_page(name, actor=actor, kind=kind, page=page, size=HISTORY_PAGE, at_position=at.read)
+    latest = history.entries[0] if history.entries and page == 1 and actor is None and kind is None else None
+    if latest is None:
+        newest = api.history_page(name, size=1, at_position=at.read).entries
+        latest = newest[0] if newest else None
     aliases = {alias: v.number for v in versions for alias in v.aliases}
-    description = ModelDescription(found, tuple(versions), dict(sorted(aliases.items())),
-                                   history[-1] if history else None)
-    chosen = [e for e in history if (actor is None or e.actor == actor) and (kind is None or e.event_type == kind)]
-    chosen.reverse()
-    start = (page - 1) * HISTORY_PAGE
-    return ModelPage(at, description, stage_timeline(history), tuple(chosen[start:start + HISTORY_PAGE]),
-                     len(chosen), page, tuple(sorted({e.actor for e in history if e.actor})),
-                     tuple(sorted({e.event_type for e in history})), actor, kind)
+    description = ModelDescription(found, tuple(versions), dict(sorted(aliases.items())), latest)
+    newest_first = sorted(versions, key=lambda v: -v.number)
+    shown = newest_first[(version_page - 1) * VERSIONS_PAGE: version_page * VERSIONS_PAGE]
+    paged = len(versions) > VERSIONS_PAGE and bool(shown)
+    timeline = api.stage_timeline(name, low=shown[-1].number if paged else None,
+                                  high=shown[0].number if paged else None, at_position=at.read)
+    return ModelPage(at, description, tuple(shown), version_page, max(1, -(-len(versions) // VERSIONS_PAGE)),
+                     timeline, history.entries, history.total, page, history.actors, history.kinds, actor, kind)
 
 
 @dataclass(frozen=True)
