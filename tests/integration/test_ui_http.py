@@ -213,7 +213,9 @@ def test_audit_page_head_and_verify_now(ui: httpx.Client, server: tuple[ServerPr
     head = ui.get("/ui/audit.json").json()["head"]
     assert f'{head["position"]}:{head["hash"]}' in page.text and "Not verified since" in page.text
     assert ui.post("/ui/audit/verify", data={"csrf_token": csrf_of(page.text)}).status_code == 303
-    assert "Everything verified" in ui.get("/ui/audit").text
+    verified = ui.get("/ui/audit").text
+    assert "Everything verified" in verified and "signatures not checked (this server has no signing key)" in verified
+    assert "MODELOG_SIGNING_KEY=" in verified and 'id="checkpoint"' not in verified
     first = ui.get("/ui/audit.json", params={"start": 1}).json()
     assert first["events"][0]["position"] == 1 and len(first["events"]) == min(50, head["position"])
 
@@ -223,3 +225,43 @@ def test_logout(ui: httpx.Client) -> None:
     done = ui.post("/ui/logout", data={"csrf_token": csrf})
     assert done.status_code == 303 and 'modelog_session=""' in done.headers["set-cookie"]
     assert ui.get("/ui/models", follow_redirects=False).status_code == 303
+
+
+def test_audit_page_shows_a_signed_checkpoint_and_verify_now_checks_the_signatures(
+        db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from html import unescape
+
+    from modelog.registry.checkpoints import checkpoint_signer_key, parse_checkpoint
+    from modelog.registry.signing import generate_key_file
+
+    home = tmp_path / "server-home"
+    seed(db_url, home)
+    key, other = tmp_path / "signing.pem", tmp_path / "other.pem"
+    public = generate_key_file(key)
+    generate_key_file(other)
+    monkeypatch.setenv("MODELOG_SIGNING_KEY", str(key))
+    with connect(db_url, home=home) as registry:  # signing begins here
+        registry.create_version("demo")
+    with serving(db_url, home, extra_env={"MODELOG_SIGNING_KEY": str(key)}) as running:
+        client = signed_in(running.url, running.token)
+        page = client.get("/ui/audit")
+        shown = re.search(r'<pre class="anchor" id="checkpoint">([^<]+)</pre>', page.text)
+        assert shown, page.text
+        checkpoint = parse_checkpoint(unescape(shown.group(1)))
+        assert checkpoint.key_id == public.key_id and checkpoint.position == _head(running)
+        assert checkpoint_signer_key(checkpoint, [public]) == (public, None)
+        twin = client.get("/ui/audit.json").json()
+        assert twin["signing_hint"] is None
+        assert {k: twin["checkpoint"][k] for k in ("position", "hash", "key_id")} == {
+            "position": checkpoint.position, "hash": checkpoint.hash, "key_id": checkpoint.key_id}
+        assert client.post("/ui/audit/verify", data={"csrf_token": csrf_of(page.text)}).status_code == 303
+        verified = client.get("/ui/audit").text
+        assert "Everything verified" in verified and f"signatures valid (key {public.key_id}" in verified
+        monkeypatch.setenv("MODELOG_SIGNING_KEY", str(other))  # an event signed by a key that is not the server's
+        with connect(db_url, home=home) as registry:
+            registry.create_version("demo")
+        page = client.get("/ui/audit")
+        assert client.post("/ui/audit/verify", data={"csrf_token": csrf_of(page.text)}).status_code == 303
+        refused = client.get("/ui/audit").text
+        assert "Problems found" in refused and "signatures INVALID" in refused and 'id="signature-problem"' in refused
+        client.close()
