@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from modelog.application.timeline import Lineage, ModelDiff, Timeline, lineage, model_diff
-from modelog.projections.describe import ModelDescription
 from modelog.registry.errors import InvalidInputError, NotFoundError
 from modelog.registry.signing import parse_public_key
 from modelog.registry.vocabulary import EventType, run_stream
@@ -24,7 +23,7 @@ if TYPE_CHECKING:
     from modelog.projections.describe import ModelSummary, VersionDescription
     from modelog.projections.history import HistoryEntry
     from modelog.projections.rebuild import VerifyViewsReport
-    from modelog.projections.views import Page, RunView, StepView, VersionView
+    from modelog.projections.views import ModelView, Page, RunView, StepView, VersionView
     from modelog.registry.anchors import Anchor
     from modelog.registry.checkpoints import Checkpoint
     from modelog.registry.recorder import StoredEvent
@@ -89,11 +88,14 @@ def models_page(api: RegistryAPI, at: Moment, *, name: str | None = None, tag: s
 
 @dataclass(frozen=True)
 class ModelPage:
-    """The model page: its description, one page of its versions with their stage timeline, and one page of its
-    (filtered) history."""
+    """The model page: the model, its aliases and last change, one page of its versions (newest first) with their
+    lanes of the stage timeline, and one page of its (filtered) history. Its JSON twin carries what it shows."""
 
     moment: Moment
-    description: ModelDescription
+    model: ModelView
+    aliases: dict[str, int]
+    last_event: HistoryEntry | None
+    version_total: int
     versions: tuple[VersionView, ...]
     version_page: int
     version_pages: int
@@ -119,14 +121,14 @@ def model_page(api: RegistryAPI, at: Moment, name: str, *, actor: str | None = N
         newest = api.history_page(name, size=1, at_position=at.read).entries
         latest = newest[0] if newest else None
     aliases = {alias: v.number for v in versions for alias in v.aliases}
-    description = ModelDescription(found, tuple(versions), dict(sorted(aliases.items())), latest)
     newest_first = sorted(versions, key=lambda v: -v.number)
     shown = newest_first[(version_page - 1) * VERSIONS_PAGE: version_page * VERSIONS_PAGE]
     paged = len(versions) > VERSIONS_PAGE and bool(shown)
     timeline = api.stage_timeline(name, low=shown[-1].number if paged else None,
                                   high=shown[0].number if paged else None, at_position=at.read)
-    return ModelPage(at, description, tuple(shown), version_page, max(1, -(-len(versions) // VERSIONS_PAGE)),
-                     timeline, history.entries, history.total, page, history.actors, history.kinds, actor, kind)
+    return ModelPage(at, found, dict(sorted(aliases.items())), latest, len(versions), tuple(shown), version_page,
+                     max(1, -(-len(versions) // VERSIONS_PAGE)), timeline, history.entries, history.total, page,
+                     history.actors, history.kinds, actor, kind)
 
 
 @dataclass(frozen=True)

@@ -122,10 +122,11 @@ def history_page(conn: Connection, model_id: str, position: int | None, *, actor
     total = conn.execute(select(func.count()).select_from(events).where(*where)).scalar_one()
     rows = conn.execute(select(*events.columns).where(*where).order_by(events.c.stream_version.desc())
                         .limit(size).offset((page - 1) * size)).all()
-    actors = conn.execute(select(who).where(*base).distinct()).scalars().all()
-    kinds = conn.execute(select(events.c.event_type).where(*base).distinct()).scalars().all()
+    pairs = conn.execute(select(who, events.c.event_type).where(*base).distinct()).all()  # one pass for both
+    actors = {str(a) for a, _ in pairs if a is not None}
+    kinds = {str(k) for _, k in pairs}
     return HistoryPage(tuple(describe(row_to_event(row), model_id) for row in rows), int(total), page, size,
-                       tuple(sorted(str(a) for a in actors if a is not None)), tuple(sorted(map(str, kinds))))
+                       tuple(sorted(actors)), tuple(sorted(kinds)))
 
 
 def _described(conn: Connection, model_id: str, positions: Iterable[int]) -> dict[int, HistoryEntry]:

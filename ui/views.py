@@ -85,10 +85,10 @@ async def model(request: Request, visit: Visit) -> Response:
         kind=_text(q, "kind"), page=query_int(q, "hpage", 1, minimum=1) or 1,
         version_page=query_int(q, "vpage", 1, minimum=1) or 1))
     return page(request, "model.html", found, _context(
-        request, visit, at, view=found, versions=found.versions, version_total=len(found.description.versions),
+        request, visit, at, view=found, versions=found.versions, version_total=found.version_total,
         vpage=found.version_page, vpages=found.version_pages, lanes=len(found.timeline.lanes),
         timeline=timeline_svg(found.timeline), hpages=max(1, -(-found.history_total // pages.HISTORY_PAGE)),
-        model_part=path_part(found.description.model.name)))
+        model_part=path_part(found.model.name)))
 
 
 def _selector(text: str) -> int | str:

@@ -176,7 +176,7 @@ def test_promotion_needs_csrf_and_asks_before_archiving(ui: httpx.Client,
     assert _head(server[0]) == head
     done = ui.post(stage_url, data={"stage": "production", "force": "yes", "csrf_token": csrf})
     assert done.status_code == 303 and done.headers["location"] == "/ui/models/demo/versions/2?notice=stage"
-    versions = {v["number"]: v["stage"] for v in ui.get("/ui/models/demo.json").json()["description"]["versions"]}
+    versions = {v["number"]: v["stage"] for v in ui.get("/ui/models/demo.json").json()["versions"]}
     assert versions == {1: "archived", 2: "production"}
     with connect(server[0].db_url, home=server[0].home) as registry:
         assert registry.history("demo")[-1].actor == "tester"  # the signed-in principal acted
@@ -186,12 +186,12 @@ def test_aliases_set_and_removed(ui: httpx.Client) -> None:
     csrf = csrf_of(ui.get("/ui/models/demo/versions/1").text)
     done = ui.post("/ui/models/demo/versions/1/alias", data={"alias": "champion", "csrf_token": csrf})
     assert done.status_code == 303
-    assert ui.get("/ui/models/demo.json").json()["description"]["aliases"]["champion"] == 1
+    assert ui.get("/ui/models/demo.json").json()["aliases"]["champion"] == 1
     bad = ui.post("/ui/models/demo/versions/1/alias", data={"alias": "a/b", "csrf_token": csrf})
     assert bad.status_code == 400 and 'class="problem"' in bad.text
     gone = ui.post("/ui/models/demo/versions/1/alias/remove", data={"alias": "champion", "csrf_token": csrf})
     assert gone.status_code == 303
-    assert "champion" not in ui.get("/ui/models/demo.json").json()["description"]["aliases"]
+    assert "champion" not in ui.get("/ui/models/demo.json").json()["aliases"]
 
 
 def test_hostile_text_is_shown_never_acted_on(ui: httpx.Client) -> None:
@@ -201,7 +201,7 @@ def test_hostile_text_is_shown_never_acted_on(ui: httpx.Client) -> None:
             assert "<img" not in page and "<script>window" not in page and "\x1b" not in page and "\u202e" not in page
             assert 'href="javascript:' not in page and "onerror=\"window" not in page
         model = ui.get(f"/ui/models/x-{key}.json").json()
-        assert model["description"]["model"]["description"] == text  # the twin carries the text as it is
+        assert model["model"]["description"] == text  # the twin carries the text as it is
     bidi = ui.get("/ui/models/x-bidi").text
     assert "safe&lt;U+202E&gt;gnp.exe" in bidi
     assert "&lt;script&gt;window.__xss = 1; alert(1)&lt;/script&gt;" in ui.get("/ui/models/x-script").text
