@@ -95,3 +95,23 @@ def test_bad_pages_and_unknown_models_are_refused(db_url: str, home: Path) -> No
             api.stage_timeline("nope")
         with pytest.raises(InvalidInputError):
             api.stage_timeline("demo", low="1")  # type: ignore[arg-type]
+
+
+def test_the_remote_client_answers_the_same_through_the_server(db_url: str, home: Path) -> None:
+    from modelog.application.remote import RemoteRegistry
+
+    from tests.server_support import serving
+
+    _seed(db_url, home)
+    with connect(db_url, home=home) as api:
+        middle = api.log_head().position // 2
+        local = [api.history_page("demo", actor="bob", size=2, page=2), api.stage_timeline("demo", low=1, high=3),
+                 api.stage_timeline("demo", at_position=middle), api.history_page("demo", at_position=middle)]
+    with serving(db_url, home) as server, RemoteRegistry(server.url, token=server.token) as remote:
+        assert [remote.history_page("demo", actor="bob", size=2, page=2), remote.stage_timeline("demo", low=1, high=3),
+                remote.stage_timeline("demo", at_position=middle),
+                remote.history_page("demo", at_position=middle)] == local
+        with pytest.raises(InvalidInputError):
+            remote.history_page("demo", size=5000)
+        with pytest.raises(NotFoundError):
+            remote.stage_timeline("nope")
