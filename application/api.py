@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         VersionChanged,
         VersionUpdate,
     )
+    from modelog.projections.activity import HistoryPage, Timeline
     from modelog.projections.describe import (
         ModelDescription,
         ModelSummary,
@@ -98,6 +99,17 @@ class RegistryAPI(Protocol):
     def history(self, model: str, *, include_runs: bool = False, as_of: datetime | None = None,
                 at_position: int | None = None) -> list[HistoryEntry]:
         """Every event of a model's stream (deleted models too), oldest first; optionally its runs' events."""
+
+    def history_page(self, model: str, *, actor: str | None = None, kind: str | None = None, page: int = 1,
+                     size: int = 100, as_of: datetime | None = None,
+                     at_position: int | None = None) -> HistoryPage:
+        """A page of a model's history (the model holding the name then), newest first, filtered by actor and
+        event kind, with the actors and kinds to choose from."""
+
+    def stage_timeline(self, model: str, *, low: int | None = None, high: int | None = None,
+                       as_of: datetime | None = None, at_position: int | None = None) -> Timeline:
+        """A model's stage timeline: one lane per version ever created (numbers ``low``..``high`` when given),
+        spans and markers at log positions."""
 
     # --- versions ------------------------------------------------------------------
 

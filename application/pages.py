@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from modelog.application.timeline import Lineage, ModelDiff, Timeline, lineage, model_diff, stage_timeline
-from modelog.projections.describe import ModelDescription
-from modelog.registry.errors import NotFoundError
+from modelog.application.timeline import Lineage, ModelDiff, Timeline, lineage, model_diff
+from modelog.registry.errors import InvalidInputError, NotFoundError
+from modelog.registry.signing import parse_public_key
 from modelog.registry.vocabulary import EventType, run_stream
 
 if TYPE_CHECKING:
@@ -23,12 +23,13 @@ if TYPE_CHECKING:
     from modelog.projections.describe import ModelSummary, VersionDescription
     from modelog.projections.history import HistoryEntry
     from modelog.projections.rebuild import VerifyViewsReport
-    from modelog.projections.views import Page, RunView, StepView
+    from modelog.projections.views import ModelView, Page, RunView, StepView, VersionView
     from modelog.registry.anchors import Anchor
+    from modelog.registry.checkpoints import Checkpoint
     from modelog.registry.recorder import StoredEvent
 
-#: History entries per page of the model page, events per page of the audit page.
-HISTORY_PAGE, AUDIT_PAGE = 100, 50
+#: History entries and versions per page of the model page, events per page of the audit page.
+HISTORY_PAGE, VERSIONS_PAGE, AUDIT_PAGE = 100, 50, 50
 
 
 @dataclass(frozen=True)
@@ -87,10 +88,17 @@ def models_page(api: RegistryAPI, at: Moment, *, name: str | None = None, tag: s
 
 @dataclass(frozen=True)
 class ModelPage:
-    """The model page: its description and versions, stage timeline, and one page of its (filtered) history."""
+    """The model page: the model, its aliases and last change, one page of its versions (newest first) with their
+    lanes of the stage timeline, and one page of its (filtered) history. Its JSON twin carries what it shows."""
 
     moment: Moment
-    description: ModelDescription
+    model: ModelView
+    aliases: dict[str, int]
+    last_event: HistoryEntry | None
+    version_total: int
+    versions: tuple[VersionView, ...]
+    version_page: int
+    version_pages: int
     timeline: Timeline
     history: tuple[HistoryEntry, ...]
     history_total: int
@@ -102,21 +110,25 @@ class ModelPage:
 
 
 def model_page(api: RegistryAPI, at: Moment, name: str, *, actor: str | None = None, kind: str | None = None,
-               page: int = 1) -> ModelPage:
-    """A model at ``at``; its history filtered by actor and event kind, newest first, a page at a time."""
+               page: int = 1, version_page: int = 1) -> ModelPage:
+    """A model at ``at``: a page of its versions (newest first) and their lanes of the stage timeline, its history
+    filtered by actor and event kind, newest first, a page at a time. Reads what it shows, not the whole history."""
     found = api.get_model(name, at_position=at.read)
     versions = api.list_versions(name, at_position=at.read)
-    history = [e for e in api.history(name, at_position=at.read) if e.model_id in (None, found.id)]
-    # describe_model's answer, from the one history read this page makes (a long history is the page's cost)
+    history = api.history_page(name, actor=actor, kind=kind, page=page, size=HISTORY_PAGE, at_position=at.read)
+    latest = history.entries[0] if history.entries and page == 1 and actor is None and kind is None else None
+    if latest is None:
+        newest = api.history_page(name, size=1, at_position=at.read).entries
+        latest = newest[0] if newest else None
     aliases = {alias: v.number for v in versions for alias in v.aliases}
-    description = ModelDescription(found, tuple(versions), dict(sorted(aliases.items())),
-                                   history[-1] if history else None)
-    chosen = [e for e in history if (actor is None or e.actor == actor) and (kind is None or e.event_type == kind)]
-    chosen.reverse()
-    start = (page - 1) * HISTORY_PAGE
-    return ModelPage(at, description, stage_timeline(history), tuple(chosen[start:start + HISTORY_PAGE]),
-                     len(chosen), page, tuple(sorted({e.actor for e in history if e.actor})),
-                     tuple(sorted({e.event_type for e in history})), actor, kind)
+    newest_first = sorted(versions, key=lambda v: -v.number)
+    shown = newest_first[(version_page - 1) * VERSIONS_PAGE: version_page * VERSIONS_PAGE]
+    paged = len(versions) > VERSIONS_PAGE and bool(shown)
+    timeline = api.stage_timeline(name, low=shown[-1].number if paged else None,
+                                  high=shown[0].number if paged else None, at_position=at.read)
+    return ModelPage(at, found, dict(sorted(aliases.items())), latest, len(versions), tuple(shown), version_page,
+                     max(1, -(-len(versions) // VERSIONS_PAGE)), timeline, history.entries, history.total, page,
+                     history.actors, history.kinds, actor, kind)
 
 
 @dataclass(frozen=True)
@@ -189,41 +201,75 @@ def diff_page(api: RegistryAPI, before: Moment, after: Moment, model: str) -> Di
     return DiffPage(before, after, model_diff(model, before.at, after.at, versions_before, versions_after, history))
 
 
+#: What the audit page says when the server has no signing key.
+SIGNING_HINT = ("Signed checkpoints: not available, this server has no signing key. To enable them, make a key "
+                "('modelog keys generate') and start the server with MODELOG_SIGNING_KEY=<private key file>; "
+                "until then the log head above is the anchor to copy.")
+
+
 @dataclass(frozen=True)
 class AuditPage:
-    """The audit page: one page of the log, its head (the anchor to keep)."""
+    """The audit page: one page of the log, its head (the anchor to keep), and a signed checkpoint of the head
+    when the server signs (else ``signing_hint`` says how to enable it)."""
 
     moment: Moment
     head: Anchor
     events: tuple[StoredEvent, ...]
     start: int
     size: int
+    checkpoint: Checkpoint | None
+    signing_hint: str | None
+
+
+def signed_checkpoint(api: RegistryAPI) -> tuple[Checkpoint | None, str | None]:
+    """A checkpoint of the head signed with the registry's key, or None and why there is none."""
+    if api.log_head().position == 0:
+        return None, "Signed checkpoints: the log is empty, there is nothing to sign yet."
+    try:
+        return api.log_checkpoint(), None
+    except InvalidInputError:  # no signing key configured (the one refusal left once the log has events)
+        return None, SIGNING_HINT
 
 
 def audit_page(api: RegistryAPI, at: Moment, *, start: int | None = None, size: int = AUDIT_PAGE) -> AuditPage:
-    """The log's events from ``start`` (default: the last page up to the moment shown)."""
+    """The log's events from ``start`` (default: the last page up to the moment shown); live, a signed checkpoint."""
     head = api.log_head(at_position=at.read)
     first = start if start is not None else max(1, head.position - size + 1)
     events = api.log_events(from_position=first, limit=size, at_position=at.read) if head.position else []
-    return AuditPage(at, head, tuple(events), first, size)
+    checkpoint, hint = (None, "Signed checkpoints: shown on the live page only.") if at.past else signed_checkpoint(api)
+    return AuditPage(at, head, tuple(events), first, size, checkpoint, hint)
 
 
 @dataclass(frozen=True)
 class Verification:
-    """A full check of the registry: the hash chain, the read models against a replay, every artifact file."""
+    """A full check of the registry: the hash chain (and, when the server signs, every event's signature
+    against the public half of its key and a fresh checkpoint), the read models against a replay, every artifact
+    file."""
 
     head: Anchor
     log: LogVerification
     projections: VerifyViewsReport
     artifacts: ArtifactReport
+    #: The key id the signatures were checked against (None: the server does not sign, no signature check).
+    signing_key: str | None = None
 
     @property
     def ok(self) -> bool:
-        """True when all three checks passed."""
+        """True when all the checks passed."""
         return bool(self.log.ok and self.projections.ok and self.artifacts.ok)
 
 
 def verify_all(api: RegistryAPI) -> Verification:
-    """Verify the chain, the projections and the artifacts now."""
+    """Verify the chain (with the signatures when the server signs), the projections and the artifacts now.
+
+    The public key is the public half of the server's own signing key, as its checkpoint states it: the check
+    proves every event since signing began was signed by that key, and that the log agrees with the checkpoint.
+    """
     head = api.log_head()
-    return Verification(head, api.verify_log(), api.verify_projections(), api.verify_artifacts())
+    checkpoint, _ = signed_checkpoint(api)
+    if checkpoint is None:
+        log = api.verify_log()
+    else:
+        log = api.verify_log(public_keys=[parse_public_key(checkpoint.public_key)], checkpoints=[checkpoint])
+    return Verification(head, log, api.verify_projections(), api.verify_artifacts(),
+                        None if checkpoint is None else checkpoint.key_id)

@@ -17,7 +17,7 @@ from modelog.application.artifacts import ArtifactReport, verify_artifacts
 from modelog.application.bootstrap import Reader
 from modelog.application.governance_reads import GovernanceReads
 from modelog.application.results import LogVerification
-from modelog.projections import describe
+from modelog.projections import activity, describe
 from modelog.projections.history import HistoryEntry
 from modelog.projections.identity import PrincipalView, TokenView
 from modelog.projections.queries import ReadModel
@@ -80,6 +80,19 @@ class ReadUseCases(GovernanceReads):
         """Every event of a model's stream, oldest first; optionally its runs' events; grants of roles on it."""
         point = self.reads.resolve_point(as_of, at_position)
         return self.with_grants(self.reads.history(model, include_runs=include_runs, at_position=point), point)
+
+    def history_page(self, model: str, *, actor: str | None = None, kind: str | None = None, page: int = 1,
+                     size: int = 100, as_of: datetime | None = None,
+                     at_position: int | None = None) -> activity.HistoryPage:
+        """A page of a model's history, newest first, filtered by actor and event kind (with their choices)."""
+        return activity.read_history_page(self.reads, model, self.resolve_point(as_of, at_position), actor=actor,
+                                          kind=kind, page=page, size=size)
+
+    def stage_timeline(self, model: str, *, low: int | None = None, high: int | None = None,
+                       as_of: datetime | None = None, at_position: int | None = None) -> activity.Timeline:
+        """A model's stage timeline: one lane per version ever created (numbers ``low``..``high`` when given)."""
+        return activity.read_stage_timeline(self.reads, model, self.resolve_point(as_of, at_position), low=low,
+                                            high=high)
 
     def list_versions(self, model: str, *, stage: str | None = None, as_of: datetime | None = None,
                       at_position: int | None = None) -> list[VersionView]:

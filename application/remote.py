@@ -45,6 +45,7 @@ from modelog.application.results import (
     VersionUpdate,
 )
 from modelog.application.wire import decode, decode_list, model_context_to_wire, to_wire
+from modelog.projections.activity import HistoryPage, Timeline
 from modelog.projections.describe import (
     ModelDescription,
     ModelSummary,
@@ -238,6 +239,23 @@ class RemoteRegistry(GovernanceRemote):
         found = self._pages(f"/models/{_seg(model)}/history",
                             {"include_runs": str(include_runs).lower(), **_point(as_of, at_position)})
         return self._decoded(lambda d: decode_list(HistoryEntry, d), found)
+
+    def history_page(self, model: str, *, actor: str | None = None, kind: str | None = None, page: int = 1,
+                     size: int = 100, as_of: datetime | None = None,
+                     at_position: int | None = None) -> HistoryPage:
+        """A page of a model's history, newest first, filtered by actor and event kind."""
+        params: dict[str, Any] = {"page": page, "size": size, **_point(as_of, at_position)}
+        params.update({k: v for k, v in (("actor", actor), ("kind", kind)) if v is not None})
+        found = self._get(f"/models/{_seg(model)}/history-page", params)
+        return self._decoded(lambda d: decode(HistoryPage, d), found)
+
+    def stage_timeline(self, model: str, *, low: int | None = None, high: int | None = None,
+                       as_of: datetime | None = None, at_position: int | None = None) -> Timeline:
+        """A model's stage timeline (versions ``low``..``high`` when given)."""
+        params: dict[str, Any] = {**_point(as_of, at_position)}
+        params.update({k: v for k, v in (("low", low), ("high", high)) if v is not None})
+        found = self._get(f"/models/{_seg(model)}/timeline", params)
+        return self._decoded(lambda d: decode(Timeline, d), found)
 
     # --- versions ------------------------------------------------------------------
 

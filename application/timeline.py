@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from modelog.projections.activity import Lane, StageSpan, Timeline, TimelineMarker, number_of
 from modelog.projections.history import HistoryEntry
 from modelog.projections.views import LinkView, RunView, VersionView
 from modelog.registry.vocabulary import EventType
@@ -21,93 +22,50 @@ _EDIT_EVENTS = frozenset({EventType.MODEL_VERSION_METADATA_LOGGED, EventType.MOD
 _ALIAS_EVENTS = frozenset({EventType.MODEL_VERSION_ALIAS_SET, EventType.MODEL_VERSION_ALIAS_REMOVED})
 
 
-@dataclass(frozen=True)
-class StageSpan:
-    """A version in one stage from one event (``start``, a history index) until the next (``end``; None: still)."""
-
-    stage: str
-    start: int
-    end: int | None
-    position: int
-    recorded_at: str
-    actor: str | None
-
-
-@dataclass(frozen=True)
-class TimelineMarker:
-    """Something that happened to a version at one event: a promotion, an alias move or a deletion."""
-
-    kind: str  # stage, alias, deleted
-    index: int
-    position: int
-    recorded_at: str
-    actor: str | None
-    summary: str
-
-
-@dataclass(frozen=True)
-class Lane:
-    """One version's life: its stage spans and markers, and whether it was deleted."""
-
-    number: int
-    spans: tuple[StageSpan, ...]
-    markers: tuple[TimelineMarker, ...]
-    deleted: bool
-
-
-@dataclass(frozen=True)
-class Timeline:
-    """Every version of a model over its history; x is the index of the event in ``events``-long history."""
-
-    events: int
-    lanes: tuple[Lane, ...]
-    first_at: str | None
-    last_at: str | None
-
-
-def _number(entry: HistoryEntry) -> int | None:
-    value = entry.data.get("number")
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 def stage_timeline(history: Sequence[HistoryEntry]) -> Timeline:
-    """The stage timeline of one model's history (one lane per version ever created, in number order)."""
+    """The stage timeline of one model's history (one lane per version ever created, in number order).
+
+    The reference derivation, from every event: the model page reads the same timeline from the
+    version twin (``RegistryAPI.stage_timeline``) without reading the whole history.
+    """
     spans: dict[int, list[StageSpan]] = {}
     markers: dict[int, list[TimelineMarker]] = {}
     deleted: set[int] = set()
     model_id = next((e.model_id for e in reversed(history) if e.model_id), None)
     own = [e for e in history if model_id is None or e.model_id in (None, model_id)]
 
-    def close(number: int, index: int) -> None:
+    def close(number: int, position: int) -> None:
         found = spans.get(number)
         if found and found[-1].end is None:
             last = found[-1]
-            found[-1] = StageSpan(last.stage, last.start, index, last.position, last.recorded_at, last.actor)
+            found[-1] = StageSpan(last.stage, last.start, position, last.recorded_at, last.actor)
 
-    def mark(kind: str, number: int, index: int, entry: HistoryEntry) -> None:
+    def mark(kind: str, number: int, entry: HistoryEntry) -> None:
         markers.setdefault(number, []).append(
-            TimelineMarker(kind, index, entry.position, entry.recorded_at, entry.actor, entry.summary))
+            TimelineMarker(kind, entry.position, entry.recorded_at, entry.actor, entry.summary))
 
-    for index, entry in enumerate(own):
-        number = _number(entry)
+    for entry in own:
+        number = number_of(entry)
         if number is None:
             continue
         kind = entry.event_type
         if kind == EventType.MODEL_VERSION_CREATED:
-            spans[number] = [StageSpan("none", index, None, entry.position, entry.recorded_at, entry.actor)]
+            spans[number] = [StageSpan("none", entry.position, None, entry.recorded_at, entry.actor)]
         elif kind == EventType.MODEL_VERSION_STAGE_CHANGED and number in spans:
-            close(number, index)
-            spans[number].append(StageSpan(str(entry.data.get("to_stage")), index, None, entry.position,
+            close(number, entry.position)
+            spans[number].append(StageSpan(str(entry.data.get("to_stage")), entry.position, None,
                                            entry.recorded_at, entry.actor))
-            mark("stage", number, index, entry)
+            mark("stage", number, entry)
         elif kind in _ALIAS_EVENTS:
-            mark("alias", number, index, entry)
+            mark("alias", number, entry)
         elif kind == EventType.MODEL_VERSION_DELETED and number in spans:
-            close(number, index)
+            close(number, entry.position)
             deleted.add(number)
-            mark("deleted", number, index, entry)
+            mark("deleted", number, entry)
     lanes = tuple(Lane(n, tuple(spans[n]), tuple(markers.get(n, ())), n in deleted) for n in sorted(spans))
-    return Timeline(len(own), lanes, own[0].recorded_at if own else None, own[-1].recorded_at if own else None)
+    if not own:
+        return Timeline(0, 0, lanes, None, None)
+    return Timeline(own[0].position, own[-1].position, lanes, own[0].recorded_at, own[-1].recorded_at)
 
 
 @dataclass(frozen=True)
@@ -176,9 +134,9 @@ def model_diff(model: str, before: int, after: int, versions_before: Sequence[Ve
     stages_before = {v.number: v.stage for v in versions_before}
     stages_after = {v.number: v.stage for v in versions_after}
     created = tuple(n for e in between if e.event_type == EventType.MODEL_VERSION_CREATED
-                    for n in [_number(e)] if n is not None)
+                    for n in [number_of(e)] if n is not None)
     deleted = tuple(n for e in between if e.event_type == EventType.MODEL_VERSION_DELETED
-                    for n in [_number(e)] if n is not None)
+                    for n in [number_of(e)] if n is not None)
     moves = tuple(StageMove(n, stages_before.get(n), stages_after.get(n))
                   for n in sorted(set(stages_before) | set(stages_after))
                   if stages_before.get(n) != stages_after.get(n) and n in stages_before and n in stages_after
@@ -196,3 +154,7 @@ def model_diff(model: str, before: int, after: int, versions_before: Sequence[Ve
             sections["other"].append(entry)
     return ModelDiff(model, before, after, created, deleted, moves, tuple(sections["aliases"]),
                      tuple(sections["links"]), tuple(sections["edits"]), tuple(sections["other"]))
+
+
+__all__ = ["Lane", "Lineage", "ModelDiff", "StageMove", "StageSpan", "Timeline", "TimelineMarker", "lineage",
+           "model_diff", "stage_timeline"]

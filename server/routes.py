@@ -340,6 +340,21 @@ async def _describe_model(r: Request) -> Response:
     return answer(await s.call(s.api.describe_model, _p(r, "model"), **point(r.query_params)))
 
 
+async def _history_page(r: Request) -> Response:
+    s, q = state_of(r), r.query_params
+    found = await s.call(s.api.history_page, _p(r, "model"), actor=q.get("actor"), kind=q.get("kind"),
+                         page=query_int(q, "page", 1, minimum=1) or 1,
+                         size=query_int(q, "size", 100, minimum=1, maximum=1000) or 100, **point(q))
+    return answer(found)
+
+
+async def _stage_timeline(r: Request) -> Response:
+    s, q = state_of(r), r.query_params
+    found = await s.call(s.api.stage_timeline, _p(r, "model"), low=query_int(q, "low", None),
+                         high=query_int(q, "high", None), **point(q))
+    return answer(found)
+
+
 async def _describe_version(r: Request) -> Response:
     s = state_of(r)
     return answer(await s.call(s.api.describe_version, _p(r, "model"), _p(r, "version"), **point(r.query_params)))
@@ -505,6 +520,12 @@ EVERYDAY_ENDPOINTS: tuple[Endpoint, ...] = (
        query=("name", "tag", "sort_by", *PAGE, *POINT)),
     _e("GET", "/models/{model}/describe", _describe_model,
        "A model with its versions by stage, aliases and latest activity.", query=POINT),
+    _e("GET", "/models/{model}/history-page", _history_page,
+       "A page of a model's history, newest first, filtered by actor and event kind (with their choices).",
+       query=("actor", "kind", *PAGE, *POINT)),
+    _e("GET", "/models/{model}/timeline", _stage_timeline,
+       "A model's stage timeline: per version its stage spans and markers (versions low..high).",
+       query=("low", "high", *POINT)),
     _e("GET", "/models/{model}/compare", _compare_versions, "Versions of a model side by side (version=A&version=B).",
        query=("version", *POINT)),
     _e("GET", "/models/{model}/version-search", _search_versions,

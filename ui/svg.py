@@ -25,21 +25,21 @@ def _stage_class(stage: str) -> str:
     return f"stage-{stage}" if stage in _STAGES else "stage-other"
 
 
-def _lane(lane: Lane, row: int, events: int, x: Callable[[int], float]) -> list[str]:
+def _lane(lane: Lane, row: int, last: int, x: Callable[[int], float]) -> list[str]:
     y = _TOP + row * _LANE
     parts = [f'<g class="lane" data-version="{lane.number}">',
              f'<text class="lane-label" x="4" y="{y + 15}">v{lane.number}</text>']
     for span in lane.spans:
-        end = events if span.end is None else span.end
+        end = last if span.end is None else span.end
         left, right = x(span.start), x(end)
-        title = (f"version {lane.number}: {span.stage} from {span.recorded_at} (position {span.position}) "
+        title = (f"version {lane.number}: {span.stage} from {span.recorded_at} (position {span.start}) "
                  f"by {span.actor or 'unknown'}")
         parts.append(f'<rect class="span {_stage_class(span.stage)}" data-stage="{_text(span.stage)}" '
                      f'x="{left:.1f}" y="{y + 3}" width="{max(right - left, 2.0):.1f}" height="{_LANE - 6}">'
                      f"<title>{_text(title)}</title></rect>")
     for marker in lane.markers:
         title = f"{marker.summary} at {marker.recorded_at} (position {marker.position}) by {marker.actor or 'unknown'}"
-        cx, cy = x(marker.index), y + _LANE / 2
+        cx, cy = x(marker.position), y + _LANE / 2
         shape = (f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="4"' if marker.kind != "deleted"
                  else f'<rect x="{cx - 4:.1f}" y="{cy - 4:.1f}" width="8" height="8"')
         parts.append(f'{shape} class="marker marker-{marker.kind}" tabindex="0"><title>{_text(title)}</title>'
@@ -49,20 +49,20 @@ def _lane(lane: Lane, row: int, events: int, x: Callable[[int], float]) -> list[
 
 
 def timeline_svg(timeline: Timeline, numbers: Sequence[int] | None = None) -> Markup:
-    """The stage timeline: one lane per version (only ``numbers`` when given), x = event order."""
+    """The stage timeline: one lane per version (only ``numbers`` when given), x = log position."""
     lanes = [lane for lane in timeline.lanes if numbers is None or lane.number in numbers]
-    events = max(timeline.events, 1)
+    first, last = timeline.first, max(timeline.last, timeline.first + 1)
     span = _WIDTH - _LABEL - 8
 
-    def x(index: int) -> float:
-        return _LABEL + span * index / events
+    def x(position: int) -> float:
+        return _LABEL + span * (min(max(position, first), last) - first) / (last - first)
 
     height = _TOP * 2 + _LANE * max(len(lanes), 1)
     parts = [f'<svg class="timeline" role="img" aria-label="stage timeline, {len(lanes)} lanes" '
              f'viewBox="0 0 {_WIDTH} {height}" width="100%" xmlns="http://www.w3.org/2000/svg">',
              "<title>Stage timeline: one lane per version, coloured by stage</title>"]
     for row, lane in enumerate(lanes):
-        parts += _lane(lane, row, events, x)
+        parts += _lane(lane, row, last, x)
     parts.append("</svg>")
     return Markup("".join(parts))
 

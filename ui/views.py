@@ -20,8 +20,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 T = TypeVar("T")
-#: Versions per page of the model page (the timeline shows the lanes of the versions on the page).
-VERSIONS_PAGE = 50
 #: The notices a redirect after an action may ask a page to show (a fixed set: no text from the URL is shown).
 NOTICES = {"stage": "Stage changed.", "alias": "Alias set.", "alias-removed": "Alias removed.",
            "verified": "Verification finished: see below."}
@@ -84,20 +82,13 @@ async def model(request: Request, visit: Visit) -> Response:
     at = await _moment(visit, q)
     found = await _answer(request, visit, at, partial(
         pages.model_page, scope.api, at, str(request.path_params["model"]), actor=_text(q, "actor"),
-        kind=_text(q, "kind"), page=query_int(q, "hpage", 1, minimum=1) or 1))
-    versions = sorted(found.description.versions, key=lambda v: -v.number)
-    vpage = query_int(q, "vpage", 1, minimum=1) or 1
-    shown = versions[(vpage - 1) * VERSIONS_PAGE: vpage * VERSIONS_PAGE]
-    numbers = None
-    if len(versions) > VERSIONS_PAGE and shown:
-        low, high = shown[-1].number, shown[0].number
-        numbers = [lane.number for lane in found.timeline.lanes if low <= lane.number <= high]
-    lanes = len(found.timeline.lanes) if numbers is None else len(numbers)
+        kind=_text(q, "kind"), page=query_int(q, "hpage", 1, minimum=1) or 1,
+        version_page=query_int(q, "vpage", 1, minimum=1) or 1))
     return page(request, "model.html", found, _context(
-        request, visit, at, view=found, versions=shown, version_total=len(versions), vpage=vpage,
-        vpages=max(1, -(-len(versions) // VERSIONS_PAGE)), lanes=lanes,
-        timeline=timeline_svg(found.timeline, numbers), hpages=max(1, -(-found.history_total // pages.HISTORY_PAGE)),
-        model_part=path_part(found.description.model.name)))
+        request, visit, at, view=found, versions=found.versions, version_total=found.version_total,
+        vpage=found.version_page, vpages=found.version_pages, lanes=len(found.timeline.lanes),
+        timeline=timeline_svg(found.timeline), hpages=max(1, -(-found.history_total // pages.HISTORY_PAGE)),
+        model_part=path_part(found.model.name)))
 
 
 def _selector(text: str) -> int | str:

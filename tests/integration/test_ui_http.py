@@ -176,7 +176,7 @@ def test_promotion_needs_csrf_and_asks_before_archiving(ui: httpx.Client,
     assert _head(server[0]) == head
     done = ui.post(stage_url, data={"stage": "production", "force": "yes", "csrf_token": csrf})
     assert done.status_code == 303 and done.headers["location"] == "/ui/models/demo/versions/2?notice=stage"
-    versions = {v["number"]: v["stage"] for v in ui.get("/ui/models/demo.json").json()["description"]["versions"]}
+    versions = {v["number"]: v["stage"] for v in ui.get("/ui/models/demo.json").json()["versions"]}
     assert versions == {1: "archived", 2: "production"}
     with connect(server[0].db_url, home=server[0].home) as registry:
         assert registry.history("demo")[-1].actor == "tester"  # the signed-in principal acted
@@ -186,12 +186,12 @@ def test_aliases_set_and_removed(ui: httpx.Client) -> None:
     csrf = csrf_of(ui.get("/ui/models/demo/versions/1").text)
     done = ui.post("/ui/models/demo/versions/1/alias", data={"alias": "champion", "csrf_token": csrf})
     assert done.status_code == 303
-    assert ui.get("/ui/models/demo.json").json()["description"]["aliases"]["champion"] == 1
+    assert ui.get("/ui/models/demo.json").json()["aliases"]["champion"] == 1
     bad = ui.post("/ui/models/demo/versions/1/alias", data={"alias": "a/b", "csrf_token": csrf})
     assert bad.status_code == 400 and 'class="problem"' in bad.text
     gone = ui.post("/ui/models/demo/versions/1/alias/remove", data={"alias": "champion", "csrf_token": csrf})
     assert gone.status_code == 303
-    assert "champion" not in ui.get("/ui/models/demo.json").json()["description"]["aliases"]
+    assert "champion" not in ui.get("/ui/models/demo.json").json()["aliases"]
 
 
 def test_hostile_text_is_shown_never_acted_on(ui: httpx.Client) -> None:
@@ -201,7 +201,7 @@ def test_hostile_text_is_shown_never_acted_on(ui: httpx.Client) -> None:
             assert "<img" not in page and "<script>window" not in page and "\x1b" not in page and "\u202e" not in page
             assert 'href="javascript:' not in page and "onerror=\"window" not in page
         model = ui.get(f"/ui/models/x-{key}.json").json()
-        assert model["description"]["model"]["description"] == text  # the twin carries the text as it is
+        assert model["model"]["description"] == text  # the twin carries the text as it is
     bidi = ui.get("/ui/models/x-bidi").text
     assert "safe&lt;U+202E&gt;gnp.exe" in bidi
     assert "&lt;script&gt;window.__xss = 1; alert(1)&lt;/script&gt;" in ui.get("/ui/models/x-script").text
@@ -213,7 +213,9 @@ def test_audit_page_head_and_verify_now(ui: httpx.Client, server: tuple[ServerPr
     head = ui.get("/ui/audit.json").json()["head"]
     assert f'{head["position"]}:{head["hash"]}' in page.text and "Not verified since" in page.text
     assert ui.post("/ui/audit/verify", data={"csrf_token": csrf_of(page.text)}).status_code == 303
-    assert "Everything verified" in ui.get("/ui/audit").text
+    verified = ui.get("/ui/audit").text
+    assert "Everything verified" in verified and "signatures not checked (this server has no signing key)" in verified
+    assert "MODELOG_SIGNING_KEY=" in verified and 'id="checkpoint"' not in verified
     first = ui.get("/ui/audit.json", params={"start": 1}).json()
     assert first["events"][0]["position"] == 1 and len(first["events"]) == min(50, head["position"])
 
@@ -223,3 +225,43 @@ def test_logout(ui: httpx.Client) -> None:
     done = ui.post("/ui/logout", data={"csrf_token": csrf})
     assert done.status_code == 303 and 'modelog_session=""' in done.headers["set-cookie"]
     assert ui.get("/ui/models", follow_redirects=False).status_code == 303
+
+
+def test_audit_page_shows_a_signed_checkpoint_and_verify_now_checks_the_signatures(
+        db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from html import unescape
+
+    from modelog.registry.checkpoints import checkpoint_signer_key, parse_checkpoint
+    from modelog.registry.signing import generate_key_file
+
+    home = tmp_path / "server-home"
+    seed(db_url, home)
+    key, other = tmp_path / "signing.pem", tmp_path / "other.pem"
+    public = generate_key_file(key)
+    generate_key_file(other)
+    monkeypatch.setenv("MODELOG_SIGNING_KEY", str(key))
+    with connect(db_url, home=home) as registry:  # signing begins here
+        registry.create_version("demo")
+    with serving(db_url, home, extra_env={"MODELOG_SIGNING_KEY": str(key)}) as running:
+        client = signed_in(running.url, running.token)
+        page = client.get("/ui/audit")
+        shown = re.search(r'<pre class="anchor" id="checkpoint">([^<]+)</pre>', page.text)
+        assert shown, page.text
+        checkpoint = parse_checkpoint(unescape(shown.group(1)))
+        assert checkpoint.key_id == public.key_id and checkpoint.position == _head(running)
+        assert checkpoint_signer_key(checkpoint, [public]) == (public, None)
+        twin = client.get("/ui/audit.json").json()
+        assert twin["signing_hint"] is None
+        assert {k: twin["checkpoint"][k] for k in ("position", "hash", "key_id")} == {
+            "position": checkpoint.position, "hash": checkpoint.hash, "key_id": checkpoint.key_id}
+        assert client.post("/ui/audit/verify", data={"csrf_token": csrf_of(page.text)}).status_code == 303
+        verified = client.get("/ui/audit").text
+        assert "Everything verified" in verified and f"signatures valid (key {public.key_id}" in verified
+        monkeypatch.setenv("MODELOG_SIGNING_KEY", str(other))  # an event signed by a key that is not the server's
+        with connect(db_url, home=home) as registry:
+            registry.create_version("demo")
+        page = client.get("/ui/audit")
+        assert client.post("/ui/audit/verify", data={"csrf_token": csrf_of(page.text)}).status_code == 303
+        refused = client.get("/ui/audit").text
+        assert "Problems found" in refused and "signatures INVALID" in refused and 'id="signature-problem"' in refused
+        client.close()

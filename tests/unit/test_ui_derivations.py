@@ -41,14 +41,14 @@ def _version(number: int, stage: str, run: str | None = None) -> VersionView:
 
 def test_the_timeline_has_one_lane_per_version_ever_created_with_its_stages() -> None:
     found = stage_timeline(HISTORY)
-    assert [lane.number for lane in found.lanes] == [1, 2, 3] and found.events == 9
+    assert [lane.number for lane in found.lanes] == [1, 2, 3] and (found.first, found.last) == (1, 9)
     one = found.lanes[0]
-    assert [(s.stage, s.start, s.end) for s in one.spans] == [("none", 1, 2), ("staging", 2, 4),
-                                                               ("production", 4, None)]
-    assert one.spans[2].actor == "bob" and one.spans[2].position == 5
-    assert [m.kind for m in found.lanes[1].markers] == ["alias"]
+    assert [(s.stage, s.start, s.end) for s in one.spans] == [("none", 2, 3), ("staging", 3, 5),
+                                                               ("production", 5, None)]
+    assert one.spans[2].actor == "bob" and [m.position for m in one.markers] == [3, 5]
+    assert [(m.kind, m.position) for m in found.lanes[1].markers] == [("alias", 6)]
     three = found.lanes[2]
-    assert three.deleted and three.spans[-1].end == 8 and three.markers[-1].kind == "deleted"
+    assert three.deleted and three.spans[-1].end == 9 and three.markers[-1].kind == "deleted"
 
 
 def test_the_diff_sorts_events_between_two_positions() -> None:
