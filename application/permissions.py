@@ -59,7 +59,8 @@ RULES: Mapping[str, Rule] = {
     "get_model": Rule(V, MODEL), "history": Rule(V, MODEL), "list_versions": Rule(V, MODEL),
     "get_version": Rule(V, MODEL), "list_links": Rule(V, MODEL), "list_version_runs": Rule(V, MODEL),
     "describe_model": Rule(V, MODEL), "describe_version": Rule(V, MODEL), "compare_versions": Rule(V, MODEL),
-    "search_versions": Rule(V, MODEL), "list_stage_requests": Rule(V, MODEL),
+    "search_versions": Rule(V, MODEL), "list_stage_requests": Rule(V, MODEL), "history_page": Rule(V, MODEL),
+    "stage_timeline": Rule(V, MODEL),
     # running pipelines
     "register_model": Rule(C), "store_blob": Rule(C), "start_run": Rule(C, RUN_CONTEXT),
     "complete_step": Rule(C, RUN), "finish_run": Rule(C, RUN), "fail_run": Rule(C, RUN),
