@@ -66,7 +66,9 @@ class HeadWatch:
     def _connect(self) -> Any:
         pooled = self.engine.raw_connection()  # the engine's connect events configure it (SQLite: autocommit)
         pooled.detach()
-        conn = pooled.dbapi_connection
+        conn: Any = pooled.dbapi_connection
+        if conn is None:  # pragma: no cover - a just checked-out connection always has its driver connection
+            raise StorageError("database error: no driver connection")
         if self.engine.dialect.name == "postgresql":
             conn.rollback()  # end anything the pool's liveness check began before switching modes
             conn.autocommit = True
