@@ -42,6 +42,8 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 _DUMMY_HASH = "0" * 64
 #: Most accepted tokens an Authenticator keeps decided at one log position (all dropped beyond it).
 ACCEPTED_KEPT = 1024
+#: Up to this many events appended since the last check are read in one go (more: only the identity streams').
+FEW_EVENTS = 64
 
 
 @dataclass(frozen=True)
@@ -131,10 +133,15 @@ class Authenticator:
         self._accepted = {}
         if head < self.position:
             self.position, self.principals, self.tokens = 0, {}, {}
-        for prefix in (PRINCIPAL_PREFIX, TOKEN_PREFIX):
-            for event in self.store.read_all(from_position=self.position + 1, to_position=head,
-                                             stream_prefix=prefix):
-                self._apply(event.event_type, event.data)
+        if head - self.position <= FEW_EVENTS:  # the usual step (a command or two): one read, filtered here
+            for event in self.store.read_all(from_position=self.position + 1, to_position=head):
+                if event.stream_id.startswith((PRINCIPAL_PREFIX, TOKEN_PREFIX)):
+                    self._apply(event.event_type, event.data)
+        else:
+            for prefix in (PRINCIPAL_PREFIX, TOKEN_PREFIX):
+                for event in self.store.read_all(from_position=self.position + 1, to_position=head,
+                                                 stream_prefix=prefix):
+                    self._apply(event.event_type, event.data)
         self.position = head
 
     def _apply(self, event_type: str, data: dict[str, object]) -> None:
