@@ -362,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         if "server" in chosen:
             from bench.server_section import server
 
-            server(bench, args.requests)
+            server(bench, args.requests, postgres)
     finally:
         for manager in _PG_URLS:
             manager.__exit__(None, None, None)
