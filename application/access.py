@@ -1,4 +1,4 @@
-"""Who may call the registry: API tokens (made, hashed, checked) and the roles the log grants.
+"""Who may call the registry: API tokens (made, hashed, checked) and the one permission hook.
 
 Tokens look like ``mlg_<id>_<secret>``: a recognisable prefix, a public 16-hex-digit id (what
 ``modelog token list`` shows and ``token revoke`` takes) and 32 random bytes (``secrets``,
@@ -13,11 +13,15 @@ and the read models (``view_tokens``...) play no part: a row inserted or edited 
 nothing. The comparison of hashes is constant-time (``hmac.compare_digest``). The same replay
 keeps the roles granted to each principal (``RoleGranted`` / ``RoleRevoked`` on its stream), which
 the one permission check (:mod:`modelog.application.permissions`) asks.
+
+A caller that has just read the head itself (the server, once per request) asks
+:meth:`Authenticator.authenticate_at` instead: the decision from memory when the identity events
+read so far stand exactly at that head, with the decisions already made at that position kept
+by token hash (so a token seen before costs a dictionary look-up and its expiry check).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import re
@@ -27,15 +31,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from modelog.registry.database import describe_db_error
-from modelog.registry.errors import AuthenticationError, InvalidInputError, StorageError
+from modelog.registry.errors import AuthenticationError, InvalidInputError
 from modelog.registry.recorder import TIME_FORMAT, Recorder
-from modelog.registry.store import EventStore
 from modelog.registry.validation import name_key
 from modelog.registry.values import Role
 from modelog.registry.vocabulary import PRINCIPAL_PREFIX, TOKEN_PREFIX, EventType, name_stream, run_stream
-from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Connection
 
 #: What every API token starts with (so a leaked one is recognisable, e.g. by secret scanners).
 TOKEN_PREFIX_TEXT = "mlg_"
@@ -43,6 +43,10 @@ _TOKEN = re.compile(r"^mlg_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 _DUMMY_HASH = "0" * 64
+#: Most accepted tokens an Authenticator keeps decided at one log position (all dropped beyond it).
+ACCEPTED_KEPT = 1024
+#: Up to this many events appended since the last check are read in one go (more: only the identity streams').
+FEW_EVENTS = 64
 
 
 @dataclass(frozen=True)
@@ -96,33 +100,6 @@ class _Token:
     revoked: bool = False
 
 
-class KeptHead:
-    """The log's head through one kept connection: the per-request check without a pool checkout, in a
-    short transaction of its own (a kept open one would keep reading an old snapshot). One thread only."""
-
-    def __init__(self, store: EventStore) -> None:
-        self.store = store
-        self._conn: Connection | None = None
-
-    def __call__(self) -> int:
-        """The position of the last event."""
-        try:
-            if self._conn is None:
-                self._conn = self.store.engine.connect()
-            with self._conn.begin():
-                return self.store.head(self._conn)
-        except sa_exc.DBAPIError as error:
-            self.close()  # a dropped connection: the next request opens a new one
-            raise StorageError(describe_db_error(error)) from error
-
-    def close(self) -> None:
-        """Give the connection back."""
-        if self._conn is not None:
-            with contextlib.suppress(sa_exc.DBAPIError):
-                self._conn.close()
-            self._conn = None
-
-
 class Authenticator:
     """Checks API tokens against the principals and tokens the log records (see the module's docstring).
 
@@ -139,6 +116,8 @@ class Authenticator:
         self.grants: dict[str, set[tuple[Role, str | None]]] = {}
         self._model_ids: dict[str, str | None] = {}  # name key -> live model id, at ``position``
         self._run_models: dict[str, str | None] = {}  # run id -> model id (fixed once the run started)
+        # Token hash -> (principal, token id, expiry) of tokens accepted at ``position``; emptied when it moves.
+        self._accepted: dict[str, tuple[Principal, str, str | None]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -151,14 +130,19 @@ class Authenticator:
         head = self.head()
         if head == self.position:
             return
+        self._accepted, self._model_ids = {}, {}
         if head < self.position:
             self.position, self.principals, self.tokens, self.grants = 0, {}, {}, {}
             self._run_models = {}
-        self._model_ids = {}
-        for prefix in (PRINCIPAL_PREFIX, TOKEN_PREFIX):
-            for event in self.store.read_all(from_position=self.position + 1, to_position=head,
-                                             stream_prefix=prefix):
-                self._apply(event.event_type, event.data)
+        if head - self.position <= FEW_EVENTS:  # the usual step (a command or two): one read, filtered here
+            for event in self.store.read_all(from_position=self.position + 1, to_position=head):
+                if event.stream_id.startswith((PRINCIPAL_PREFIX, TOKEN_PREFIX)):
+                    self._apply(event.event_type, event.data)
+        else:
+            for prefix in (PRINCIPAL_PREFIX, TOKEN_PREFIX):
+                for event in self.store.read_all(from_position=self.position + 1, to_position=head,
+                                                 stream_prefix=prefix):
+                    self._apply(event.event_type, event.data)
         self.position = head
 
     def _apply(self, event_type: str, data: dict[str, object]) -> None:
@@ -209,29 +193,60 @@ class Authenticator:
             self._run_models[run_id] = None if model is None else str(model)
         return self._run_models[run_id]
 
+    def holds_registry_wide(self, principal: str, role: Role) -> bool:
+        """As :meth:`holds` registry-wide, safe from another thread than the one refreshing (memory only)."""
+        with self._lock:
+            return self.holds(principal, role)
+
+
     def authenticate(self, token: str | None, now: datetime | None = None) -> Principal:
         """The principal ``token`` belongs to, or AuthenticationError (missing, malformed, unknown, wrong, expired,
         revoked, or its principal disabled)."""
+        with self._lock:
+            self.refresh()
+            return self._decide(token, now)
+
+    def authenticate_at(self, head: int, token: str | None, now: datetime | None = None) -> Principal | None:
+        """As :meth:`authenticate` for a caller that read the log's head (``head``) itself, without reading the log:
+        None when the identity events read so far do not stand at ``head`` (then call :meth:`authenticate`)."""
+        with self._lock:
+            return self._decide(token, now) if head == self.position else None
+
+    def _decide(self, token: str | None, now: datetime | None) -> Principal:
         if not token:
             raise AuthenticationError("no API token: send 'Authorization: Bearer <token>' (clients: set MODELOG_TOKEN "
                                       "to a token from 'modelog token create NAME')")
+        digest = token_sha256(token)
+        # Keyed by the hash of a token that passed the constant-time check below: a look-up's timing tells
+        # nothing about a stored hash that an attacker could use (finding a token needs a preimage).
+        accepted = self._accepted.get(digest)
+        if accepted is not None:
+            principal, token_id, expires_at = accepted
+            _check_expiry(token_id, expires_at, now)
+            return principal
         parsed = _TOKEN.match(token)
-        with self._lock:
-            self.refresh()
-            found = self.tokens.get(parsed.group(1)) if parsed else None
-            expected = found.sha256 if found is not None else _DUMMY_HASH
-            matches = hmac.compare_digest(expected, token_sha256(token))
-            if found is None or not matches:
-                raise AuthenticationError("the API token is not valid (unknown or mistyped; see 'modelog token list')")
-            return self._holder(parsed.group(1) if parsed else "", found, now)
+        found = self.tokens.get(parsed.group(1)) if parsed else None
+        expected = found.sha256 if found is not None else _DUMMY_HASH
+        matches = hmac.compare_digest(expected, digest)
+        if found is None or not matches:
+            raise AuthenticationError("the API token is not valid (unknown or mistyped; see 'modelog token list')")
+        token_id = parsed.group(1) if parsed else ""
+        principal = self._holder(token_id, found, now)
+        if len(self._accepted) >= ACCEPTED_KEPT:
+            self._accepted.clear()
+        self._accepted[digest] = (principal, token_id, found.expires_at)
+        return principal
 
     def _holder(self, token_id: str, found: _Token, now: datetime | None) -> Principal:
         if found.revoked:
             raise AuthenticationError(f"API token {token_id} has been revoked")
-        moment = (now or datetime.now(UTC)).strftime(TIME_FORMAT)
-        if found.expires_at is not None and found.expires_at <= moment:
-            raise AuthenticationError(f"API token {token_id} expired at {found.expires_at}")
+        _check_expiry(token_id, found.expires_at, now)
         name, disabled = self.principals.get(found.principal_key, ("", True))
         if disabled:
             raise AuthenticationError(f"principal {name!r} of API token {token_id} is disabled")
         return Principal(name)
+
+
+def _check_expiry(token_id: str, expires_at: str | None, now: datetime | None) -> None:
+    if expires_at is not None and expires_at <= (now or datetime.now(UTC)).strftime(TIME_FORMAT):
+        raise AuthenticationError(f"API token {token_id} expired at {expires_at}")

@@ -97,6 +97,12 @@ class Guard:
         self.authenticator = authenticator
         self.principal = principal
 
+    def allowed_everywhere(self, use_case: str) -> bool:
+        """True when the principal holds ``use_case``'s role registry-wide: no model to resolve, memory only (safe on
+        another thread than the registry's, e.g. a server's event loop answering from its cache)."""
+        rule = RULES.get(use_case)
+        return rule is not None and self.authenticator.holds_registry_wide(self.principal, rule.role)
+
     def check(self, use_case: str, args: tuple[Any, ...] = (), kwargs: Mapping[str, Any] | None = None) -> None:
         """Raise PermissionDeniedError unless the principal may run ``use_case`` with these arguments."""
         rule = RULES.get(use_case)

@@ -362,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         if "server" in chosen:
             from bench.server_section import server
 
-            server(bench, args.requests)
+            server(bench, args.requests, postgres)
         if "mlflow-api" in chosen:
             from bench.mlflow_api_section import mlflow_api
 

@@ -3,6 +3,9 @@
 Both servers run on SQLite with one worker, on 127.0.0.1 and free ports, stopped by pid; every
 load comes from a separate client process (:mod:`bench.server_bench`) with the same httpx
 keep-alive client. Read runs alternate between the two servers so a slow spell hits both alike.
+Each read run also reports the server's CPU time per request (its process group's utime + stime
+from /proc, before and after): unlike req/s, it hardly moves with the machine's load. With
+PostgreSQL available, ``modelog server`` is measured on it too (MLflow stays on SQLite).
 """
 
 from __future__ import annotations
@@ -10,8 +13,9 @@ from __future__ import annotations
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 
-from bench.common import MLFLOW_VENV, PY, scratch_dir, sqlite_url
-from bench.servers import TOKEN_ENV, ServerProcess, mlflow_server, modelog_server, server_token
+from bench.common import MLFLOW_VENV, PY, pg_database, scratch_dir, sqlite_url
+from bench.server_bench import WARMUP
+from bench.servers import TOKEN_ENV, ServerProcess, group_cpu_seconds, mlflow_server, modelog_server, server_token
 
 if TYPE_CHECKING:
     from bench.run import Bench
@@ -26,8 +30,9 @@ MLFLOW_PATHS = (f"get=/api/2.0/mlflow/model-versions/get?name=m&version={SEEDED 
                 "alias=/api/2.0/mlflow/registered-models/alias?name=m&alias=champion")
 
 
-def server(bench: Bench, requests: int) -> None:
-    """Reads by alias and stage, durable creation, RSS, remote pipeline steps and the remote walkthrough."""
+def server(bench: Bench, requests: int, postgres: bool = False) -> None:
+    """Reads by alias and stage, durable creation, RSS, remote pipeline steps and the remote walkthrough; the
+    reads, creation and steps again with ``modelog server`` on PostgreSQL when ``postgres``."""
     print(f"[{SECTION}] {SEEDED} versions seeded; reads of {requests // 20:,} per path and run", flush=True)
     have_mlflow = (MLFLOW_VENV / "bin" / "mlflow").exists()
     if not have_mlflow:
@@ -48,6 +53,37 @@ def server(bench: Bench, requests: int) -> None:
             _ratios(bench, found)
         _rss(bench, ours, env, requests)
         _pipeline(bench, ours, env)
+    if postgres:
+        _on_postgres(bench, requests // 20)
+
+
+def _on_postgres(bench: Bench, n: int) -> None:
+    """``modelog server`` on PostgreSQL: creation, reads (sequential and saturated) and remote pipeline steps."""
+    with pg_database("srv") as url, modelog_server(url, scratch_dir("srvpghome_") / "home") as ours:
+        env = _client_env(ours)
+        result, command = bench.child([PY, "-m", "bench.server_bench", "seed", ours.url, str(SEEDED)], env=env,
+                                      shown_env=_shown(ours, env))
+        bench.add(SECTION, "postgres: durable version creation through its SDK over HTTP",
+                  float(result["versions_per_s"]), "/s", command, note="RegistryAPI over HTTP (RemoteRegistry), 1 run")
+        rounds = []
+        for _ in range(bench.runs):
+            rounds.append({"postgres": _timed_reads(bench, ours, [PY, "-m", "bench.server_bench", "reads", ours.url,
+                                                                  str(n), *MODELOG_PATHS], env, n + WARMUP),
+                           "postgres saturated": _timed_reads(bench, ours, [
+                               PY, "-m", "bench.server_bench", "saturate", ours.url, str(CLIENTS), str(n // CLIENTS),
+                               _path(MODELOG_PATHS[0])], env, CLIENTS * (n // CLIENTS + WARMUP))})
+        _report_reads(bench, rounds)
+        _pipeline_steps(bench, "postgres remote", ours, env)
+
+
+def _timed_reads(bench: Bench, server: ServerProcess, argv: list[str], env: dict[str, str],
+                 requests: int) -> tuple[dict[str, Any], str]:
+    """A read child's result, with the server's CPU time per request it sent (``requests`` per label)."""
+    before = group_cpu_seconds(server.pid)
+    result, command = bench.child(argv, env=env, shown_env=_shown(server, env))
+    labels = sum(1 for key in result if key.endswith("_p50_ms")) if "clients" not in result else 1
+    result["server_cpu_ms_per_req"] = (group_cpu_seconds(server.pid) - before) * 1000 / (requests * labels)
+    return result, command
 
 
 def _client_env(server: ServerProcess) -> dict[str, str]:
@@ -71,18 +107,24 @@ def _seed(bench: Bench, server: ServerProcess, env: dict[str, str], who: str, ar
 def _reads(bench: Bench, ours: ServerProcess, env: dict[str, str], peer: ServerProcess | None,
            n: int) -> dict[str, float]:
     rounds: list[dict[str, tuple[dict[str, Any], str]]] = []
+    few = min(n, MLFLOW_READS)
     for _ in range(bench.runs):
-        done = {"modelog": bench.child([PY, "-m", "bench.server_bench", "reads", ours.url, str(n), *MODELOG_PATHS],
-                                       env=env, shown_env=_shown(ours, env)),
-                "modelog saturated": bench.child([PY, "-m", "bench.server_bench", "saturate", ours.url, str(CLIENTS),
-                                                  str(n // CLIENTS), _path(MODELOG_PATHS[0])],
-                                                 env=env, shown_env=_shown(ours, env))}
+        done = {"modelog": _timed_reads(bench, ours, [PY, "-m", "bench.server_bench", "reads", ours.url, str(n),
+                                                      *MODELOG_PATHS], env, n + WARMUP),
+                "modelog saturated": _timed_reads(bench, ours, [
+                    PY, "-m", "bench.server_bench", "saturate", ours.url, str(CLIENTS), str(n // CLIENTS),
+                    _path(MODELOG_PATHS[0])], env, CLIENTS * (n // CLIENTS + WARMUP))}
         if peer is not None:
-            few = min(n, MLFLOW_READS)
-            done["mlflow"] = bench.child([PY, "-m", "bench.server_bench", "reads", peer.url, str(few), *MLFLOW_PATHS])
-            done["mlflow saturated"] = bench.child([PY, "-m", "bench.server_bench", "saturate", peer.url,
-                                                    str(CLIENTS), str(few // CLIENTS), _path(MLFLOW_PATHS[1])])
+            done["mlflow"] = _timed_reads(bench, peer, [PY, "-m", "bench.server_bench", "reads", peer.url, str(few),
+                                                        *MLFLOW_PATHS], {}, few + WARMUP)
+            done["mlflow saturated"] = _timed_reads(bench, peer, [
+                PY, "-m", "bench.server_bench", "saturate", peer.url, str(CLIENTS), str(few // CLIENTS),
+                _path(MLFLOW_PATHS[1])], {}, CLIENTS * (few // CLIENTS + WARMUP))
         rounds.append(done)
+    return _report_reads(bench, rounds)
+
+
+def _report_reads(bench: Bench, rounds: list[dict[str, tuple[dict[str, Any], str]]]) -> dict[str, float]:
     found: dict[str, float] = {}
     for who in rounds[0]:
         results, command = [r[who][0] for r in rounds], rounds[0][who][1]
@@ -91,6 +133,8 @@ def _reads(bench: Bench, ours: ServerProcess, env: dict[str, str], peer: ServerP
             if key == "clients":
                 continue
             note = "target p99 <= 5 ms" if who == "modelog" and key.endswith("p99_ms") else ""
+            if key == "server_cpu_ms_per_req":
+                note = "server process group utime+stime per request (/proc), warm-up included"
             found[f"{who}.{key}"] = bench.add_median(SECTION, f"{who} GET {key}", results, key, unit, command,
                                                      note=note)
     return found
@@ -123,14 +167,19 @@ def _rss(bench: Bench, ours: ServerProcess, env: dict[str, str], requests: int) 
                   note=note if key == "rss_drift_pct" else ("target within +-10 %" if key.endswith("pct") else ""))
 
 
+def _pipeline_steps(bench: Bench, where: str, ours: ServerProcess | None, env: dict[str, str]) -> None:
+    """Per-step overhead of a pipeline run, local (``ours`` None) or through ``ours``."""
+    extra = {"MODELOG_URL": ""} if ours is None else {"MODELOG_URL": ours.url, **env}
+    shown = "" if ours is None else _shown(ours, env, url=True)
+    result, command = bench.child([PY, "-m", "bench.pipeline_overhead", str(scratch_dir("srvpipe_")),
+                                   str(max(5, bench.runs))], env=extra, shown_env=shown)
+    bench.add(SECTION, f"{where} pipeline: per-step overhead", float(result["per_step_ms"]), "ms", command,
+              note="target <= 10 ms" if ours is not None else "")
+
+
 def _pipeline(bench: Bench, ours: ServerProcess, env: dict[str, str]) -> None:
-    runs = max(5, bench.runs)
-    for where, extra in (("local", {"MODELOG_URL": ""}), ("remote", {"MODELOG_URL": ours.url, **env})):
-        shown = _shown(ours, env, url=True) if where == "remote" else ""
-        result, command = bench.child([PY, "-m", "bench.pipeline_overhead", str(scratch_dir("srvpipe_")),
-                                       str(runs)], env=extra, shown_env=shown)
-        bench.add(SECTION, f"{where} pipeline: per-step overhead", float(result["per_step_ms"]), "ms", command,
-                  note="target <= 10 ms" if where == "remote" else "")
+    _pipeline_steps(bench, "local", None, env)
+    _pipeline_steps(bench, "remote", ours, env)
     train: dict[str, float] = {}
     for where, extra in (("local", {"MODELOG_URL": "", "MODELOG_HOME": str(scratch_dir("trainhome_"))}),
                          ("remote", {"MODELOG_URL": ours.url, "MODELOG_HOME": str(scratch_dir("trainhome_")),

@@ -144,7 +144,7 @@ def _admitting(handler: Handler) -> Handler:
     async def endpoint(request: Request) -> Response:
         state = server_state(request)
         claimed = request.headers.get(ACTOR_HEADER) or None
-        admitted(request, await state.call(state.admit, bearer_token(request), claimed))
+        admitted(request, await state.admission(bearer_token(request), claimed))
         return await handler(request)
     endpoint.__doc__ = handler.__doc__
     return endpoint

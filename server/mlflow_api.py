@@ -197,8 +197,10 @@ def endpoint(route: MlflowRoute) -> Callable[[Request], Awaitable[Response]]:
                 if route.method != "GET":
                     return scope, dumps(route.call(registry, params))
                 # Live reads, kept while the log head stands still (read models move only with the log).
-                key = ("mlflow", route.path, tuple(sorted((k, tuple(v)) for k, v in params.multi.items())))
-                return scope, state.read_cache.kept(state.api, key, lambda: dumps(route.call(registry, params)))
+                # Keyed by principal too: the use cases' permission checks run only when the answer is made.
+                key = ("mlflow", scope.principal.name, route.path,
+                       tuple(sorted((k, tuple(v)) for k, v in params.multi.items())))
+                return scope, state.read_cache.produced(scope.head, key, lambda: dumps(route.call(registry, params)))
 
             scope, body = await state.call(run)
             admitted(request, scope)  # the access log names the principal

@@ -2,12 +2,16 @@
 
 A live read (no ``as_of`` / ``at_position``) of a version or a model is answered from the
 encoded bytes of the same read made earlier, as long as the log's head position is still the
-one read just before that answer was computed. The read models are updated in the append
-transaction, so an unchanged head means unchanged read models; every request reads the head
-again (one indexed query), so a command committed by this server, by another worker or by a
-local client is seen by the next read: a client reads its own writes. Everything here runs on
-the registry's one thread (:class:`~modelog.server.state.ServerState`), so the cache needs no
-lock, and it holds at most :data:`CAPACITY` answers, all dropped when the head moves.
+one read before that answer was computed. The read models are updated in the append
+transaction, and appends commit in position order, so an unchanged head means unchanged read
+models. The head is the one every request reads once when it is admitted
+(:attr:`~modelog.server.state.RequestScope.head`), so a command committed by this server, by
+another worker or by a local client is seen by the next read: a client reads its own writes.
+
+A kept answer is served on the event loop (no thread hop); one not kept is computed on the
+registry's thread and kept under the head its request read (never older than the answer). The
+answers of one position live in one dictionary that is replaced, never emptied, when the head
+moves, so the loop always sees one position's answers whole. At most :data:`CAPACITY` answers.
 """
 
 from __future__ import annotations
@@ -15,12 +19,11 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
-from modelog.application.local import LocalRegistry
 from modelog.server.http import encode
 from starlette.responses import Response
 
 if TYPE_CHECKING:
-    from modelog.server.state import ServerState
+    from modelog.server.state import RequestScope
 
 #: Most answers kept at one head position (the oldest is dropped first beyond it).
 CAPACITY = 4096
@@ -31,46 +34,61 @@ class ReadCache:
 
     def __init__(self, capacity: int = CAPACITY) -> None:
         self.capacity = capacity
-        self.position = -1
-        self._answers: dict[Hashable, bytes] = {}
+        self._kept: tuple[int, dict[Hashable, bytes]] = (-1, {})
 
     def __len__(self) -> int:
-        return len(self._answers)
+        return len(self._kept[1])
 
-    def answer(self, api: LocalRegistry, key: Hashable, read: Callable[[], Any]) -> bytes:
-        """The encoded answer of ``read()`` (on the registry's thread): kept one if the head has not moved."""
-        return self.kept(api, key, lambda: encode(read()))
+    @property
+    def position(self) -> int:
+        """The head position the kept answers were read at (-1: none yet)."""
+        return self._kept[0]
 
-    def kept(self, api: LocalRegistry, key: Hashable, produce: Callable[[], bytes]) -> bytes:
-        """The bytes ``produce()`` made for ``key`` at the current head (on the registry's thread): made again only
-        once the head has moved (any encoding: the MLflow API keeps its own JSON here too)."""
-        head = api.head_position()
-        if head != self.position:
-            # Read at ``head`` or later: an answer computed now is never older than the position it is kept under.
-            self._answers.clear()
-            self.position = head
-        found = self._answers.get(key)
-        if found is None:
-            found = produce()
-            if len(self._answers) >= self.capacity:
-                del self._answers[next(iter(self._answers))]
-            self._answers[key] = found
-        return found
+    def kept(self, head: int, key: Hashable) -> bytes | None:
+        """The answer kept for ``key`` if it was read at ``head``."""
+        position, answers = self._kept
+        return answers.get(key) if position == head else None
+
+    def answer(self, head: int, key: Hashable, read: Callable[[], Any]) -> bytes:
+        """(On the registry's thread.) The encoded answer of ``read()``, run after ``head`` was read: the kept one
+        if there is one at ``head``, else computed and kept under ``head``."""
+        return self.produced(head, key, lambda: encode(read()))
+
+    def produced(self, head: int, key: Hashable, produce: Callable[[], bytes]) -> bytes:
+        """(On the registry's thread.) As :meth:`answer` with the bytes ``produce()`` makes (any encoding: the
+        MLflow API keeps its own JSON here too)."""
+        position, answers = self._kept
+        if head == position:
+            found = answers.get(key)
+            if found is not None:
+                return found
+        body = produce()
+        if head != position:  # moved on (or, a log replaced, back): the answers of the position before are gone
+            answers = {}
+            self._kept = (head, answers)
+        if len(answers) >= self.capacity:
+            del answers[next(iter(answers))]
+        answers[key] = body
+        return body
 
 
-async def live_answer(state: ServerState, read: Callable[..., Any], *args: str) -> Response:
-    """The JSON answer of the live read ``read(*args)`` (a use case of ``state.api``), from the cache while the
-    log head stands still."""
-    cache = state.read_cache
-    authorize = getattr(read, "authorize", None)  # a guarded use case: checked even when answered from the cache
+async def live_answer(scope: RequestScope, read: Callable[..., Any], *args: str) -> Response:
+    """The JSON answer of the live read ``read(*args)`` (a use case of ``scope.api``): kept while the log head
+    stands at the position read when the request was admitted. The principal's permission is checked on every
+    request, a kept answer included: on the event loop when a registry-wide role settles it (memory only),
+    else on the registry's thread (a per-model grant resolves the model's id from the log)."""
+    cache, key = scope.state.read_cache, (read.__name__, *args)
+    authorize = getattr(read, "authorize", None)  # a guarded use case
+    body = cache.kept(scope.head, key)
+    if body is not None and (authorize is None or scope.allowed_everywhere(read.__name__)):
+        return Response(body, media_type="application/json")
 
     def answered() -> bytes:
         if authorize is not None:
             authorize(*args)
-        return cache.answer(state.api, (read.__name__, *args), lambda: read(*args))
+        return cache.answer(scope.head, key, lambda: read(*args))
 
-    body = await state.call(answered)
-    return Response(body, media_type="application/json")
+    return Response(await scope.call(answered), media_type="application/json")
 
 
 def is_live(params: Any) -> bool:

@@ -121,7 +121,7 @@ async def _list_models(r: Request) -> Response:
 async def _get_model(r: Request) -> Response:
     s = state_of(r)
     if is_live(r.query_params):
-        return await live_answer(s.state, s.api.get_model, _p(r, "model"))
+        return await live_answer(s, s.api.get_model, _p(r, "model"))
     return answer(await s.call(s.api.get_model, _p(r, "model"), **point(r.query_params)))
 
 
@@ -158,7 +158,7 @@ async def _list_versions(r: Request) -> Response:
 async def _get_version(r: Request) -> Response:
     s = state_of(r)
     if is_live(r.query_params):
-        return await live_answer(s.state, s.api.get_version, _p(r, "model"), _p(r, "version"))
+        return await live_answer(s, s.api.get_version, _p(r, "model"), _p(r, "version"))
     return answer(await s.call(s.api.get_version, _p(r, "model"), _p(r, "version"), **point(r.query_params)))
 
 

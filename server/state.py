@@ -5,11 +5,17 @@ Every use case runs on one dedicated thread per server process: the registry's c
 applied one at a time per process, as a local client would. Processes (``--workers``) run
 side by side as any number of local clients do, serialised by the log's append lock.
 
-Each request is admitted first (:meth:`ServerState.admit`, on that thread): its API token is
-checked against the log (:class:`~modelog.application.access.Authenticator`), and the handlers
-get a :class:`RequestScope` whose registry checks every use case against the roles the log grants
-the principal (:mod:`modelog.application.permissions`: 403 otherwise) and records the principal
-as the actor of every event it appends.
+Each request is admitted first (:meth:`ServerState.admission`): the log's head position is read
+once (:class:`~modelog.registry.head_watch.HeadWatch`, one statement on a connection of the
+event loop's own), its API token is checked against the log
+(:class:`~modelog.application.access.Authenticator`), and the
+handlers get a :class:`RequestScope` whose registry checks every use case against the roles the
+log grants the principal (:mod:`modelog.application.permissions`: 403 otherwise), records it as the
+actor of every event it appends, and carries that head position: the read cache keeps
+answers by it. While the log has not moved since the authenticator last read it, the decision is
+made on the event loop from memory (no thread hop, no further query); when it has moved, on the
+registry's thread, which reads the identity events appended since. So a token revoked, or a
+principal disabled, by any process is refused on the very next request.
 """
 
 from __future__ import annotations
@@ -21,9 +27,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from modelog.application.access import Authenticator, KeptHead, Principal
+from modelog.application.access import Authenticator, Principal
 from modelog.application.local import LocalRegistry
 from modelog.application.permissions import Guard, GuardedRegistry
+from modelog.registry.head_watch import HeadWatch
 from modelog.server.dedup import CommandLog
 from modelog.server.read_cache import ReadCache
 from starlette.requests import Request
@@ -39,10 +46,10 @@ class ServerState:
         self._open = open_registry
         self._registry: LocalRegistry | None = None
         self._authenticator: Authenticator | None = None
-        self._head: KeptHead | None = None
+        self._heads: tuple[HeadWatch, HeadWatch] | None = None  # (the event loop's, the registry thread's)
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="modelog-api")
         self.commands = CommandLog()
-        self.read_cache = ReadCache()  # used on the registry's thread only
+        self.read_cache = ReadCache()
 
     @property
     def api(self) -> LocalRegistry:
@@ -66,22 +73,47 @@ class ServerState:
     async def start(self) -> None:
         """Open the registry (creating or checking its schema) on the registry's thread."""
         self._registry = await self.call(self._open)
-        self._head = KeptHead(self._registry.reader.store)
-        self._authenticator = Authenticator(self._registry.reader.store, head=self._head)
+        engine = self._registry.reader.store.engine
+        self._heads = (HeadWatch(engine), HeadWatch(engine))
+        self._authenticator = Authenticator(self._registry.reader.store, head=self._heads[1])
         await self.call(self._authenticator.refresh)
 
+    async def head(self) -> int:
+        """(On the event loop.) The log's head position now: one statement on the loop's kept connection."""
+        if self._heads is None:
+            raise RuntimeError("the registry is not open yet")
+        watch = self._heads[0]
+        if not watch.is_open:
+            await self.call(watch.open)  # a connect can block for long: never on the event loop
+        return watch()
+
+    async def admission(self, token: str | None, claimed_actor: str | None) -> RequestScope:
+        """(On the event loop.) Who presents ``token`` at the log's head position now (AuthenticationError
+        otherwise), and the registry as that principal may use it (see :meth:`scope_for`)."""
+        head = await self.head()
+        principal = self.authenticator.authenticate_at(head, token)
+        if principal is None:  # the log moved: the registry's thread reads what was appended
+            principal = await self.call(self.authenticator.authenticate, token)
+        return self.scope_for(principal, claimed_actor, head)
+
     def admit(self, token: str | None, claimed_actor: str | None, action: str | None = None) -> RequestScope:
-        """(On the registry's thread.) Who presents ``token`` (AuthenticationError otherwise), and the registry
-        as that principal may use it: every use case checked against the roles the log grants it (``action``,
-        the route, is not what is checked: the use cases it calls are)."""
+        """(On the registry's thread.) As :meth:`admission`, for adapters already on that thread (the MLflow API,
+        the web UI); ``action`` (the route) is not what is checked: the use cases it calls are."""
         principal = self.authenticator.authenticate(token)
+        return self.scope_for(principal, claimed_actor, self.authenticator.position)
+
+    def scope_for(self, principal: Principal, claimed_actor: str | None, head: int) -> RequestScope:
+        """The registry as ``principal`` may use it: every use case checked against the roles the log grants
+        (:mod:`modelog.application.permissions`: 403 otherwise), the principal the actor of every event."""
         guard = Guard(self.authenticator, principal.name)
-        return RequestScope(self, principal, GuardedRegistry(self.api.acting_as(principal.name, claimed_actor), guard))
+        return RequestScope(self, principal, GuardedRegistry(self.api.acting_as(principal.name, claimed_actor), guard),
+                            head)
 
     async def stop(self) -> None:
         """Close the registry on its thread, then stop the thread."""
-        if self._head is not None:
-            await self.call(self._head.close)
+        if self._heads is not None:
+            self._heads[0].close()
+            await self.call(self._heads[1].close)
         if self._registry is not None:
             await self.call(self._registry.close)
             self._registry = None
@@ -90,11 +122,13 @@ class ServerState:
 
 @dataclass(frozen=True)
 class RequestScope:
-    """One admitted request: its principal, and the registry acting as that principal."""
+    """One admitted request: its principal, the registry acting as that principal, and the log's head position
+    read when it was admitted (before anything it reads)."""
 
     state: ServerState
     principal: Principal
     api: GuardedRegistry
+    head: int
 
     @property
     def commands(self) -> CommandLog:
@@ -104,6 +138,10 @@ class RequestScope:
     async def call(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run a use case on the registry's thread."""
         return await self.state.call(function, *args, **kwargs)
+
+    def allowed_everywhere(self, use_case: str) -> bool:
+        """True when the principal holds ``use_case``'s role registry-wide (decided from memory, any thread)."""
+        return self.api.guard.allowed_everywhere(use_case)
 
 
 def server_state(request: Request) -> ServerState:

@@ -83,7 +83,7 @@ def test_the_cache_keeps_exact_answers_drops_them_when_the_log_moves_and_stays_b
             def compute() -> object:
                 computed.append(selector)
                 return api.get_version("m", selector)
-            return cache.answer(api, ("get_version", "m", selector), compute)
+            return cache.answer(api.head_position(), ("get_version", "m", selector), compute)
 
         first = read("latest")
         assert first == encode(api.get_version("m", "latest"))

@@ -106,3 +106,31 @@ def test_an_expired_token_is_refused(service: CommandService) -> None:
     assert authenticator.authenticate(token).name == "ci"
     with pytest.raises(AuthenticationError, match=f"expired at {soon}$"):
         authenticator.authenticate(token, now=datetime.now(UTC) + timedelta(hours=1, seconds=1))
+
+
+def test_a_caller_that_read_the_head_is_decided_from_memory_only_at_that_head(service: CommandService) -> None:
+    reads: list[int] = []
+
+    def head() -> int:
+        reads.append(service.store.head())
+        return reads[-1]
+
+    authenticator = Authenticator(service.store, head=head)
+    service.execute(identity.AddPrincipal(name="alice"))
+    token = _issue(service, "alice", expiry_after("1h"))
+    at = service.store.head()
+    assert authenticator.authenticate_at(at, token) is None  # the log moved since the last read: not from memory
+    assert authenticator.authenticate(token).name == "alice" and len(reads) == 1
+    for _ in range(3):  # decided again at the same position from the kept decision, the log not read
+        assert authenticator.authenticate_at(at, token) == authenticator.authenticate(token)
+    assert len(reads) == 4 and authenticator.authenticate_at(at - 1, token) is None
+    with pytest.raises(AuthenticationError, match="expired at"):  # a kept decision still expires on time
+        authenticator.authenticate_at(at, token, now=datetime.now(UTC) + timedelta(hours=2))
+    with pytest.raises(AuthenticationError, match="^the API token is not valid"):
+        authenticator.authenticate_at(at, token[:-1] + ("A" if token[-1] != "A" else "B"))
+    service.execute(identity.RevokeToken(token_id=token.split("_")[1]))  # the kept decision goes with the move
+    assert authenticator.authenticate_at(service.store.head(), token) is None
+    with pytest.raises(AuthenticationError, match="has been revoked$"):
+        authenticator.authenticate(token)
+    with pytest.raises(AuthenticationError, match="has been revoked$"):
+        authenticator.authenticate_at(service.store.head(), token)
