@@ -1,6 +1,7 @@
 """The forms: promote / archive (with the force confirmation), request a protected stage and approve or reject
-a request, set and remove an alias, verify now, download an artifact. Each calls one command or use case of the service API as the signed-in principal; the registry
-decides (and refuses: a conflict, a missing permission) exactly as for the API."""
+a request, set and remove an alias, verify now, download an artifact. Each calls one command or use case of
+the service API as the signed-in principal; the registry decides (and refuses: a conflict, a missing
+permission) exactly as for the API."""
 
 from __future__ import annotations
 
