@@ -111,6 +111,11 @@ class ModelPage:
     #: The model's stage change requests pending at the moment shown, oldest first.
     requests: tuple[StageRequestView, ...] = ()
 
+    @property
+    def stale_after(self) -> str | None:
+        """When this live answer stops being true though the log stands still: a pending request expires."""
+        return first_expiry(self.moment, self.requests)
+
 
 #: The stages a policy may protect (moves into them may need approvals).
 PROTECTABLE = ("staging", "production")
@@ -124,6 +129,11 @@ def protected_stages(api: RegistryAPI, at: Moment, model_id: str) -> dict[str, i
         if policy.model_id is None or policy.model_id == model_id:
             needed[policy.stage] = policy.approvals
     return {stage: needed[stage] for stage in PROTECTABLE if needed.get(stage, 0) > 0}
+
+
+def first_expiry(at: Moment, requests: tuple[StageRequestView, ...]) -> str | None:
+    """The earliest expiry of pending ``requests`` on a live page (a past page never changes), else None."""
+    return None if at.past else min((r.expires_at for r in requests), default=None)
 
 
 def pending_requests(api: RegistryAPI, at: Moment, model: str,
@@ -164,6 +174,11 @@ class VersionPage:
     lineage: Lineage
     protected: dict[str, int]
     requests: tuple[StageRequestView, ...]
+
+    @property
+    def stale_after(self) -> str | None:
+        """When this live answer stops being true though the log stands still: a pending request expires."""
+        return first_expiry(self.moment, self.requests)
 
 
 def version_page(api: RegistryAPI, at: Moment, model: str, version: VersionRef) -> VersionPage:
