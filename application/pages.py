@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from modelog.application.artifacts import ArtifactReport
     from modelog.application.results import LogVerification
     from modelog.projections.describe import ModelSummary, VersionDescription
+    from modelog.projections.governance import StageRequestView
     from modelog.projections.history import HistoryEntry
     from modelog.projections.rebuild import VerifyViewsReport
     from modelog.projections.views import ModelView, Page, RunView, StepView, VersionView
@@ -107,6 +108,38 @@ class ModelPage:
     kinds: tuple[str, ...]
     actor: str | None
     kind: str | None
+    #: The model's stage change requests pending at the moment shown, oldest first.
+    requests: tuple[StageRequestView, ...] = ()
+
+    @property
+    def stale_after(self) -> str | None:
+        """When this live answer stops being true though the log stands still: a pending request expires."""
+        return first_expiry(self.moment, self.requests)
+
+
+#: The stages a policy may protect (moves into them may need approvals).
+PROTECTABLE = ("staging", "production")
+
+
+def protected_stages(api: RegistryAPI, at: Moment, model_id: str) -> dict[str, int]:
+    """The approvals a move of the model into each protected stage needs at ``at`` (the model's own policy
+    overrides the registry-wide one; a stage needing none is left out)."""
+    needed: dict[str, int] = {}
+    for policy in sorted(api.list_stage_policies(at_position=at.read), key=lambda p: p.model_id is not None):
+        if policy.model_id is None or policy.model_id == model_id:
+            needed[policy.stage] = policy.approvals
+    return {stage: needed[stage] for stage in PROTECTABLE if needed.get(stage, 0) > 0}
+
+
+def first_expiry(at: Moment, requests: tuple[StageRequestView, ...]) -> str | None:
+    """The earliest expiry of pending ``requests`` on a live page (a past page never changes), else None."""
+    return None if at.past else min((r.expires_at for r in requests), default=None)
+
+
+def pending_requests(api: RegistryAPI, at: Moment, model: str,
+                     version: int | None = None) -> tuple[StageRequestView, ...]:
+    """The stage change requests of a model (or one of its versions) pending at ``at``, oldest first."""
+    return tuple(api.list_stage_requests(model, version=version, status="pending", at_position=at.read))
 
 
 def model_page(api: RegistryAPI, at: Moment, name: str, *, actor: str | None = None, kind: str | None = None,
@@ -128,22 +161,32 @@ def model_page(api: RegistryAPI, at: Moment, name: str, *, actor: str | None = N
                                   high=shown[0].number if paged else None, at_position=at.read)
     return ModelPage(at, found, dict(sorted(aliases.items())), latest, len(versions), tuple(shown), version_page,
                      max(1, -(-len(versions) // VERSIONS_PAGE)), timeline, history.entries, history.total, page,
-                     history.actors, history.kinds, actor, kind)
+                     history.actors, history.kinds, actor, kind, pending_requests(api, at, found.name))
 
 
 @dataclass(frozen=True)
 class VersionPage:
-    """The version page: metadata, artifacts, runs, stage history and lineage."""
+    """The version page: metadata, artifacts, runs, stage history and lineage; the stages a move into needs
+    approvals (stage -> approvals needed) and the version's pending stage change requests."""
 
     moment: Moment
     description: VersionDescription
     lineage: Lineage
+    protected: dict[str, int]
+    requests: tuple[StageRequestView, ...]
+
+    @property
+    def stale_after(self) -> str | None:
+        """When this live answer stops being true though the log stands still: a pending request expires."""
+        return first_expiry(self.moment, self.requests)
 
 
 def version_page(api: RegistryAPI, at: Moment, model: str, version: VersionRef) -> VersionPage:
-    """A version at ``at`` with its lineage."""
+    """A version at ``at`` with its lineage, the model's protected stages and the version's pending requests."""
     found = api.describe_version(model, version, at_position=at.read)
-    return VersionPage(at, found, lineage(found.version, found.links, found.runs))
+    v = found.version
+    return VersionPage(at, found, lineage(v, found.links, found.runs), protected_stages(api, at, v.model_id),
+                       pending_requests(api, at, v.model_name, v.number))
 
 
 @dataclass(frozen=True)

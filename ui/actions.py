@@ -1,6 +1,7 @@
-"""The forms: promote / archive (with the force confirmation), set and remove an alias, verify now, download
-an artifact. Each calls one command or use case of the service API as the signed-in principal; the registry
-decides (and refuses: a conflict, a missing permission) exactly as for the API."""
+"""The forms: promote / archive (with the force confirmation), request a protected stage and approve or reject
+a request, set and remove an alias, verify now, download an artifact. Each calls one command or use case of
+the service API as the signed-in principal; the registry decides (and refuses: a conflict, a missing
+permission) exactly as for the API."""
 
 from __future__ import annotations
 
@@ -40,6 +41,37 @@ async def set_stage(request: Request, visit: Visit) -> Response:
                                               "version": version, "stage": stage,
                                               "action": _version_path(model, version) + "/stage"}, status=409)
     return _back(_version_path(model, done.number), "stage")
+
+
+async def request_stage(request: Request, visit: Visit) -> Response:
+    """Ask for a move into a protected stage (another maintainer approves it); ``force`` archives the holder."""
+    model, version = str(request.path_params["model"]), str(request.path_params["version"])
+    scope = visit.scope
+    done = await scope.call(scope.api.request_stage, model, _selector(version), visit.form.get("stage", ""),
+                            force=visit.form.get("force") == "yes")
+    return _back(_version_path(model, done.number), "requested")
+
+
+async def approve_request(request: Request, visit: Visit) -> Response:
+    """Approve the version's pending request as the signed-in principal (never one's own request)."""
+    model, version = str(request.path_params["model"]), str(request.path_params["version"])
+    scope = visit.scope
+    done = await scope.call(scope.api.approve_stage_request, model, _selector(version),
+                            stage=visit.form.get("stage") or None)
+    return _back(_version_path(model, done.number), "approved" if done.status == "approved" else "approval")
+
+
+async def reject_request(request: Request, visit: Visit) -> Response:
+    """Reject the version's pending request (its requester: withdraw it), with an optional reason."""
+    model, version = str(request.path_params["model"]), str(request.path_params["version"])
+    scope = visit.scope
+    done = await scope.call(scope.api.reject_stage_request, model, _selector(version),
+                            stage=visit.form.get("stage") or None, reason=visit.form.get("reason") or None)
+    return _back(_version_path(model, done.number), "rejected")
+
+
+def _selector(version: str) -> int | str:
+    return int(version) if version.isdigit() else version
 
 
 async def set_alias(request: Request, visit: Visit) -> Response:

@@ -25,6 +25,9 @@ PAGES: tuple[tuple[str, Page, str], ...] = (
 )
 FORMS: tuple[tuple[str, Page, str], ...] = (
     (_V + "/stage", actions.set_stage, "PUT /api/v1/models/{model}/versions/{version}/stage"),
+    (_V + "/request", actions.request_stage, "POST /api/v1/models/{model}/versions/{version}/requests"),
+    (_V + "/approve", actions.approve_request, "POST /api/v1/models/{model}/versions/{version}/approve"),
+    (_V + "/reject", actions.reject_request, "POST /api/v1/models/{model}/versions/{version}/reject"),
     (_V + "/alias", actions.set_alias, "PUT /api/v1/models/{model}/aliases/{alias}"),
     (_V + "/alias/remove", actions.remove_alias, "DELETE /api/v1/models/{model}/aliases/{alias}"),
     ("/ui/audit/verify", actions.verify, "GET /api/v1/log/verify"),

@@ -6,12 +6,14 @@ principal) for as long as the log's head is the one read just before it was comp
 reads the head first (:func:`~modelog.application.pages.moment`), so a change by anyone is seen by the
 next page. Used on the registry's thread only (no lock); at most :data:`CAPACITY` answers, all dropped
 when the head moves. Only the answer is kept: the HTML is rendered per request (it carries the
-session's CSRF value).
+session's CSRF value). One thing changes with the clock, not the log: a pending stage request expires; an
+answer naming when (``stale_after``, an ISO 8601 time) is computed again once that time has passed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
+from datetime import UTC, datetime
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -38,10 +40,16 @@ class PageCache:
         if head != self.head:
             self._answers.clear()
             self.head = head
-        if key in self._answers:
+        if key in self._answers and not _stale(self._answers[key]):
             return self._answers[key]  # type: ignore[return-value]  # stored by compute() under this key
+        self._answers.pop(key, None)
         found = compute()
         if len(self._answers) >= self.capacity:
             del self._answers[next(iter(self._answers))]
         self._answers[key] = found
         return found
+
+
+def _stale(answer: object) -> bool:
+    when = getattr(answer, "stale_after", None)
+    return isinstance(when, str) and datetime.fromisoformat(when) <= datetime.now(UTC)

@@ -22,7 +22,10 @@ from starlette.responses import Response
 T = TypeVar("T")
 #: The notices a redirect after an action may ask a page to show (a fixed set: no text from the URL is shown).
 NOTICES = {"stage": "Stage changed.", "alias": "Alias set.", "alias-removed": "Alias removed.",
-           "verified": "Verification finished: see below."}
+           "verified": "Verification finished: see below.",
+           "requested": "Stage change requested: another maintainer must approve it.",
+           "approval": "Approval recorded: more approvals are needed.",
+           "approved": "Request approved: the version moved.", "rejected": "Request rejected."}
 
 
 def _text(params: Mapping[str, str], name: str) -> str | None:
@@ -91,6 +94,10 @@ async def model(request: Request, visit: Visit) -> Response:
         model_part=path_part(found.model.name)))
 
 
+#: The stages of the "Move to stage" form; those a policy protects go to the "Request stage" form instead.
+_STAGES = ("staging", "production", "archived", "none")
+
+
 def _selector(text: str) -> int | str:
     return int(text) if text.isdigit() else text
 
@@ -106,7 +113,8 @@ async def version(request: Request, visit: Visit) -> Response:
     return page(request, "version.html", found, _context(
         request, visit, at, view=found, lineage=lineage_svg(found.lineage, v.model_name, v.number, at.position
                                                            if at.past else None),
-        model_part=path_part(v.model_name), stages=("staging", "production", "archived", "none")))
+        model_part=path_part(v.model_name), stages=tuple(s for s in _STAGES if s not in found.protected),
+        protected=found.protected))
 
 
 async def run(request: Request, visit: Visit) -> Response:

@@ -1,5 +1,6 @@
 """The web UI in a real browser (the distribution's Chromium, headless, driven by Selenium) on the
-walkthrough's registry: every page, time travel, the diff, a promotion through the form, hostile text.
+walkthrough's registry: every page, time travel, the diff, a promotion through the form, hostile text, a
+protected stage requested by one maintainer and approved by another through the forms.
 
 One browser and one server for the module (SQLite; the same pages over HTTP on both backends are in
 tests/integration/test_ui_http.py). Screenshots of each page go to a temporary folder, or to
@@ -54,11 +55,22 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
                               timeout=300, check=False)
         assert done.returncode == 0, done.stderr
     seed_hostile(db_url, home)
-    server = ServerProcess(db_url, home)
+    # the server signs (its audit page shows a signed checkpoint); once it has appended, so must this process
+    from modelog.registry.signing import generate_key_file
+
+    key = base / "signing.pem"
+    generate_key_file(key)
+    before = os.environ.get("MODELOG_SIGNING_KEY")
+    os.environ["MODELOG_SIGNING_KEY"] = str(key)
+    server = ServerProcess(db_url, home, extra_env={"MODELOG_SIGNING_KEY": str(key)})
     try:
         yield server
     finally:
         server.stop()
+        if before is None:
+            os.environ.pop("MODELOG_SIGNING_KEY", None)
+        else:
+            os.environ["MODELOG_SIGNING_KEY"] = before
 
 
 @pytest.fixture(scope="module")
@@ -147,6 +159,7 @@ def test_models_model_version_run_and_audit_pages(browser: Any, served: ServerPr
     browser.find_element(by.LINK_TEXT, "Audit").click()
     browser.find_element(by.ID, "verify-now").click()
     assert "Everything verified" in browser.find_element(by.ID, "verification").text
+    assert browser.find_element(by.ID, "checkpoint").text  # the server signs
     _shot(browser, "audit")
     _nothing_ran(browser)
 
@@ -237,3 +250,42 @@ def test_promotion_refused_with_a_viewer_token(browser: Any, served: ServerProce
     assert browser.find_element(by.TAG_NAME, "h1").text == "Not allowed"
     _open(browser, served, "/ui/models/demo/versions/1")
     assert browser.find_element(by.ID, "stage-badge").text != "staging"
+
+
+def _sign_in(browser: Any, served: ServerProcess, token: str) -> None:
+    by = _by()
+    browser.delete_all_cookies()
+    browser.get(served.url + "/ui/login")
+    browser.find_element(by.ID, "token").send_keys(token)
+    browser.find_element(by.CSS_SELECTOR, "form.login button").click()
+
+
+def test_a_protected_stage_requested_and_approved_through_the_forms(browser: Any, served: ServerProcess) -> None:
+    by = _by()
+    requester = issue_token(served.db_url, served.home, "maria", role="maintainer")
+    approver = issue_token(served.db_url, served.home, "mahmoud", role="maintainer")
+    with connect(served.db_url, home=served.home) as registry:
+        registry.set_stage_policy("staging", 1, model="demo")
+        number = registry.create_version("demo").number
+    path = f"/ui/models/demo/versions/{number}"
+    _sign_in(browser, served, requester)
+    _open(browser, served, path)
+    assert browser.find_elements(by.CSS_SELECTOR, "#stage option[value='staging']") == []
+    browser.find_element(by.CSS_SELECTOR, "#request-stage option[value='staging']").click()
+    browser.find_element(by.ID, "request-submit").click()
+    assert "Stage change requested" in browser.find_element(by.CSS_SELECTOR, "p.notice").text
+    row = browser.find_element(by.CSS_SELECTOR, "#stage-requests tr.stage-request")
+    assert "maria" in row.text and "0 of 1" in row.text
+    _open(browser, served, "/ui/models/demo")
+    assert browser.find_elements(by.CSS_SELECTOR, "#stage-requests tr.stage-request")
+    _open(browser, served, path)
+    _shot(browser, "request")
+    browser.find_element(by.CSS_SELECTOR, "#stage-requests button.approve").click()
+    assert "cannot approve it" in browser.find_element(by.ID, "problem").text  # not one's own request
+    _sign_in(browser, served, approver)
+    _open(browser, served, path)
+    browser.find_element(by.CSS_SELECTOR, "#stage-requests button.approve").click()
+    assert "Request approved" in browser.find_element(by.CSS_SELECTOR, "p.notice").text
+    assert browser.find_element(by.ID, "stage-badge").text == "staging"
+    assert browser.find_elements(by.CSS_SELECTOR, "#stage-requests tr.stage-request") == []
+    _nothing_ran(browser)

@@ -101,3 +101,28 @@ def test_the_page_cache_keeps_answers_only_while_the_head_stands_still() -> None
     cache.answer(6, "b", compute("b")), cache.answer(6, "c", compute("c"))
     assert len(cache) == 2 and cache.answer(6, "a", compute("a5")) == "a5"  # the oldest went first
     assert calls == ["a1", "a3", "old", "b", "c", "a5"]
+
+
+def test_the_page_cache_computes_again_once_an_answer_goes_stale_with_the_clock() -> None:
+    from dataclasses import dataclass
+
+    from modelog.ui.cache import PageCache
+
+    @dataclass(frozen=True)
+    class Answer:
+        value: int
+        stale_after: str | None
+
+    cache, count = PageCache(), [0]
+
+    def compute(stale_after: str | None) -> Any:
+        def run() -> Answer:
+            count[0] += 1
+            return Answer(count[0], stale_after)
+        return run
+
+    assert cache.answer(3, "k", compute("2999-01-01T00:00:00.000000Z")).value == 1
+    assert cache.answer(3, "k", compute(None)).value == 1  # its request has not expired yet: kept
+    assert cache.answer(3, "p", compute("2000-01-01T00:00:00.000000Z")).value == 2
+    assert cache.answer(3, "p", compute(None)).value == 3  # expired since: computed again, then kept
+    assert cache.answer(3, "p", compute(None)).value == 3
