@@ -16,7 +16,7 @@ from modelog.registry.database import create_engine_for, transaction
 from modelog.registry.errors import IntegrityError, SchemaVersionError, StorageError
 from modelog.registry.guards import guard_problems, install_guards
 from modelog.registry.migrations.runner import MIGRATIONS_DIR, applied_revision, revision_id
-from modelog.registry.schema import SCHEMA_VERSION, events
+from modelog.registry.schema import SCHEMA_VERSION, event_signatures, events
 from modelog.registry.schema import metadata as log_metadata
 from modelog.registry.service import CommandService
 from modelog.registry.store import EventStore
@@ -84,6 +84,7 @@ def make_pre_versioning_log(url: str) -> None:
     try:
         with transaction(engine, write=True) as conn:
             events.create(conn)
+            event_signatures.create(conn)  # today's code asks it whether the log is signed; dropped again below
             install_guards(conn)  # today's code writes only onto a guarded log; the guards go again below
         service = CommandService(EventStore(engine), actor="old-modelog")
         service.execute(cmd.RegisterModel(name="churn", fields={"description": "from before versioning"}))
@@ -93,6 +94,7 @@ def make_pre_versioning_log(url: str) -> None:
         service.execute(cmd.SetAlias(model="churn", version=3, alias="champion"))
         with transaction(engine, write=True) as conn:
             drop_guards_on(conn)
+            event_signatures.drop(conn)
     finally:
         engine.dispose()
 
