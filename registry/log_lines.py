@@ -11,6 +11,7 @@ worker process checking chunks of a large file starts quickly.
 from __future__ import annotations
 
 import pickle
+import re
 import sys
 from typing import IO, Any, NamedTuple
 
@@ -21,6 +22,12 @@ from modelog.registry.recorder import EventRow
 #: The fields of an exported event, in the ``events`` table's column order.
 FIELDS: tuple[str, ...] = EventRow._fields
 FIELD_SET = frozenset(FIELDS)
+#: The optional key of an event line carrying its stored signature (``{"key_id": ..., "signature": ...}``).
+#: Outside the hashed fields: the hash chain is the same with or without it.
+SIGNATURE_KEY = "signature"
+_SIGNED_FIELD_SET = FIELD_SET | {SIGNATURE_KEY}
+_KEY_ID = re.compile(r"[0-9a-f]{1,64}")
+_SIGNATURE_HEX = re.compile(r"[0-9a-f]{128}")
 END_KEY = "modelog_export_end"
 _INTEGERS = ("position", "stream_version", "schema_version")
 #: What the ``events`` columns hold on every backend (64-bit positions, 32-bit versions).
@@ -36,7 +43,8 @@ class CheckedLine(NamedTuple):
 
     ``kind`` is NOT_JSON (``detail``: why), END (``detail``: the end record's payload),
     NOT_AN_EVENT (``detail``: the message) or EVENT (``row``: the event's stored row, ``hash_ok``:
-    its hash covers its contents, ``rule``: what the domain's rules refuse in it, once checked).
+    its hash covers its contents, ``rule``: what the domain's rules refuse in it, once checked,
+    ``signature``: the exported ``(key_id, signature hex)`` stored for it, None when unsigned).
     """
 
     kind: str
@@ -45,6 +53,7 @@ class CheckedLine(NamedTuple):
     row: EventRow | None = None
     hash_ok: bool = False
     rule: str | None = None
+    signature: tuple[str, str] | None = None
 
 
 def check_line(line: str, number: int) -> CheckedLine | None:
@@ -77,12 +86,18 @@ def check_line(line: str, number: int) -> CheckedLine | None:
     except (ValueError, RecursionError):  # NaN or infinity in data, or data nested too deeply to hash
         return CheckedLine(NOT_AN_EVENT, number, f"line {number}: data or meta holds a value JSON cannot carry "
                                                  "(NaN, infinity) or is nested too deeply")
-    return CheckedLine(EVENT, number, row=row, hash_ok=hash_ok)
+    signed = record.get(SIGNATURE_KEY)
+    signature = None if signed is None else (signed["key_id"], signed["signature"])
+    return CheckedLine(EVENT, number, row=row, hash_ok=hash_ok, signature=signature)
 
 
 def _shape_problem(record: Any, number: int) -> str | None:
-    if not isinstance(record, dict) or record.keys() != FIELD_SET:
-        return f"line {number} is not an exported event (expected fields {', '.join(FIELDS)})"
+    if not isinstance(record, dict) or (record.keys() != FIELD_SET and record.keys() != _SIGNED_FIELD_SET):
+        return f"line {number} is not an exported event (expected fields {', '.join(FIELDS)}, optionally signature)"
+    if SIGNATURE_KEY in record:
+        problem = _signature_shape_problem(record[SIGNATURE_KEY], number)
+        if problem:
+            return problem
     if not isinstance(record["data"], dict) or not isinstance(record["meta"], dict):
         return f"line {number}: data and meta must be JSON objects"
     for name in _INTEGERS:
@@ -92,6 +107,18 @@ def _shape_problem(record: Any, number: int) -> str | None:
     for name in _TEXTS:
         if not isinstance(record[name], str):
             return f"line {number}: {name} must be text"
+    return None
+
+
+def _signature_shape_problem(signed: Any, number: int) -> str | None:
+    """Only the shape: verifying needs the public key, which ``log verify --public-key`` takes after the import."""
+    if (not isinstance(signed, dict) or signed.keys() != {"key_id", "signature"}
+            or not isinstance(signed["key_id"], str) or not isinstance(signed["signature"], str)):
+        return f"line {number}: signature must be an object with the texts key_id and signature"
+    if not _KEY_ID.fullmatch(signed["key_id"]):
+        return f"line {number}: signature key_id must be 1 to 64 lowercase hex digits"
+    if not _SIGNATURE_HEX.fullmatch(signed["signature"]):
+        return f"line {number}: signature must be 128 lowercase hex digits (an Ed25519 signature)"
     return None
 
 
@@ -149,7 +176,7 @@ def read_frame(stream: IO[bytes]) -> Any:
 
 
 #: One checked line as it crosses the pipe: CheckedLine's fields, the row a plain tuple.
-FrameLine = tuple[str, int, Any, tuple[Any, ...] | None, bool, str | None]
+FrameLine = tuple[str, int, Any, tuple[Any, ...] | None, bool, str | None, tuple[str, str] | None]
 _new_tuple = tuple.__new__
 
 
@@ -159,14 +186,15 @@ def to_frame(checked: list[CheckedLine]) -> list[FrameLine]:
     Pickling a NamedTuple goes through its Python-level ``__getnewargs__`` and ``__new__`` for
     every line, which made the checking process ~4 us and the importing one ~2 us per line slower.
     """
-    return [(c.kind, c.number, c.detail, None if c.row is None else tuple(c.row), c.hash_ok, c.rule) for c in checked]
+    return [(c.kind, c.number, c.detail, None if c.row is None else tuple(c.row), c.hash_ok, c.rule, c.signature)
+            for c in checked]
 
 
 def from_frame(frame: list[FrameLine]) -> list[CheckedLine]:
     """The checked lines of a frame (``tuple.__new__`` builds each NamedTuple without a Python-level call)."""
     return [_new_tuple(CheckedLine, (kind, number, detail, None if row is None else _new_tuple(EventRow, row), ok,
-                                     rule))
-            for kind, number, detail, row, ok, rule in frame]
+                                     rule, signature))
+            for kind, number, detail, row, ok, rule, signature in frame]
 
 
 def serve(source: IO[bytes], sink: IO[bytes]) -> None:

@@ -30,6 +30,7 @@ from modelog.registry.recorder import (
     expected_versions,
     format_time,
     read_in_batches,
+    signatures_of,
     utc_now,
 )
 from modelog.registry.sealing import event_to_row, row_to_event, seal, walk_chain
@@ -87,6 +88,8 @@ class InMemoryRecorder:
                 clock.check(rows)
                 for row in rows:
                     self._add(row, row_to_event(row))
+                self._signatures.update((position, (key_id, signature))
+                                        for position, key_id, signature in signatures_of(rows))
                 if progress:
                     progress(len(self._events))
             return len(self._events)

@@ -97,6 +97,27 @@ class EventRow(NamedTuple):
     hash: str
 
 
+#: An imported event's signature as ``event_signatures`` stores it: ``(position, key_id, signature hex)``.
+ImportedSignature = tuple[int, str, str]
+
+
+class SignedRows(list[EventRow]):
+    """A batch of imported rows with the signatures an export carried beside them.
+
+    A plain list of rows everywhere a batch is expected; ``import_rows`` also stores ``signatures``
+    (see :func:`signatures_of`), in the same transaction as the rows.
+    """
+
+    def __init__(self, rows: Iterable[EventRow] = (), signatures: Iterable[ImportedSignature] = ()) -> None:
+        super().__init__(rows)
+        self.signatures = list(signatures)
+
+
+def signatures_of(rows: Sequence[EventRow]) -> Sequence[ImportedSignature]:
+    """The signatures imported with a batch of rows (none for a plain sequence of rows)."""
+    return rows.signatures if isinstance(rows, SignedRows) else ()
+
+
 @dataclass(frozen=True)
 class VerifyReport:
     """Outcome of walking the hash chain."""
@@ -206,7 +227,8 @@ class Recorder(Protocol):
         """Write already-sealed, verified rows into an empty log, all or nothing; return how many.
 
         ConflictError when the log is not empty. Whatever ``batches`` raises while it is consumed
-        (a broken chain, say) rolls the whole import back.
+        (a broken chain, say) rolls the whole import back. A batch that is a :class:`SignedRows` also
+        has its signatures stored (``event_signatures``), in the same transaction.
         """
 
 

@@ -45,6 +45,7 @@ from modelog.registry.recorder import (
     format_time,
     parse_time,
     read_in_batches,
+    signatures_of,
     utc_now,
 )
 from modelog.registry.schema import events
@@ -229,6 +230,9 @@ class EventStore:
             for rows in batches:
                 clock.check(rows)
                 insert_rows(conn, rows)
+                signatures = signatures_of(rows)
+                if signatures:
+                    insert_signatures(conn, signatures)
                 if self.projectors:
                     replayed = [RowEvent.of(row) for row in rows]
                     for projector in self.projectors:

@@ -5,6 +5,11 @@ cut short at a line boundary (still a valid chain prefix) is refused too. An imp
 verifies the hash chain line by line while it streams, and is all or nothing: one
 transaction, so a truncated or edited file leaves the registry empty.
 
+A signed event's line also carries its signature (``"signature": {"key_id", "signature"}``), outside
+the hashed fields; an import stores it in ``event_signatures`` with the event. Without the public key
+an import checks only its shape; ``log verify --public-key`` afterwards verifies it (a file without
+signatures, older exports included, imports as an unsigned log).
+
 A large import checks its lines in a second process (``python -m registry.log_lines``: JSON,
 fields, each line's own hash) while this one links them into one chain, writes them and
 projects them, so the two halves of the work run on two cores. The result is the same either way:
@@ -35,6 +40,7 @@ from modelog.registry.log_lines import (
     FIELDS,
     NOT_AN_EVENT,
     NOT_JSON,
+    SIGNATURE_KEY,
     CheckedLine,
     Rules,
     check_chunk,
@@ -42,7 +48,8 @@ from modelog.registry.log_lines import (
     read_frame,
     write_frame,
 )
-from modelog.registry.recorder import EventRow, Recorder, StoredEvent
+from modelog.registry.recorder import EventRow, Recorder, SignedRows, StoredEvent
+from modelog.registry.signing import SignedHash
 
 __all__ = ["END_KEY", "FIELDS", "event_to_json", "export_log", "import_log"]
 
@@ -53,16 +60,33 @@ CHUNK_LINES = 2_000
 CHUNKS_BEFORE_WORKER = 10
 
 
-def event_to_json(event: StoredEvent) -> str:
-    """One JSON Lines record of a stored event."""
-    return canonical_json({name: getattr(event, name) for name in FIELDS})
+def event_to_json(event: StoredEvent, signed: SignedHash | None = None) -> str:
+    """One JSON Lines record of a stored event, with its stored signature when ``signed`` carries one.
+
+    The signature is a key of the line beside the hashed fields, never one of them: the hash chain
+    is the same whether a line carries it or not.
+    """
+    record: dict[str, Any] = {name: getattr(event, name) for name in FIELDS}
+    if signed is not None and signed.key_id is not None and signed.signature is not None:
+        record[SIGNATURE_KEY] = {"key_id": signed.key_id, "signature": signed.signature}
+    return canonical_json(record)
 
 
 def export_log(store: Recorder, out: IO[str], progress: Progress | None = None) -> int:
-    """Write every event, in position order, one JSON object per line, then the end record; return the count."""
+    """Write every event, in position order, one JSON object per line, then the end record; return the count.
+
+    Each signed event's line carries its signature (``SIGNATURE_KEY``), so an imported copy still
+    passes ``log verify --public-key``.
+    """
     count, last_hash = 0, GENESIS_HASH
-    for event in store.read_all(to_position=store.head()):
-        out.write(event_to_json(event) + "\n")
+    head = store.head()
+    signed = store.read_signed()  # the same positions in the same order: read side by side, memory stays flat
+    for event in store.read_all(to_position=head):
+        signature = next(signed, None)
+        if signature is None or signature.position != event.position:
+            raise StorageError(f"the log's signatures and events disagree at position {event.position}; "
+                               "export again")
+        out.write(event_to_json(event, signature) + "\n")
         count, last_hash = count + 1, event.hash
         if progress and count % 10_000 == 0:
             progress(count)
@@ -262,21 +286,23 @@ def import_log(store: Recorder, source: IO[str], progress: Progress | None = Non
         return store.import_rows(batches, progress)
 
 
-def _linked_batches(source: IO[str], parallel: bool, batch_size: int) -> Generator[list[EventRow], None, None]:
+def _linked_batches(source: IO[str], parallel: bool, batch_size: int) -> Generator[SignedRows, None, None]:
     """The file's events as sealed rows, linked onto one chain, ``batch_size`` at a time; raises on any flaw.
 
     Nothing is read before the recorder asks for the first batch (after its emptiness check);
     a flaw found later rolls back what it wrote.
     """
-    links, batch = _Chain(), list[EventRow]()
+    links, batch = _Chain(), SignedRows()
     for checked in _checked(source, parallel):
         row = links.link(checked)
         if row is None:
             continue
         batch.append(row)
+        if checked.signature is not None:
+            batch.signatures.append((row.position, *checked.signature))
         if len(batch) >= batch_size:
             yield batch
-            batch = []
+            batch = SignedRows()
     links.check_end()
     if batch:
         yield batch

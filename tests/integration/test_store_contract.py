@@ -32,7 +32,7 @@ from modelog.registry.errors import (
     StorageError,
 )
 from modelog.registry.events import decode_event
-from modelog.registry.hashing import GENESIS_HASH
+from modelog.registry.hashing import GENESIS_HASH, canonical_json
 from modelog.registry.memory import InMemoryRecorder
 from modelog.registry.recorder import (
     EMPTY_LOG,
@@ -48,6 +48,7 @@ from modelog.registry.recorder import (
 )
 from modelog.registry.schema import SCHEMA_VERSION
 from modelog.registry.service import CommandService
+from modelog.registry.signing import KeyFileSigner, PublicKey, check_signatures, generate_key_file
 from modelog.registry.store import EventStore
 from modelog.registry.transfer import export_log, import_log
 from sqlalchemy import text
@@ -395,6 +396,69 @@ def test_a_broken_import_leaves_the_log_empty(store: AnyRecorder) -> None:
     with pytest.raises(IntegrityError, match="line 3"):
         import_log(store, io.StringIO("".join([*lines[:2], *lines[3:]])), batch_size=1, parallel=False)
     assert store.head() == 0 and list(store.read_all()) == []
+
+
+def _signed_export(tmp_path: Path) -> tuple[str, PublicKey]:
+    """The export of seven events appended with a signing key, and that key's public half."""
+    public = generate_key_file(tmp_path / "signing.key")
+    source = InMemoryRecorder(signer=KeyFileSigner(tmp_path / "signing.key"))
+    _domain_history(source)
+    return _export(source), public
+
+
+def test_signatures_travel_with_an_export_and_its_import(store: AnyRecorder, tmp_path: Path) -> None:
+    exported, public = _signed_export(tmp_path)
+    records = [json.loads(line) for line in exported.splitlines()[:-1]]
+    assert all(set(r["signature"]) == {"key_id", "signature"} for r in records)
+    unsigned = "".join(canonical_json({k: v for k, v in r.items() if k != "signature"}) + "\n" for r in records)
+    assert [json.loads(line)["hash"] for line in unsigned.splitlines()] == [r["hash"] for r in records]
+    assert import_log(store, io.StringIO(exported), batch_size=3, parallel=False) == 7  # signatures across batches
+    report = check_signatures(store.read_signed(), [public])
+    assert report.ok and (report.signed_from, report.checked) == (1, 7), report.summary()
+    assert _export(store) == exported and store.verify().ok
+
+
+def test_an_export_without_signatures_imports_as_an_unsigned_log(store: AnyRecorder, tmp_path: Path) -> None:
+    exported, public = _signed_export(tmp_path)
+    lines = exported.splitlines()
+    stripped = [canonical_json({k: v for k, v in json.loads(line).items() if k != "signature"}) for line in lines[:-1]]
+    assert import_log(store, io.StringIO("\n".join([*stripped, lines[-1]]) + "\n"), parallel=False) == 7
+    assert store.verify().ok and all(row.signature is None for row in store.read_signed())
+    assert not check_signatures(store.read_signed(), [public]).ok
+
+
+def test_a_tampered_signature_in_the_file_is_named_after_the_import(store: AnyRecorder, tmp_path: Path) -> None:
+    exported, public = _signed_export(tmp_path)
+    lines = exported.splitlines(keepends=True)
+    record = json.loads(lines[3])
+    digits = record["signature"]["signature"]
+    record["signature"]["signature"] = ("0" if digits[0] != "0" else "1") + digits[1:]
+    lines[3] = canonical_json(record) + "\n"
+    assert import_log(store, io.StringIO("".join(lines)), parallel=False) == 7  # import has no key to verify with
+    report = check_signatures(store.read_signed(), [public])
+    assert not report.ok and [p.position for p in report.problems] == [4], report.summary()
+
+
+@pytest.mark.parametrize(("signature", "message"), [
+    ("not an object", "signature must be an object"),
+    ({"key_id": "ab", "signature": "00"}, "128 lowercase hex digits"),
+    ({"key_id": "XY", "signature": "0" * 128}, "key_id must be 1 to 64"),
+    ({"key_id": "ab", "signature": "0" * 128, "extra": 1}, "signature must be an object"),
+])
+@pytest.mark.parametrize("parallel", [False, True], ids=["one process", "checked in a second process"])
+def test_import_refuses_a_malformed_signature_and_writes_nothing(store: AnyRecorder, tmp_path: Path,
+                                                                  signature: Any, message: str, parallel: bool,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(transfer, "CHUNK_LINES", 1)
+    monkeypatch.setattr(transfer, "CHUNKS_BEFORE_WORKER", 1)
+    exported, _ = _signed_export(tmp_path)
+    lines = exported.splitlines(keepends=True)
+    record = json.loads(lines[4])
+    record["signature"] = signature
+    lines[4] = json.dumps(record) + "\n"
+    with pytest.raises(InvalidInputError, match=f"line 5: .*{message}"):
+        import_log(store, io.StringIO("".join(lines)), batch_size=2, parallel=parallel)
+    assert store.head() == 0 and list(store.read_signed()) == []
 
 
 # --- append-only guard and tamper detection -----------------------------------------------
