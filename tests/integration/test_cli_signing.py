@@ -233,3 +233,50 @@ def test_the_sdk_verifies_signatures_and_checkpoints(signed: Any, key: Path, hom
         assert report.ok and (report.signed_from, report.checkpoints_checked) == (3, 1)
         client.update_model("demo", description="signed by the SDK too")
         assert client.verify_log(public_keys=[public]).signatures_checked == 4
+
+
+def _clean(db_url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    confirm = ["-y"] if db_url.startswith("sqlite") else ["--database-name", str(make_url(db_url).database)]
+    wiped = run("clean", *confirm)
+    assert wiped.exit_code == 0, wiped.output
+
+
+@pytest.mark.parametrize("log_only", [True, False], ids=["log-only", "bundle"])
+def test_signatures_survive_export_clean_import(signed: Any, key: Path, db_url: str, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch, log_only: bool) -> None:
+    file = tmp_path / ("registry.jsonl" if log_only else "registry.tar")
+    assert run("export", *(["--log-only"] if log_only else []), str(file)).exit_code == 0
+    monkeypatch.delenv("MODELOG_SIGNING_KEY")
+    _clean(db_url)
+    imported = run("import", str(file))  # no key needed: the signatures are stored as exported
+    assert imported.exit_code == 0, imported.output
+    done = run("log", "verify", "--public-key", _pub(key))
+    assert done.exit_code == 0, done.output
+    assert "3 event(s) since position 3 signed by key" in done.stdout
+    refused = run("model", "update", "demo", "-d", "no key")  # the restored log is still signed from position 3
+    assert refused.exit_code == 1 and "refusing to append unsigned events" in refused.stderr
+
+
+def test_a_tampered_signature_in_an_export_is_named_after_import(signed: Any, key: Path, db_url: str,
+                                                                  tmp_path: Path) -> None:
+    file = tmp_path / "registry.jsonl"
+    assert run("export", "--log-only", str(file)).exit_code == 0
+    lines = file.read_text().splitlines(keepends=True)
+    record = json.loads(lines[3])
+    digits = record["signature"]["signature"]
+    record["signature"]["signature"] = ("0" if digits[0] != "0" else "1") + digits[1:]
+    lines[3] = json.dumps(record, separators=(",", ":"), sort_keys=True) + "\n"
+    file.write_text("".join(lines))
+    _clean(db_url)
+    assert run("import", str(file)).exit_code == 0
+    done = run("log", "verify", "--public-key", _pub(key))
+    assert done.exit_code == 1 and done.stderr.splitlines()[0].startswith("position 4: ")
+    malformed = file.read_text().replace('"signature":"', '"signature":"zz', 1)
+    file.write_text(malformed)
+    _clean(db_url)
+    refused = run("import", str(file))
+    assert refused.exit_code == 1 and refused.stderr.count("\n") == 1
+    assert refused.stderr.startswith("Error: line 3: signature must be 128 lowercase hex digits")
+    assert json.loads(run("log", "head", "-o", "json").stdout)["position"] == 0
