@@ -188,8 +188,9 @@ def export(file: Path, force: bool, log_only: bool) -> None:
 
     By default FILE is a bundle (a tar file) of the log and its artifact files; each artifact file
     is hashed while it is copied and must match the log. With --log-only, FILE holds only the log
-    as JSON Lines (one event per line, in position order, then an end record). FILE is written
-    whole or not at all.
+    as JSON Lines (one event per line, in position order, then an end record). A signed event's
+    line carries its signature, so an import still passes 'log verify --public-key'. FILE is
+    written whole or not at all.
 
     \b
     Example:
