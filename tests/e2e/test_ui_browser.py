@@ -91,11 +91,32 @@ def browser(served: ServerProcess) -> Iterator[Any]:
     try:
         driver.get(served.url + "/ui/models/demo")  # sent to the login page, then back
         driver.find_element(By.ID, "token").send_keys(served.token)
-        driver.find_element(By.CSS_SELECTOR, "form.login button").click()
+        _go(driver, driver.find_element(By.CSS_SELECTOR, "form.login button"))
         assert driver.current_url.endswith("/ui/models/demo"), driver.current_url
         yield driver
     finally:
         driver.quit()
+
+
+def _go(browser: Any, element: Any) -> None:
+    """Click ``element`` (a link or a form's button) and wait for the page it loads: reading the new page before
+    the old one is gone finds the old page's elements, stale a moment later."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = browser.find_element(_by().TAG_NAME, "html")
+
+    def left(_: Any) -> bool:  # any error about the old page's root (stale, or mid-navigation) means it is gone
+        try:
+            page.is_enabled()
+        except WebDriverException:
+            return True
+        return False
+
+    element.click()
+    WebDriverWait(browser, 30).until(left)
+    WebDriverWait(browser, 30, ignored_exceptions=(WebDriverException,)).until(
+        lambda b: b.execute_script("return document.readyState") == "complete")
 
 
 def _by() -> Any:
@@ -139,7 +160,7 @@ def test_models_model_version_run_and_audit_pages(browser: Any, served: ServerPr
     row = browser.find_element(by.XPATH, "//table[@id='models']//tr[td/a[text()='demo']]")
     assert "v1" in row.find_element(by.CSS_SELECTOR, ".stage-production").text
     _shot(browser, "models")
-    row.find_element(by.LINK_TEXT, "demo").click()
+    _go(browser, row.find_element(by.LINK_TEXT, "demo"))
     assert browser.find_element(by.ID, "model-name").text == "demo"
     lanes = browser.find_elements(by.CSS_SELECTOR, "svg.timeline g.lane")
     with connect(served.db_url, home=served.home) as registry:
@@ -147,17 +168,17 @@ def test_models_model_version_run_and_audit_pages(browser: Any, served: ServerPr
     assert len(lanes) == len(created) == 1
     assert browser.find_elements(by.CSS_SELECTOR, "svg.timeline rect.stage-production")
     _shot(browser, "model")
-    browser.find_element(by.LINK_TEXT, "v1").click()
+    _go(browser, browser.find_element(by.LINK_TEXT, "v1"))
     kinds = [n.get_attribute("data-kind") for n in browser.find_elements(by.CSS_SELECTOR, "svg.lineage g.node")]
     assert kinds.count("dataset") == 2 and kinds.count("version") == 1 and kinds.count("run") == 3
     assert kinds.count("product") == 2 and kinds.count("object") == 1  # predictions v1, v2; the classifier
     _shot(browser, "version")
-    browser.find_element(by.CSS_SELECTOR, "#runs a").click()
+    _go(browser, browser.find_element(by.CSS_SELECTOR, "#runs a"))
     assert browser.find_element(by.ID, "run-status").text == "completed"
     assert browser.find_elements(by.CSS_SELECTOR, "#steps tbody tr")
     _shot(browser, "run")
-    browser.find_element(by.LINK_TEXT, "Audit").click()
-    browser.find_element(by.ID, "verify-now").click()
+    _go(browser, browser.find_element(by.LINK_TEXT, "Audit"))
+    _go(browser, browser.find_element(by.ID, "verify-now"))
     assert "Everything verified" in browser.find_element(by.ID, "verification").text
     assert browser.find_element(by.ID, "checkpoint").text  # the server signs
     _shot(browser, "audit")
@@ -176,12 +197,12 @@ def test_time_travel_to_before_the_promotion(browser: Any, served: ServerProcess
     browser.execute_script("arguments[0].value = arguments[1]; arguments[0].dispatchEvent(new Event('input'))",
                            slider, promoted - 1)
     assert browser.find_element(by.ID, "position-value").text == str(promoted - 1)  # ui.js ran
-    slider.find_element(by.XPATH, "following-sibling::button").click()
+    _go(browser, slider.find_element(by.XPATH, "following-sibling::button"))
     assert f"at_position={promoted - 1}" in browser.current_url
     assert "You are looking at the past" in browser.find_element(by.ID, "past-banner").text
     assert browser.find_elements(by.CSS_SELECTOR, "#versions .stage-production") == []
     _shot(browser, "past")
-    browser.find_element(by.LINK_TEXT, "Back to now").click()
+    _go(browser, browser.find_element(by.LINK_TEXT, "Back to now"))
     assert browser.find_elements(by.CSS_SELECTOR, "#versions .stage-production")
 
 
@@ -190,7 +211,7 @@ def test_the_diff(browser: Any, served: ServerProcess) -> None:
     _open(browser, served, "/ui/models/demo")
     browser.find_element(by.ID, "before").clear()
     browser.find_element(by.ID, "before").send_keys("0")
-    browser.find_element(by.XPATH, "//button[text()='Diff']").click()
+    _go(browser, browser.find_element(by.XPATH, "//button[text()='Diff']"))
     assert browser.find_element(by.ID, "created").text == "v1"
     assert "(new) → production" in browser.find_element(by.ID, "stage-moves").text
     assert "predictions" in browser.find_element(by.ID, "links").text
@@ -229,9 +250,9 @@ def test_promotion_through_the_form(browser: Any, served: ServerProcess) -> None
         registry.create_version("demo")
     _open(browser, served, "/ui/models/demo/versions/2")
     browser.find_element(by.CSS_SELECTOR, "#stage option[value='production']").click()
-    browser.find_element(by.ID, "stage-submit").click()
+    _go(browser, browser.find_element(by.ID, "stage-submit"))
     assert "held by version 1" in browser.find_element(by.ID, "problem").text
-    browser.find_element(by.ID, "confirm-force").click()
+    _go(browser, browser.find_element(by.ID, "confirm-force"))
     assert browser.find_element(by.ID, "stage-badge").text == "production"
     _open(browser, served, "/ui/models/demo/versions/1")
     assert browser.find_element(by.ID, "stage-badge").text == "archived"
@@ -243,10 +264,10 @@ def test_promotion_refused_with_a_viewer_token(browser: Any, served: ServerProce
     browser.delete_all_cookies()
     browser.get(served.url + "/ui/login")
     browser.find_element(by.ID, "token").send_keys(viewer)
-    browser.find_element(by.CSS_SELECTOR, "form.login button").click()
+    _go(browser, browser.find_element(by.CSS_SELECTOR, "form.login button"))
     _open(browser, served, "/ui/models/demo/versions/1")
     browser.find_element(by.CSS_SELECTOR, "#stage option[value='staging']").click()
-    browser.find_element(by.ID, "stage-submit").click()
+    _go(browser, browser.find_element(by.ID, "stage-submit"))
     assert browser.find_element(by.TAG_NAME, "h1").text == "Not allowed"
     _open(browser, served, "/ui/models/demo/versions/1")
     assert browser.find_element(by.ID, "stage-badge").text != "staging"
@@ -257,7 +278,7 @@ def _sign_in(browser: Any, served: ServerProcess, token: str) -> None:
     browser.delete_all_cookies()
     browser.get(served.url + "/ui/login")
     browser.find_element(by.ID, "token").send_keys(token)
-    browser.find_element(by.CSS_SELECTOR, "form.login button").click()
+    _go(browser, browser.find_element(by.CSS_SELECTOR, "form.login button"))
 
 
 def test_a_protected_stage_requested_and_approved_through_the_forms(browser: Any, served: ServerProcess) -> None:
@@ -272,7 +293,7 @@ def test_a_protected_stage_requested_and_approved_through_the_forms(browser: Any
     _open(browser, served, path)
     assert browser.find_elements(by.CSS_SELECTOR, "#stage option[value='staging']") == []
     browser.find_element(by.CSS_SELECTOR, "#request-stage option[value='staging']").click()
-    browser.find_element(by.ID, "request-submit").click()
+    _go(browser, browser.find_element(by.ID, "request-submit"))
     assert "Stage change requested" in browser.find_element(by.CSS_SELECTOR, "p.notice").text
     row = browser.find_element(by.CSS_SELECTOR, "#stage-requests tr.stage-request")
     assert "maria" in row.text and "0 of 1" in row.text
@@ -280,11 +301,11 @@ def test_a_protected_stage_requested_and_approved_through_the_forms(browser: Any
     assert browser.find_elements(by.CSS_SELECTOR, "#stage-requests tr.stage-request")
     _open(browser, served, path)
     _shot(browser, "request")
-    browser.find_element(by.CSS_SELECTOR, "#stage-requests button.approve").click()
+    _go(browser, browser.find_element(by.CSS_SELECTOR, "#stage-requests button.approve"))
     assert "cannot approve it" in browser.find_element(by.ID, "problem").text  # not one's own request
     _sign_in(browser, served, approver)
     _open(browser, served, path)
-    browser.find_element(by.CSS_SELECTOR, "#stage-requests button.approve").click()
+    _go(browser, browser.find_element(by.CSS_SELECTOR, "#stage-requests button.approve"))
     assert "Request approved" in browser.find_element(by.CSS_SELECTOR, "p.notice").text
     assert browser.find_element(by.ID, "stage-badge").text == "staging"
     assert browser.find_elements(by.CSS_SELECTOR, "#stage-requests tr.stage-request") == []
