@@ -148,6 +148,16 @@ class ModelState(Aggregate):
         self.require_live()
         return [ev.ModelDeleted(name=self.name)]
 
+    def rename(self, new_name: str) -> list[ev.Event]:
+        """Decide a new name (a spelling that differs only in case is a rename too; the exact same name is not).
+
+        Whether another model holds the new name is the name claim's to say (``name-<key>``), not this model's.
+        """
+        self.require_live()
+        if new_name == self.name:
+            raise InvalidInputError(f"model {self.name!r} is already named {new_name!r}")
+        return [ev.ModelRenamed(old_name=self.name, new_name=new_name)]
+
     def create_version(self, name: str | None, description: str | None, tags: tuple[str, ...]) -> list[ev.Event]:
         """Allocate the next number (never reused) and name the version."""
         self.require_live()
@@ -262,6 +272,9 @@ class ModelState(Aggregate):
 
     def _on_ModelDeleted(self, event: ev.ModelDeleted) -> None:
         self.deleted = True
+
+    def _on_ModelRenamed(self, event: ev.ModelRenamed) -> None:
+        self.name = event.new_name
 
     def _on_ModelVersionCreated(self, event: ev.ModelVersionCreated) -> None:
         self.max_number = max(self.max_number, event.number)

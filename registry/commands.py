@@ -46,8 +46,8 @@ from pydantic_core import ErrorDetails
 
 __all__ = [
     "MODEL_TEXT_FIELDS", "Command", "CompleteStep", "CreateVersion", "DeleteModel", "DeleteVersion", "FinishRun",
-    "LinkArtifact", "LinkRun", "ModelContext", "OutputSpec", "RegisterModel", "RemoveAlias", "SetAlias", "SetStage",
-    "StartRun", "UpdateModel", "UpdateVersion", "clean_id", "parse_reason",
+    "LinkArtifact", "LinkRun", "ModelContext", "OutputSpec", "RegisterModel", "RemoveAlias", "RenameModel", "SetAlias",
+    "SetStage", "StartRun", "UpdateModel", "UpdateVersion", "clean_id", "parse_reason",
 ]
 
 
@@ -196,6 +196,13 @@ class DeleteModel(Command):
     """Delete a model (tombstone) and free its name."""
 
     model: ModelName
+
+
+class RenameModel(Command):
+    """Give a live model a new name: the new name is claimed and the old one released in the same append."""
+
+    model: ModelName
+    new_name: ModelName
 
 
 class CreateVersion(Command):

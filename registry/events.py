@@ -55,7 +55,7 @@ class ModelNameClaimed(Event):
 
 
 class ModelNameReleased(Event):
-    """The model holding a name was deleted; the name is free again."""
+    """The model holding a name was deleted or renamed; the name is free again."""
 
     name: str
     model_id: str
@@ -92,6 +92,13 @@ class ModelDeleted(Event):
     """The model was deleted (a tombstone: its history stays readable)."""
 
     name: str
+
+
+class ModelRenamed(Event):
+    """The model took a new name; its id, versions, aliases, grants and history stay its own."""
+
+    old_name: str
+    new_name: str
 
 
 class ModelVersionCreated(Event):

@@ -50,8 +50,9 @@ E = ev
 _KINDS: dict[str, tuple[type[Aggregate], frozenset[type[ev.Event]]]] = {
     StreamKind.NAME.prefix: (NameClaim, frozenset({E.ModelNameClaimed, E.ModelNameReleased})),
     StreamKind.MODEL.prefix: (_CheckedModel, frozenset({
-        E.ModelRegistered, E.ModelUpdated, E.ModelDeleted, E.ModelVersionCreated, E.ModelVersionUpdated,
-        E.ModelVersionStageChanged, E.ModelVersionAliasSet, E.ModelVersionAliasRemoved, E.ModelVersionDeleted,
+        E.ModelRegistered, E.ModelUpdated, E.ModelDeleted, E.ModelRenamed, E.ModelVersionCreated,
+        E.ModelVersionUpdated, E.ModelVersionStageChanged, E.ModelVersionAliasSet, E.ModelVersionAliasRemoved,
+        E.ModelVersionDeleted,
         E.ArtifactLinked, E.ArtifactUnlinked, E.PipelineRunLinked, E.ModelVersionMetadataLogged,
         E.StageChangeRequested, E.StageChangeApproved, E.StageChangeRejected})),
     StreamKind.RUN.prefix: (RunState, frozenset({
@@ -219,6 +220,17 @@ def _live(model: ModelState, stream_id: str, event: Any) -> str | None:
     return "the model is deleted" if model.deleted else None
 
 
+def _renamed(model: ModelState, stream_id: str, event: ev.ModelRenamed) -> str | None:
+    found = _live(model, stream_id, event)
+    if found:
+        return found
+    if event.old_name != model.name:
+        return f"the model is named {model.name!r}, not {event.old_name!r}"
+    if event.new_name == event.old_name:
+        return f"the model is named {event.new_name!r} already"
+    return _name_problem((event.new_name, "model name"))
+
+
 def _on_version(model: ModelState, stream_id: str, event: Any) -> str | None:
     found = _live(model, stream_id, event)
     if found:
@@ -320,7 +332,7 @@ def _role_held(principal: PrincipalState, stream_id: str, event: ev.RoleRevoked)
 
 _RULES: dict[type[ev.Event], Rule] = {
     E.ModelNameClaimed: _claimed, E.ModelNameReleased: _released,
-    E.ModelRegistered: _registered, E.ModelUpdated: _live, E.ModelDeleted: _live,
+    E.ModelRegistered: _registered, E.ModelUpdated: _live, E.ModelDeleted: _live, E.ModelRenamed: _renamed,
     E.ModelVersionCreated: _created, E.ModelVersionUpdated: _on_version, E.ModelVersionStageChanged: _stage_changed,
     E.ModelVersionAliasSet: _alias_set, E.ModelVersionAliasRemoved: _alias_removed,
     E.ModelVersionDeleted: _on_version, E.ArtifactLinked: _on_version, E.ArtifactUnlinked: _on_version,

@@ -40,7 +40,7 @@ from modelog.registry.outcomes import (
 )
 from modelog.registry.recorder import Recorder
 from modelog.registry.unit_of_work import AggregateCache, UnitOfWork
-from modelog.registry.validation import clean_actor
+from modelog.registry.validation import clean_actor, name_key
 from modelog.registry.values import DeleteReason, RunStatus
 from modelog.registry.vocabulary import artifact_stream, model_stream, name_stream, run_stream
 
@@ -81,6 +81,7 @@ class CommandService:
             cmd.RegisterModel: self._register_model,
             cmd.UpdateModel: self._update_model,
             cmd.DeleteModel: self._delete_model,
+            cmd.RenameModel: self._rename_model,
             cmd.CreateVersion: self._create_version,
             cmd.UpdateVersion: self._update_version,
             cmd.SetStage: self._set_stage,
@@ -226,6 +227,22 @@ class CommandService:
         claim_stream = name_stream(model.name)
         claim = uow.load(NameClaim, claim_stream)
         uow.record(claim_stream, claim, [ev.ModelNameReleased(name=model.name, model_id=model.model_id)])
+        return _Decision(ModelChanged(model_id=model.model_id, model_name=model.name))
+
+    def _rename_model(self, uow: UnitOfWork, command: cmd.RenameModel) -> _Decision:
+        model = self._model(uow, command.model)
+        old_name, renamed = model.name, model.rename(command.new_name)
+        if name_key(old_name) != name_key(command.new_name):  # a new key: claim it, free the old one
+            new_stream = name_stream(command.new_name)
+            claim = uow.load(NameClaim, new_stream)
+            if claim.holder is not None:
+                raise ConflictError(f"a model named {command.new_name!r} already exists")
+            old_stream = name_stream(old_name)
+            uow.record(old_stream, uow.load(NameClaim, old_stream),
+                       [ev.ModelNameReleased(name=old_name, model_id=model.model_id)])
+            uow.record(new_stream, claim, [ev.ModelNameClaimed(name=command.new_name, model_id=model.model_id)])
+        # Only the spelling changes (same key): the model keeps its claim on the key, nothing to release.
+        self._record_model(uow, model, renamed)
         return _Decision(ModelChanged(model_id=model.model_id, model_name=model.name))
 
     # --- version handlers ----------------------------------------------------------

@@ -103,6 +103,7 @@ class EventType(StrEnum):
     MODEL_REGISTERED = "ModelRegistered"
     MODEL_UPDATED = "ModelUpdated"
     MODEL_DELETED = "ModelDeleted"
+    MODEL_RENAMED = "ModelRenamed"
     MODEL_VERSION_CREATED = "ModelVersionCreated"
     MODEL_VERSION_UPDATED = "ModelVersionUpdated"
     MODEL_VERSION_STAGE_CHANGED = "ModelVersionStageChanged"

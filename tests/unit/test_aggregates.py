@@ -233,3 +233,39 @@ def test_link_commands_validate_their_ids() -> None:
     with pytest.raises(InvalidInputError, match="unknown artifact kind"):
         LinkArtifact(model="demo", version=1, pipeline="p", step="s", name="n", artifact_name="n",
                      artifact_id="a", kind="weights")
+
+
+def test_a_rename_is_decided_from_state_and_applied_only_by_its_event() -> None:
+    model = registered(1)
+    decided = model.rename("fraud")
+    assert model.name == "demo"  # deciding changed nothing
+    assert [e.to_data() for e in decided] == [{"old_name": "demo", "new_name": "fraud"}]
+    apply(model, decided)
+    assert (model.name, model.model_id, sorted(model.versions)) == ("fraud", "m1", [1])
+    apply(model, model.rename("Fraud"))  # only the case: a rename too
+    assert model.name == "Fraud"
+    with pytest.raises(InvalidInputError, match="^model 'Fraud' is already named 'Fraud'$"):
+        model.rename("Fraud")
+    apply(model, model.delete())
+    with pytest.raises(NotFoundError, match="does not exist"):
+        model.rename("other")
+
+
+def test_the_rules_accept_a_possible_rename_and_refuse_impossible_ones() -> None:
+    from modelog.registry.rules import RuleBreach, RuleCheck
+
+    check, stream = RuleCheck(), "model-m1"
+    with pytest.raises(RuleBreach, match="never registered"):
+        check.check(1, stream, 1, ev.ModelRenamed(old_name="demo", new_name="fraud"))
+    check.check(1, stream, 1, ev.ModelRegistered(model_id="m1", name="demo"))
+    refused = {"the model is named 'demo', not 'other'": ev.ModelRenamed(old_name="other", new_name="fraud"),
+               "the model is named 'demo' already": ev.ModelRenamed(old_name="demo", new_name="demo"),
+               "model name": ev.ModelRenamed(old_name="demo", new_name="a/b")}
+    for problem, event in refused.items():
+        with pytest.raises(RuleBreach, match=problem):
+            check.check(2, stream, 2, event)
+    check.check(2, stream, 2, ev.ModelRenamed(old_name="demo", new_name="fraud"))
+    check.check(3, stream, 3, ev.ModelRenamed(old_name="fraud", new_name="Fraud"))
+    check.check(4, stream, 4, ev.ModelDeleted(name="Fraud"))
+    with pytest.raises(RuleBreach, match="the model is deleted"):
+        check.check(5, stream, 5, ev.ModelRenamed(old_name="Fraud", new_name="x"))

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import pytest
 from modelog.registry import commands as cmd
 from modelog.registry.aggregates import Aggregate, ModelState, NameClaim, RunState
-from modelog.registry.errors import ConcurrencyError, ConflictError, NotFoundError
+from modelog.registry.errors import ConcurrencyError, ConflictError, InvalidInputError, NotFoundError
 from modelog.registry.events import decode_event
 from modelog.registry.memory import InMemoryRecorder
 from modelog.registry.recorder import AppendRequest, LogHead, StoredEvent
@@ -188,3 +188,35 @@ def test_a_second_service_sees_the_first_ones_writes(recorder: InMemoryRecorder,
         "tester", "tester", "other", "tester"]
     service.close()
     other.close()
+
+
+def test_a_rename_moves_the_claim_and_renames_the_model_in_one_append(recorder: InMemoryRecorder,
+                                                                     service: CommandService) -> None:
+    service.execute(cmd.RegisterModel(name="demo"))
+    service.execute(cmd.CreateVersion(model="demo"))
+    model_id = model_of(recorder, "demo").model_id
+    head = recorder.head()
+    done = service.execute(cmd.RenameModel(model="DEMO", new_name="fraud"))
+    assert types(done.events) == ["ModelNameReleased", "ModelRenamed", "ModelNameClaimed"]
+    assert {e.position for e in done.events} == {head + 1, head + 2, head + 3}
+    assert {e.meta["span"][0] for e in done.events} == {head + 1}  # one transaction
+    assert replayed(recorder, NameClaim, name_stream("demo")).holder is None
+    renamed = model_of(recorder, "fraud")
+    assert (renamed.model_id, renamed.name, sorted(renamed.versions)) == (model_id, "fraud", [1])
+    service.execute(cmd.RegisterModel(name="demo"))  # the old name is free
+    assert model_of(recorder, "demo").model_id != model_id
+
+    case_only = service.execute(cmd.RenameModel(model="fraud", new_name="Fraud"))  # the same key: no claim moves
+    assert types(case_only.events) == ["ModelRenamed"]
+    assert model_of(recorder, "FRAUD").name == "Fraud"
+
+    head = recorder.head()
+    with pytest.raises(ConflictError, match="^a model named 'DEMO' already exists$"):
+        service.execute(cmd.RenameModel(model="Fraud", new_name="DEMO"))
+    with pytest.raises(NotFoundError, match="^model 'ghost' does not exist$"):
+        service.execute(cmd.RenameModel(model="ghost", new_name="x"))
+    with pytest.raises(InvalidInputError, match="already named"):
+        service.execute(cmd.RenameModel(model="fraud", new_name="Fraud"))
+    with pytest.raises(InvalidInputError, match="model name"):
+        cmd.RenameModel(model="fraud", new_name="a/b")
+    assert recorder.head() == head  # every refusal wrote nothing
