@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +57,17 @@ def incarnations(entries: list[HistoryEntry]) -> list[Incarnation]:
             for number, (model_id, found) in enumerate(order.items(), start=1)]
 
 
+def name_after(stream: Sequence[StoredEvent]) -> str:
+    """The name a model's stream (read up to some position) leaves it with: the registered one, or the last rename's."""
+    name = ""
+    for event in stream:
+        if event.event_type == EventType.MODEL_REGISTERED:
+            name = str(event.data["name"])
+        elif event.event_type == EventType.MODEL_RENAMED:
+            name = str(event.data["new_name"])
+    return name
+
+
 def _fields(changes: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in sorted(changes.items()))
 
@@ -101,6 +112,7 @@ _DESCRIBERS: dict[str, Callable[[dict[str, Any]], str]] = {
     E.MODEL_REGISTERED: _registered,
     E.MODEL_UPDATED: lambda d: "updated model: " + (_join(_fields(d.get("changes", {})), _tags(d)) or "no change"),
     E.MODEL_DELETED: lambda d: f"deleted model {d['name']!r}",
+    E.MODEL_RENAMED: lambda d: f"renamed model {d['old_name']!r} to {d['new_name']!r}",
     E.MODEL_VERSION_CREATED: lambda d: f"created version {d['number']}"
                                        + (f" named {d['name']!r}" if d["name"] != str(d["number"]) else ""),
     E.MODEL_VERSION_UPDATED: lambda d: f"updated version {d['number']}: "

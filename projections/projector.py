@@ -124,6 +124,14 @@ def _on_model_updated(conn: Connection, event: ProjectedEvent, data: dict[str, A
     conn.execute(update(t.models).where(where).values(updated_at=event.recorded_at, **values))
 
 
+def _on_model_renamed(conn: Connection, event: ProjectedEvent, data: dict[str, Any]) -> None:
+    # The runs of the model show its name too: they follow it, as the model's own row does.
+    model_id, name = _model_id(event), data["new_name"]
+    conn.execute(update(t.models).where(t.models.c.model_id == model_id).values(
+        name=name, name_key=name_key(name), updated_at=event.recorded_at))
+    conn.execute(update(t.runs).where(t.runs.c.model_id == model_id).values(model_name=name))
+
+
 def _on_model_deleted(conn: Connection, event: ProjectedEvent, data: dict[str, Any]) -> None:
     model_id = _model_id(event)
     for table in (t.artifact_links, t.run_links, t.aliases, t.versions, t.models):
@@ -246,6 +254,7 @@ def _artifact_row(event: ProjectedEvent, data: dict[str, Any]) -> list[Any]:
 HANDLERS: dict[str, Handler] = {
     EventType.MODEL_UPDATED.value: _on_model_updated,
     EventType.MODEL_DELETED.value: _on_model_deleted,
+    EventType.MODEL_RENAMED.value: _on_model_renamed,
     EventType.MODEL_VERSION_UPDATED.value: _on_version_updated,
     EventType.MODEL_VERSION_STAGE_CHANGED.value: _on_stage_changed,
     EventType.MODEL_VERSION_ALIAS_SET.value: _on_alias_set,

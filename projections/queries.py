@@ -16,14 +16,15 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from modelog.projections import read_statements as rs
 from modelog.projections import tables as t
 from modelog.projections.boundaries import command_boundary
-from modelog.projections.history import HistoryEntry, describe
+from modelog.projections.history import HistoryEntry, describe, name_after
 from modelog.projections.identity import PrincipalView, TokenView, principal_views, token_views
-from modelog.projections.log_rows import linked_run_ids, stream_events
+from modelog.projections.log_rows import linked_run_ids, model_renames, stream_events
 from modelog.projections.projector import apply_events, tables_needed
 from modelog.projections.read_statements import SORT_FIELDS
 from modelog.projections.suggest import did_you_mean
@@ -209,7 +210,8 @@ class ReadModel:
         model_id = self._model_id_at(model, position)
         stream, runs = self._model_events(model_id, position)
         kept = None if only is None else tables_needed(only, stream)
-        with self._replayed(iter([stream, runs]), kept) as conn:
+        in_order = sorted([*stream, *runs], key=lambda e: e.position)  # a rename renames the runs started before it
+        with self._replayed(iter([in_order]), kept) as conn:
             yield conn, model_id, PRESENT
 
     def _model_events(self, model_id: str, position: int) -> tuple[list[RowEvent], list[RowEvent]]:
@@ -219,6 +221,12 @@ class ReadModel:
             found = [e for r in linked_run_ids(stream)
                      for e in stream_events(self.store, run_stream(r), position, conn)]
         return stream, sorted(found, key=lambda e: e.position)
+
+    def _renames(self, position: int) -> list[RowEvent]:
+        """Every model's renames up to ``position``: replayed after runs alone, they give each run its model's name
+        then (a run shows the name its model has, and the last rename up to ``position`` decides it)."""
+        with transaction(self.engine) as conn:
+            return model_renames(conn, position)
 
     def _linked_run_events(self, stream: list[StoredEvent], position: int | None) -> list[StoredEvent]:
         """The events of every run linked in ``stream``, each read through the stream index, in log order."""
@@ -235,14 +243,16 @@ class ReadModel:
             raise NotFoundError(f"model {name!r} does not exist;{hint or ' ' + self._known_models(conn)}")
         return str(found.model_id)
 
-    def look_alike_of(self, name: str) -> str | None:
-        """The live model whose name looks like ``name`` (equal TR39 skeletons) but is another name, or None."""
+    def look_alike_of(self, name: str, ignoring: str | None = None) -> str | None:
+        """The live model whose name looks like ``name`` (equal TR39 skeletons) but is another name, or None;
+        the model named ``ignoring`` (one being renamed) is not looked at."""
         key, look = name_key(name), skeleton(name)
+        skipped = {key} if ignoring is None else {key, name_key(ignoring)}
         with self._live() as conn:
             if conn.execute(select(t.models.c.model_id).where(t.models.c.name_key == key)).first() is not None:
                 return None  # the model exists: nothing is registered (a pipeline's run of an existing model)
             for other, other_key in conn.execute(select(t.models.c.name, t.models.c.name_key)):
-                if other_key != key and skeleton(other) == look:
+                if other_key not in skipped and skeleton(other) == look:
                     return str(other)
         return None
 
@@ -442,7 +452,11 @@ class ReadModel:
         """A run by id (a past point replays only that run's stream)."""
         _require_text(run_id, "run id")
         position = self.resolve_point(as_of, at_position)
-        one_run = lambda p: iter([self.store.read_stream(run_stream(run_id), to_position=p)])  # noqa: E731
+
+        def one_run(p: int) -> Iterator[list[Any]]:
+            yield self.store.read_stream(run_stream(run_id), to_position=p)
+            yield self._renames(p)
+
         with self._all_reader(position, one_run) as (conn, tb):
             row = conn.execute(select(tb.runs, tb.runs.c.started_at.label("linked_at"))
                                .where(tb.runs.c.run_id == run_id)).first()
@@ -455,7 +469,7 @@ class ReadModel:
                   pipeline: str | None = None, status: str | None = None) -> list[RunView]:
         """The most recent runs (optionally only one pipeline's, or only those with ``status``)."""
         position = self.resolve_point(as_of, at_position)
-        all_runs = lambda p: self._log_batches(RUN_PREFIX, p)  # noqa: E731
+        all_runs = lambda p: chain(self._log_batches(RUN_PREFIX, p), [self._renames(p)])  # noqa: E731
         with self._all_reader(position, all_runs) as (conn, tb):
             r = tb.runs
             query = select(r, r.c.started_at.label("linked_at")).order_by(r.c.started_at.desc(), r.c.run_id)
@@ -537,14 +551,26 @@ class ReadModel:
         """The history of every model that has held the name ``model`` (deleted ones too), one after the other.
 
         Each model's events (optionally with its runs' events) are in log order, and the models come
-        in the order they first held the name; each entry names its model (``model_id``).
+        in the order they first held the name; each entry names its model (``model_id``). A model's
+        whole history is shown under the name it goes by at the read's point: one renamed since then
+        is left out here (it is found under its new name), one renamed to this name shows its events
+        from before the rename too.
         """
         position = self.resolve_point(as_of, at_position)
         entries: list[HistoryEntry] = []
+        renamed_to: list[str] = []
         for model_id in self._holders(model, position):
             stream = self.store.read_stream(model_stream(model_id), to_position=position)
+            last = name_after(stream)
+            if name_key(last) != name_key(model):  # renamed since: its history is found under its new name
+                renamed_to.append(last)
+                continue
             events = stream + self._linked_run_events(stream, position) if include_runs else stream
             entries += [describe(e, model_id) for e in sorted(events, key=lambda e: e.position)]
+        if not entries:
+            names = ", ".join(repr(n) for n in dict.fromkeys(renamed_to))
+            raise NotFoundError(f"no model is named {model!r}{_at(position)}: the model that held the name was "
+                                f"renamed (now {names}); see its history under that name")
         return entries
 
     def _holders(self, name: str, position: int | None) -> list[str]:

@@ -271,6 +271,7 @@ def indexes_built_after(conn: Connection) -> Iterator[None]:
 STAMPS: dict[str, bool] = {
     EventType.MODEL_REGISTERED.value: False,
     EventType.MODEL_UPDATED.value: False,
+    EventType.MODEL_RENAMED.value: False,
     EventType.MODEL_VERSION_DELETED.value: False,
     EventType.MODEL_VERSION_CREATED.value: True,
     EventType.MODEL_VERSION_UPDATED.value: True,
@@ -296,6 +297,11 @@ def _model_id(event: HistoryEvent) -> str:
 
 def _revise_model(conn: Connection, event: HistoryEvent, data: dict[str, Any]) -> None:
     revise(conn, t.models, event.position, model_id=_model_id(event))
+
+
+def _revise_renamed_model(conn: Connection, event: HistoryEvent, data: dict[str, Any]) -> None:
+    for view in (t.models, t.runs):  # the model's row and its runs' (they show its name)
+        revise(conn, view, event.position, model_id=_model_id(event))
 
 
 def _revise_deleted_model(conn: Connection, event: HistoryEvent, data: dict[str, Any]) -> None:
@@ -335,6 +341,7 @@ def _revise_run(conn: Connection, event: HistoryEvent, data: dict[str, Any]) -> 
 REVISIONS: dict[str, Revision] = {
     EventType.MODEL_UPDATED.value: _revise_model,
     EventType.MODEL_DELETED.value: _revise_deleted_model,
+    EventType.MODEL_RENAMED.value: _revise_renamed_model,
     EventType.MODEL_VERSION_UPDATED.value: _revise_version,
     EventType.MODEL_VERSION_STAGE_CHANGED.value: _revise_version,
     EventType.MODEL_VERSION_ALIAS_SET.value: _revise_alias,

@@ -25,6 +25,10 @@ _READ_STREAM_ROWS_UNTIL = DriverStatement(
     select(*RAW_COLUMNS).where(_c.stream_id == bindparam("stream_id"), _c.position <= bindparam("until"))
     .order_by(_c.stream_version))
 
+_READ_TYPE_ROWS_UNTIL = DriverStatement(
+    select(*RAW_COLUMNS).where(_c.event_type == bindparam("event_type"), _c.position <= bindparam("until"))
+    .order_by(_c.position))
+
 
 @lru_cache(maxsize=8)
 def _range_statement(prefix: str | None) -> DriverStatement:
@@ -54,3 +58,11 @@ def read_batches(conn: Connection, *, after: int = 0, until: int, prefix: str | 
 def read_stream_rows(conn: Connection, stream_id: str, until: int) -> list[Row[Any]]:
     """One stream's raw rows (``RAW_COLUMNS``) up to position ``until``, in version order, undecoded."""
     return list(_READ_STREAM_ROWS_UNTIL.execute(conn, {"stream_id": stream_id, "until": until}).fetchall())
+
+
+def read_type_rows(conn: Connection, event_type: str, until: int) -> list[Row[Any]]:
+    """The raw rows of every event of one type up to position ``until``, in position order.
+
+    No index serves it (it scans the log): for replays that need the few events of a rare type.
+    """
+    return list(_READ_TYPE_ROWS_UNTIL.execute(conn, {"event_type": event_type, "until": until}).fetchall())
