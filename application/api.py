@@ -96,6 +96,10 @@ class RegistryAPI(Protocol):
     def delete_model(self, name: str) -> ModelChanged:
         """Delete a model and its versions (its history stays in the log) and free its name."""
 
+    def rename_model(self, name: str, new_name: str) -> ModelChanged:
+        """Give a model a new name (claimed, and the old one freed, in one transaction); its id, versions, aliases,
+        stages, tags, grants and history stay its own. ``model_name`` of the answer is the new name."""
+
     def history(self, model: str, *, include_runs: bool = False, as_of: datetime | None = None,
                 at_position: int | None = None) -> list[HistoryEntry]:
         """Every event of a model's stream (deleted models too), oldest first; optionally its runs' events."""

@@ -104,6 +104,10 @@ class LocalRegistry(ReadUseCases):
         """Delete a model and free its name."""
         return self._write_side().delete_model(name)
 
+    def rename_model(self, name: str, new_name: str) -> ModelChanged:
+        """Give a model a new name."""
+        return self._write_side().rename_model(name, new_name)
+
     def create_version(self, model: str, *, name: str | None = None, description: str | None = None,
                        tags: Sequence[str] = (), metadata: Mapping[str, Any] | None = None) -> VersionChanged:
         """Create the next version of a model (and log ``metadata`` on it, in the same transaction)."""

@@ -305,10 +305,9 @@ class MlflowRegistry:
         return self.api.update_model(name, remove_tags=old) if old else None
 
     def rename_model(self, name: str, new_name: str) -> MlflowModel:
-        """Refused: modelog keeps a model's name for the life of its stream (docs/mlflow.md)."""
-        self.api.get_model(name)
-        raise InvalidInputError(f"renaming registered models is not supported by modelog: {name!r} keeps its name "
-                                f"(register {new_name!r} and create its versions instead; see docs/mlflow.md)")
+        """Rename a registered model (one ``ModelRenamed`` event, the name claims moved with it); it as renamed."""
+        done = self.api.rename_model(name, new_name)
+        return self.get_model(done.model_name)
 
     # --- model versions ------------------------------------------------------------------
 

@@ -217,8 +217,8 @@ def run_page(api: RegistryAPI, at: Moment, run_id: str) -> RunPage:
     if started and started[0].event_type == EventType.PIPELINE_RUN_STARTED:
         data = started[0].data
         if data.get("model_name") and isinstance(data.get("version_number"), int):
-            version = RunVersion(str(data["model_name"]), int(data["version_number"]),
-                                 bool(data.get("created_version")))
+            name = run.model_name or str(data["model_name"])  # the view's: the model's name then, renames followed
+            version = RunVersion(name, int(data["version_number"]), bool(data.get("created_version")))
     return RunPage(at, run, tuple(steps), version)
 
 

@@ -66,7 +66,8 @@ RULES: Mapping[str, Rule] = {
     "complete_step": Rule(C, RUN), "finish_run": Rule(C, RUN), "fail_run": Rule(C, RUN),
     "create_version": Rule(C, MODEL), "link_artifact": Rule(C, MODEL), "log_metadata": Rule(C, MODEL),
     # curating a model
-    "update_model": Rule(M, MODEL), "update_version": Rule(M, MODEL), "set_stage": Rule(M, MODEL),
+    "update_model": Rule(M, MODEL), "rename_model": Rule(M, MODEL), "update_version": Rule(M, MODEL),
+    "set_stage": Rule(M, MODEL),
     "set_alias": Rule(M, MODEL), "remove_alias": Rule(M, MODEL), "delete_version": Rule(M, MODEL),
     "request_stage": Rule(M, MODEL), "approve_stage_request": Rule(M, MODEL),
     "reject_stage_request": Rule(M, MODEL),

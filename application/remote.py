@@ -233,6 +233,11 @@ class RemoteRegistry(GovernanceRemote):
         """Delete a model and free its name."""
         return self._decoded(lambda d: decode(ModelChanged, d), self._command("DELETE", f"/models/{_seg(name)}"))
 
+    def rename_model(self, name: str, new_name: str) -> ModelChanged:
+        """Give a model a new name."""
+        found = self._command("POST", f"/models/{_seg(name)}/rename", {"new_name": new_name})
+        return self._decoded(lambda d: decode(ModelChanged, d), found)
+
     def history(self, model: str, *, include_runs: bool = False, as_of: datetime | None = None,
                 at_position: int | None = None) -> list[HistoryEntry]:
         """Every event of a model's stream, oldest first."""

@@ -82,9 +82,10 @@ class WriteUseCases:
         self._refuse_look_alike(command.name)
         return self._run(command, ModelChanged)
 
-    def _refuse_look_alike(self, name: str) -> None:
-        """Refuse a new model name that looks like a live model's (a spoof of it in a listing)."""
-        twin = self.reads.reads.look_alike_of(name)
+    def _refuse_look_alike(self, name: str, own: str | None = None) -> None:
+        """Refuse a new model name that looks like a live model's (a spoof of it in a listing); a renamed model's
+        ``own`` name is no other model's."""
+        twin = self.reads.reads.look_alike_of(name, ignoring=own)
         if twin is not None:
             raise ConflictError(f"model name {name!r} looks like the name of the existing model {twin!r} "
                                 "(confusable characters); choose a distinct name")
@@ -100,6 +101,13 @@ class WriteUseCases:
     def delete_model(self, name: str) -> ModelChanged:
         """Delete a model and free its name."""
         return self._run(cmd.DeleteModel(model=name), ModelChanged)
+
+    def rename_model(self, name: str, new_name: str) -> ModelChanged:
+        """Give a model a new name; a name that looks like another live model's is refused, as at registration."""
+        command = cmd.RenameModel(model=name, new_name=new_name)
+        current = self.reads.get_model(command.model).name  # a missing model is refused naming those that exist
+        self._refuse_look_alike(command.new_name, own=current)
+        return self._run(command, ModelChanged)
 
     # --- versions ------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""``modelog model ...``: list, register, update, delete and the history of models."""
+"""``modelog model ...``: list, register, update, rename, delete and the history of models."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ FIELD_OPTIONS = (
 
 @click.group(cls=StrictGroup)
 def model() -> None:
-    """Register, list, update and delete models, and see their history.
+    """Register, list, update, rename and delete models, and see their history.
 
     \b
     Example:
@@ -162,6 +162,25 @@ def update(name: str, tags: tuple[str, ...], remove_tags: tuple[str, ...], **opt
                f"Model {result.model_name!r} unchanged (nothing to update).")
 
 
+@model.command("rename")
+@click.argument("name", shell_complete=complete_models)
+@click.argument("new_name", metavar="NEW_NAME")
+def rename(name: str, new_name: str) -> None:
+    """Rename a model: its versions, stages, aliases, tags, grants and history go with it; NAME is freed.
+
+    'model history NEW_NAME' shows the whole history, the rename included. NAME no longer finds
+    the model (another model may take it), but with --as-of or --at-position before the rename,
+    reads still find it by NAME. Changing only the case of the name is a rename too.
+
+    \b
+    Example:
+      modelog model rename demo fraud-detector
+    """
+    with registry_api(writable=True) as api:
+        result = api.rename_model(name, new_name)
+    echo(f"Model {name!r} renamed to {result.model_name!r} (id {result.model_id}).")
+
+
 @model.command("delete")
 @click.argument("name", shell_complete=complete_models)
 @yes_option
@@ -187,7 +206,8 @@ def history(name: str, runs: bool, as_of: datetime | None, at_position: int | No
     """Show the full event history of a model (deleted models too): position, time, actor, event, change, run.
 
     Every model that has held NAME is shown, one section each (a model deleted, then the name
-    registered again, makes two).
+    registered again, makes two). A renamed model's whole history, from before the rename too, is
+    shown under its new name; under its old name only as of a moment before the rename.
 
     JSON: a list of {"position", "recorded_at", "actor", "event", "summary", "run_id", "data", "model_id"}.
 

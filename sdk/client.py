@@ -139,6 +139,12 @@ class Client:
         """Delete a model (its history stays in the log)."""
         return self.api.delete_model(name)
 
+    def rename_model(self, name: str, new_name: str) -> ModelView:
+        """Give a model a new name (its versions, aliases, stages, tags, grants and history go with it); the model
+        as it is now."""
+        done = self.api.rename_model(name, new_name)
+        return self.get_model(done.model_name)
+
     def history(self, model: str, *, as_of: datetime | None = None, at_position: int | None = None,
                 include_runs: bool = False) -> list[HistoryEntry]:
         """A model's history, oldest first (deleted models too)."""

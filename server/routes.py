@@ -141,6 +141,11 @@ async def _delete_model(r: Request, b: Body) -> Response:
     return answer(await s.call(s.api.delete_model, _p(r, "model")))
 
 
+async def _rename_model(r: Request, b: Body) -> Response:
+    s = state_of(r)
+    return answer(await s.call(s.api.rename_model, _p(r, "model"), b.text("new_name")))
+
+
 async def _history(r: Request) -> Response:
     s, q = state_of(r), r.query_params
     found = await s.call(s.api.history, _p(r, "model"), include_runs=query_flag(q, "include_runs"), **point(q))
@@ -440,6 +445,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     _e("PATCH", "/models/{model}", _update_model, "Change a model's text fields and tags.",
        body=("changes", "add_tags", "remove_tags")),
     _e("DELETE", "/models/{model}", _delete_model, "Delete a model and its versions; free its name."),
+    _e("POST", "/models/{model}/rename", _rename_model,
+       "Give a model a new name (the old one is freed); its versions, aliases and history stay its own.",
+       body=("new_name",)),
     _e("GET", "/models/{model}/history", _history, "Every event of a model's stream (optionally its runs').",
        query=("include_runs", *PAGE, *POINT)),
     _e("GET", "/models/{model}/versions", _list_versions, "The live versions of a model.",

@@ -51,7 +51,8 @@ MATRIX: dict[str, tuple[str, bool]] = {
     "start_run": ("contributor", True), "complete_step": ("contributor", True), "finish_run": ("contributor", True),
     "fail_run": ("contributor", True), "create_version": ("contributor", True), "link_artifact": ("contributor", True),
     "log_metadata": ("contributor", True),
-    "update_model": ("maintainer", True), "update_version": ("maintainer", True), "set_stage": ("maintainer", True),
+    "update_model": ("maintainer", True), "rename_model": ("maintainer", True), "update_version": ("maintainer", True),
+    "set_stage": ("maintainer", True),
     "set_alias": ("maintainer", True), "remove_alias": ("maintainer", True), "delete_version": ("maintainer", True),
     "request_stage": ("maintainer", True), "approve_stage_request": ("maintainer", True),
     "reject_stage_request": ("maintainer", True),
@@ -104,6 +105,8 @@ CALLS: dict[tuple[str, str], Call] = {
     ("GET", "/models/{model}"): Call("get_model"),
     ("PATCH", "/models/{model}"): Call("update_model", body={"add_tags": ["t"]}),
     ("DELETE", "/models/{model}"): Call("delete_model", params={"model": "ghost"}, on_demo=False),
+    # reaches the use case, which refuses it (demo is named demo already): the model keeps its name for the others
+    ("POST", "/models/{model}/rename"): Call("rename_model", body={"new_name": "demo"}),
     ("GET", "/models/{model}/history"): Call("history"),
     ("GET", "/models/{model}/history-page"): Call("history_page"),
     ("GET", "/models/{model}/timeline"): Call("stage_timeline"),
