@@ -222,6 +222,23 @@ def test_history_by_name_shows_every_model_that_held_it(api: RegistryAPI) -> Non
             if e.event_type == "ModelVersionCreated"] == ["new"]  # the current model's version 1 only
 
 
+def test_a_rename_through_any_implementation_and_the_client(api: RegistryAPI) -> None:
+    model_id = api.register_model("churn", tags=["team-a"]).model_id
+    api.create_version("churn")
+    api.set_alias("churn", 1, "champion")
+    done = api.rename_model("churn", "retention")
+    assert (done.model_id, done.model_name, [e.event_type for e in done.events]) == \
+        (model_id, "retention", ["ModelNameReleased", "ModelRenamed", "ModelNameClaimed"])
+    assert api.get_version("retention", "@champion").model_name == "retention"
+    with pytest.raises(NotFoundError, match="^model 'churn' does not exist"):
+        api.get_model("churn")
+    with pytest.raises(ConflictError, match="^a model named 'Retention' already exists$"):
+        api.register_model("Retention")
+    renamed = Client(api=api).rename_model("retention", "Retention")  # only the case
+    assert (renamed.id, renamed.name, renamed.tags) == (model_id, "Retention", ("team-a",))
+    assert [e.event_type for e in api.history("retention")][-2:] == ["ModelRenamed", "ModelRenamed"]
+
+
 # --- everyday use: describe, metadata, compare, search, completion, suggestions ----------------
 
 

@@ -178,3 +178,43 @@ def test_history_lists_every_event_even_after_deletion(registry: object) -> None
     table = run("model", "history", "demo").stdout.splitlines()
     assert table[0].split() == ["POSITION", "TIME", "ACTOR", "EVENT", "CHANGE", "RUN"]
     assert table[2].endswith("ModelUpdated     updated model: +tag 't1'")
+
+
+def test_rename_then_history_under_the_new_name_shows_everything(registry: object) -> None:
+    run("model", "register", "-n", "demo", "-l", "Apache")
+    LocalRegistry.over(registry).create_version("demo")  # type: ignore[arg-type]
+    before = event_count(registry)
+    result = run("model", "rename", "demo", "fraud")
+    found = registry.reads.get_model("fraud")  # type: ignore[attr-defined]
+    assert (result.exit_code, result.stdout) == (0, f"Model 'demo' renamed to 'fraud' (id {found.id}).\n")
+    entries = json.loads(run("model", "history", "fraud", "-o", "json").stdout)
+    assert [e["event"] for e in entries] == ["ModelRegistered", "ModelVersionCreated", "ModelRenamed"]
+    assert entries[-1]["summary"] == "renamed model 'demo' to 'fraud'" and entries[-1]["actor"] == "tester"
+    gone = run("model", "history", "demo")
+    assert (gone.exit_code, gone.stderr) == (1, "Error: no model is named 'demo': the model that held the name was "
+                                                "renamed (now 'fraud'); see its history under that name\n")
+    past = json.loads(run("model", "history", "demo", "--at-position", str(before), "-o", "json").stdout)
+    assert [e["event"] for e in past] == ["ModelRegistered", "ModelVersionCreated"]
+    shown = json.loads(run("model", "version", "list", "demo", "--at-position", str(before), "-o", "json").stdout)
+    assert [(v["model_name"], v["number"]) for v in shown] == [("demo", 1)]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("dmeo", "x"), "Error: model 'dmeo' does not exist; did you mean 'demo'?\n"),
+    (("demo", "Other"), "Error: a model named 'Other' already exists\n"),
+    (("demo", "demo"), "Error: model 'demo' is already named 'demo'\n"),
+    (("demo", "a/b"), None),
+])
+def test_a_refused_rename_is_one_line_exit_1_and_writes_nothing(registry: object, args: tuple[str, str],
+                                                                 message: str | None) -> None:
+    run("model", "register", "-n", "demo")
+    run("model", "register", "-n", "other")
+    before = event_count(registry)
+    result = run("model", "rename", *args)
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1, result.stderr
+    if message is not None:
+        assert result.stderr == message
+    assert event_count(registry) == before
+    usage = run("model", "rename", "demo")
+    assert usage.exit_code == 2 and "Missing argument 'NEW_NAME'" in usage.stderr

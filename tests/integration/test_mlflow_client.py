@@ -140,6 +140,45 @@ def test_the_mlflow_client_works_unchanged_and_every_call_is_an_event(server: Se
     assert _modelog(server, "model", "history", "fraud")[-1]["event"] == "ModelDeleted"
 
 
+def test_a_rename_keeps_versions_aliases_stages_and_tags_and_the_history_shows_it(server: ServerProcess) -> None:
+    client = _client(server)
+    client.create_registered_model("fraud", tags={"team": "risk"}, description="card fraud")
+    client.create_model_version("fraud", source="s3://models/fraud/1", run_id="run-1", tags={"data": "q1"})
+    client.create_model_version("fraud", source="s3://models/fraud/2")
+    client.transition_model_version_stage("fraud", "1", "Production")
+    client.set_registered_model_alias("fraud", "champion", "2")
+    before = _moment()
+    seen = _seen(client, "fraud")
+
+    # MlflowClient drops the answer; its registry client (the same REST call) returns the renamed model
+    renamed = client._get_registry_client().rename_registered_model("fraud", "fraud-scorer")
+    assert (renamed.name, renamed.tags, renamed.description, renamed.aliases) == \
+        ("fraud-scorer", {"team": "risk"}, "card fraud", {"champion": "2"})
+    assert client.get_registered_model("fraud-scorer").latest_versions[0].name == "fraud-scorer"
+    assert _seen(client, "fraud-scorer") == seen
+    assert client.get_model_version("fraud-scorer", "1").current_stage == "Production"
+    assert client.get_model_version_by_alias("fraud-scorer", "champion").version == "2"
+    assert client.get_model_version_download_uri("fraud-scorer", "1") == "s3://models/fraud/1"
+    assert [m.name for m in client.search_registered_models("name LIKE 'fraud%'")] == ["fraud-scorer"]
+    assert {v.current_stage: v.version for v in client.get_latest_versions("fraud-scorer")} == \
+        {"Production": "1", "None": "2"}
+    assert client.create_model_version("fraud-scorer", source="s3://models/fraud/3").version == "3"
+    assert _error_code(lambda: client.get_registered_model("fraud")) == "RESOURCE_DOES_NOT_EXIST"
+    assert _error_code(lambda: client.get_model_version("fraud", "1")) == "RESOURCE_DOES_NOT_EXIST"
+    assert _error_code(lambda: client.get_model_version_by_alias("fraud", "champion")) == "RESOURCE_DOES_NOT_EXIST"
+
+    history = _modelog(server, "model", "history", "fraud-scorer")
+    events = [entry["event"] for entry in history]
+    assert events[0] == "ModelRegistered" and events.count("ModelVersionCreated") == 3
+    renames = [entry for entry in history if entry["event"] == "ModelRenamed"]
+    assert [(e["actor"], e["data"]) for e in renames] == [(PRINCIPAL, {"old_name": "fraud", "new_name": "fraud-scorer"})]
+    assert _as_of(server, "fraud", before) == seen  # as of before the rename: the old name, as the client saw it
+    client.create_registered_model("fraud")  # the old name is free
+    assert client.get_registered_model("fraud").aliases == {}
+    client.rename_registered_model("fraud-scorer", "Fraud-Scorer")  # MlflowClient's own call; only the case
+    assert client.get_registered_model("fraud-scorer").name == "Fraud-Scorer"  # names clash by key, as ever
+
+
 def test_search_filters_order_and_pages(server: ServerProcess) -> None:
     client = _client(server)
     for name, team in (("churn", "growth"), ("fraud", "risk"), ("Fraud_rules", "risk"), ("ltv", "growth")):
@@ -199,7 +238,11 @@ def test_refusals_carry_mlflow_error_codes(server: ServerProcess, monkeypatch: p
     assert _error_code(lambda: client.get_model_version("demo", "x")) == "INVALID_PARAMETER_VALUE"
     assert _error_code(lambda: client.transition_model_version_stage("demo", "1", "Canary")) == \
         "INVALID_PARAMETER_VALUE"
-    assert _error_code(lambda: client.rename_registered_model("demo", "demo2")) == "INVALID_PARAMETER_VALUE"
+    client.create_registered_model("other")
+    assert _error_code(lambda: client.rename_registered_model("demo", "OTHER")) == "RESOURCE_ALREADY_EXISTS"
+    assert _error_code(lambda: client.rename_registered_model("nope", "x")) == "RESOURCE_DOES_NOT_EXIST"
+    assert _error_code(lambda: client.rename_registered_model("demo", "demo")) == "INVALID_PARAMETER_VALUE"
+    assert _error_code(lambda: client.rename_registered_model("demo", "a/b")) == "INVALID_PARAMETER_VALUE"
     # at most one production holder: promoting over it needs archive_existing_versions (modelog's force)
     client.transition_model_version_stage("demo", "1", "Production")
     assert _error_code(lambda: client.transition_model_version_stage("demo", "2", "Production")) == "INVALID_STATE"

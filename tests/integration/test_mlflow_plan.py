@@ -74,6 +74,22 @@ def test_a_new_mlflow_version_is_imported_on_the_next_run(api: RegistryAPI) -> N
         (1, "production", ()), (3, "none", ("new",))]
 
 
+def test_renames_in_either_registry_are_matched_by_the_present_name(api: RegistryAPI) -> None:
+    """MLflow keeps no history of renames: an import sees only names. After a rename on either side a model
+    whose name modelog does not know is imported anew; renaming the modelog model to MLflow's name matches it."""
+    first = MlflowModel(name="churn", versions=(MlflowVersion(1, stage="Production"), MlflowVersion(2)))
+    assert import_registry(api, _registry(first)).ok
+    api.rename_model("churn", "retention")  # renamed in modelog since the import
+    assert [type(s).__name__ for s in plan_import(api, _registry(first)).steps] == \
+        ["RegisterStep", "VersionStep", "VersionStep"]  # "churn" is free: it would be a new model
+    renamed_in_mlflow = MlflowModel(name="retention", versions=first.versions)
+    again = plan_import(api, _registry(renamed_in_mlflow))
+    assert (again.steps, again.models_present, again.versions_present) == ([], 1, 2)  # nothing to redo
+    assert import_registry(api, _registry(renamed_in_mlflow)).ok
+    assert [(v.model_name, v.number, v.stage) for v in api.list_versions("retention")] == [
+        ("retention", 1, "production"), ("retention", 2, "none")]
+
+
 def test_a_refused_model_takes_its_versions_with_it(api: RegistryAPI) -> None:
     api.register_model("coco")
     cyrillic = "\u0441\u043e\u0441\u043e"  # one script, so a valid name, but it looks like 'coco'

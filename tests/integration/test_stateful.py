@@ -34,6 +34,8 @@ from modelog.registry.rules import first_breach
 from modelog.registry.store import parse_time
 
 NAMES = st.sampled_from(["alpha", "alpha", "Alpha", "beta"])
+#: Names a rename takes a model from and to: "gamma" only a rename reaches (and leaves); "Alpha" is alpha's key.
+RENAMES = st.sampled_from(["alpha", "Alpha", "beta", "gamma"])
 # Weighted towards selectors that resolve, so that sequences get deep; the rest exercise refusals.
 SELECTORS = st.sampled_from([1, 1, "1", 2, "latest", "latest", 3, "production", "staging", "@champ", "cand", "Cand"])
 VERSION_NAMES = st.sampled_from([None, None, "cand", "Cand", "rc"])
@@ -161,6 +163,10 @@ class RegistryMachine(RuleBasedStateMachine):
           remove=st.sampled_from([(), ("x",), ("nope",)]))
     def update_model(self, name: str, license: str | None, add: tuple[str, ...], remove: tuple[str, ...]) -> None:
         self.run(cmd.UpdateModel(model=name, changes={"license": license}, add_tags=add, remove_tags=remove))
+
+    @rule(name=RENAMES, new_name=RENAMES)
+    def rename_model(self, name: str, new_name: str) -> None:
+        self.run(cmd.RenameModel(model=name, new_name=new_name))
 
     @rule(name=NAMES)
     def delete_model(self, name: str) -> None:

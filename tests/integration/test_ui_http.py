@@ -110,6 +110,23 @@ def test_model_page_timeline_history_and_filters(ui: httpx.Client) -> None:
     assert only["history_total"] == 2 and {e["event_type"] for e in only["history"]} == {"ModelVersionStageChanged"}
 
 
+def test_a_renamed_model_has_its_whole_history_under_its_new_name(
+        ui: httpx.Client, server: tuple[ServerProcess, dict[str, int]]) -> None:
+    before = _head(server[0])
+    with connect(server[0].db_url, home=server[0].home) as registry:  # another process renames it
+        registry.rename_model("demo", "churn-scorer")
+    page = ui.get("/ui/models/churn-scorer")
+    assert page.status_code == 200 and _lanes(page.text) == 3
+    assert "renamed model &#39;demo&#39; to &#39;churn-scorer&#39;" in page.text
+    twin = ui.get("/ui/models/churn-scorer.json").json()
+    kinds = [e["event_type"] for e in twin["history"]]
+    assert kinds[0] == "ModelRenamed" and kinds[-1] == "ModelRegistered"  # newest first, from the registration on
+    assert ui.get("/ui/models/demo").status_code == 404
+    past = ui.get("/ui/models/demo.json", params={"at_position": before}).json()
+    assert past["moment"]["position"] == before and "ModelRenamed" not in [e["event_type"] for e in past["history"]]
+    assert "churn-scorer" in ui.get("/ui/models").text and ">demo<" not in ui.get("/ui/models").text
+
+
 def test_time_travel_before_the_promotion(ui: httpx.Client, server: tuple[ServerProcess, dict[str, int]]) -> None:
     before = server[1]["before_production"]
     page = ui.get("/ui/models/demo", params={"at_position": before})
