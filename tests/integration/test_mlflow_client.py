@@ -171,7 +171,8 @@ def test_a_rename_keeps_versions_aliases_stages_and_tags_and_the_history_shows_i
     events = [entry["event"] for entry in history]
     assert events[0] == "ModelRegistered" and events.count("ModelVersionCreated") == 3
     renames = [entry for entry in history if entry["event"] == "ModelRenamed"]
-    assert [(e["actor"], e["data"]) for e in renames] == [(PRINCIPAL, {"old_name": "fraud", "new_name": "fraud-scorer"})]
+    assert [(e["actor"], e["data"]) for e in renames] == \
+        [(PRINCIPAL, {"old_name": "fraud", "new_name": "fraud-scorer"})]
     assert _as_of(server, "fraud", before) == seen  # as of before the rename: the old name, as the client saw it
     client.create_registered_model("fraud")  # the old name is free
     assert client.get_registered_model("fraud").aliases == {}

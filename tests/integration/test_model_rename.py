@@ -144,9 +144,11 @@ def test_the_old_name_is_free_and_history_follows_the_model(api: LocalRegistry, 
     with pytest.raises(NotFoundError, match="^no model is named 'fraud': the model that held the name was renamed "
                                             "\\(now 'scorer'\\); see its history under that name$"):
         api.history("fraud")
-    assert api.history("fraud", at_position=before + 4) == [e for e in api.history("scorer") if e.position <= before + 4]
+    assert api.history("fraud", at_position=before + 4) == \
+        [e for e in api.history("scorer") if e.position <= before + 4]
     page = api.history_page("scorer", kind="ModelRenamed")
-    assert [e.summary for e in page.entries] == ["renamed model 'fraud' to 'scorer'", "renamed model 'demo' to 'fraud'"]
+    assert [e.summary for e in page.entries] == \
+        ["renamed model 'fraud' to 'scorer'", "renamed model 'demo' to 'fraud'"]  # newest first
     assert "ModelRenamed" in page.kinds
 
 
