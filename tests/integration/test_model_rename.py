@@ -9,17 +9,22 @@ stay with the model. Refusals are one line and write nothing.
 
 from __future__ import annotations
 
+import io
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
-from modelog.application.local import LocalRegistry
+from modelog.application.local import LocalRegistry, connect
 from modelog.projections.queries import ReadModel
 from modelog.projections.rebuild import rebuild, verify
 from modelog.registry import commands as cmd
-from modelog.registry.errors import ConflictError, InvalidInputError, NotFoundError
+from modelog.registry.errors import ConflictError, InvalidInputError, NotFoundError, RegistryError
+from modelog.registry.hashing import GENESIS_HASH, canonical_json, chain_hash
 from modelog.registry.rules import first_breach
 from modelog.registry.store import parse_time
+from modelog.registry.transfer import END_KEY
 
 from tests.integration.test_stateful import dump_views
 
@@ -213,3 +218,32 @@ def test_per_model_grants_survive_the_rename(api: LocalRegistry, registry: Any) 
         as_alice("rename_model", "demo", "mine")
     renames = [e for e in api.history("scorer") if e.event_type == "ModelRenamed"]
     assert [e.actor for e in renames] == ["alice", "alice"]
+
+
+def test_an_export_with_renames_imports_and_a_forged_rename_is_refused(api: LocalRegistry, tmp_path: Path) -> None:
+    _demo(api)
+    api.rename_model("demo", "fraud")
+    api.rename_model("fraud", "Fraud")
+    out = io.StringIO()
+    api.export_log(out)
+    with connect(f"sqlite:///{tmp_path / 'copy.db'}", home=tmp_path / "copy") as copy:
+        assert copy.import_log(io.StringIO(out.getvalue())) == api.log_head().position
+        assert copy.get_model("fraud").name == "Fraud" and copy.get_run("run-1").model_name == "Fraud"
+        assert copy.verify_projections().ok
+    records = [json.loads(line) for line in out.getvalue().splitlines()][:-1]
+    renamed = next(r for r in records if r["event_type"] == "ModelRenamed")
+    renamed["data"]["old_name"] = "ghost"  # a rename of a name the model never had, the chain made whole again
+    prev = GENESIS_HASH
+    for r in records:
+        r["prev_hash"] = prev
+        r["hash"] = prev = chain_hash(prev, r["position"], r["stream_id"], r["stream_version"], r["event_type"],
+                                      r["schema_version"], canonical_json(r["data"]), canonical_json(r["meta"]),
+                                      r["recorded_at"])
+    end = {END_KEY: {"events": len(records), "last_hash": prev}}
+    text = "".join(canonical_json(r) + "\n" for r in [*records, end])
+    with connect(f"sqlite:///{tmp_path / 'forged.db'}", home=tmp_path / "forged") as target:
+        expected = (f"\\(position {renamed['position']}\\): ModelRenamed on model-.*: the model is named 'demo', "
+                    "not 'ghost'; nothing was imported")
+        with pytest.raises(RegistryError, match=expected) as refused:
+            target.import_log(io.StringIO(text))
+        assert "\n" not in str(refused.value) and target.log_head().position == 0
