@@ -305,7 +305,8 @@ class MlflowRegistry:
         return self.api.update_model(name, remove_tags=old) if old else None
 
     def rename_model(self, name: str, new_name: str) -> MlflowModel:
-        """Rename a registered model (one ``ModelRenamed`` event, the name claims moved with it); it as renamed."""
+        """Rename a registered model (one ``ModelRenamed``, the name claims moved in the same transaction); answers
+        the model under its new name, as MLflow does."""
         done = self.api.rename_model(name, new_name)
         return self.get_model(done.model_name)
 
