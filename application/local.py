@@ -13,8 +13,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from modelog.application.api import RegistryAPI, VersionRef
-from modelog.application.bootstrap import Reader, Registry, open_reader, read_only_refusal
 from modelog.application.blobs import store_outputs
+from modelog.application.bootstrap import Reader, Registry, open_reader, read_only_refusal
 from modelog.application.reads import ReadUseCases
 from modelog.registry.errors import StorageError
 

@@ -27,8 +27,14 @@ T = TypeVar("T")
 _HINTS: dict[type, dict[str, Any]] = {}
 
 
+#: Values that are their own wire form (most leaves of an answer: checked first, by exact type).
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def to_wire(value: Any) -> Any:
     """``value`` as JSON-ready data: dataclasses by field, pydantic models dumped, tuples as lists."""
+    if type(value) in _PLAIN:
+        return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_wire(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, enum.Enum):
@@ -59,6 +65,8 @@ def _hints(cls: type) -> dict[str, Any]:
 
 def from_wire(kind: Any, data: Any) -> Any:
     """Rebuild a value of type ``kind`` (a dataclass, a pydantic model, a container of them) from wire data."""
+    if kind in _PLAIN:
+        return data
     origin = typing.get_origin(kind)
     if kind is Any or kind is None or kind is type(None):
         return data

@@ -12,8 +12,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from modelog.application.remote import COMMAND_ID_HEADER
 from modelog.application.http_errors import BODY_TOO_LARGE
+from modelog.application.remote import COMMAND_ID_HEADER
 from modelog.application.requests import OutputBytes
 from modelog.application.wire import model_context_from_wire, step_output_from_wire
 from modelog.registry.anchors import parse_anchor
