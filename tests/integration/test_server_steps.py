@@ -29,7 +29,7 @@ from modelog.application.remote import COMMAND_ID_HEADER, RemoteRegistry
 from modelog.application.remote_runs import INLINE_LIMIT
 from modelog.application.requests import OutputBytes
 
-from tests.server_support import MODELOG, ServerProcess, issue_token, serving
+from tests.server_support import MODELOG, SMALL_BODY, ServerProcess, issue_token, serving
 
 STEPS = """
 import sys
@@ -145,6 +145,16 @@ def test_a_server_with_a_lower_inline_limit_gets_the_outputs_uploaded_after_its_
         assert [status for _, _, status in sent] == [200, 413, 200, 200, 200]  # run, inline refused, blob, step, finish
         assert sent[2][:2] == ("PUT", "/api/v1/blobs")
         assert len(_store_files(server)) == 1
+        _consistent(server)
+
+
+def test_a_server_with_a_smaller_body_limit_gets_the_outputs_uploaded_after_its_refusal(db_url: str,
+                                                                                       tmp_path: Path) -> None:
+    with serving(db_url, tmp_path / "server-home", extra_env=SMALL_BODY) as server:  # 64 KiB of JSON at most
+        _pipeline(server, tmp_path / "client", size=100_000, steps=1)
+        sent = _requests(server, at_least=5, api_only=True)
+        assert [status for _, _, status in sent] == [200, 413, 200, 200, 200]  # refused before the body was read
+        assert sent[2][:2] == ("PUT", "/api/v1/blobs")
         _consistent(server)
 
 
