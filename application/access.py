@@ -27,15 +27,22 @@ import hmac
 import re
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from modelog.registry.errors import AuthenticationError, InvalidInputError
-from modelog.registry.recorder import TIME_FORMAT, Recorder
+from modelog.registry.recorder import TIME_FORMAT, Recorder, StoredEvent
 from modelog.registry.validation import name_key
 from modelog.registry.values import Role
-from modelog.registry.vocabulary import PRINCIPAL_PREFIX, TOKEN_PREFIX, EventType, name_stream, run_stream
+from modelog.registry.vocabulary import (
+    NAME_PREFIX,
+    PRINCIPAL_PREFIX,
+    TOKEN_PREFIX,
+    EventType,
+    name_stream,
+    run_stream,
+)
 
 #: What every API token starts with (so a leaked one is recognisable, e.g. by secret scanners).
 TOKEN_PREFIX_TEXT = "mlg_"
@@ -144,6 +151,23 @@ class Authenticator:
                                                  stream_prefix=prefix):
                     self._apply(event.event_type, event.data)
         self.position = head
+
+    def advance(self, events: Sequence[StoredEvent]) -> None:
+        """Take the events a command of this process has just appended (in log order) as read, without reading the
+        log: when they continue exactly where this stands (nothing else was appended in between: positions are
+        gap-free and assigned under the append lock), apply their identity events and stand after them.
+        Otherwise do nothing; the next check reads the log as usual."""
+        with self._lock:
+            if not events or events[0].position != self.position + 1 \
+                    or events[-1].position != self.position + len(events):
+                return
+            for event in events:
+                if event.stream_id.startswith((PRINCIPAL_PREFIX, TOKEN_PREFIX)):
+                    self._apply(event.event_type, event.data)
+                    self._accepted = {}
+                elif event.stream_id.startswith(NAME_PREFIX):
+                    self._model_ids = {}
+            self.position = events[-1].position
 
     def _apply(self, event_type: str, data: dict[str, object]) -> None:
         if event_type == EventType.PRINCIPAL_ADDED:

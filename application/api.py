@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from modelog.application.artifacts import ArtifactReport
     from modelog.application.bundle import Transferred
     from modelog.application.governance_reads import PrincipalDescription
+    from modelog.application.requests import OutputBytes
     from modelog.application.results import (
         AliasMoved,
         AliasRemoved,
@@ -167,9 +168,10 @@ class RegistryAPI(Protocol):
                   enable_cache: bool = False) -> RunStarted:
         """Start a pipeline run, resolving (or registering and creating) its model version."""
 
-    def complete_step(self, run_id: str, step: str, outputs: Sequence[OutputSpec] = (), *, cached: bool = False,
-                      cache_key: str | None = None, duration_ms: float = 0.0) -> StepRecorded:
-        """Record a completed step: its artifact versions, linked to the run's model version."""
+    def complete_step(self, run_id: str, step: str, outputs: Sequence[OutputSpec | OutputBytes] = (), *,
+                      cached: bool = False, cache_key: str | None = None, duration_ms: float = 0.0) -> StepRecorded:
+        """Record a completed step: its artifact versions, linked to the run's model version. An output carried as
+        bytes (``OutputBytes``) is stored first, refused unless it hashes to its declared SHA-256."""
 
     def finish_run(self, run_id: str, *, duration_ms: float = 0.0) -> RunFinished:
         """Mark a running run completed."""

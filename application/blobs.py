@@ -1,9 +1,10 @@
-"""Streaming into and out of the content-addressed artifact store, for adapters that must not buffer a file.
+"""Writing into the content-addressed artifact store: streamed uploads, and a step's outputs carried as bytes.
 
 ``BlobUpload`` takes the bytes chunk by chunk into a temporary file beside the store's files,
 hashing as they come; ``finish`` refuses them unless they hash to what the sender declared,
 then renames the file to its content address (so a reader never sees half a file, and a cut
-upload leaves nothing behind).
+upload leaves nothing behind). ``store_outputs`` does the same for the (small, or in-process)
+outputs a step command carries, before the command appends anything that refers to them.
 """
 
 from __future__ import annotations
@@ -12,10 +13,15 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from modelog.registry.artifact_store import ArtifactStore, StoredBlob, file_hash
+from modelog.registry.artifact_store import ArtifactStore, StoredBlob, content_hash, file_hash
 from modelog.registry.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from modelog.application.requests import OutputBytes, OutputSpec
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -26,6 +32,28 @@ def check_declared_hash(declared: str | None) -> str:
     if not _SHA256.fullmatch(value):
         raise InvalidInputError("an upload must declare its SHA-256 (64 hex digits) in the X-Content-SHA256 header")
     return value
+
+
+def store_outputs(store: ArtifactStore, step: str, outputs: Sequence[OutputSpec | OutputBytes]) -> list[OutputSpec]:
+    """The step's outputs as the step command records them, after writing those carried as bytes to ``store``.
+
+    Every output is validated first; then each carried one is hashed once and refused (InvalidInputError, the
+    step is not recorded) unless that is its declared SHA-256, and written durably (fsynced, renamed into place)
+    before this returns: the event that refers to it is appended only afterwards, so no event ever names
+    bytes the store does not hold. A step refused later leaves at most unreferenced, correct files behind.
+    """
+    from modelog.application.requests import OutputBytes  # the command classes: loaded by writes only
+
+    specs = [o.spec() if isinstance(o, OutputBytes) else o for o in outputs]
+    for output in outputs:
+        if isinstance(output, OutputBytes):
+            found = content_hash(output.data)
+            if found != output.content_hash:
+                raise InvalidInputError(f"step {step!r}, output {output.name!r}: its {len(output.data)} bytes hash to "
+                                        f"sha256 {found}, not the declared {output.content_hash}; the step was not "
+                                        "recorded")
+            store.put(output.data, digest=found)
+    return specs
 
 
 class BlobUpload:

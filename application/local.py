@@ -13,11 +13,13 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from modelog.application.api import RegistryAPI, VersionRef
+from modelog.application.blobs import store_outputs
 from modelog.application.bootstrap import Reader, Registry, open_reader, read_only_refusal
 from modelog.application.reads import ReadUseCases
 from modelog.registry.errors import StorageError
 
 if TYPE_CHECKING:
+    from modelog.application.requests import OutputBytes
     from modelog.application.results import (
         AliasMoved,
         AliasRemoved,
@@ -151,11 +153,12 @@ class LocalRegistry(ReadUseCases):
         """Start a pipeline run."""
         return self._write_side().start_run(run_id, pipeline, model=model, enable_cache=enable_cache)
 
-    def complete_step(self, run_id: str, step: str, outputs: Sequence[OutputSpec] = (), *, cached: bool = False,
-                      cache_key: str | None = None, duration_ms: float = 0.0) -> StepRecorded:
-        """Record a completed step."""
-        return self._write_side().complete_step(run_id, step, outputs, cached=cached, cache_key=cache_key,
-                                                duration_ms=duration_ms)
+    def complete_step(self, run_id: str, step: str, outputs: Sequence[OutputSpec | OutputBytes] = (), *,
+                      cached: bool = False, cache_key: str | None = None, duration_ms: float = 0.0) -> StepRecorded:
+        """Record a completed step; outputs carried as bytes are stored first (see :func:`store_outputs`)."""
+        writes = self._write_side()  # a read-only registry refuses before anything is stored
+        specs = store_outputs(self.artifact_store, step, outputs)
+        return writes.complete_step(run_id, step, specs, cached=cached, cache_key=cache_key, duration_ms=duration_ms)
 
     def finish_run(self, run_id: str, *, duration_ms: float = 0.0) -> RunFinished:
         """Mark a run completed."""

@@ -12,6 +12,7 @@ with the same id gets the first answer, it is never applied twice. Every failure
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -20,7 +21,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any, TypeVar
+from typing import IO, Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -28,7 +29,8 @@ from modelog.application.api import Progress, VersionRef
 from modelog.application.artifacts import ArtifactReport
 from modelog.application.bundle import Transferred
 from modelog.application.http_errors import error_for
-from modelog.application.remote_governance import GovernanceRemote, point_params, segment
+from modelog.application.remote_governance import point_params, segment
+from modelog.application.remote_runs import RunsRemote
 from modelog.application.results import (
     AliasMoved,
     AliasRemoved,
@@ -36,15 +38,12 @@ from modelog.application.results import (
     LogVerification,
     ModelChanged,
     PrincipalChanged,
-    RunFinished,
-    RunStarted,
     StageChanged,
-    StepRecorded,
     TokenChanged,
     VersionChanged,
     VersionUpdate,
 )
-from modelog.application.wire import decode, decode_list, model_context_to_wire, to_wire
+from modelog.application.wire import decode, decode_list
 from modelog.projections.activity import HistoryPage, Timeline
 from modelog.projections.describe import (
     ModelDescription,
@@ -56,7 +55,7 @@ from modelog.projections.describe import (
 from modelog.projections.history import HistoryEntry
 from modelog.projections.identity import PrincipalView, TokenView
 from modelog.projections.rebuild import RebuildReport, VerifyViewsReport
-from modelog.projections.views import ArtifactView, LinkView, ModelView, Page, RunView, StepView, VersionView
+from modelog.projections.views import ArtifactView, LinkView, ModelView, Page, RunView, VersionView
 from modelog.registry.anchors import Anchor
 from modelog.registry.artifact_store import StoredBlob
 from modelog.registry.checkpoints import Checkpoint, parse_checkpoint
@@ -65,9 +64,6 @@ from modelog.registry.log_lines import END_KEY
 from modelog.registry.metadata_values import clean_metadata
 from modelog.registry.signing import PublicKey
 from modelog.registry.store import StoredEvent
-
-if TYPE_CHECKING:
-    from modelog.registry.commands import ModelContext, OutputSpec
 
 URL_ENV = "MODELOG_URL"
 TOKEN_ENV = "MODELOG_TOKEN"
@@ -80,6 +76,8 @@ CONTENT_HASH_HEADER = "X-Content-SHA256"
 BUNDLE_EVENTS_HEADER = "X-Modelog-Bundle-Events"
 BUNDLE_ARTIFACTS_HEADER = "X-Modelog-Bundle-Artifacts"
 ACTOR_HEADER = "X-Modelog-Actor"
+#: Header of an artifact's content answer: the artifact version (its JSON, base64url) the bytes were checked against.
+ARTIFACT_HEADER = "X-Modelog-Artifact"
 PAGE_SIZE = 1000
 RETRIES = 3
 _CHUNK = 1 << 20
@@ -92,7 +90,7 @@ _point = point_params
 _seg = segment
 
 
-class RemoteRegistry(GovernanceRemote):
+class RemoteRegistry(RunsRemote):
     """Every use case of a registry served by ``modelog server`` (see :class:`~modelog.application.api.RegistryAPI`)."""
 
     def __init__(self, url: str, *, token: str | None = None, actor: str | None = None, timeout: float | None = None,
@@ -121,7 +119,7 @@ class RemoteRegistry(GovernanceRemote):
     # --- plumbing ------------------------------------------------------------------
 
     def _send(self, method: str, path: str, *, command: bool = False, idempotent: bool = True,
-              stream: bool = False, **kwargs: Any) -> httpx.Response:
+              stream: bool = False, passthrough: tuple[int, ...] = (), **kwargs: Any) -> httpx.Response:
         if command:
             kwargs["headers"] = {**kwargs.get("headers", {}), COMMAND_ID_HEADER: uuid.uuid4().hex}
         retry_on = _TRANSIENT if idempotent and not command else _NEVER_SENT
@@ -136,7 +134,7 @@ class RemoteRegistry(GovernanceRemote):
                 continue
             except httpx.HTTPError as error:
                 raise self._transport_error(error, command) from None
-            if response.status_code >= 400:
+            if response.status_code >= 400 and response.status_code not in passthrough:
                 if stream:
                     response.read()
                     response.close()
@@ -337,59 +335,6 @@ class RemoteRegistry(GovernanceRemote):
         found = self._pages(f"/models/{_seg(model)}/versions/{_seg(version)}/runs", _point(as_of, at_position))
         return self._decoded(lambda d: decode_list(RunView, d), found)
 
-    # --- runs ----------------------------------------------------------------------
-
-    def start_run(self, run_id: str, pipeline: str, *, model: ModelContext | None = None,
-                  enable_cache: bool = False) -> RunStarted:
-        """Start a pipeline run."""
-        body = {"run_id": run_id, "pipeline": pipeline, "model": model_context_to_wire(model),
-                "enable_cache": enable_cache}
-        return self._decoded(lambda d: decode(RunStarted, d), self._command("POST", "/runs", body))
-
-    def complete_step(self, run_id: str, step: str, outputs: Sequence[OutputSpec] = (), *, cached: bool = False,
-                      cache_key: str | None = None, duration_ms: float = 0.0) -> StepRecorded:
-        """Record a completed step."""
-        body = {"step": step, "outputs": to_wire(list(outputs)), "cached": cached, "cache_key": cache_key,
-                "duration_ms": duration_ms}
-        found = self._command("POST", f"/runs/{_seg(run_id)}/steps", body)
-        return self._decoded(lambda d: decode(StepRecorded, d), found)
-
-    def finish_run(self, run_id: str, *, duration_ms: float = 0.0) -> RunFinished:
-        """Mark a run completed."""
-        found = self._command("POST", f"/runs/{_seg(run_id)}/finish", {"duration_ms": duration_ms})
-        return self._decoded(lambda d: decode(RunFinished, d), found)
-
-    def fail_run(self, run_id: str, *, error_type: str, error_message: str, failed_step: str | None = None,
-                 delete_created_version: bool = False, duration_ms: float = 0.0) -> RunFinished:
-        """Mark a run failed."""
-        body = {"error_type": error_type, "error_message": error_message, "failed_step": failed_step,
-                "delete_created_version": delete_created_version, "duration_ms": duration_ms}
-        found = self._command("POST", f"/runs/{_seg(run_id)}/fail", body)
-        return self._decoded(lambda d: decode(RunFinished, d), found)
-
-    def get_run(self, run_id: str, *, as_of: datetime | None = None, at_position: int | None = None) -> RunView:
-        """A run by id."""
-        return self._decoded(lambda d: decode(RunView, d), self._get(f"/runs/{_seg(run_id)}",
-                                                                   _point(as_of, at_position)))
-
-    def list_runs(self, *, pipeline: str | None = None, status: str | None = None, limit: int = 50,
-                  as_of: datetime | None = None, at_position: int | None = None) -> list[RunView]:
-        """The most recent runs, newest first."""
-        params: dict[str, Any] = {"limit": limit, **_point(as_of, at_position)}
-        params.update({k: v for k, v in (("pipeline", pipeline), ("status", status)) if v is not None})
-        return self._decoded(lambda d: decode_list(RunView, d), self._pages("/runs", params))
-
-    def list_run_steps(self, run_id: str, *, as_of: datetime | None = None,
-                       at_position: int | None = None) -> list[StepView]:
-        """The completed steps of a run."""
-        found = self._pages(f"/runs/{_seg(run_id)}/steps", _point(as_of, at_position))
-        return self._decoded(lambda d: decode_list(StepView, d), found)
-
-    def find_cached_step(self, cache_key: str) -> list[dict[str, Any]] | None:
-        """The outputs of the latest successful step with this cache key, or None."""
-        found = self._get("/steps/cached", {"cache_key": cache_key})
-        return self._decoded(lambda d: None if d["outputs"] is None else [dict(o) for o in d["outputs"]], found)
-
     # --- artifacts -----------------------------------------------------------------
 
     def get_artifact(self, artifact_id: str, *, as_of: datetime | None = None,
@@ -410,11 +355,12 @@ class RemoteRegistry(GovernanceRemote):
         return self._decoded(lambda d: decode(StoredBlob, d), self._json(response))
 
     def read_artifact(self, artifact_id: str) -> tuple[ArtifactView, bytes]:
-        """An artifact version and its bytes: the server checks them against the log, and this client again."""
-        artifact = self.get_artifact(artifact_id)
+        """An artifact version and its bytes, in one request: the server checks them against the log and sends the
+        version it checked them against with them (``X-Modelog-Artifact``); this client hashes them again."""
         response = self._send("GET", f"/artifacts/{_seg(artifact_id)}/content", stream=True)
         digest, parts = hashlib.sha256(), []
         try:
+            artifact = self._sent_artifact(response) or self.get_artifact(artifact_id)
             for chunk in response.iter_bytes(_CHUNK):
                 digest.update(chunk)
                 parts.append(chunk)
@@ -427,6 +373,13 @@ class RemoteRegistry(GovernanceRemote):
                 f"artifact {artifact.name!r} v{artifact.version} was modified: expected sha256 "
                 f"{artifact.content_hash}, received {digest.hexdigest()} from {self.url}; refusing to load it")
         return artifact, b"".join(parts)
+
+    def _sent_artifact(self, response: httpx.Response) -> ArtifactView | None:
+        """The artifact version a content answer names in its header (None: a server that does not send it)."""
+        sent = response.headers.get(ARTIFACT_HEADER)
+        if sent is None:
+            return None
+        return self._decoded(lambda d: decode(ArtifactView, json.loads(base64.urlsafe_b64decode(d))), sent)
 
     def verify_artifacts(self) -> ArtifactReport:
         """Hash every artifact file the log refers to (on the server)."""

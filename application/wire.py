@@ -10,6 +10,8 @@ here too, in the application layer, with the same validation as in process.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import enum
 import sys
@@ -25,8 +27,14 @@ T = TypeVar("T")
 _HINTS: dict[type, dict[str, Any]] = {}
 
 
+#: Values that are their own wire form (most leaves of an answer: checked first, by exact type).
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def to_wire(value: Any) -> Any:
     """``value`` as JSON-ready data: dataclasses by field, pydantic models dumped, tuples as lists."""
+    if type(value) in _PLAIN:
+        return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_wire(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, enum.Enum):
@@ -57,6 +65,8 @@ def _hints(cls: type) -> dict[str, Any]:
 
 def from_wire(kind: Any, data: Any) -> Any:
     """Rebuild a value of type ``kind`` (a dataclass, a pydantic model, a container of them) from wire data."""
+    if kind in _PLAIN:
+        return data
     origin = typing.get_origin(kind)
     if kind is Any or kind is None or kind is type(None):
         return data
@@ -168,6 +178,43 @@ def output_spec_from_wire(data: Any) -> Any:
         return OutputSpec(**dict(data))
     except TypeError as error:
         raise InvalidInputError(f"output: {error}") from None
+
+
+#: The fields of a step output carried inline (``OutputBytes``): its bytes are base64 text in ``content``.
+_INLINE_TEXT = ("name", "content_hash", "data_type", "materializer")
+
+
+def inline_output_to_wire(output: Any) -> dict[str, Any]:
+    """A step output carried with its bytes (``OutputBytes``) as a JSON object: its bytes in ``content`` (base64),
+    no ``uri``."""
+    wired = {f.name: getattr(output, f.name) for f in dataclasses.fields(output) if f.name != "data"}
+    wired["content"] = base64.b64encode(output.data).decode("ascii")
+    return wired
+
+
+def step_output_from_wire(data: Any) -> Any:
+    """A step output from a JSON object: an ``OutputBytes`` when it carries ``content`` (base64), else an
+    ``OutputSpec`` (its bytes already in the store at ``uri``); validated as in process."""
+    if not isinstance(data, Mapping) or "content" not in data:
+        return output_spec_from_wire(data)
+    from modelog.application.requests import OutputBytes
+
+    _only(data, {*_INLINE_TEXT, "content", "artifact_name", "kind", "overwrite"}, "inline output")
+    for name in (*_INLINE_TEXT, "content"):
+        if not isinstance(data.get(name), str):
+            raise InvalidInputError(f"inline output field {name!r} must be a string")
+    if not isinstance(data.get("artifact_name", ""), str) or not isinstance(data.get("kind", ""), str | None) \
+            or not isinstance(data.get("overwrite", False), bool):
+        raise InvalidInputError("inline output: artifact_name must be a string, kind a string or null, overwrite "
+                                "true or false")
+    try:
+        content = base64.b64decode(data["content"], validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise InvalidInputError(f"inline output {data['name']!r}: content is not base64 ({error})") from None
+    return OutputBytes(name=data["name"], data=content, content_hash=data["content_hash"],
+                       data_type=data["data_type"], materializer=data["materializer"],
+                       artifact_name=data.get("artifact_name", ""), kind=data.get("kind", "data"),
+                       overwrite=data.get("overwrite", False))
 
 
 def _only(data: Mapping[str, Any], allowed: set[str], what: str) -> None:

@@ -14,6 +14,7 @@ from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 
 from bench.common import MLFLOW_VENV, PY, pg_database, scratch_dir, sqlite_url
+from bench.pipeline_overhead import SERVER_PID_ENV
 from bench.server_bench import WARMUP
 from bench.servers import TOKEN_ENV, ServerProcess, group_cpu_seconds, mlflow_server, modelog_server, server_token
 
@@ -169,12 +170,17 @@ def _rss(bench: Bench, ours: ServerProcess, env: dict[str, str], requests: int) 
 
 def _pipeline_steps(bench: Bench, where: str, ours: ServerProcess | None, env: dict[str, str]) -> None:
     """Per-step overhead of a pipeline run, local (``ours`` None) or through ``ours``."""
-    extra = {"MODELOG_URL": ""} if ours is None else {"MODELOG_URL": ours.url, **env}
-    shown = "" if ours is None else _shown(ours, env, url=True)
+    extra = {"MODELOG_URL": ""} if ours is None else {"MODELOG_URL": ours.url, SERVER_PID_ENV: str(ours.pid), **env}
+    shown = "" if ours is None else _shown(ours, env, url=True) + f" {SERVER_PID_ENV}=<server pid>"
     result, command = bench.child([PY, "-m", "bench.pipeline_overhead", str(scratch_dir("srvpipe_")),
                                    str(max(5, bench.runs))], env=extra, shown_env=shown)
     bench.add(SECTION, f"{where} pipeline: per-step overhead", float(result["per_step_ms"]), "ms", command,
               note="target <= 10 ms" if ours is not None else "")
+    bench.add(SECTION, f"{where} pipeline: client CPU per step", float(result["per_step_cpu_ms"]), "ms", command,
+              note="the SDK process's time.process_time")
+    if ours is not None:
+        bench.add(SECTION, f"{where} pipeline: server CPU per step", float(result["per_step_server_cpu_ms"]), "ms",
+                  command, note="server process group utime+stime (/proc), totals over the runs")
 
 
 def _pipeline(bench: Bench, ours: ServerProcess, env: dict[str, str]) -> None:

@@ -118,9 +118,10 @@ class ArtifactStore:
         """True when ``path``, with every symlink followed, is still inside the store's root."""
         return path.resolve().is_relative_to(self.root.resolve())
 
-    def put(self, data: bytes) -> StoredBlob:
-        """Store ``data`` (once per distinct content) and return its location."""
-        digest = content_hash(data)
+    def put(self, data: bytes, *, digest: str | None = None) -> StoredBlob:
+        """Store ``data`` (once per distinct content, fsynced before it is renamed into place) and return its
+        location; ``digest`` is the SHA-256 the caller has just computed from these very bytes (hashed once)."""
+        digest = digest or content_hash(data)
         uri = uri_for(digest)
         if self.check(uri, digest) != "ok":
             self._write_atomically(self.path_for(uri), [data])

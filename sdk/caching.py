@@ -17,8 +17,8 @@ from modelog.registry.artifact_store import content_hash
 from modelog.registry.logs import get_logger
 from modelog.sdk.config import ArtifactConfig
 from modelog.sdk.errors import ArtifactIntegrityError, ConfigError
-from modelog.sdk.materializers import serialize
-from modelog.sdk.outputs import StoredOutput, load_value
+from modelog.sdk.materializers import deserialize, serialize
+from modelog.sdk.outputs import StoredOutput
 from modelog.sdk.steps import Step
 
 if TYPE_CHECKING:
@@ -59,19 +59,18 @@ def load_cached(client: Client, step: Step, key: str) -> list[StoredOutput] | No
     configs = _configs(step)
     outputs = []
     for recorded in found:
-        artifact = client.get_artifact(recorded["artifact_id"])
-        output = StoredOutput(
-            name=recorded["name"], artifact_id=artifact.artifact_id, artifact_name=artifact.name,
-            artifact_version=artifact.version, content_hash=artifact.content_hash, uri=artifact.uri,
-            materializer=artifact.materializer, data_type=artifact.data_type,
-            config=configs.get(recorded["name"], ArtifactConfig()), cached=True,
-        )
-        try:
-            output.value = load_value(client, output)
+        try:  # one read: the artifact version as the log records it, and its bytes checked against it
+            artifact, data = client.api.read_artifact(recorded["artifact_id"])
         except ArtifactIntegrityError as error:
             log.warning("cached output is unusable; running the step again", step=step.name, error=str(error))
             return None
-        outputs.append(output)
+        outputs.append(StoredOutput(
+            name=recorded["name"], artifact_id=artifact.artifact_id, artifact_name=artifact.name,
+            artifact_version=artifact.version, content_hash=artifact.content_hash, uri=artifact.uri,
+            materializer=artifact.materializer, data_type=artifact.data_type,
+            config=configs.get(recorded["name"], ArtifactConfig()), value=deserialize(data, artifact.materializer),
+            cached=True,
+        ))
     return outputs
 
 

@@ -16,6 +16,9 @@ from starlette.responses import Response
 
 #: Largest JSON request body, in bytes (``MODELOG_SERVER_MAX_BODY``).
 MAX_BODY = int(os.environ.get("MODELOG_SERVER_MAX_BODY") or 1 << 20)
+#: Most bytes of output content a step command may carry inline (``MODELOG_SERVER_MAX_INLINE``); larger outputs
+#: are uploaded (streamed) with ``PUT /blobs`` first. The JSON body limit bounds it too (base64 is 4/3 the size).
+MAX_INLINE = int(os.environ.get("MODELOG_SERVER_MAX_INLINE") or 512 << 10)
 #: Largest upload (an artifact or an exported log), in bytes (``MODELOG_SERVER_MAX_UPLOAD``).
 MAX_UPLOAD = int(os.environ.get("MODELOG_SERVER_MAX_UPLOAD") or 64 << 30)
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 100, 1000

@@ -8,6 +8,26 @@ from typing import Any
 from modelog.server.routes import ENDPOINTS, Endpoint
 
 _PARAM = re.compile(r"{(\w+)(?::\w+)?}")
+_TEXT = {"type": "string"}
+_OUTPUT_FIELDS = {"name": _TEXT, "content_hash": _TEXT, "data_type": _TEXT,
+                  "materializer": _TEXT, "artifact_name": _TEXT, "kind": {"type": ["string", "null"]},
+                  "overwrite": {"type": "boolean"}}
+#: Schemas of the body fields that are more than a plain value (the others are described by the summary).
+_BODY_FIELDS: dict[str, dict[str, Any]] = {"outputs": {"type": "array", "items": {"oneOf": [
+    {"title": "stored", "description": "Bytes already in the store (uploaded with PUT /api/v1/blobs), at uri; "
+                                       "artifact_id and artifact_version: reuse that artifact version (cached step).",
+     "type": "object", "required": ["name", "uri", "content_hash", "data_type", "materializer"],
+     "additionalProperties": False,
+     "properties": {**_OUTPUT_FIELDS, "uri": _TEXT, "artifact_id": {"type": ["string", "null"]},
+                    "artifact_version": {"type": ["integer", "null"]}}},
+    {"title": "inline", "description": "The bytes themselves, base64 in content (at most MODELOG_SERVER_MAX_INLINE "
+                                       "bytes in all per step, default 512 KiB; 413 above): stored, their SHA-256 "
+                                       "checked against content_hash, before the step is recorded.",
+     "type": "object", "required": ["name", "content", "content_hash", "data_type", "materializer"],
+     "additionalProperties": False,
+     "properties": {**_OUTPUT_FIELDS, "content_hash": {**_TEXT, "pattern": "^[0-9a-f]{64}$"},
+                    "content": {**_TEXT, "contentEncoding": "base64"}}},
+]}}}
 _ERROR = {"type": "object", "properties": {"error": {"type": "object", "properties": {
     "code": {"type": "string"}, "message": {"type": "string"}}, "required": ["code", "message"]}}}
 
@@ -34,7 +54,7 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
         },
     }
     if endpoint.body:
-        properties: dict[str, dict[str, Any]] = {name: {} for name in endpoint.body}
+        properties: dict[str, dict[str, Any]] = {name: _BODY_FIELDS.get(name, {}) for name in endpoint.body}
         operation["requestBody"] = {"required": True, "content": {"application/json": {
             "schema": {"type": "object", "properties": properties, "additionalProperties": False}}}}
     elif endpoint.streamed and endpoint.method != "GET":

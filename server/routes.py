@@ -12,8 +12,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from modelog.application.http_errors import BODY_TOO_LARGE
 from modelog.application.remote import COMMAND_ID_HEADER
-from modelog.application.wire import model_context_from_wire, output_spec_from_wire
+from modelog.application.requests import OutputBytes
+from modelog.application.wire import model_context_from_wire, step_output_from_wire
 from modelog.registry.anchors import parse_anchor
 from modelog.registry.checkpoints import parse_checkpoint
 from modelog.registry.errors import RegistryError
@@ -22,6 +24,7 @@ from modelog.server import governance_routes as gov
 from modelog.server import streams
 from modelog.server.dedup import fingerprint
 from modelog.server.http import (
+    MAX_INLINE,
     MAX_PAGE_SIZE,
     Body,
     HTTPRefusal,
@@ -236,7 +239,16 @@ async def _complete_step(r: Request, b: Body) -> Response:
     raw = b.raw("outputs") or []
     if not isinstance(raw, list):
         raise HTTPRefusal(422, "malformed_body", "field 'outputs' must be a list of objects")
-    outputs = [output_spec_from_wire(o) for o in raw]
+    outputs = [step_output_from_wire(o) for o in raw]
+    carried = [o for o in outputs if isinstance(o, OutputBytes)]
+    inline = sum(len(o.data) for o in carried)
+    if inline > MAX_INLINE:
+        raise HTTPRefusal(BODY_TOO_LARGE, "body_too_large",
+                          f"step {b.text('step')!r} carries {inline} bytes of inline output content, over this "
+                          f"server's limit of {MAX_INLINE} bytes (MODELOG_SERVER_MAX_INLINE); upload larger outputs "
+                          "with PUT /api/v1/blobs and send their uri; nothing was stored")
+    if carried and not s.allowed_everywhere("store_blob"):  # storing inline is storing: store_blob's role too
+        await s.call(s.api.authorize, "store_blob")
     return answer(await s.call(s.api.complete_step, _p(r, "run_id"), b.text("step"), outputs,
                                cached=b.flag("cached"), cache_key=b.opt_text("cache_key"),
                                duration_ms=b.number("duration_ms")))

@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 from modelog.application.access import Authenticator, Principal
 from modelog.application.local import LocalRegistry
 from modelog.application.permissions import Guard, GuardedRegistry
+from modelog.application.results import Outcome
 from modelog.registry.head_watch import HeadWatch
 from modelog.server.dedup import CommandLog
 from modelog.server.read_cache import ReadCache
@@ -68,7 +69,15 @@ class ServerState:
     async def call(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run a use case on the registry's thread."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, functools.partial(function, *args, **kwargs))
+        return await loop.run_in_executor(self.executor, functools.partial(self._run, function, args, kwargs))
+
+    def _run(self, function: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
+        """(On the registry's thread.) ``function``; a command's appended events are handed to the authenticator, so
+        the next request is not sent to this thread to read them back (see :meth:`Authenticator.advance`)."""
+        done = function(*args, **kwargs)
+        if isinstance(done, Outcome) and done.events and self._authenticator is not None:
+            self._authenticator.advance(done.events)
+        return done
 
     async def start(self) -> None:
         """Open the registry (creating or checking its schema) on the registry's thread."""

@@ -8,6 +8,7 @@ the response through a small bounded queue (so a slow reader slows the export, n
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import io
 import queue
@@ -18,9 +19,14 @@ from collections.abc import AsyncIterator
 from typing import IO
 
 from modelog.application.blobs import BlobUpload
-from modelog.application.remote import BUNDLE_ARTIFACTS_HEADER, BUNDLE_EVENTS_HEADER, CONTENT_HASH_HEADER
+from modelog.application.remote import (
+    ARTIFACT_HEADER,
+    BUNDLE_ARTIFACTS_HEADER,
+    BUNDLE_EVENTS_HEADER,
+    CONTENT_HASH_HEADER,
+)
 from modelog.registry.errors import InvalidInputError
-from modelog.server.http import MAX_UPLOAD, HTTPRefusal, answer
+from modelog.server.http import MAX_UPLOAD, HTTPRefusal, answer, encode
 from modelog.server.state import state_of
 from starlette.background import BackgroundTask
 from starlette.requests import Request
@@ -48,10 +54,12 @@ async def put_blob(request: Request) -> Response:
 
 
 async def get_artifact_content(request: Request) -> Response:
-    """An artifact version's bytes, found and verified by what the log recorded (never by a view row alone)."""
+    """An artifact version's bytes, found and verified by what the log recorded (never by a view row alone), with
+    that version in ``X-Modelog-Artifact`` (its JSON, base64url): a client needs no second request to check them."""
     state = state_of(request)
-    _, data = await state.call(state.api.read_artifact, request.path_params["artifact_id"])
-    return Response(data, media_type="application/octet-stream")
+    artifact, data = await state.call(state.api.read_artifact, request.path_params["artifact_id"])
+    sent = base64.urlsafe_b64encode(encode(artifact)).decode("ascii")
+    return Response(data, media_type="application/octet-stream", headers={ARTIFACT_HEADER: sent})
 
 
 async def export_bundle(request: Request) -> Response:

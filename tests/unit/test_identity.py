@@ -134,3 +134,24 @@ def test_a_caller_that_read_the_head_is_decided_from_memory_only_at_that_head(se
         authenticator.authenticate(token)
     with pytest.raises(AuthenticationError, match="has been revoked$"):
         authenticator.authenticate_at(service.store.head(), token)
+
+
+def test_the_events_a_command_appended_are_taken_as_read_only_when_nothing_came_between(
+        service: CommandService) -> None:
+    service.execute(identity.AddPrincipal(name="alice"))
+    token = _issue(service, "alice")
+    authenticator = Authenticator(service.store)
+    assert authenticator.authenticate(token).name == "alice"
+    revoked = service.execute(identity.RevokeToken(token_id=token.split("_")[1]))
+    authenticator.advance(revoked.events)  # this process's own command: applied without reading the log
+    assert authenticator.position == service.store.head()
+    with pytest.raises(AuthenticationError, match="has been revoked$"):
+        authenticator.authenticate_at(service.store.head(), token)
+    other = _issue(service, "alice")
+    service.execute(identity.AddPrincipal(name="bob"))  # another writer's event between: a gap
+    late = service.execute(identity.DisablePrincipal(name="alice"))
+    authenticator.advance(late.events)
+    assert authenticator.position < service.store.head()  # not taken: the next check reads the log instead
+    assert authenticator.authenticate_at(service.store.head(), other) is None
+    with pytest.raises(AuthenticationError, match="is disabled$"):
+        authenticator.authenticate(other)
