@@ -1,28 +1,33 @@
-"""The server's structured logs: one access line per request, through structlog, at a small fixed cost.
+"""The server's structured logs: one access line per request, through structlog, off the request's path.
 
 Every line goes through structlog, with the level and the ISO UTC timestamp its processors add, as
 console text or JSON lines (``modelog --log-format``, passed to the workers in
-``$MODELOG_SERVER_LOG_FORMAT``). The access line is logged on every request, so its logger is built
-once (a bound filtering logger: no lazy proxy rebinding it on each call, and a level below INFO
-would make the call a no-op before anything is rendered), its processor chain holds only what an
-access event needs, and its renderer formats the plain values an access event has (text, numbers,
-None) directly: the same line as structlog's ``JSONRenderer`` / ``ConsoleRenderer(colors=False)``
-(``tests/unit/test_access_log.py`` renders the same events both ways), handing anything else to
-them. ~5 us per line instead of ~13 us (JSON) and ~21 us (console).
-
-The line is written by structlog's ``PrintLogger`` on the event loop: one buffered write and flush
-(under a microsecond to a file), sharing the lock of every other logger writing to stderr.
+``$MODELOG_SERVER_LOG_FORMAT``). The access line is the one logged on every request, and rendering
+and writing it cost a hot GET more server CPU than answering it (the renderers' code and a write,
+run cold between two requests of a loaded machine). So a request only queues its raw fields
+(:class:`AccessLog`, :meth:`AccessLines.add`), and a writer thread renders the queued events in
+batches through a logger built once (a bound filtering logger whose chain holds only what an access
+event needs) and writes them in one write. Its renderers format the plain values an access event
+has (text, numbers, None) directly: the same line as structlog's ``JSONRenderer`` /
+``ConsoleRenderer(colors=False)`` (``tests/unit/test_access_log.py`` renders the same events both
+ways), handing anything else to them; the timestamp is the request's end, as before.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import json
 import logging
 import os
 import sys
+import threading
 import time
-from typing import Any
+from collections import deque
+from datetime import UTC, datetime
+from typing import Any, TextIO
 
+from modelog.registry.logs import configure_when_used
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 #: How log lines are written: ``console`` or ``json`` (``modelog --log-format`` sets it for workers).
@@ -34,6 +39,11 @@ _SPECIAL = frozenset({"logger", "logger_name", "stack", "exception", "exc_info"}
 _PLAIN = (str, int, float, bool, type(None))
 _LEVEL_WIDTH = len("exception")  # ConsoleRenderer pads levels to its longest level name
 _EVENT_WIDTH = 30  # and events to 30 characters
+#: Seconds the access log writer gathers lines before rendering and writing them.
+INTERVAL = 0.05
+#: Most access events waiting to be written.
+QUEUED = 100_000
+_CHUNK = 16  # events rendered between two chances for the event loop to take the interpreter
 
 
 class JsonLine:
@@ -79,38 +89,134 @@ def _text(value: object) -> str:
     return repr(value)
 
 
-def configure_access_logs(fmt: str | None = None) -> Any:
-    """Structured logs on stderr at INFO, as console text or JSON lines; returns the access logger (see the module's
-    docstring). Other loggers get the same processors, rendered by structlog's own renderer."""
+def stamp(logger: Any, name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """Add ``timestamp`` as structlog's ``TimeStamper(fmt="iso", utc=True)`` writes it, for the moment in ``_at`` (Unix
+    seconds, removed) when the event carries one (an access event rendered after its request ended), else now."""
+    at = event_dict.pop("_at", None)
+    moment = datetime.now(UTC) if at is None else datetime.fromtimestamp(at, UTC)
+    event_dict["timestamp"] = moment.isoformat().replace("+00:00", "Z")
+    return event_dict
+
+
+class _Lines:
+    """The access logger's output: rendered lines collected for one write (structlog calls ``info``)."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def info(self, message: str) -> None:
+        self.lines.append(message)
+
+
+class AccessLines:
+    """Access events of finished requests, rendered through structlog and written by a thread of their own.
+
+    The event loop only queues a request's raw fields (:meth:`add`); every :data:`INTERVAL` seconds
+    while there are any, the writer renders them (through a structlog bound logger: add_log_level,
+    :func:`stamp`, then :class:`JsonLine` or :class:`ConsoleLine`) and writes them in one write
+    (structlog's ``PrintLogger``, which locks the file against the other loggers' lines). So the loop
+    never waits on the log's file or pipe, and rendering runs in batches. :meth:`close` (the app's
+    shutdown, and at exit) writes whatever is queued; a process killed outright loses at most the
+    last interval's lines. At most :data:`QUEUED` events wait (the oldest are dropped beyond it, should
+    the output stall).
+    """
+
+    def __init__(self, fmt: str, out: TextIO | None = None, *, interval: float = INTERVAL) -> None:
+        import structlog
+
+        self._out = structlog.PrintLogger(out or sys.stderr)
+        self._lines = _Lines()
+        render = JsonLine() if fmt == "json" else ConsoleLine()
+        bound: type[Any] = structlog.make_filtering_bound_logger(logging.INFO)
+        self.log = bound(self._lines, [structlog.processors.add_log_level, stamp, render], {})
+        self.enabled: bool = self.log.is_enabled_for(logging.INFO)
+        self._queue: deque[tuple[Any, ...]] = deque(maxlen=QUEUED)
+        self._wake, self._stop = threading.Event(), threading.Event()
+        self._flushing = threading.Lock()
+        self._interval = interval
+        self._thread = threading.Thread(target=self._run, name="modelog-access-log", daemon=True)
+        self._thread.start()
+        atexit.register(self.close)
+
+    def add(self, scope: Scope, status: int, seconds: float) -> None:
+        """(On the event loop.) Queue the access event of the request ``scope`` answered with ``status`` after
+        ``seconds``."""
+        if self.enabled:
+            self._queue.append((scope["method"], scope["path"], status, seconds, scope.get("client"),
+                                scope["headers"], scope.get(PRINCIPAL_KEY), time.time()))
+            if not self._wake.is_set():
+                self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait()
+            self._stop.wait(self._interval)  # gather the interval's lines (returns at once on close)
+            self._wake.clear()
+            self.flush()
+
+    def flush(self) -> None:
+        """Render and write every queued event (on the writer's thread; on close, the caller's)."""
+        with self._flushing:
+            self._flush()
+
+    def _flush(self) -> None:
+        queue, lines = self._queue, self._lines.lines
+        while queue:
+            for _ in range(min(len(queue), _CHUNK)):
+                method, path, status, seconds, client, headers, principal, at = queue.popleft()
+                found = dict(headers)
+                command_id, claimed = found.get(b"x-modelog-command-id"), found.get(b"x-modelog-actor")
+                self.log.info("request", method=method, path=path, status=int(status),
+                              duration_ms=round(seconds * 1000, 2),
+                              client=f"{client[0]}:{client[1]}" if client else None,
+                              command_id=command_id.decode("latin-1") or None if command_id else None,
+                              principal=principal,
+                              claimed_actor=claimed.decode("latin-1") or None if claimed else None, _at=at)
+            time.sleep(0)  # let the event loop have the interpreter between chunks
+        if lines:
+            text = "\n".join(lines)
+            lines.clear()
+            with contextlib.suppress(OSError, ValueError):  # the output is gone (closed, a broken pipe): nowhere
+                self._out.msg(text)                             # left to say so
+
+    def close(self) -> None:
+        """Stop the writer and write what is queued (idempotent)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=10)
+        self.flush()
+
+
+def configure_access_logs(fmt: str | None = None) -> AccessLines:
+    """Structured logs on stderr at INFO, as console text or JSON lines: structlog's configuration for every logger
+    of the process, and the access lines (see :class:`AccessLines`)."""
     import structlog
-    from modelog.registry.logs import configure_when_used
 
     chosen = fmt or os.environ.get(LOG_FORMAT_ENV) or "console"
-    stamper = structlog.processors.TimeStamper(fmt="iso", utc=True)
 
     def configure() -> None:
         renderer: Any = (structlog.processors.JSONRenderer() if chosen == "json"
                          else structlog.dev.ConsoleRenderer(colors=False))
         structlog.configure(
-            processors=[structlog.processors.add_log_level, stamper, structlog.processors.format_exc_info, renderer],
+            processors=[structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso", utc=True),
+                        structlog.processors.format_exc_info, renderer],
             wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
             logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
             cache_logger_on_first_use=False,
         )
 
     configure_when_used(configure)
-    line = JsonLine() if chosen == "json" else ConsoleLine()
-    bound: type[Any] = structlog.make_filtering_bound_logger(logging.INFO)
-    return bound(structlog.PrintLogger(sys.stderr), [structlog.processors.add_log_level, stamper, line], {})
+    return AccessLines(chosen)
 
 
 class AccessLog:
     """ASGI middleware: one structured line per request (method, path, status, duration, client, command id,
-    principal, claimed actor) on ``log``, the logger :func:`configure_access_logs` returns."""
+    principal, claimed actor), queued on ``lines`` once the request is answered."""
 
-    def __init__(self, app: ASGIApp, log: Any) -> None:
+    def __init__(self, app: ASGIApp, lines: AccessLines) -> None:
         self.app = app
-        self.log = log
+        self.lines = lines
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -128,12 +234,4 @@ class AccessLog:
         try:
             await self.app(scope, receive, sending)
         finally:
-            headers = dict(scope["headers"])
-            client = scope.get("client")
-            command_id, claimed = headers.get(b"x-modelog-command-id"), headers.get(b"x-modelog-actor")
-            self.log.info("request", method=scope["method"], path=scope["path"], status=int(status),
-                          duration_ms=round((time.perf_counter() - started) * 1000, 2),
-                          client=f"{client[0]}:{client[1]}" if client else None,
-                          command_id=command_id.decode("latin-1") or None if command_id else None,
-                          principal=scope.get(PRINCIPAL_KEY),
-                          claimed_actor=claimed.decode("latin-1") or None if claimed else None)
+            self.lines.add(scope, status, time.perf_counter() - started)

@@ -21,6 +21,7 @@ from modelog.registry.errors import RegistryError, as_registry_error
 from modelog.registry.logs import get_logger
 from modelog.server import mlflow_api
 from modelog.server.access_log import AccessLog, configure_access_logs
+from modelog.server.hot_reads import HotReads
 from modelog.server.http import HTTPRefusal, bearer_token, error_response, registry_error_response
 from modelog.server.openapi import document
 from modelog.server.routes import ENDPOINTS, PREFIX, Handler
@@ -125,6 +126,7 @@ def create_app(open_registry: Callable[[], LocalRegistry] | None = None) -> Star
             yield
         finally:
             await state.stop()
+            access.close()  # the last requests' lines before the last line
             _log.info("stopped")
 
     routes: list[BaseRoute] = [Route("/health", _health, methods=["GET"]),
@@ -138,5 +140,6 @@ def create_app(open_registry: Callable[[], LocalRegistry] | None = None) -> Star
         RegistryError: _registry_error, HTTPRefusal: _refusal, HTTPException: _http_error, Exception: _unexpected,
     })
     app.state.modelog = state
-    app.add_middleware(AccessLog, log=access)
+    app.add_middleware(HotReads, state=state)  # inside the access log: hot reads are logged too
+    app.add_middleware(AccessLog, lines=access)
     return app

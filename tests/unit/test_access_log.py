@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import structlog
-from modelog.server.access_log import ConsoleLine, JsonLine
+from modelog.server.access_log import ConsoleLine, JsonLine, stamp
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -45,24 +46,40 @@ def test_the_json_line_is_structlogs_json_line(event: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["json", "console"])
-def test_the_access_logger_writes_one_line_with_level_and_utc_time(fmt: str) -> None:
-    code = ("import sys\nfrom modelog.server.access_log import configure_access_logs\n"
-            f"log = configure_access_logs({fmt!r})\n"
-            "log.info('request', method='GET', path='/health', status=200, duration_ms=0.5, client=None, "
-            "command_id=None, principal=None, claimed_actor=None)\n"
-            "log.debug('hidden')\n")
+def test_queued_access_events_are_written_as_one_line_each_with_level_and_their_own_time(fmt: str) -> None:
+    code = ("import time\nfrom modelog.server.access_log import configure_access_logs\n"
+            f"lines = configure_access_logs({fmt!r})\n"
+            "scope = {'method': 'GET', 'path': '/health', 'client': ('127.0.0.1', 5), 'headers': "
+            "[(b'x-modelog-actor', b'me'), (b'x-modelog-command-id', b'')], 'modelog.principal': 'p'}\n"
+            "for status in (200, 404, 413):\n    lines.add(scope, status, 0.0123)\n"
+            "time.sleep(0.5)\n"  # the writer thread writes them within its interval, before close
+            "print(len(lines._queue))\n"
+            "lines.add(scope, 500, 1.0)\n"
+            "lines.close()\n")  # and close writes what is left
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60,
                           check=True)
     lines = done.stderr.splitlines()
-    assert len(lines) == 1 and done.stdout == ""
+    assert done.stdout == "0\n" and len(lines) == 4, done.stderr
     if fmt == "json":
-        record = json.loads(lines[0])
-        assert list(record)[:8] == ["method", "path", "status", "duration_ms", "client", "command_id", "principal",
-                                    "claimed_actor"]
-        assert (record["event"], record["level"], record["status"]) == ("request", "info", 200)
-        assert record["timestamp"].endswith("Z")
+        records = [json.loads(line) for line in lines]
+        assert list(records[0]) == ["method", "path", "status", "duration_ms", "client", "command_id", "principal",
+                                    "claimed_actor", "event", "level", "timestamp"]
+        assert [r["status"] for r in records] == [200, 404, 413, 500]
+        assert records[0] | {"timestamp": ""} == {
+            "method": "GET", "path": "/health", "status": 200, "duration_ms": 12.3, "client": "127.0.0.1:5",
+            "command_id": None, "principal": "p", "claimed_actor": "me", "event": "request", "level": "info",
+            "timestamp": ""}
+        times = [datetime.fromisoformat(r["timestamp"].replace("Z", "+00:00")) for r in records]
+        assert records[0]["timestamp"].endswith("Z") and times[2] - times[0] < timedelta(seconds=0.3) < \
+            times[3] - times[2]  # each event's own time, not the time it was written
     else:
-        assert lines[0].split()[1:4] == ["[info", "]", "request"] and lines[0].split()[0].endswith("Z")
-        pairs = lines[0].split()[4:]
-        assert "method=GET" in pairs and "status=200" in pairs and "principal=None" in pairs
+        assert all(line.split()[1:4] == ["[info", "]", "request"] and line.split()[0].endswith("Z") for line in lines)
+        assert lines[0].split()[4:] == ["claimed_actor=me", "client=127.0.0.1:5", "command_id=None",
+                                        "duration_ms=12.3", "method=GET", "path=/health", "principal=p", "status=200"]
 
+
+def test_the_stamp_is_structlogs_iso_utc_time() -> None:
+    now = structlog.processors.TimeStamper(fmt="iso", utc=True)(None, "info", {})["timestamp"]
+    assert len(stamp(None, "info", {})["timestamp"]) == len(now)
+    assert stamp(None, "info", {"_at": 1764779519.373853}) == {"timestamp": "2025-12-03T16:31:59.373853Z"}
+    assert stamp(None, "info", {"_at": 1764779519.0}) == {"timestamp": "2025-12-03T16:31:59Z"}  # as isoformat()
