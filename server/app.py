@@ -8,6 +8,7 @@ stops accepting connections, lets requests in flight finish, and the lifespan cl
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -119,6 +120,10 @@ def create_app(open_registry: Callable[[], LocalRegistry] | None = None) -> Star
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await state.start()
         _log.info("serving", head=(await state.call(state.api.log_head)).position)
+        # What start-up loaded lives as long as the process: out of the collector's sight, a full collection
+        # later (they come with commands) scans only what was made since.
+        gc.collect()
+        gc.freeze()
         if not state.authenticator.principal_count:
             _log.warning("no principal exists yet: every API request will be refused (401) until an operator "
                          "runs 'modelog principal add NAME' and 'modelog token create NAME' on this registry")
