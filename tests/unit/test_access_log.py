@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import structlog
-from modelog.server.access_log import ConsoleLine, JsonLine, stamp
+from modelog.server.access_log import ConsoleLine, JsonLine, Stamp
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -80,6 +80,11 @@ def test_queued_access_events_are_written_as_one_line_each_with_level_and_their_
 
 def test_the_stamp_is_structlogs_iso_utc_time() -> None:
     now = structlog.processors.TimeStamper(fmt="iso", utc=True)(None, "info", {})["timestamp"]
-    assert len(stamp(None, "info", {})["timestamp"]) == len(now)
-    assert stamp(None, "info", {"_at": 1764779519.373853}) == {"timestamp": "2025-12-03T16:31:59.373853Z"}
-    assert stamp(None, "info", {"_at": 1764779519.0}) == {"timestamp": "2025-12-03T16:31:59Z"}  # as isoformat()
+    assert len(Stamp()(None, "info", {})["timestamp"]) == len(now)
+    stamp = Stamp()
+    for at in (1764779519_373853, 1764779519_000000, 1764779519_000001, 1764779520_999999, 946684800_500000,
+               1764779519_373853):
+        seconds, micro = divmod(at, 1_000_000)
+        expected = datetime.fromtimestamp(seconds, UTC).replace(microsecond=micro).isoformat().replace("+00:00", "Z")
+        assert stamp(None, "info", {"_at_us": at}) == {"timestamp": expected}
+    assert stamp(None, "info", {"_at_us": 1764779519_000000})["timestamp"] == "2025-12-03T16:31:59Z"  # isoformat()
