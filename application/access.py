@@ -17,7 +17,7 @@ the one permission check (:mod:`modelog.application.permissions`) asks.
 A caller that has just read the head itself (the server, once per request) asks
 :meth:`Authenticator.authenticate_at` instead: the decision from memory when the identity events
 read so far stand exactly at that head, with the decisions already made at that position kept
-by token hash (so a token seen before costs a dictionary look-up and its expiry check).
+by token (so a token seen before costs a dictionary look-up and its expiry check, no hashing).
 """
 
 from __future__ import annotations
@@ -123,8 +123,10 @@ class Authenticator:
         self.grants: dict[str, set[tuple[Role, str | None]]] = {}
         self._model_ids: dict[str, str | None] = {}  # name key -> live model id, at ``position``
         self._run_models: dict[str, str | None] = {}  # run id -> model id (fixed once the run started)
-        # Token hash -> (principal, token id, expiry) of tokens accepted at ``position``; emptied when it moves.
+        # Token -> (principal, token id, expiry) of tokens accepted at ``position``; emptied when it moves.
         self._accepted: dict[str, tuple[Principal, str, str | None]] = {}
+        # (principal, role) -> held registry-wide, decided at ``position``; emptied when it moves.
+        self._everywhere: dict[tuple[str, Role], bool] = {}
         self._lock = threading.Lock()
 
     @property
@@ -137,7 +139,7 @@ class Authenticator:
         head = self.head()
         if head == self.position:
             return
-        self._accepted, self._model_ids = {}, {}
+        self._accepted, self._model_ids, self._everywhere = {}, {}, {}
         if head < self.position:
             self.position, self.principals, self.tokens, self.grants = 0, {}, {}, {}
             self._run_models = {}
@@ -150,7 +152,7 @@ class Authenticator:
                 for event in self.store.read_all(from_position=self.position + 1, to_position=head,
                                                  stream_prefix=prefix):
                     self._apply(event.event_type, event.data)
-        self.position = head
+        self.position, self._everywhere = head, {}
 
     def advance(self, events: Sequence[StoredEvent]) -> None:
         """Take the events a command of this process has just appended (in log order) as read, without reading the
@@ -218,9 +220,13 @@ class Authenticator:
         return self._run_models[run_id]
 
     def holds_registry_wide(self, principal: str, role: Role) -> bool:
-        """As :meth:`holds` registry-wide, safe from another thread than the one refreshing (memory only)."""
+        """As :meth:`holds` registry-wide, safe from another thread than the one refreshing (memory only; decided
+        once per principal and role at each position)."""
         with self._lock:
-            return self.holds(principal, role)
+            found = self._everywhere.get((principal, role))
+            if found is None:
+                found = self._everywhere[principal, role] = self.holds(principal, role)
+            return found
 
 
     def authenticate(self, token: str | None, now: datetime | None = None) -> Principal:
@@ -240,10 +246,10 @@ class Authenticator:
         if not token:
             raise AuthenticationError("no API token: send 'Authorization: Bearer <token>' (clients: set MODELOG_TOKEN "
                                       "to a token from 'modelog token create NAME')")
-        digest = token_sha256(token)
-        # Keyed by the hash of a token that passed the constant-time check below: a look-up's timing tells
-        # nothing about a stored hash that an attacker could use (finding a token needs a preimage).
-        accepted = self._accepted.get(digest)
+        # Keyed by the text of a token that passed the constant-time check below (no hashing on the hot path). A
+        # look-up's timing tells nothing about a kept token: dict compares two strings only once their hashes
+        # (SipHash under this process's random key) are equal, which a presented token cannot be made to be.
+        accepted = self._accepted.get(token)
         if accepted is not None:
             principal, token_id, expires_at = accepted
             _check_expiry(token_id, expires_at, now)
@@ -251,14 +257,14 @@ class Authenticator:
         parsed = _TOKEN.match(token)
         found = self.tokens.get(parsed.group(1)) if parsed else None
         expected = found.sha256 if found is not None else _DUMMY_HASH
-        matches = hmac.compare_digest(expected, digest)
+        matches = hmac.compare_digest(expected, token_sha256(token))
         if found is None or not matches:
             raise AuthenticationError("the API token is not valid (unknown or mistyped; see 'modelog token list')")
         token_id = parsed.group(1) if parsed else ""
         principal = self._holder(token_id, found, now)
         if len(self._accepted) >= ACCEPTED_KEPT:
             self._accepted.clear()
-        self._accepted[digest] = (principal, token_id, found.expires_at)
+        self._accepted[token] = (principal, token_id, found.expires_at)
         return principal
 
     def _holder(self, token_id: str, found: _Token, now: datetime | None) -> Principal:

@@ -8,22 +8,21 @@ stops accepting connections, lets requests in flight finish, and the lifespan cl
 
 from __future__ import annotations
 
-import logging
+import gc
 import os
-import sys
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
 
 from modelog.application.bootstrap import open_reader
 from modelog.application.http_errors import METHOD_NOT_ALLOWED, UNKNOWN_ROUTE
 from modelog.application.local import LocalRegistry
 from modelog.application.remote import ACTOR_HEADER
 from modelog.registry.errors import RegistryError, as_registry_error
-from modelog.registry.logs import configure_when_used, get_logger
+from modelog.registry.logs import get_logger
 from modelog.server import mlflow_api
+from modelog.server.access_log import AccessLog, configure_access_logs
+from modelog.server.hot_reads import HotReads
 from modelog.server.http import HTTPRefusal, bearer_token, error_response, registry_error_response
 from modelog.server.openapi import document
 from modelog.server.routes import ENDPOINTS, PREFIX, Handler
@@ -34,10 +33,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-#: How access log lines are written: ``console`` or ``json`` (``modelog --log-format`` sets it for workers).
-LOG_FORMAT_ENV = "MODELOG_SERVER_LOG_FORMAT"
 _log = get_logger("modelog.server")
 
 
@@ -46,64 +42,6 @@ def _version() -> str:
         return version("modelog")
     except PackageNotFoundError:  # pragma: no cover - running from a source tree without metadata
         return "0"
-
-
-def configure_access_logs(fmt: str | None = None) -> None:
-    """Structured logs on stderr at INFO (one line per request), as console text or JSON lines."""
-    chosen = fmt or os.environ.get(LOG_FORMAT_ENV) or "console"
-
-    def configure() -> None:
-        import structlog
-
-        renderer: Any = (structlog.processors.JSONRenderer() if chosen == "json"
-                         else structlog.dev.ConsoleRenderer(colors=False))
-        structlog.configure(
-            processors=[structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso", utc=True),
-                        structlog.processors.format_exc_info, renderer],
-            wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
-            logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-            cache_logger_on_first_use=False,
-        )
-
-    configure_when_used(configure)
-
-
-class AccessLog:
-    """ASGI middleware: one structured line per request (method, path, status, duration, command id)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def sending(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, sending)
-        finally:
-            headers = dict(scope.get("headers") or [])
-            client = scope.get("client")
-            _log.info("request", method=scope["method"], path=scope["path"], status=status,
-                      duration_ms=round((time.perf_counter() - started) * 1000, 2),
-                      client=f"{client[0]}:{client[1]}" if client else None,
-                      command_id=headers.get(b"x-modelog-command-id", b"").decode("latin-1") or None,
-                      principal=_principal_of(scope),
-                      claimed_actor=headers.get(b"x-modelog-actor", b"").decode("latin-1") or None)
-
-
-def _principal_of(scope: Scope) -> str | None:
-    admitted_scope = (scope.get("state") or {}).get("modelog_scope")
-    principal = getattr(admitted_scope, "principal", None)
-    return getattr(principal, "name", None)
 
 
 def open_configured_registry() -> LocalRegistry:
@@ -175,13 +113,17 @@ async def _unexpected(request: Request, error: Exception) -> Response:
 
 def create_app(open_registry: Callable[[], LocalRegistry] | None = None) -> Starlette:
     """The server's ASGI app over the configured registry (or the one ``open_registry`` opens)."""
-    configure_access_logs()
+    access = configure_access_logs()
     state = ServerState(open_registry or open_configured_registry)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await state.start()
         _log.info("serving", head=(await state.call(state.api.log_head)).position)
+        # What start-up loaded lives as long as the process: out of the collector's sight, a full collection
+        # later (they come with commands) scans only what was made since.
+        gc.collect()
+        gc.freeze()
         if not state.authenticator.principal_count:
             _log.warning("no principal exists yet: every API request will be refused (401) until an operator "
                          "runs 'modelog principal add NAME' and 'modelog token create NAME' on this registry")
@@ -189,6 +131,7 @@ def create_app(open_registry: Callable[[], LocalRegistry] | None = None) -> Star
             yield
         finally:
             await state.stop()
+            access.close()  # the last requests' lines before the last line
             _log.info("stopped")
 
     routes: list[BaseRoute] = [Route("/health", _health, methods=["GET"]),
@@ -202,5 +145,6 @@ def create_app(open_registry: Callable[[], LocalRegistry] | None = None) -> Star
         RegistryError: _registry_error, HTTPRefusal: _refusal, HTTPException: _http_error, Exception: _unexpected,
     })
     app.state.modelog = state
-    app.add_middleware(AccessLog)
+    app.add_middleware(HotReads, state=state)  # inside the access log: hot reads are logged too
+    app.add_middleware(AccessLog, lines=access)
     return app

@@ -68,10 +68,14 @@ def registry_error_response(error: RegistryError) -> Response:
 
 def bearer_token(request: Request) -> str | None:
     """The token of an ``Authorization: Bearer <token>`` header (None: no such header)."""
-    found = request.headers.get("authorization")
-    if found is None:
+    return bearer_of(request.headers.get("authorization"))
+
+
+def bearer_of(authorization: str | None) -> str | None:
+    """The token of an ``Authorization`` header's value ``Bearer <token>`` (None: no header; "": another scheme)."""
+    if authorization is None:
         return None
-    scheme, _, token = found.strip().partition(" ")
+    scheme, _, token = authorization.strip().partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
 
 

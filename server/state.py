@@ -32,6 +32,7 @@ from modelog.application.local import LocalRegistry
 from modelog.application.permissions import Guard, GuardedRegistry
 from modelog.application.results import Outcome
 from modelog.registry.head_watch import HeadWatch
+from modelog.server.access_log import PRINCIPAL_KEY
 from modelog.server.dedup import CommandLog
 from modelog.server.read_cache import ReadCache
 from starlette.requests import Request
@@ -170,5 +171,6 @@ def state_of(request: Request) -> RequestScope:
 
 
 def admitted(request: Request, scope: RequestScope) -> None:
-    """Record the request's scope (see :func:`state_of`)."""
+    """Record the request's scope (see :func:`state_of`), and its principal for the access line."""
     setattr(request.state, _SCOPE, scope)
+    request.scope[PRINCIPAL_KEY] = scope.principal.name

@@ -9,9 +9,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -61,10 +62,21 @@ def test_errors_are_json_with_the_cli_line_and_the_right_status(http: httpx.Clie
     assert _error(http.get("/models", params={"page": "two"}))[:2] == (400, "invalid_input")
     assert _error(http.get("/models", params={"as_of": "yesterday"}))[:2] == (400, "invalid_input")
     assert [m["name"] for m in http.get("/models").json()["items"]] == ["m"]  # nothing refused was written
-    lines = [json.loads(line) for line in server.log.read_text().splitlines() if line.startswith("{")]
-    access = [line for line in lines if line.get("event") == "request"]
-    assert {"method", "path", "status", "duration_ms"} <= set(access[0])
-    assert any(line["status"] == 413 for line in access)
+    access = _access_lines(server, until=lambda line: line["status"] == 413)
+    assert {"method", "path", "status", "duration_ms", "client", "principal"} <= set(access[0])
+    assert {"method": "GET", "path": "/api/v1/models/nope", "status": 404, "principal": "tester"}.items() <= \
+        next(line for line in access if line["path"] == "/api/v1/models/nope").items()
+
+
+def _access_lines(server: ServerProcess, until: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
+    """The server's access lines so far, once one satisfies ``until`` (they are written within ~50 ms)."""
+    deadline = time.monotonic() + 10
+    while True:
+        lines = [json.loads(line) for line in server.log.read_text().splitlines() if line.startswith("{")]
+        access = [line for line in lines if line.get("event") == "request"]
+        if any(until(line) for line in access) or time.monotonic() > deadline:
+            return access
+        time.sleep(0.05)
 
 
 def test_a_repeated_command_id_is_answered_once_and_never_applied_twice(http: httpx.Client) -> None:
