@@ -1,0 +1,79 @@
+"""A whole-log replay into empty read models (rebuild, catch-up, verify's scratch copy): what it skips.
+
+Three view tables are only ever inserted at an event's position and deleted by a later event, and no
+handler reads them: ``view_artifact_links``, ``view_run_links`` and ``view_artifacts`` (:data:`DERIVED`).
+Their history twins hold every row they ever had, closed at the position of the event that deleted it
+(``temporal.REVISIONS``: the deleting event's revision closes the key's open twin rows and copies the
+key's present rows, of which a deletion leaves none). So a replay from an empty log writes those rows to
+the twins only, and the view is the twin's open rows, copied at the end by one ``INSERT ... SELECT`` in
+key order (:func:`derived_views`): most events of a large registry are artifact links, and each one
+then costs one row from Python instead of two. The incremental projector (an append) writes both, as
+before; the property tests compare the two after every step.
+
+The history tables' secondary indexes are dropped for the replay and built after it, one sort each
+(:func:`temporal.indexes_built_after`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from modelog.projections import tables as t
+from modelog.projections.temporal import OPEN, TWINS, indexes_built_after
+from modelog.registry._sql.driver import DriverStatement
+from sqlalchemy import Table, literal, select
+from sqlalchemy.engine import Connection
+
+#: View tables a whole-log replay writes only to their twins; the views are the twins' open rows.
+DERIVED: tuple[Table, ...] = (t.artifact_links, t.run_links, t.artifacts)
+#: Their names, as the projector's writes name tables.
+DERIVED_NAMES: frozenset[str] = frozenset(view.name for view in DERIVED)
+
+
+def _derivation(view: Table) -> DriverStatement:
+    """``INSERT INTO view SELECT <its columns> FROM twin WHERE valid_to = OPEN`` in the view's key order."""
+    twin = TWINS[view.name]
+    columns = [c.name for c in view.columns]
+    if any(name not in twin.c for name in columns):  # a stamped column would have no value in the twin
+        raise ValueError(f"{view.name} cannot be derived from {twin.name}: columns differ")
+    key = [twin.c[c.name] for c in view.primary_key.columns]
+    still_open = twin.c.valid_to == literal(OPEN, twin.c.valid_to.type)
+    open_rows = select(*(twin.c[name] for name in columns)).where(still_open)
+    return DriverStatement(view.insert().from_select(columns, open_rows.order_by(*key, twin.c.valid_from)))
+
+
+_DERIVATIONS = tuple(_derivation(view) for view in DERIVED)
+
+
+@contextmanager
+def fast_deletes(conn: Connection) -> Iterator[None]:
+    """On SQLite, for a reset and replay of the read models: deleted rows are not overwritten with zeros.
+
+    Builds of SQLite with ``SECURE_DELETE`` on by default (Debian's and Ubuntu's, among others) zero every
+    page a ``DELETE`` frees and write it out: emptying the read models of a large registry then cost a
+    fifth of its rebuild. What a rebuild deletes is a projection of the log kept in the same file, so
+    there is nothing to scrub; ``FAST`` still zeroes what costs no extra I/O. The setting belongs to the
+    connection, so it is put back afterwards.
+    """
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    before = conn.exec_driver_sql("PRAGMA secure_delete").scalar()
+    conn.exec_driver_sql("PRAGMA secure_delete = FAST")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA secure_delete = {int(before or 0)}")
+
+
+@contextmanager
+def bulk_replay(conn: Connection) -> Iterator[None]:
+    """Around a whole-log replay into empty read models (``apply_events(..., bulk=True)``).
+
+    After the block, the history indexes are built and the derived views filled from their twins.
+    """
+    with indexes_built_after(conn):
+        yield
+    for statement in _DERIVATIONS:
+        statement.execute(conn)
