@@ -7,7 +7,10 @@ Their history twins hold every row they ever had, closed at the position of the 
 key's present rows, of which a deletion leaves none). So a replay from an empty log writes those rows to
 the twins only, and the view is the twin's open rows, copied at the end by one ``INSERT ... SELECT``
 (:func:`bulk_replay`): most events of a large registry are artifact links, and a row from Python (bound
-value by value by the driver) costs about twice a row copied inside the database. The incremental
+value by value by the driver) costs about twice a row copied inside the database. For the same reason
+the stamps of link and run-link events (``temporal.stamps``: model, position, version number, time) are
+copied from those twin rows at the end rather than queued one by one: each such event inserted exactly
+one twin row, at its position and time (:data:`STAMPED_BY_ROW`). The incremental
 projector (an append) writes both, as before; ``verify`` replays through this path, so the property
 tests compare the two after every step. A handler that reads one of these views, or changes its rows
 without deleting them, would break this: such a view must leave :data:`DERIVED`
@@ -23,7 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from modelog.projections import tables as t
-from modelog.projections.temporal import OPEN, TWINS, indexes_built_after
+from modelog.projections.temporal import OPEN, TWINS, indexes_built_after, stamps
 from modelog.registry._sql.driver import DriverStatement
 from sqlalchemy import Table, literal, select
 from sqlalchemy.engine import Connection
@@ -53,6 +56,20 @@ def _derivation(view: Table, ordered: bool) -> DriverStatement:
 _DERIVATIONS = {True: tuple(_derivation(view, True) for view in DERIVED),
                 False: tuple(_derivation(view, False) for view in DERIVED)}
 
+#: Links and run links: tables whose every row is one event's, inserted at its position and time.
+STAMPED_BY_ROW: tuple[Table, ...] = (t.artifact_links, t.run_links)
+
+
+def _stamps_of(view: Table) -> DriverStatement:
+    """The stamps of the events that inserted ``view``'s rows, from its twin: one row per event."""
+    twin = TWINS[view.name]
+    return DriverStatement(stamps.insert().from_select(
+        ["model_id", "position", "number", "updated_at"],
+        select(twin.c.model_id, twin.c.valid_from, twin.c.number, twin.c.created_at)))
+
+
+_STAMPINGS = tuple(_stamps_of(view) for view in STAMPED_BY_ROW)
+
 
 @contextmanager
 def fast_deletes(conn: Connection) -> Iterator[None]:
@@ -79,9 +96,12 @@ def fast_deletes(conn: Connection) -> Iterator[None]:
 def bulk_replay(conn: Connection) -> Iterator[None]:
     """Around a whole-log replay into empty read models (``apply_events(..., bulk=True)``).
 
-    After the block, the history indexes are built and the derived views filled from their twins.
+    After the block, the stamps of the links and run links are copied from their twins (the projector
+    queues none for them in a bulk replay), the history indexes built and the derived views filled.
     """
     with indexes_built_after(conn):
         yield
+        for statement in _STAMPINGS:  # before the stamps' index is built
+            statement.execute(conn)
     for statement in _DERIVATIONS[conn.dialect.name == "sqlite"]:
         statement.execute(conn)

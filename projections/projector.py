@@ -371,9 +371,13 @@ class _Writes:
             elif table == _MODELS:
                 self.new_models[row[_MODEL_KEY]] = row
 
-    def touch(self, model_id: str, position: int, at: str, number: int | None = None) -> None:
-        """Queue ``updated_at`` of a model (and of one of its versions), and its history stamp."""
-        if self.history is not None:
+    def touch(self, model_id: str, position: int, at: str, number: int | None = None, link: str = "") -> None:
+        """Queue ``updated_at`` of a model (and of one of its versions), and its history stamp.
+
+        ``link``: the derived link table whose twin row this event just queued; a bulk replay stamps
+        from those rows at its end (``bulk_replay``: the stamp is the row's model, number, position, time).
+        """
+        if self.history is not None and link not in self.twin_only:
             self.history.stamps.append((model_id, position, number, at))
         if number is not None:
             key = (model_id, number)
@@ -455,12 +459,12 @@ def _queue_link(writes: _Writes, event: ProjectedEvent, data: dict[str, Any]) ->
                 history.row(_LINKS, row, position)
         elif history is not None:  # a whole-log replay: the view is derived from the twin afterwards
             history.only_twin(_LINKS, row, position)
-    writes.touch(model_id, position, event.recorded_at, number)
+    writes.touch(model_id, position, event.recorded_at, number, _LINKS)
 
 
 def _queue_run_link(writes: _Writes, event: ProjectedEvent, data: dict[str, Any]) -> None:
     writes.insert_built(t.run_links.name, _run_link_row, event, data)
-    writes.touch(_model_id(event), event.position, event.recorded_at, data["number"])
+    writes.touch(_model_id(event), event.position, event.recorded_at, data["number"], t.run_links.name)
 
 
 def _queue_run(writes: _Writes, event: ProjectedEvent, data: dict[str, Any]) -> None:

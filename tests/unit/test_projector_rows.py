@@ -46,6 +46,7 @@ def test_link_and_run_link_rows() -> None:
                           '"run_id":"r","run_pipeline":"rp"}')
     writes = projector._Writes(None)  # type: ignore[arg-type]  # queuing a row needs no connection
     projector._queue_link(writes, e, e.data)
+    assert writes.history is not None and writes.history.stamps == [("m1", 7, 3, e.recorded_at)]
     assert named(t.artifact_links.name, writes.rows[t.artifact_links.name][0]) == {
         "model_id": "m1", "number": 3, "pipeline": "p", "step": "s", "name": "n", "kind": "data", "link_version": 2,
         "artifact_id": "a", "artifact_name": "an", "artifact_version": 4, "content_hash": "h", "run_id": "r",
@@ -108,6 +109,7 @@ def test_a_bulk_replay_queues_a_link_for_its_twin_alone() -> None:
     projector._queue_link(writes, e, e.data)
     assert t.artifact_links.name not in writes.rows
     assert writes.history is not None
+    assert writes.history.stamps == []  # copied from the twin's rows after the replay
     twin = [c.name for c in temporal.artifact_links.columns]
     assert dict(zip(twin, writes.history.rows[t.artifact_links.name][0], strict=True)) == {
         "model_id": "m1", "number": 3, "pipeline": "p", "step": "s", "name": "n", "kind": "data", "link_version": 2,
