@@ -89,7 +89,8 @@ def fast_deletes(conn: Connection) -> Iterator[None]:
     try:
         yield
     finally:
-        conn.exec_driver_sql(f"PRAGMA secure_delete = {int(before or 0)}")
+        if not conn.invalidated:  # a lost connection is not reused (and must not hide the error that lost it)
+            conn.exec_driver_sql(f"PRAGMA secure_delete = {int(before or 0)}")
 
 
 @contextmanager

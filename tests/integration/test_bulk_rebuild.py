@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from modelog.projections import tables as t
-from modelog.projections.bulk_replay import DERIVED
+from modelog.projections.bulk_replay import DERIVED, fast_deletes
 from modelog.projections.rebuild import rebuild, replay, reset_views, verify
 from modelog.projections.temporal import HISTORY_TABLES, TWINS
 from modelog.registry import commands as cmd
@@ -83,3 +84,15 @@ def test_a_rebuild_writes_exactly_what_the_projector_wrote(registry: Any) -> Non
         reset_views(conn)
         replay(conn, registry.store)
     assert _dump(registry.engine) == live
+
+
+
+def test_fast_deletes_puts_the_connections_setting_back(registry: Any) -> None:
+    if registry.engine.dialect.name != "sqlite":
+        pytest.skip("a SQLite setting")
+    for setting in (0, 1):
+        with transaction(registry.engine, write=True) as conn:
+            conn.exec_driver_sql(f"PRAGMA secure_delete = {setting}")
+            with fast_deletes(conn):
+                assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == 2  # FAST
+            assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == setting
