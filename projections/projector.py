@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from modelog.projections import tables as t
+from modelog.projections.bulk_replay import DERIVED_NAMES
 from modelog.projections.identity import HANDLERS as IDENTITY_HANDLERS
 from modelog.projections.table_rows import TableRows
 from modelog.projections.temporal import HistoryWrites
@@ -332,10 +333,15 @@ class _Writes:
     those tables (see :func:`apply_events`).
     """
 
-    def __init__(self, conn: Connection, only: frozenset[str] | None = None, history: bool = True) -> None:
+    def __init__(self, conn: Connection, only: frozenset[str] | None = None, history: bool = True,
+                 bulk: bool = False) -> None:
         self.conn, self.only = conn, only
         # The history twins (projections.temporal), written with the present rows unless a scratch replay skips them.
-        self.history = HistoryWrites(conn) if history and only is None else None
+        self.history = HistoryWrites(conn, bulk) if history and only is None else None
+        # A whole-log replay writes these tables' rows to their twins alone and derives the views after it.
+        self.twin_only = DERIVED_NAMES if bulk and self.history is not None else frozenset()
+        self.links_to_view = _LINKS not in self.twin_only
+        self.insert_rows = PositionalInsert.load if bulk else PositionalInsert.executemany
         self._reset()
 
     def _reset(self) -> None:
@@ -362,18 +368,25 @@ class _Writes:
     def insert_built(self, table: str, build: RowBuilder, event: ProjectedEvent, data: dict[str, Any]) -> None:
         """Queue the row ``build`` makes of the event for ``table`` (not built unless ``table`` is kept)."""
         if self.keeps(table):
-            row = build(event, data)
+            row, history = build(event, data), self.history
+            if table in self.twin_only and history is not None:
+                history.only_twin(table, row, event.position)
+                return
             self.insert(table, row)
-            if self.history is not None:
-                self.history.row(table, row, event.position)
+            if history is not None:
+                history.row(table, row, event.position)
             if table == _VERSIONS:
                 self.new_versions[_VERSION_KEY(row)] = row
             elif table == _MODELS:
                 self.new_models[row[_MODEL_KEY]] = row
 
-    def touch(self, model_id: str, position: int, at: str, number: int | None = None) -> None:
-        """Queue ``updated_at`` of a model (and of one of its versions), and its history stamp."""
-        if self.history is not None:
+    def touch(self, model_id: str, position: int, at: str, number: int | None = None, link: str = "") -> None:
+        """Queue ``updated_at`` of a model (and of one of its versions), and its history stamp.
+
+        ``link``: the derived link table whose twin row this event just queued; a bulk replay stamps
+        from those rows at its end (``bulk_replay``: the stamp is the row's model, number, position, time).
+        """
+        if self.history is not None and link not in self.twin_only:
             self.history.stamps.append((model_id, position, number, at))
         if number is not None:
             key = (model_id, number)
@@ -411,7 +424,7 @@ class _Writes:
     def flush(self) -> None:
         """Execute everything queued, inserts first."""
         for table, rows in self.rows.items():
-            _INSERTS[table].executemany(self.conn, list(map(tuple, rows)))  # the rows, in column order
+            self.insert_rows(_INSERTS[table], self.conn, list(map(tuple, rows)))  # the rows, in column order
         _TOUCH_VERSION.executemany(self.conn, [{"key_model": m, "key_number": n, "key_at": at}
                                                for (m, n), at in self.versions.items()])
         models, added = self.models, self.added
@@ -441,23 +454,26 @@ def _queue_version(writes: _Writes, event: ProjectedEvent, data: dict[str, Any])
 def _queue_link(writes: _Writes, event: ProjectedEvent, data: dict[str, Any]) -> None:
     # Most events of a large registry are links: this path builds the model id and the row once each.
     # The row is built here rather than by a row builder: one call fewer per link.
-    model_id, number = _model_id(event), data["number"]
+    model_id, number, position, history = _model_id(event), data["number"], event.position, writes.history
     if writes.keeps(_LINKS):
         row = _LINK_ROW(
             model_id=model_id, number=number, pipeline=data["pipeline"], step=data["step"], name=data["name"],
             kind=data["kind"], link_version=data["link_version"], artifact_id=data["artifact_id"],
             artifact_name=data["artifact_name"], artifact_version=data["artifact_version"],
             content_hash=data["content_hash"], run_id=data.get("run_id"), created_at=event.recorded_at,
-            position=event.position)
-        writes.insert(_LINKS, row)
-        if writes.history is not None:
-            writes.history.row(_LINKS, row, event.position)
-    writes.touch(model_id, event.position, event.recorded_at, number)
+            position=position)
+        if writes.links_to_view:
+            writes.insert(_LINKS, row)
+            if history is not None:
+                history.row(_LINKS, row, position)
+        elif history is not None:  # a whole-log replay: the view is derived from the twin afterwards
+            history.only_twin(_LINKS, row, position)
+    writes.touch(model_id, position, event.recorded_at, number, _LINKS)
 
 
 def _queue_run_link(writes: _Writes, event: ProjectedEvent, data: dict[str, Any]) -> None:
     writes.insert_built(t.run_links.name, _run_link_row, event, data)
-    writes.touch(_model_id(event), event.position, event.recorded_at, data["number"])
+    writes.touch(_model_id(event), event.position, event.recorded_at, data["number"], t.run_links.name)
 
 
 def _queue_run(writes: _Writes, event: ProjectedEvent, data: dict[str, Any]) -> None:
@@ -493,17 +509,19 @@ BATCHED: dict[str, Callable[[_Writes, ProjectedEvent, dict[str, Any]], None]] = 
 
 
 def apply_events(conn: Connection, batch: Sequence[ProjectedEvent], only: frozenset[str] | None = None,
-                 history: bool = True) -> None:
+                 history: bool = True, bulk: bool = False) -> None:
     """Apply events to the read-model tables and their history twins (no checkpoint).
 
     ``history=False`` leaves the twins alone: a scratch replay (the reference past read) has none.
+    ``bulk``: a replay of the whole log into empty tables, inside ``bulk_replay.bulk_replay`` (which
+    derives the views of ``bulk_replay.DERIVED`` from their twins afterwards: their rows go to the twins alone).
 
     ``only`` (table names) skips the row inserts of every other table, for a scratch replay whose
     query reads just those tables. A handler derives a table's rows from that table's own rows,
     and from the other tables :data:`READS` names (see :func:`tables_needed`), so the kept
     tables end up exactly as in a full replay.
     """
-    writes, current = _Writes(conn, only, history), CURRENT_SCHEMA.get
+    writes, current = _Writes(conn, only, history, bulk), CURRENT_SCHEMA.get
     record = writes.history.after if writes.history is not None else None
     for event in batch:
         event_type, data = event.event_type, event.data

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from modelog.projections import tables as t
+from modelog.projections.bulk_replay import bulk_replay, fast_deletes
 from modelog.projections.projector import apply_events, read_checkpoint, save_checkpoint
-from modelog.projections.temporal import HISTORY_TABLES, indexes_built_after, reset_history
+from modelog.projections.temporal import HISTORY_TABLES, reset_history
 from modelog.registry._sql.batches import read_batches
 from modelog.registry._sql.bulk import cyclic_gc_paused
 from modelog.registry._sql.raw_events import RowEvent
@@ -61,23 +62,26 @@ def reset_views(conn: Connection) -> None:
 
 
 def replay(conn: Connection, store: EventStore, *, after: int = 0, until: int | None = None,
-           progress: Progress | None = None, batch_size: int = 5_000, source: Connection | None = None) -> int:
+           progress: Progress | None = None, batch_size: int = 5_000, source: Connection | None = None,
+           bulk: bool = False) -> int:
     """Apply the log's events after ``after`` (up to ``until``) to the tables ``conn`` sees.
 
-    Events are read through ``source`` (default: ``conn`` itself, same database).
+    Events are read through ``source`` (default: ``conn`` itself, same database). ``bulk``: a replay of
+    the whole log into empty tables, inside :func:`bulk_replay.bulk_replay` (see ``projector.apply_events``).
     """
     reader = source if source is not None else conn
     end = until if until is not None else store.head(reader)
     done = 0
     with cyclic_gc_paused():
         for batch in read_batches(reader, after=after, until=end, batch_size=batch_size):
-            done += _apply_batch(conn, batch, done, end - after, progress)
+            done += _apply_batch(conn, batch, done, end - after, progress, bulk)
     return done
 
 
-def _apply_batch(conn: Connection, batch: list[RowEvent], done: int, total: int, progress: Progress | None) -> int:
+def _apply_batch(conn: Connection, batch: list[RowEvent], done: int, total: int, progress: Progress | None,
+                 bulk: bool) -> int:
     save_checkpoint(conn, batch[0].position - 1, batch[-1].position)
-    apply_events(conn, batch)
+    apply_events(conn, batch, bulk=bulk)
     if progress:
         progress(done + len(batch), total)
     return len(batch)
@@ -85,9 +89,10 @@ def _apply_batch(conn: Connection, batch: list[RowEvent], done: int, total: int,
 
 def _replay_all(conn: Connection, store: EventStore, progress: Progress | None = None) -> int:
     """Reset the read models and replay the whole log into them, in the caller's transaction."""
-    reset_views(conn)
-    with indexes_built_after(conn):
-        return replay(conn, store, progress=progress)
+    with fast_deletes(conn):
+        reset_views(conn)
+        with bulk_replay(conn):
+            return replay(conn, store, progress=progress, bulk=True)
 
 
 def rebuild(engine: Engine, store: EventStore, progress: Progress | None = None) -> RebuildReport:
@@ -176,7 +181,8 @@ def verify(engine: Engine, store: EventStore, progress: Progress | None = None) 
                 head = read_checkpoint(live)
                 with scratch.begin() as conn:
                     t.create_view_schema(conn)
-                    replay(conn, store, until=head, progress=progress, source=live)
+                    with bulk_replay(conn):
+                        replay(conn, store, until=head, progress=progress, source=live, bulk=True)
                     report = VerifyViewsReport(head)
                     if store.head(live) != head:
                         report.differences.append(

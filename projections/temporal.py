@@ -150,9 +150,11 @@ _LAST_COUNT = DriverStatement(select(model_counts.c.models).order_by(model_count
 class HistoryWrites:
     """The twin rows and stamps of a run of batched events, flushed with the present rows."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, bulk: bool = False) -> None:
         self.conn = conn
-        self.rows: dict[str, list[tuple[Any, ...]]] = {}
+        # A whole-log replay loads its rows in bulk (COPY on PostgreSQL): see ``PositionalInsert.load``.
+        self.insert_rows = PositionalInsert.load if bulk else PositionalInsert.executemany
+        self.rows: dict[str, list[Sequence[Any]]] = {}
         self.stamps: list[tuple[str, int, int | None, str]] = []
         self.counted: list[tuple[int, int]] = []  # (position, +1 or -1) of each event that changed the model count
 
@@ -164,6 +166,19 @@ class HistoryWrites:
             self.rows[table] = [twin_row]
         else:
             found.append(twin_row)
+
+    def only_twin(self, table: str, row: list[Any], position: int) -> None:
+        """Queue a row for the twin alone, extending ``row`` itself (a view without stamped columns).
+
+        A whole-log replay derives such a view from its twin afterwards (``projections.bulk_replay``), so
+        the present row is never inserted and its list becomes the twin's row without a copy.
+        """
+        row += (position, OPEN)
+        found = self.rows.get(table)
+        if found is None:
+            self.rows[table] = [row]
+        else:
+            found.append(row)
 
     def registered(self, model_id: str, position: int, at: str) -> None:
         """Record a model's registration (a batched event): its first stamp, and one model more."""
@@ -190,10 +205,10 @@ class HistoryWrites:
         """Insert everything queued."""
         for table, rows in self.rows.items():
             rows.sort(key=_TWIN_KEYS[table])
-            _HIST_INSERTS[table].executemany(self.conn, rows)
+            self.insert_rows(_HIST_INSERTS[table], self.conn, rows)
         if self.stamps:
             self.stamps.sort(key=_STAMP_KEY)
-            _STAMP_INSERT.executemany(self.conn, self.stamps)
+            self.insert_rows(_STAMP_INSERT, self.conn, self.stamps)
         if self.counted:
             found = _LAST_COUNT.fetchall(self.conn)
             models, rows = (int(found[0][0]) if found else 0), []

@@ -128,3 +128,33 @@ class PositionalInsert:
         """Insert every row in one driver ``executemany`` call."""
         if rows:
             conn.exec_driver_sql(self._sql_for(conn), rows)
+
+    def load(self, conn: Connection, rows: Sequence[Sequence[Any]]) -> None:
+        """Insert every row (tuples or lists) as a bulk load, on a driver cursor of ``conn``'s transaction.
+
+        With psycopg, PostgreSQL's ``COPY ... FROM STDIN``: its ``executemany`` has the server plan and
+        run one ``INSERT`` per row, where ``COPY`` streams the rows into one command. Otherwise the
+        driver's own ``executemany``, without SQLAlchemy's check of every row. For bulk passes into
+        tables without triggers (a replay of the read models). A driver error is raised as SQLAlchemy
+        would raise it.
+        """
+        if not rows:
+            return
+        copying = conn.dialect.driver == "psycopg"
+        if copying:
+            quote = conn.dialect.identifier_preparer.quote
+            sql = f"COPY {quote(self.table.name)} ({', '.join(quote(c) for c in self.columns)}) FROM STDIN"
+        else:
+            sql = self._sql_for(conn)
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            if copying:
+                with cursor.copy(sql) as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:
+                cursor.executemany(sql, rows)
+        except conn.dialect.loaded_dbapi.Error as error:
+            raise _as_sqlalchemy_error(conn, cursor, sql, (), error) from error
+        finally:
+            cursor.close()
