@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from modelog.registry._sql.batches import read_stream_rows
+from modelog.registry._sql.bulk import refresh_statistics, vacuum_after_bulk_load
 from modelog.registry._sql.driver import DriverStatement
 from modelog.registry._sql.raw_events import RowEvent
 from modelog.registry._sql.rows import insert_rows
@@ -240,6 +241,8 @@ class EventStore:
                 count += len(rows)
                 if progress:
                     progress(count)
+            refresh_statistics(conn)  # the registry was empty: every table of it was just written
+        vacuum_after_bulk_load(self.engine)
         return count
 
     def import_events(self, batch: Sequence[StoredEvent]) -> int:
