@@ -21,7 +21,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from modelog.projections import read_statements as rs
 from modelog.projections import tables as t
-from modelog.projections.boundaries import command_boundary
+from modelog.projections.boundaries import boundary_in_log, command_boundary
 from modelog.projections.history import HistoryEntry, describe, name_after
 from modelog.projections.identity import PrincipalView, TokenView, principal_views, token_views
 from modelog.projections.log_rows import linked_run_ids, model_renames, stream_events
@@ -122,13 +122,18 @@ class ReadModel:
             return None
         with self._live() as conn:  # the read's own transaction when inside one (``_one_transaction``)
             if at_position is not None:
-                checked = self._check_position(at_position, conn)
-                return command_boundary(self.store, checked, conn) if whole_commands else checked
+                if isinstance(at_position, bool) or not isinstance(at_position, int) or at_position < 0:
+                    raise InvalidInputError(f"log position must be a whole number >= 0, got {at_position!r}")
+                if not whole_commands:
+                    return self._check_position(at_position, conn)
+                found = boundary_in_log(self.store, at_position, conn)  # its statement also tells a position
+                if found is not None:  # past the log's end: no separate read of the head
+                    return found
+                # Past the end (refused), unless an append committed in between (PostgreSQL's read committed).
+                return command_boundary(self.store, self._check_position(at_position, conn), conn)
             return self._position_of(as_of, conn)  # type: ignore[arg-type]  # not None: checked above
 
     def _check_position(self, position: int, conn: Connection) -> int:
-        if isinstance(position, bool) or not isinstance(position, int) or position < 0:
-            raise InvalidInputError(f"log position must be a whole number >= 0, got {position!r}")
         head = self.store.head(conn)
         if position > head:
             raise InvalidInputError(f"log position {position} is beyond the end of the log (last position {head})")
@@ -291,7 +296,7 @@ class ReadModel:
 
     def _model_page(self, conn: Connection, tb: Views, name: str | None, tag: str | None, sort_by: str, page: int,
                     size: int) -> Page[ModelView]:
-        counted, query = rs.model_page_statements(tb, sort_by, bool(name), bool(tag))
+        counted, query = rs.model_page_statements(tb, sort_by, bool(name), bool(tag), conn.dialect.name == "postgresql")
         params: dict[str, Any] = {"page_size": size, "page_offset": (page - 1) * size}
         if name:
             params["name_pattern"] = f"%{_like_escape(name_key(name))}%"

@@ -18,16 +18,17 @@ from sqlalchemy import Integer, bindparam, func, select
 #: How a model listing sorts: the option's name and the column.
 SORT_FIELDS = {"name": "name_key", "created": "created_at", "updated": "updated_at"}
 
-_MODEL_PAGES: dict[tuple[int, str, bool, bool], tuple[Any, Any]] = {}
+_MODEL_PAGES: dict[tuple[int, str, bool, bool, bool], tuple[Any, Any]] = {}
 
 
-def model_page_statements(tb: Views, sort_by: str, by_name: bool, by_tag: bool) -> tuple[Any, Any]:
+def model_page_statements(tb: Views, sort_by: str, by_name: bool, by_tag: bool,
+                          postgres: bool = False) -> tuple[Any, Any]:
     """The count and the page query of a model listing over ``tb``, built once per shape.
 
     Filters, page size and offset are bound parameters, so each statement is built (and its
-    cache key computed) once, not per read.
+    cache key computed) once, not per read. ``postgres``: the shape for PostgreSQL (below).
     """
-    key = (id(tb), sort_by, by_name, by_tag)
+    key = (id(tb), sort_by, by_name, by_tag, postgres)
     found = _MODEL_PAGES.get(key)
     if found is None:
         m = tb.models
@@ -39,9 +40,13 @@ def model_page_statements(tb: Views, sort_by: str, by_name: bool, by_tag: bool) 
         counted = select(func.count()).select_from(m).where(*where) if where else tb.model_total
         order = (m.c[SORT_FIELDS[sort_by]], m.c.model_id)
         size, offset = bindparam("page_size", type_=Integer), bindparam("page_offset", type_=Integer)
-        if tb is PRESENT:
+        if tb is PRESENT or postgres:
+            # PostgreSQL derives a past page's stamped columns (subplans) for the rows the LIMIT keeps only
+            # (it evaluates them above the sort, or stops the ordered index scan after the page), and a
+            # statement psycopg prepared is planned for any position: the page's keys first made that plan
+            # join them back by a hash over every model row valid then (twice the server time of this shape).
             query = select(m).where(*where).order_by(*order).limit(size).offset(offset)
-        else:  # pick the page's keys first, so the stamped columns are derived for its rows only
+        else:  # SQLite: pick the page's keys first, so the stamped columns are derived for its rows only
             keys = select(m.c.model_id).where(*where).order_by(*order).limit(size).offset(offset)
             query = select(m).where(m.c.model_id.in_(keys.scalar_subquery())).order_by(*order)
         found = _MODEL_PAGES[key] = (counted, query)

@@ -15,7 +15,7 @@ from modelog.projections.bulk_replay import bulk_replay, fast_deletes
 from modelog.projections.projector import apply_events, read_checkpoint, save_checkpoint
 from modelog.projections.temporal import HISTORY_TABLES, reset_history
 from modelog.registry._sql.batches import read_batches
-from modelog.registry._sql.bulk import cyclic_gc_paused
+from modelog.registry._sql.bulk import cyclic_gc_paused, refresh_statistics, vacuum_after_bulk_load
 from modelog.registry._sql.raw_events import RowEvent
 from modelog.registry.database import transaction
 from modelog.registry.guards import guard_problems
@@ -87,12 +87,18 @@ def _apply_batch(conn: Connection, batch: list[RowEvent], done: int, total: int,
     return len(batch)
 
 
+#: The tables a whole-log replay rewrites (their planner statistics and visibility map are refreshed after it).
+_REPLAYED = [table.name for table in (*t.VIEW_TABLES, *HISTORY_TABLES)]
+
+
 def _replay_all(conn: Connection, store: EventStore, progress: Progress | None = None) -> int:
     """Reset the read models and replay the whole log into them, in the caller's transaction."""
     with fast_deletes(conn):
         reset_views(conn)
         with bulk_replay(conn):
-            return replay(conn, store, progress=progress, bulk=True)
+            count = replay(conn, store, progress=progress, bulk=True)
+    refresh_statistics(conn, _REPLAYED)
+    return count
 
 
 def rebuild(engine: Engine, store: EventStore, progress: Progress | None = None) -> RebuildReport:
@@ -101,6 +107,7 @@ def rebuild(engine: Engine, store: EventStore, progress: Progress | None = None)
     with transaction(engine, write=True) as conn:
         lock_appends(conn)  # on PostgreSQL an append's inline projection would otherwise race the replay
         count = _replay_all(conn, store, progress)
+    vacuum_after_bulk_load(engine, _REPLAYED)
     return RebuildReport(count, time.perf_counter() - started)
 
 
@@ -128,7 +135,9 @@ def catch_up(engine: Engine, store: EventStore) -> int:
         checkpoint, head = read_checkpoint(conn), store.head(conn)
         if checkpoint >= head:
             return 0 if checkpoint == head else VIEWS_AHEAD
-        return _replay_all(conn, store)
+        count = _replay_all(conn, store)
+    vacuum_after_bulk_load(engine, _REPLAYED)
+    return count
 
 
 def tamper_evidence(engine: Engine, store: EventStore) -> list[str]:

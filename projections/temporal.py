@@ -57,7 +57,10 @@ def _twin(table: Table, *indexes: Sequence[str]) -> Table:
 
 
 models = _twin(t.models, ("name_key", "model_id", "valid_from", "valid_to"), ("valid_from", "valid_to"))
-versions = _twin(t.versions, ("model_id", "valid_to", "valid_from", "number"))  # covers a model's count at P
+# A model's version count and latest version at P, index-only: its entries in number order (the latest is the first
+# valid one from the top). Led by the number, not by ``valid_to``: a statement psycopg prepared is planned for any P,
+# and PostgreSQL then took an index without the number's order for the latest version and sorted all of them.
+versions = _twin(t.versions, ("model_id", "number", "valid_from", "valid_to"))
 aliases = _twin(t.aliases)
 artifact_links = _twin(t.artifact_links)
 run_links = _twin(t.run_links)

@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from modelog.registry._sql.batches import read_stream_rows
+from modelog.registry._sql.bulk import refresh_statistics, vacuum_after_bulk_load
 from modelog.registry._sql.driver import DriverStatement
 from modelog.registry._sql.raw_events import RowEvent
 from modelog.registry._sql.rows import insert_rows
@@ -75,6 +76,14 @@ _READ_RANGE = DriverStatement(
     events.select().where(_c.position >= bindparam("start"), _c.position <= bindparam("end"))
     .order_by(_c.position).limit(bindparam("size")))
 _HEAD = DriverStatement(select(func.coalesce(func.max(_c.position), 0)))
+#: The last position recorded at or before a moment: the last event of the latest time at or before it, two
+#: probes of the ``recorded_at`` index. Times never decrease along the log (the clock guard refuses an append
+#: dated before the head, an import checks its file's order), so that is ``max(position)`` of every event
+#: recorded by then, which PostgreSQL planned as a backward walk of the whole log from its end (8 s at the
+#: middle of 1.12M events) and SQLite as a scan of the index up to the moment (68 ms at 57,000 events).
+_POSITION_AT = DriverStatement(select(func.coalesce(func.max(_c.position), 0)).where(
+    _c.recorded_at == select(func.max(_c.recorded_at)).where(_c.recorded_at <= bindparam("moment"))
+    .correlate(None).scalar_subquery()))
 _HEAD_ROW = DriverStatement(select(_c.position, _c.hash, _c.recorded_at).order_by(_c.position.desc()).limit(1))
 _SINCE = DriverStatement(
     select(_c.position, _c.hash, _c.recorded_at, _c.stream_id).where(_c.position >= bindparam("since"))
@@ -240,6 +249,8 @@ class EventStore:
                 count += len(rows)
                 if progress:
                     progress(count)
+            refresh_statistics(conn)  # the registry was empty: every table of it was just written
+        vacuum_after_bulk_load(self.engine)
         return count
 
     def import_events(self, batch: Sequence[StoredEvent]) -> int:
@@ -327,13 +338,10 @@ class EventStore:
         """The last log position recorded at or before ``moment`` (0 if none)."""
         if moment.tzinfo is None:
             raise InvalidInputError("as_of must be timezone-aware")
-        query = select(func.coalesce(func.max(events.c.position), 0)).where(
-            events.c.recorded_at <= format_time(moment)
-        )
-        if conn is not None:
-            return int(conn.execute(query).scalar_one())
-        with transaction(self.engine) as own:
-            return int(own.execute(query).scalar_one())
+        if conn is None:
+            with transaction(self.engine) as own:
+                return self.position_at(moment, own)
+        return int(_POSITION_AT.fetchall(conn, {"moment": format_time(moment)})[0][0])
 
     # --- integrity -----------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Random command sequences (refused ones included) against a real SQLite file.
+"""Random command sequences (refused ones included) against a real SQLite file, and against PostgreSQL.
 
 After every step: the live read models (and their history twins) equal a fresh replay, the
 hash chain verifies, a refused command appended nothing, and domain invariants hold. Every
@@ -32,6 +32,8 @@ from modelog.registry.database import transaction
 from modelog.registry.errors import RegistryError
 from modelog.registry.rules import first_breach
 from modelog.registry.store import parse_time
+
+from tests import backends
 
 NAMES = st.sampled_from(["alpha", "alpha", "Alpha", "beta"])
 #: Names a rename takes a model from and to: "gamma" only a rename reaches (and leaves); "Alpha" is alpha's key.
@@ -123,14 +125,17 @@ class RegistryMachine(RuleBasedStateMachine):
         from modelog.application.bootstrap import open_registry
 
         self.dir = Path(tempfile.mkdtemp(prefix="modelog-stateful-"))
-        self.reg = open_registry(f"sqlite:///{self.dir / 'registry.db'}", home=self.dir, actor="machine",
-                                 synchronous="OFF")
+        self.reg = open_registry(self.database_url(), home=self.dir, actor="machine", synchronous="OFF")
         self.reg.store.clock = Ticking()
         self.snapshots: dict[int, dict[str, Any]] = {0: {" principals": [], " tokens": []}}
         self.governed: dict[int, Any] = {}
         self.numbers_seen: dict[str, set[int]] = {}
         self.runs: list[str] = []
         self.refused = 0
+
+    def database_url(self) -> str:
+        """A fresh, empty database for one example."""
+        return f"sqlite:///{self.dir / 'registry.db'}"
 
     def run(self, command: cmd.Command) -> None:
         head = self.reg.store.head()
@@ -366,3 +371,22 @@ RegistryMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 TestRegistryStateful = RegistryMachine.TestCase
+
+
+class PostgresRegistryMachine(RegistryMachine):
+    """The same machine on PostgreSQL (the test database, emptied for each example): its past reads run other
+    statement shapes and plans there (a generic plan once psycopg prepares a statement), the answers may not
+    differ from the replay's."""
+
+    def database_url(self) -> str:
+        """The PostgreSQL test database, emptied."""
+        backends.require_postgres()
+        return backends.reset_postgres()
+
+
+PostgresRegistryMachine.TestCase.settings = settings(
+    max_examples=int(os.environ.get("MODELOG_STATEFUL_POSTGRES_EXAMPLES", "8")),
+    stateful_step_count=25, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+TestRegistryStatefulPostgres = PostgresRegistryMachine.TestCase
