@@ -29,7 +29,7 @@ from modelog.registry.errors import (
     as_registry_error,
 )
 from modelog.server.http import HTTPRefusal, bearer_token, dumps, read_body
-from modelog.server.state import RequestScope, admitted, server_state
+from modelog.server.state import RequestScope, ServerState, admitted, server_state
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -184,25 +184,17 @@ def endpoint(route: MlflowRoute) -> Callable[[Request], Awaitable[Response]]:
     async def serve(request: Request) -> Response:
         state = server_state(request)
         try:
+            token, claimed = bearer_token(request), request.headers.get(ACTOR_HEADER) or None
             if request.method == "GET":
-                query = request.query_params
-                params = Params(dict(query), {key: query.getlist(key) for key in query})
+                scope, body = await _live_read(state, route, request, token, claimed)
             else:
                 params = Params.of_body(await read_body(request))
-            token, claimed = bearer_token(request), request.headers.get(ACTOR_HEADER) or None
 
-            def run() -> tuple[RequestScope, bytes]:  # one trip to the registry's thread: admit, then serve
-                scope = state.admit(token, claimed, action)
-                registry = MlflowRegistry(scope.api)
-                if route.method != "GET":
-                    return scope, dumps(route.call(registry, params))
-                # Live reads, kept while the log head stands still (read models move only with the log).
-                # Keyed by principal too: the use cases' permission checks run only when the answer is made.
-                key = ("mlflow", scope.principal.name, route.path,
-                       tuple(sorted((k, tuple(v)) for k, v in params.multi.items())))
-                return scope, state.read_cache.produced(scope.head, key, lambda: dumps(route.call(registry, params)))
+                def run() -> tuple[RequestScope, bytes]:  # one trip to the registry's thread: admit, then serve
+                    scope = state.admit(token, claimed, action)
+                    return scope, dumps(route.call(MlflowRegistry(scope.api), params))
 
-            scope, body = await state.call(run)
+                scope, body = await state.call(run)
             admitted(request, scope)  # the access log names the principal
         except RegistryError as error:
             return error_of(error, route.conflict_code)
@@ -216,6 +208,25 @@ def endpoint(route: MlflowRoute) -> Callable[[Request], Awaitable[Response]]:
         return Response(body, media_type="application/json")
     serve.__doc__ = f"MLflow's {route.method} {route.path}."
     return serve
+
+
+async def _live_read(state: ServerState, route: MlflowRoute, request: Request, token: str | None,
+                     claimed: str | None) -> tuple[RequestScope, bytes]:
+    """A GET: admitted on the event loop (from memory while the log stands still), answered from the read cache
+    there when this principal made the same read at this head position, else on the registry's thread.
+
+    Keyed by principal: a kept answer was made by the same principal's use cases, permission checks
+    included, at the same log position, hence under the same grants (a grant or revocation moves the log).
+    """
+    query = request.query_params
+    params = Params(dict(query), {key: query.getlist(key) for key in query})
+    scope = await state.admission(token, claimed)
+    key = ("mlflow", scope.principal.name, route.path, tuple(sorted((k, tuple(v)) for k, v in params.multi.items())))
+    body = state.read_cache.kept(scope.head, key)
+    if body is None:
+        body = await state.call(state.read_cache.produced, scope.head, key,
+                                lambda: dumps(route.call(MlflowRegistry(scope.api), params)))
+    return scope, body
 
 
 async def unknown_endpoint(request: Request) -> Response:

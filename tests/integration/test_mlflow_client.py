@@ -140,6 +140,32 @@ def test_the_mlflow_client_works_unchanged_and_every_call_is_an_event(server: Se
     assert _modelog(server, "model", "history", "fraud")[-1]["event"] == "ModelDeleted"
 
 
+def _fields(version: Any) -> dict[str, Any]:
+    """Everything MlflowClient shows of a model version."""
+    return {key: getattr(version, key) for key in (
+        "name", "version", "creation_timestamp", "last_updated_timestamp", "user_id", "current_stage", "description",
+        "source", "run_id", "run_link", "status", "status_message", "tags", "aliases")}
+
+
+def test_a_created_version_answers_what_a_read_of_it_shows(server: ServerProcess) -> None:
+    """create_model_version answers from the events it appended (no read back): the same fields, to the
+    millisecond, as get_model_version and search_model_versions show right after it."""
+    client = _client(server)
+    client.create_registered_model("m")
+    calls: list[dict[str, Any]] = [
+        {"source": "s3://b/m/1"},
+        {"source": "s3://b/m/2", "run_id": "run-2", "description": "second",
+         "tags": {"b": "2", "a": "", "c": "x=y"}},
+        {"source": "", "tags": {"only": "tag"}},
+    ]
+    for kwargs in calls:
+        made = client.create_model_version("m", **kwargs)
+        assert _fields(made) == _fields(client.get_model_version("m", made.version))
+        searched = [v for v in client.search_model_versions("name = 'm'") if v.version == made.version]
+        assert [_fields(v) for v in searched] == [_fields(made)]
+    assert _fields(made)["tags"] == {"only": "tag"} and _fields(made)["user_id"] == PRINCIPAL
+
+
 def test_search_filters_order_and_pages(server: ServerProcess) -> None:
     client = _client(server)
     for name, team in (("churn", "growth"), ("fraud", "risk"), ("Fraud_rules", "risk"), ("ltv", "growth")):
