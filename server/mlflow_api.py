@@ -140,11 +140,16 @@ def _tags_json(tags: tuple[tuple[str, str], ...]) -> list[dict[str, str]]:
 
 
 def version_json(v: MlflowVersion) -> dict[str, Any]:
-    """A model version in MLflow's JSON."""
+    """A model version in MLflow's JSON (as MLflow's own server writes it, no empty lists: each field costs the
+    client a protobuf conversion, ~1,000 per search page)."""
     data: dict[str, Any] = {
         "name": v.name, "version": str(v.version), "creation_timestamp": v.creation_timestamp,
         "last_updated_timestamp": v.last_updated_timestamp, "current_stage": v.current_stage, "source": v.source,
-        "status": "READY", "tags": _tags_json(v.tags), "aliases": list(v.aliases)}
+        "status": "READY"}
+    if v.tags:
+        data["tags"] = _tags_json(v.tags)
+    if v.aliases:
+        data["aliases"] = list(v.aliases)
     if v.user_id is not None:
         data["user_id"] = v.user_id
     if v.description is not None:
