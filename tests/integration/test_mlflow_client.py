@@ -251,6 +251,14 @@ def test_malformed_requests_and_other_mlflow_apis_answer_in_mlflows_error_form(s
             (400, "INVALID_PARAMETER_VALUE")
         assert error(http.get("/experiments/get", params={"experiment_id": "0"})) == (404, "ENDPOINT_NOT_FOUND")
         assert error(http.put("/registered-models/get")) == (404, "ENDPOINT_NOT_FOUND")
+        assert error(http.get("/registered-models/delete")) == (404, "ENDPOINT_NOT_FOUND")  # a DELETE route
+        assert error(http.post("/registered-models/get-latest-versions", json={"name": "m"})) == \
+            (404, "RESOURCE_DOES_NOT_EXIST")  # the path is served by GET and by POST
+        assert http.get("/registered-models/search").status_code == 200
+        head = http.head("/registered-models/search")  # HEAD is served where GET is, without a body
+        assert (head.status_code, head.content) == (200, b"")
+        refused = http.request("OPTIONS", "/registered-models/search")
+        assert (refused.status_code, refused.json()["error"]["code"]) == (405, "method_not_allowed")
         unauthenticated = httpx.get(server.url + "/api/2.0/mlflow/registered-models/search")
         assert error(unauthenticated) == (401, "UNAUTHENTICATED")
 
