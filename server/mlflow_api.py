@@ -5,7 +5,9 @@ the request by its ``Authorization: Bearer`` token like every API route, calls o
 :class:`~modelog.application.mlflow.MlflowRegistry` on the registry's thread (acting as the
 token's principal, so every call is an event by that principal) and answers MLflow's JSON.
 Refusals are MLflow's ``{"error_code", "message"}`` with its HTTP statuses, so ``MlflowClient``
-raises the ``MlflowException`` its users expect.
+raises the ``MlflowException`` its users expect. A live GET this principal already made at the
+log's current position is answered from the server's read cache on the event loop (see
+:func:`_live_read`); every route is found by one dictionary look-up (:class:`MlflowRoutes`).
 """
 
 from __future__ import annotations
