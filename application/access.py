@@ -27,7 +27,7 @@ import hmac
 import re
 import secrets
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -110,12 +110,16 @@ class _Token:
 class Authenticator:
     """Checks API tokens against the principals and tokens the log records (see the module's docstring).
 
-    ``head`` reads the log's last position (default: the store's, one transaction per check).
+    ``head`` reads the log's last position (default: the store's, one transaction per check); ``between(after,
+    upto)``, the events after position ``after`` up to ``upto`` (default: the store's ``read_all``), is how a few
+    events appended since the last check are read (a server passes the kept connection its ``head`` reads on).
     """
 
-    def __init__(self, store: Recorder, head: Callable[[], int] | None = None) -> None:
+    def __init__(self, store: Recorder, head: Callable[[], int] | None = None,
+                 between: Callable[[int, int], Iterable[StoredEvent]] | None = None) -> None:
         self.store = store
         self.head = head or store.head
+        self.between = between or (lambda after, upto: store.read_all(from_position=after + 1, to_position=upto))
         self.position = 0
         self.principals: dict[str, tuple[str, bool]] = {}  # name key -> (name, disabled)
         self.tokens: dict[str, _Token] = {}
@@ -144,7 +148,7 @@ class Authenticator:
             self.position, self.principals, self.tokens, self.grants = 0, {}, {}, {}
             self._run_models = {}
         if head - self.position <= FEW_EVENTS:  # the usual step (a command or two): one read, filtered here
-            for event in self.store.read_all(from_position=self.position + 1, to_position=head):
+            for event in self.between(self.position, head):
                 if event.stream_id.startswith((PRINCIPAL_PREFIX, TOKEN_PREFIX)):
                     self._apply(event.event_type, event.data)
         else:

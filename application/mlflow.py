@@ -29,6 +29,8 @@ from modelog.projections.describe import current_values, version_metadata
 from modelog.projections.views import ModelView, VersionView
 from modelog.registry.errors import InvalidInputError, NotFoundError
 from modelog.registry.recorder import parse_time
+from modelog.registry.values import Stage
+from modelog.registry.vocabulary import EventType
 
 #: Version metadata keys holding MLflow's ``source`` and ``run_id``.
 SOURCE_KEY, RUN_ID_KEY = "mlflow.source", "mlflow.run_id"
@@ -158,6 +160,20 @@ def _version(view: VersionView, metadata: Mapping[str, Any]) -> MlflowVersion:
         current_stage=mlflow_stage(view.stage), description=view.description,
         source=source if isinstance(source, str) else "", run_id=run_id if isinstance(run_id, str) else None,
         tags=_tags(view.tags), aliases=view.aliases)
+
+
+def _created(outcome: VersionChanged, metadata: Mapping[str, Any]) -> MlflowVersion:
+    """The version a create just made, as a read of it right after the commit shows it, from the events the create
+    appended (no read back): the projector's version row of ``ModelVersionCreated`` (stage ``none``, no aliases, the
+    event's tags and description, its actor as creator), touched by the metadata event logged with it."""
+    made = next(e for e in outcome.events if e.event_type == EventType.MODEL_VERSION_CREATED)
+    data = made.data
+    return MlflowVersion(
+        name=outcome.model_name, version=outcome.number, creation_timestamp=_millis(made.recorded_at),
+        last_updated_timestamp=_millis(outcome.events[-1].recorded_at), user_id=made.meta.get("actor"),
+        current_stage=mlflow_stage(Stage.NONE.value), description=data.get("description"),
+        source=str(metadata.get(SOURCE_KEY) or ""), run_id=metadata.get(RUN_ID_KEY),
+        tags=_tags(data.get("tags", ())), aliases=())
 
 
 class MlflowRegistry:
@@ -320,8 +336,7 @@ class MlflowRegistry:
             metadata[RUN_ID_KEY] = run_id
         created = self.api.create_version(name, description=description or None,
                                           tags=[tag_text(k, v) for k, v in tags], metadata=metadata)
-        # The metadata just logged, in the same command, are the version's current values: no second read.
-        return _version(self.api.get_version(created.model_name, created.number), metadata)
+        return _created(created, metadata)
 
     def update_version(self, name: str, version: object, description: str | None) -> MlflowVersion:
         """Change a version's description."""

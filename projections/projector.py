@@ -66,11 +66,12 @@ RowBuilder = Callable[[ProjectedEvent, dict[str, Any]], list[Any]]
 
 #: How the rows of each table the projector inserts are built, by table name.
 ROWS = {table.name: TableRows(table)
-        for table in (t.models, t.versions, t.artifact_links, t.run_links, t.runs, t.artifacts)}
+        for table in (t.models, t.versions, t.artifact_links, t.run_links, t.runs, t.artifacts, t.version_metadata)}
 _MODEL_ROW, _VERSION_ROW, _LINK_ROW = ROWS[t.models.name].make, ROWS[t.versions.name].make, \
     ROWS[t.artifact_links.name].make
 _RUN_LINK_ROW, _RUN_ROW, _ARTIFACT_ROW = ROWS[t.run_links.name].make, ROWS[t.runs.name].make, \
     ROWS[t.artifacts.name].make
+_METADATA_ROW = ROWS[t.version_metadata.name].make
 _MODEL_ID_START = len(MODEL_PREFIX)  # inlined model_id_of: most events of a replay are model events
 _RUNNING, _COMPLETED, _FAILED, _NO_STAGE = RunStatus.RUNNING.value, RunStatus.COMPLETED.value, \
     RunStatus.FAILED.value, Stage.NONE.value  # plain text: rows go to the driver as they are
@@ -282,21 +283,6 @@ def tables_needed(only: frozenset[str], events: Sequence[ProjectedEvent]) -> fro
     return only.union(*extra) if extra else only
 
 
-
-
-def _on_metadata_logged(conn: Connection, event: ProjectedEvent, data: dict[str, Any]) -> None:
-    """One row per key logged (see ``tables.version_metadata``); the version is touched."""
-    model_id, actor = _model_id(event), event.meta.get("actor")
-    conn.execute(t.version_metadata.insert(), [
-        {"model_id": model_id, "number": data["number"], "key": key, "position": event.position,
-         "value": canonical_json(value), "recorded_at": event.recorded_at, "actor": actor}
-        for key, value in data["values"].items()])
-    _touch_version(conn, event, data)
-
-
-HANDLERS[EventType.MODEL_VERSION_METADATA_LOGGED.value] = _on_metadata_logged
-
-
 # --- batched application --------------------------------------------------------------
 
 _INSERTS = {name: PositionalInsert(rows.table) for name, rows in ROWS.items()}
@@ -437,7 +423,7 @@ class _Writes:
         self._reset()
 
 
-_MODELS, _VERSIONS, _LINKS = t.models.name, t.versions.name, t.artifact_links.name
+_MODELS, _VERSIONS, _LINKS, _METADATA = t.models.name, t.versions.name, t.artifact_links.name, t.version_metadata.name
 
 
 def _queue_model(writes: _Writes, event: ProjectedEvent, data: dict[str, Any]) -> None:
@@ -476,6 +462,17 @@ def _queue_run_link(writes: _Writes, event: ProjectedEvent, data: dict[str, Any]
     writes.touch(_model_id(event), event.position, event.recorded_at, data["number"], t.run_links.name)
 
 
+def _queue_metadata(writes: _Writes, event: ProjectedEvent, data: dict[str, Any]) -> None:
+    # One row per key logged (see ``tables.version_metadata``, its own history: no twin); the version is touched.
+    model_id, number, position, at = _model_id(event), data["number"], event.position, event.recorded_at
+    if writes.keeps(_METADATA):
+        actor = event.meta.get("actor")
+        for key, value in data["values"].items():
+            writes.insert(_METADATA, _METADATA_ROW(model_id=model_id, number=number, key=key, position=position,
+                                                   value=canonical_json(value), recorded_at=at, actor=actor))
+    writes.touch(model_id, position, at, number)
+
+
 def _queue_run(writes: _Writes, event: ProjectedEvent, data: dict[str, Any]) -> None:
     writes.insert_built(t.runs.name, _run_row, event, data)
 
@@ -503,6 +500,7 @@ BATCHED: dict[str, Callable[[_Writes, ProjectedEvent, dict[str, Any]], None]] = 
     EventType.MODEL_VERSION_CREATED.value: _queue_version,
     EventType.ARTIFACT_LINKED.value: _queue_link,
     EventType.PIPELINE_RUN_LINKED.value: _queue_run_link,
+    EventType.MODEL_VERSION_METADATA_LOGGED.value: _queue_metadata,
     EventType.PIPELINE_RUN_STARTED.value: _queue_run,
     EventType.ARTIFACT_VERSION_STORED.value: _queue_artifact,
 }

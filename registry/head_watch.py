@@ -18,10 +18,13 @@ import contextlib
 from typing import Any
 
 from modelog.registry.errors import StorageError
+from modelog.registry.recorder import StoredEvent
 from modelog.registry.schema import events
+from modelog.registry.sealing import row_to_event
+from sqlalchemy import bindparam, func, select
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.sql.compiler import SQLCompiler
 
 
 class HeadWatch:
@@ -35,6 +38,11 @@ class HeadWatch:
         self.engine = engine
         self._sql = str(select(func.coalesce(func.max(events.c.position), 0))
                         .compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+        between = (events.select().where(events.c.position > bindparam("after"), events.c.position <= bindparam("upto"))
+                   .order_by(events.c.position).compile(dialect=engine.dialect))
+        self._between_sql = between.string
+        # The driver's paramstyle: positional (SQLite) or by name (psycopg).
+        self._between_names = between.positiontup if isinstance(between, SQLCompiler) else None
         self._errors: type[Exception] = engine.dialect.loaded_dbapi.Error
         self._conn: Any = None
         self._cursor: Any = None
@@ -52,6 +60,19 @@ class HeadWatch:
             return int(cursor.fetchall()[0][0])  # fetched to the end: SQLite ends the read there
         except (self._errors, sa_exc.DBAPIError) as error:
             self.close()  # a dropped connection: the next call opens a new one
+            raise StorageError(_describe(error)) from error
+
+    def events_between(self, after: int, upto: int) -> list[StoredEvent]:
+        """The events at positions after ``after`` up to ``upto``, in order (a caller following the log a few events
+        at a time, on the same kept connection: no transaction set-up, no statement built)."""
+        bound = {"after": after, "upto": upto}
+        args: Any = tuple(bound[name] for name in self._between_names) if self._between_names else bound
+        try:
+            cursor = self._cursor if self._cursor is not None else self._connect()
+            cursor.execute(self._between_sql, args)
+            return [row_to_event(row) for row in cursor.fetchall()]
+        except (self._errors, sa_exc.DBAPIError) as error:
+            self.close()
             raise StorageError(_describe(error)) from error
 
     def open(self) -> None:

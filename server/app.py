@@ -134,12 +134,10 @@ def create_app(open_registry: Callable[[], LocalRegistry] | None = None) -> Star
             access.close()  # the last requests' lines before the last line
             _log.info("stopped")
 
-    routes: list[BaseRoute] = [Route("/health", _health, methods=["GET"]),
+    routes: list[BaseRoute] = [mlflow_api.MlflowRoutes(),  # first: one prefix check for every other request
+                               Route("/health", _health, methods=["GET"]),
                                Route(f"{PREFIX}/openapi.json", _openapi, methods=["GET"])]
     routes += [Route(e.path, _admitting(e.handler), methods=[e.method]) for e in ENDPOINTS]
-    routes += [Route(r.path, mlflow_api.endpoint(r), methods=[r.method]) for r in mlflow_api.ROUTES]
-    routes.append(Route(f"{mlflow_api.PREFIX}/{{rest:path}}", mlflow_api.unknown_endpoint,
-                        methods=["GET", "POST", "PATCH", "DELETE", "PUT"]))
     routes += ui_routes()  # the web UI under /ui (docs/ui.md)
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
         RegistryError: _registry_error, HTTPRefusal: _refusal, HTTPException: _http_error, Exception: _unexpected,

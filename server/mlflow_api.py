@@ -5,7 +5,9 @@ the request by its ``Authorization: Bearer`` token like every API route, calls o
 :class:`~modelog.application.mlflow.MlflowRegistry` on the registry's thread (acting as the
 token's principal, so every call is an event by that principal) and answers MLflow's JSON.
 Refusals are MLflow's ``{"error_code", "message"}`` with its HTTP statuses, so ``MlflowClient``
-raises the ``MlflowException`` its users expect.
+raises the ``MlflowException`` its users expect. A live GET this principal already made at the
+log's current position is answered from the server's read cache on the event loop (see
+:func:`_live_read`); every route is found by one dictionary look-up (:class:`MlflowRoutes`).
 """
 
 from __future__ import annotations
@@ -29,9 +31,11 @@ from modelog.registry.errors import (
     as_registry_error,
 )
 from modelog.server.http import HTTPRefusal, bearer_token, dumps, read_body
-from modelog.server.state import RequestScope, admitted, server_state
+from modelog.server.state import RequestScope, ServerState, admitted, server_state
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Match, NoMatchFound, Route
+from starlette.types import Receive, Scope, Send
 
 PREFIX = "/api/2.0/mlflow"
 #: What a registry refusal is called in MLflow, and its HTTP status (most specific class first).
@@ -140,11 +144,16 @@ def _tags_json(tags: tuple[tuple[str, str], ...]) -> list[dict[str, str]]:
 
 
 def version_json(v: MlflowVersion) -> dict[str, Any]:
-    """A model version in MLflow's JSON."""
+    """A model version in MLflow's JSON (as MLflow's own server writes it, no empty lists: each field costs the
+    client a protobuf conversion, ~1,000 per search page)."""
     data: dict[str, Any] = {
         "name": v.name, "version": str(v.version), "creation_timestamp": v.creation_timestamp,
         "last_updated_timestamp": v.last_updated_timestamp, "current_stage": v.current_stage, "source": v.source,
-        "status": "READY", "tags": _tags_json(v.tags), "aliases": list(v.aliases)}
+        "status": "READY"}
+    if v.tags:
+        data["tags"] = _tags_json(v.tags)
+    if v.aliases:
+        data["aliases"] = list(v.aliases)
     if v.user_id is not None:
         data["user_id"] = v.user_id
     if v.description is not None:
@@ -184,25 +193,17 @@ def endpoint(route: MlflowRoute) -> Callable[[Request], Awaitable[Response]]:
     async def serve(request: Request) -> Response:
         state = server_state(request)
         try:
+            token, claimed = bearer_token(request), request.headers.get(ACTOR_HEADER) or None
             if request.method == "GET":
-                query = request.query_params
-                params = Params(dict(query), {key: query.getlist(key) for key in query})
+                scope, body = await _live_read(state, route, request, token, claimed)
             else:
                 params = Params.of_body(await read_body(request))
-            token, claimed = bearer_token(request), request.headers.get(ACTOR_HEADER) or None
 
-            def run() -> tuple[RequestScope, bytes]:  # one trip to the registry's thread: admit, then serve
-                scope = state.admit(token, claimed, action)
-                registry = MlflowRegistry(scope.api)
-                if route.method != "GET":
-                    return scope, dumps(route.call(registry, params))
-                # Live reads, kept while the log head stands still (read models move only with the log).
-                # Keyed by principal too: the use cases' permission checks run only when the answer is made.
-                key = ("mlflow", scope.principal.name, route.path,
-                       tuple(sorted((k, tuple(v)) for k, v in params.multi.items())))
-                return scope, state.read_cache.produced(scope.head, key, lambda: dumps(route.call(registry, params)))
+                def run() -> tuple[RequestScope, bytes]:  # one trip to the registry's thread: admit, then serve
+                    scope = state.admit(token, claimed, action)
+                    return scope, dumps(route.call(MlflowRegistry(scope.api), params))
 
-            scope, body = await state.call(run)
+                scope, body = await state.call(run)
             admitted(request, scope)  # the access log names the principal
         except RegistryError as error:
             return error_of(error, route.conflict_code)
@@ -216,6 +217,25 @@ def endpoint(route: MlflowRoute) -> Callable[[Request], Awaitable[Response]]:
         return Response(body, media_type="application/json")
     serve.__doc__ = f"MLflow's {route.method} {route.path}."
     return serve
+
+
+async def _live_read(state: ServerState, route: MlflowRoute, request: Request, token: str | None,
+                     claimed: str | None) -> tuple[RequestScope, bytes]:
+    """A GET: admitted on the event loop (from memory while the log stands still), answered from the read cache
+    there when this principal made the same read at this head position, else on the registry's thread.
+
+    Keyed by principal: a kept answer was made by the same principal's use cases, permission checks
+    included, at the same log position, hence under the same grants (a grant or revocation moves the log).
+    """
+    query = request.query_params
+    params = Params(dict(query), {key: query.getlist(key) for key in query})
+    scope = await state.admission(token, claimed)
+    key = ("mlflow", scope.principal.name, route.path, tuple(sorted((k, tuple(v)) for k, v in params.multi.items())))
+    body = state.read_cache.kept(scope.head, key)
+    if body is None:
+        body = await state.call(state.read_cache.produced, scope.head, key,
+                                lambda: dumps(route.call(MlflowRegistry(scope.api), params)))
+    return scope, body
 
 
 async def unknown_endpoint(request: Request) -> Response:
@@ -287,3 +307,45 @@ ROUTES: tuple[MlflowRoute, ...] = (
     MlflowRoute("DELETE", f"{_V}/delete-tag", lambda r, p: _done(r.delete_version_tag(
         p.text("name"), p.text("version"), p.text("key")))),
 )
+
+
+#: Methods MLflow's prefix answers (``ENDPOINT_NOT_FOUND`` on a path it does not serve); others are refused with 405.
+_ANSWERED = ("GET", "POST", "PATCH", "DELETE", "PUT")
+
+
+def _route_path(scope: Scope) -> str:
+    """The request's path below the app's mount point (``root_path``), as routes match it."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root):] if root and path.startswith(f"{root}/") else path
+
+
+class MlflowRoutes(BaseRoute):
+    """Every route under MLflow's prefix as one route of the app: matched by the prefix, then found by path in a
+    dictionary (Starlette would try each route's pattern in turn, the app's API routes first: ~100 of them, a
+    sizeable part of a cached answer's cost). A path or method MLflow's API does not have is answered in MLflow's
+    error form; HEAD is served where GET is, and a method outside :data:`_ANSWERED` is refused with 405."""
+
+    def __init__(self, routes: tuple[MlflowRoute, ...] = ROUTES) -> None:
+        self.by_path: dict[str, dict[str, Route]] = {}
+        for route in routes:
+            self.by_path.setdefault(route.path, {})[route.method] = Route(route.path, endpoint(route),
+                                                                          methods=[route.method])
+        self.unknown = Route(f"{PREFIX}/{{rest:path}}", unknown_endpoint, methods=list(_ANSWERED))
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        """Any HTTP request under MLflow's prefix."""
+        if scope["type"] == "http" and _route_path(scope).startswith(f"{PREFIX}/"):
+            return Match.FULL, {}
+        return Match.NONE, {}
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> Any:
+        """No named routes here."""
+        raise NoMatchFound(name, path_params)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The route of the request's path and method (``Route.handle`` refuses a method it does not take)."""
+        found = self.by_path.get(_route_path(scope), {})
+        method = scope["method"]
+        route = found.get(method) or (found.get("GET") if method == "HEAD" else None) or self.unknown
+        await route.handle(scope, receive, send)

@@ -85,7 +85,8 @@ class ServerState:
         self._registry = await self.call(self._open)
         engine = self._registry.reader.store.engine
         self._heads = (HeadWatch(engine), HeadWatch(engine))
-        self._authenticator = Authenticator(self._registry.reader.store, head=self._heads[1])
+        self._authenticator = Authenticator(self._registry.reader.store, head=self._heads[1],
+                                            between=self._heads[1].events_between)
         await self.call(self._authenticator.refresh)
 
     async def head(self) -> int:

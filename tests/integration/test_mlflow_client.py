@@ -180,6 +180,32 @@ def test_a_rename_keeps_versions_aliases_stages_and_tags_and_the_history_shows_i
     assert client.get_registered_model("fraud-scorer").name == "Fraud-Scorer"  # names clash by key, as ever
 
 
+def _fields(version: Any) -> dict[str, Any]:
+    """Everything MlflowClient shows of a model version."""
+    return {key: getattr(version, key) for key in (
+        "name", "version", "creation_timestamp", "last_updated_timestamp", "user_id", "current_stage", "description",
+        "source", "run_id", "run_link", "status", "status_message", "tags", "aliases")}
+
+
+def test_a_created_version_answers_what_a_read_of_it_shows(server: ServerProcess) -> None:
+    """create_model_version answers from the events it appended (no read back): the same fields, to the
+    millisecond, as get_model_version and search_model_versions show right after it."""
+    client = _client(server)
+    client.create_registered_model("m")
+    calls: list[dict[str, Any]] = [
+        {"source": "s3://b/m/1"},
+        {"source": "s3://b/m/2", "run_id": "run-2", "description": "second",
+         "tags": {"b": "2", "a": "", "c": "x=y"}},
+        {"source": "", "tags": {"only": "tag"}},
+    ]
+    for kwargs in calls:
+        made = client.create_model_version("m", **kwargs)
+        assert _fields(made) == _fields(client.get_model_version("m", made.version))
+        searched = [v for v in client.search_model_versions("name = 'm'") if v.version == made.version]
+        assert [_fields(v) for v in searched] == [_fields(made)]
+    assert _fields(made)["tags"] == {"only": "tag"} and _fields(made)["user_id"] == PRINCIPAL
+
+
 def test_search_filters_order_and_pages(server: ServerProcess) -> None:
     client = _client(server)
     for name, team in (("churn", "growth"), ("fraud", "risk"), ("Fraud_rules", "risk"), ("ltv", "growth")):
@@ -269,6 +295,14 @@ def test_malformed_requests_and_other_mlflow_apis_answer_in_mlflows_error_form(s
             (400, "INVALID_PARAMETER_VALUE")
         assert error(http.get("/experiments/get", params={"experiment_id": "0"})) == (404, "ENDPOINT_NOT_FOUND")
         assert error(http.put("/registered-models/get")) == (404, "ENDPOINT_NOT_FOUND")
+        assert error(http.get("/registered-models/delete")) == (404, "ENDPOINT_NOT_FOUND")  # a DELETE route
+        assert error(http.post("/registered-models/get-latest-versions", json={"name": "m"})) == \
+            (404, "RESOURCE_DOES_NOT_EXIST")  # the path is served by GET and by POST
+        assert http.get("/registered-models/search").status_code == 200
+        head = http.head("/registered-models/search")  # HEAD is served where GET is, without a body
+        assert (head.status_code, head.content) == (200, b"")
+        refused = http.request("OPTIONS", "/registered-models/search")
+        assert (refused.status_code, refused.json()["error"]["code"]) == (405, "method_not_allowed")
         unauthenticated = httpx.get(server.url + "/api/2.0/mlflow/registered-models/search")
         assert error(unauthenticated) == (401, "UNAUTHENTICATED")
 
