@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from modelog.application import pages
 from modelog.registry.errors import ConflictError, InvalidInputError
+from modelog.server.streams import artifact_body
 from modelog.ui.access import Visit
 from modelog.ui.render import html, path_part, secured
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 _STAGES = ("none", "staging", "production", "archived")
 
@@ -99,9 +100,11 @@ async def verify(request: Request, visit: Visit) -> Response:
 
 
 async def download(request: Request, visit: Visit) -> Response:
-    """An artifact's bytes, as the log records them (refused when the file does not match its hash)."""
+    """An artifact's bytes, as the log records them (cut short when the file does not match its hash)."""
     scope = visit.scope
-    found, data = await scope.call(scope.api.read_artifact, str(request.path_params["artifact"]))
+    content = await scope.call(scope.api.open_artifact, str(request.path_params["artifact"]))
+    found = content.artifact
     name = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{found.name}-v{found.version}")
-    return secured(Response(data, media_type="application/octet-stream",
-                            headers={"Content-Disposition": f'attachment; filename="{name}"'}))
+    headers = {"Content-Disposition": f'attachment; filename="{name}"', "Content-Length": str(content.size)}
+    # Streamed as the API's content route streams it: hashed while read, cut short if the file does not match.
+    return secured(StreamingResponse(artifact_body(content), media_type="application/octet-stream", headers=headers))
