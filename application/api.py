@@ -207,9 +207,6 @@ class RegistryAPI(Protocol):
     def store_blob(self, data: bytes) -> StoredBlob:
         """Write bytes to the content-addressed artifact store (idempotent); where they are and their hash."""
 
-    def read_artifact(self, artifact_id: str) -> tuple[ArtifactView, bytes]:
-        """An artifact version and its bytes, both as the log records them (ArtifactIntegrityError otherwise)."""
-
     def open_artifact(self, artifact_id: str) -> ArtifactContent:
         """An artifact version as the log records it, with its bytes to be read once in chunks, each hashed as it
         passes (ArtifactIntegrityError when they do not match): nothing holds the whole file; close it after use."""

@@ -12,13 +12,19 @@ open file rewound, or a spooled anonymous temporary file (nothing to remove afte
 from __future__ import annotations
 
 import hashlib
+import os
+import secrets
 import tempfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from modelog.projections.views import ArtifactView
 from modelog.registry.errors import ArtifactIntegrityError
+
+if TYPE_CHECKING:
+    from modelog.application.api import RegistryAPI
 
 CHUNK = 1 << 20
 
@@ -76,6 +82,21 @@ class ArtifactContent:
             written += len(chunk)
         return written
 
+    def save_as(self, target: Path) -> int:
+        """Write every byte to ``target`` (the count): into a temporary file beside it, fsynced, renamed to ``target``
+        only once the bytes matched; the temporary file is removed if anything fails."""
+        temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.part")
+        try:
+            with temp.open("xb") as out:
+                written = self.copy_to(out)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temp, target)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        return written
+
     def verified_file(self) -> IO[bytes]:
         """A binary file positioned at the start of the checked bytes, to deserialise from (closed with this).
 
@@ -114,3 +135,9 @@ class ArtifactContent:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+def read_whole(api: RegistryAPI, artifact_id: str) -> tuple[ArtifactView, bytes]:
+    """An artifact version and all its bytes, checked (for small artifacts: this holds the whole content)."""
+    with api.open_artifact(artifact_id) as content:
+        return content.artifact, content.read_all()

@@ -161,13 +161,6 @@ class ReadUseCases(GovernanceReads):
         """Write bytes to the content-addressed store (once per distinct content)."""
         return self.artifact_store.put(data)
 
-    def read_artifact(self, artifact_id: str) -> tuple[ArtifactView, bytes]:
-        """An artifact version and its bytes, as the log records it: location, hash and materializer come from
-        its ``ArtifactVersionStored`` event, and a read-model row that disagrees is refused."""
-        view = self.get_artifact(artifact_id)
-        logged = checked_against_log(self.reader.store, view)  # after this, ``view`` agrees with the log
-        return view, self.artifact_store.get(logged.uri, logged.content_hash, label=logged.label)
-
     def open_artifact(self, artifact_id: str) -> ArtifactContent:
         """An artifact version as the log records it, and its store file opened to be read in chunks, each hashed
         as it is read (see :class:`ArtifactContent`); the caller closes it."""

@@ -41,12 +41,6 @@ class ArtifactsRemote:
     def get_artifact(self, artifact_id: str) -> ArtifactView:
         raise NotImplementedError
 
-    def read_artifact(self, artifact_id: str) -> tuple[ArtifactView, bytes]:
-        """An artifact version and its bytes, checked against the version the server sent (small artifacts: this
-        holds the whole content in memory; :meth:`open_artifact` streams)."""
-        with self.open_artifact(artifact_id) as content:
-            return content.artifact, content.read_all()
-
     def open_artifact(self, artifact_id: str) -> ArtifactContent:
         """An artifact version and its bytes as they arrive from the server, hashed as they pass; close it after
         use (it holds the connection)."""

@@ -7,8 +7,6 @@ server (:meth:`RegistryAPI.open_artifact`) into a file, hashed as they pass, and
 
 from __future__ import annotations
 
-import os
-import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,14 +29,6 @@ def load_verified(api: RegistryAPI, artifact_id: str) -> tuple[ArtifactView, Any
 def download_verified(api: RegistryAPI, artifact_id: str, target: Path) -> ArtifactView:
     """Stream an artifact version's bytes into a temporary file beside ``target``, renamed to ``target`` once they
     matched the logged hash (the temporary file is removed if anything fails)."""
-    temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.part")
-    try:
-        with api.open_artifact(artifact_id) as content, temp.open("xb") as out:
-            content.copy_to(out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    return content.artifact
+    with api.open_artifact(artifact_id) as content:
+        content.save_as(target)
+        return content.artifact

@@ -67,23 +67,27 @@ async def get_artifact_content(request: Request) -> Response:
     """
     state = state_of(request)
     content = await state.call(state.api.open_artifact, request.path_params["artifact_id"])
+    sent = base64.urlsafe_b64encode(encode(content.artifact)).decode("ascii")
+    return await streamed_artifact(content, {ARTIFACT_HEADER: sent})
+
+
+async def streamed_artifact(content: ArtifactContent, headers: dict[str, str]) -> StreamingResponse:
+    """The answer streaming ``content`` with ``headers`` and its ``Content-Length``; its first chunk is read before
+    the answer starts, so a file of one chunk that fails its hash is an error answer, not a cut body."""
     try:
         chunks = iter(content)
         first = await asyncio.to_thread(next, chunks, None)
     except BaseException:
         await asyncio.to_thread(content.close)
         raise
-    sent = base64.urlsafe_b64encode(encode(content.artifact)).decode("ascii")
-    headers = {ARTIFACT_HEADER: sent, "Content-Length": str(content.size)}
-    return StreamingResponse(artifact_body(content, chunks, first), media_type="application/octet-stream",
-                             headers=headers)
+    return StreamingResponse(_artifact_body(content, chunks, first), media_type="application/octet-stream",
+                             headers={**headers, "Content-Length": str(content.size)})
 
 
-async def artifact_body(content: ArtifactContent, chunks: Iterator[bytes] | None = None,
-                        first: bytes | None = None) -> AsyncIterator[bytes]:
-    """``content``'s chunks (after ``first``, read already from ``chunks``), each read on a worker thread (file
-    reads block); the file closed however it ends, a mismatch logged before the stream is cut."""
-    chunks = iter(content) if chunks is None else chunks
+async def _artifact_body(content: ArtifactContent, chunks: Iterator[bytes], first: bytes | None
+                         ) -> AsyncIterator[bytes]:
+    """``first``, then the rest of ``chunks``, each read on a worker thread (file reads block); the file closed
+    however it ends, a mismatch logged before the stream is cut."""
     try:
         if first is not None:
             yield first

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from modelog.application import pages
 from modelog.registry.errors import ConflictError, InvalidInputError
-from modelog.server.streams import artifact_body
+from modelog.server.streams import streamed_artifact
 from modelog.ui.access import Visit
 from modelog.ui.render import html, path_part, secured
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response, StreamingResponse
+from starlette.responses import RedirectResponse, Response
 
 _STAGES = ("none", "staging", "production", "archived")
 
@@ -105,6 +105,5 @@ async def download(request: Request, visit: Visit) -> Response:
     content = await scope.call(scope.api.open_artifact, str(request.path_params["artifact"]))
     found = content.artifact
     name = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{found.name}-v{found.version}")
-    headers = {"Content-Disposition": f'attachment; filename="{name}"', "Content-Length": str(content.size)}
     # Streamed as the API's content route streams it: hashed while read, cut short if the file does not match.
-    return secured(StreamingResponse(artifact_body(content), media_type="application/octet-stream", headers=headers))
+    return secured(await streamed_artifact(content, {"Content-Disposition": f'attachment; filename="{name}"'}))

@@ -37,7 +37,7 @@ MATRIX: dict[str, tuple[str, bool]] = {
     "resolve_point": ("viewer", False), "list_models": ("viewer", False), "list_model_summaries": ("viewer", False),
     "list_runs": ("viewer", False), "get_run": ("viewer", True), "list_run_steps": ("viewer", True),
     "find_cached_step": ("viewer", False), "get_artifact": ("viewer", False), "list_artifacts": ("viewer", False),
-    "read_artifact": ("viewer", False), "open_artifact": ("viewer", False), "verify_artifacts": ("viewer", False),
+    "open_artifact": ("viewer", False), "verify_artifacts": ("viewer", False),
     "log_events": ("viewer", False),
     "log_head": ("viewer", False),
     "log_checkpoint": ("viewer", False), "verify_log": ("viewer", False), "export_log": ("viewer", False),

@@ -28,7 +28,7 @@ from modelog.application.requests import OutputBytes, OutputSpec
 from modelog.registry.artifact_store import uri_for
 from modelog.registry.errors import ArtifactIntegrityError, RemoteError
 
-from tests.server_support import ServerProcess, serving
+from tests.server_support import MODELOG, ServerProcess, serving
 
 MIB = 1 << 20
 LARGE = 300 * MIB
@@ -222,6 +222,12 @@ def test_a_blob_changed_on_the_server_is_refused_by_the_client(db_url: str, tmp_
     with serving(db_url, tmp_path / "server-home") as server:
         large_id, large_digest = _record(server, 3 * MIB, "r1")
         small_id, small_digest = _record(server, 4096, "r2")
+        cli_env = server.client_env(tmp_path / "cli-home")
+        copy = tmp_path / "copy.bin"
+        done = subprocess.run([str(MODELOG), "artifacts", "download", large_id[:12], str(copy)], env=cli_env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0 and "Downloaded artifact 'big-r1' v1 (3145728 bytes" in done.stdout, done.stderr
+        assert _file_digest(copy) == large_digest
         with RemoteRegistry(server.url, token=server.token) as remote:
             assert _digest(iter(remote.open_artifact(large_id))) == large_digest  # intact: read whole
             _tamper(server, large_digest)
@@ -233,13 +239,13 @@ def test_a_blob_changed_on_the_server_is_refused_by_the_client(db_url: str, tmp_
             with remote.open_artifact(large_id) as content, pytest.raises(RemoteError, match="cut off after"):
                 content.verified_file()
             assert httpx.get(server.url + "/health", timeout=10).status_code == 200  # the server carries on
-        target = tmp_path / "downloaded.bin"
-        for artifact_id in (large_id, small_id):
-            client = _client(server, tmp_path, "file", artifact_id, str(target))
-            out, err = client.communicate(timeout=60)
-            assert client.returncode == 1 and len(err.strip().splitlines()) == 1, (out, err)
-            assert "Traceback" not in err and not target.exists()
-        assert list(_tmpdir(tmp_path).iterdir()) == []
+        # The CLI: one line, exit 1, the earlier copy left as it was.
+        done = subprocess.run([str(MODELOG), "artifacts", "download", large_id, str(copy)], env=cli_env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 1 and done.stderr.startswith("Error: ") and "cut off after" in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr, done.stderr
+        assert _file_digest(copy) == large_digest
+        assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".part")) == []
         # In process, the same check: the store's file hashed as it is read, refused before anything is loaded.
         with connect(server.db_url, home=server.home) as local, local.open_artifact(large_id) as content, \
                 pytest.raises(ArtifactIntegrityError, match="'big-r1' v1 was modified"):
