@@ -6,7 +6,8 @@ and holds the last chunk back until the SHA-256 of everything matches the logged
 that got every chunk without an exception got exactly the recorded bytes, and a reader that sends
 them on (the server) never completes a body that does not match (it ends the stream short instead).
 ``verified_file`` gives a file to deserialise from once the bytes are checked: the store's own
-open file rewound, or a spooled anonymous temporary file (nothing to remove after a crash).
+open file rewound, or a spool (memory for small contents, else an anonymous temporary file: nothing
+to remove after a crash).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from modelog.application.api import RegistryAPI
 
 CHUNK = 1 << 20
+#: Most bytes a remote content is spooled in memory before it goes to a temporary file.
+SPOOL_IN_MEMORY = 8 << 20
 
 
 class ArtifactContent:
@@ -101,15 +104,17 @@ class ArtifactContent:
         """A binary file positioned at the start of the checked bytes, to deserialise from (closed with this).
 
         In process it is the store's own open file, rewound after the check (the store replaces files by
-        renaming, so an open file's bytes do not change under it); otherwise an anonymous temporary file
-        (``$TMPDIR``) the bytes were spooled to, removed by the system when closed or when the process dies.
+        renaming, so an open file's bytes do not change under it); otherwise the spool the bytes were written
+        to: memory up to :data:`SPOOL_IN_MEMORY`, beyond that an anonymous temporary file (``$TMPDIR``, unlinked
+        from the start: the system removes it when it is closed or the process dies).
         """
         if self._local is not None:
             for _ in self:
                 pass
             self._local.seek(0)
             return self._local
-        spool = self._spool = tempfile.TemporaryFile(prefix="modelog-artifact-")  # noqa: SIM115 - closed by close()
+        # Small contents stay in memory (no file for a typical step output); larger ones go to an unlinked file.
+        spool = self._spool = tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY, prefix="modelog-artifact-")  # noqa: SIM115
         try:
             self.copy_to(spool)
             spool.flush()
