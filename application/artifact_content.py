@@ -67,8 +67,8 @@ class ArtifactContent:
         expected = self.artifact.content_hash
         label = f"artifact {self.artifact.name!r} v{self.artifact.version}"
         if self.size is not None and received != self.size:
-            raise ArtifactIntegrityError(f"{label}: {received} of its {self.size} bytes arrived from {self._source} "
-                                         "(the transfer was cut short); refusing to load it")
+            raise ArtifactIntegrityError(f"{label}: only {received} of its {self.size} bytes could be read from "
+                                         f"{self._source} (expected sha256 {expected}); refusing to load it")
         if found != expected:
             raise ArtifactIntegrityError(f"{label} was modified: expected sha256 {expected}, found {found} "
                                          f"({received} bytes from {self._source}); refusing to load it")

@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 
 def load_verified(api: RegistryAPI, artifact_id: str) -> tuple[ArtifactView, Any]:
     """An artifact version (as the log records it) and its value, deserialised only once its bytes matched the
-    logged hash: streamed from the store's file or the server (spooled: in memory up to 8 MiB, else to an anonymous temporary file), never
-    joined into one bytes object where the format reads from a file."""
+    logged hash: streamed from the store's file or the server (spooled: in memory up to 8 MiB, else to an
+    anonymous temporary file), never joined into one bytes object where the format reads from a file."""
     with api.open_artifact(artifact_id) as content:
         handle = content.verified_file()
         return content.artifact, deserialize_file(handle, content.artifact.materializer)
