@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from modelog.application.artifact_content import ArtifactContent
     from modelog.application.artifacts import ArtifactReport
     from modelog.application.bundle import Transferred
     from modelog.application.governance_reads import PrincipalDescription
@@ -206,8 +207,9 @@ class RegistryAPI(Protocol):
     def store_blob(self, data: bytes) -> StoredBlob:
         """Write bytes to the content-addressed artifact store (idempotent); where they are and their hash."""
 
-    def read_artifact(self, artifact_id: str) -> tuple[ArtifactView, bytes]:
-        """An artifact version and its bytes, both as the log records them (ArtifactIntegrityError otherwise)."""
+    def open_artifact(self, artifact_id: str) -> ArtifactContent:
+        """An artifact version as the log records it, with its bytes to be read once in chunks, each hashed as it
+        passes (ArtifactIntegrityError when they do not match): nothing holds the whole file; close it after use."""
 
     def verify_artifacts(self) -> ArtifactReport:
         """Hash every artifact file the log refers to; report missing or modified ones and view rows that differ."""

@@ -51,7 +51,8 @@ RULES: Mapping[str, Rule] = {
     # reads of the whole registry
     "resolve_point": Rule(V), "list_models": Rule(V), "list_model_summaries": Rule(V), "list_runs": Rule(V),
     "get_run": Rule(V, RUN), "list_run_steps": Rule(V, RUN), "find_cached_step": Rule(V), "get_artifact": Rule(V),
-    "list_artifacts": Rule(V), "read_artifact": Rule(V), "verify_artifacts": Rule(V), "log_events": Rule(V),
+    "list_artifacts": Rule(V), "open_artifact": Rule(V), "verify_artifacts": Rule(V),
+    "log_events": Rule(V),
     "log_head": Rule(V), "log_checkpoint": Rule(V), "verify_log": Rule(V), "export_log": Rule(V),
     "export_bundle": Rule(V),
     "verify_projections": Rule(V), "complete": Rule(V), "list_stage_policies": Rule(V),

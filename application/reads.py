@@ -12,6 +12,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from modelog.application import everyday
 from modelog.application.api import Progress, VersionRef
+from modelog.application.artifact_content import ArtifactContent
 from modelog.application.artifact_log import checked_against_log
 from modelog.application.artifacts import ArtifactReport, verify_artifacts
 from modelog.application.bootstrap import Reader
@@ -25,9 +26,9 @@ from modelog.projections.rebuild import RebuildReport, VerifyViewsReport, rebuil
 from modelog.projections.views import ArtifactView, LinkView, ModelView, Page, RunView, StepView, VersionView
 from modelog.registry._sql.bulk import cyclic_gc_paused
 from modelog.registry.anchors import Anchor, check_anchors, head_anchor
-from modelog.registry.artifact_store import ArtifactStore, StoredBlob, resolve_store_root
+from modelog.registry.artifact_store import ArtifactStore, StoredBlob, read_chunks, resolve_store_root
 from modelog.registry.checkpoints import Checkpoint, check_checkpoint, make_checkpoint
-from modelog.registry.errors import InvalidInputError
+from modelog.registry.errors import ArtifactIntegrityError, InvalidInputError
 from modelog.registry.recorder import format_time, utc_now
 from modelog.registry.signing import MAX_NAMED, PublicKey, SignatureProblem, SignatureReport, check_signatures
 from modelog.registry.store import StoredEvent
@@ -160,12 +161,18 @@ class ReadUseCases(GovernanceReads):
         """Write bytes to the content-addressed store (once per distinct content)."""
         return self.artifact_store.put(data)
 
-    def read_artifact(self, artifact_id: str) -> tuple[ArtifactView, bytes]:
-        """An artifact version and its bytes, as the log records it: location, hash and materializer come from
-        its ``ArtifactVersionStored`` event, and a read-model row that disagrees is refused."""
+    def open_artifact(self, artifact_id: str) -> ArtifactContent:
+        """An artifact version as the log records it, and its store file opened to be read in chunks, each hashed
+        as it is read (see :class:`ArtifactContent`); the caller closes it."""
         view = self.get_artifact(artifact_id)
         logged = checked_against_log(self.reader.store, view)  # after this, ``view`` agrees with the log
-        return view, self.artifact_store.get(logged.uri, logged.content_hash, label=logged.label)
+        try:
+            handle, size = self.artifact_store.open_content(logged.uri, label=logged.label)
+        except ArtifactIntegrityError as error:
+            raise ArtifactIntegrityError(f"{error} (expected sha256 {logged.content_hash}); refusing to load it"
+                                         ) from None
+        return ArtifactContent(view, read_chunks(handle, size), size=size, local=handle, close=handle.close,
+                               source=str(self.artifact_store.path_for(logged.uri)))
 
     def verify_artifacts(self) -> ArtifactReport:
         """Hash every artifact file the log refers to, and compare the read model with the log."""

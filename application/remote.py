@@ -12,7 +12,6 @@ with the same id gets the first answer, it is never applied twice. Every failure
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
@@ -29,6 +28,7 @@ from modelog.application.api import Progress, VersionRef
 from modelog.application.artifacts import ArtifactReport
 from modelog.application.bundle import Transferred
 from modelog.application.http_errors import error_for
+from modelog.application.remote_artifacts import ArtifactsRemote
 from modelog.application.remote_governance import point_params, segment
 from modelog.application.remote_runs import RunsRemote
 from modelog.application.results import (
@@ -59,7 +59,7 @@ from modelog.projections.views import ArtifactView, LinkView, ModelView, Page, R
 from modelog.registry.anchors import Anchor
 from modelog.registry.artifact_store import StoredBlob
 from modelog.registry.checkpoints import Checkpoint, parse_checkpoint
-from modelog.registry.errors import ArtifactIntegrityError, RegistryError, RemoteError
+from modelog.registry.errors import RegistryError, RemoteError
 from modelog.registry.log_lines import END_KEY
 from modelog.registry.metadata_values import clean_metadata
 from modelog.registry.signing import PublicKey
@@ -76,8 +76,6 @@ CONTENT_HASH_HEADER = "X-Content-SHA256"
 BUNDLE_EVENTS_HEADER = "X-Modelog-Bundle-Events"
 BUNDLE_ARTIFACTS_HEADER = "X-Modelog-Bundle-Artifacts"
 ACTOR_HEADER = "X-Modelog-Actor"
-#: Header of an artifact's content answer: the artifact version (its JSON, base64url) the bytes were checked against.
-ARTIFACT_HEADER = "X-Modelog-Artifact"
 PAGE_SIZE = 1000
 RETRIES = 3
 _CHUNK = 1 << 20
@@ -90,7 +88,7 @@ _point = point_params
 _seg = segment
 
 
-class RemoteRegistry(RunsRemote):
+class RemoteRegistry(RunsRemote, ArtifactsRemote):
     """Every use case of a registry served by ``modelog server`` (see :class:`~modelog.application.api.RegistryAPI`)."""
 
     def __init__(self, url: str, *, token: str | None = None, actor: str | None = None, timeout: float | None = None,
@@ -353,33 +351,6 @@ class RemoteRegistry(RunsRemote):
         digest = hashlib.sha256(data).hexdigest()
         response = self._send("PUT", "/blobs", content=data, headers={CONTENT_HASH_HEADER: digest})
         return self._decoded(lambda d: decode(StoredBlob, d), self._json(response))
-
-    def read_artifact(self, artifact_id: str) -> tuple[ArtifactView, bytes]:
-        """An artifact version and its bytes, in one request: the server checks them against the log and sends the
-        version it checked them against with them (``X-Modelog-Artifact``); this client hashes them again."""
-        response = self._send("GET", f"/artifacts/{_seg(artifact_id)}/content", stream=True)
-        digest, parts = hashlib.sha256(), []
-        try:
-            artifact = self._sent_artifact(response) or self.get_artifact(artifact_id)
-            for chunk in response.iter_bytes(_CHUNK):
-                digest.update(chunk)
-                parts.append(chunk)
-        except httpx.HTTPError as error:
-            raise self._transport_error(error, command=False) from None
-        finally:
-            response.close()
-        if digest.hexdigest() != artifact.content_hash:
-            raise ArtifactIntegrityError(
-                f"artifact {artifact.name!r} v{artifact.version} was modified: expected sha256 "
-                f"{artifact.content_hash}, received {digest.hexdigest()} from {self.url}; refusing to load it")
-        return artifact, b"".join(parts)
-
-    def _sent_artifact(self, response: httpx.Response) -> ArtifactView | None:
-        """The artifact version a content answer names in its header (None: a server that does not send it)."""
-        sent = response.headers.get(ARTIFACT_HEADER)
-        if sent is None:
-            return None
-        return self._decoded(lambda d: decode(ArtifactView, json.loads(base64.urlsafe_b64decode(d))), sent)
 
     def verify_artifacts(self) -> ArtifactReport:
         """Hash every artifact file the log refers to (on the server)."""

@@ -18,7 +18,8 @@ from modelog.cli.strict import StrictGroup
 #: Every top-level command: its name, where it is defined ("module:attribute") and the one line
 #: ``modelog --help`` shows for it (a test checks it against the command's own help).
 COMMANDS: dict[str, tuple[str, str]] = {
-    "artifacts": ("modelog.cli.artifacts_cmd:artifacts", "Check the artifact store against the log."),
+    "artifacts": ("modelog.cli.artifacts_cmd:artifacts",
+                  "Check the artifact store against the log; download an artifact."),
     "clean": ("modelog.cli.admin:clean",
               "Wipe the registry (database and the configured artifact store) after confirmation."),
     "db": ("modelog.cli.admin:db", "Inspect and upgrade the registry database schema."),

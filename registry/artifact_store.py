@@ -92,6 +92,11 @@ def _chunks(handle: IO[bytes], size: int) -> Iterator[bytes]:
         yield chunk
 
 
+def read_chunks(handle: IO[bytes], size: int) -> Iterator[bytes]:
+    """A store file's bytes in chunks of at most 1 MiB, never more than ``size`` of them in all."""
+    return _chunks(handle, size)
+
+
 @dataclass(frozen=True)
 class StoredBlob:
     """Where content was stored and its hash."""

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 from modelog.registry.artifact_store import content_hash
 from modelog.registry.logs import get_logger
 from modelog.sdk.config import ArtifactConfig
+from modelog.sdk.downloads import load_verified
 from modelog.sdk.errors import ArtifactIntegrityError, ConfigError
-from modelog.sdk.materializers import deserialize, serialize
+from modelog.sdk.materializers import serialize
 from modelog.sdk.outputs import StoredOutput
 from modelog.sdk.steps import Step
 
@@ -60,7 +61,7 @@ def load_cached(client: Client, step: Step, key: str) -> list[StoredOutput] | No
     outputs = []
     for recorded in found:
         try:  # one read: the artifact version as the log records it, and its bytes checked against it
-            artifact, data = client.api.read_artifact(recorded["artifact_id"])
+            artifact, value = load_verified(client.api, recorded["artifact_id"])
         except ArtifactIntegrityError as error:
             log.warning("cached output is unusable; running the step again", step=step.name, error=str(error))
             return None
@@ -68,7 +69,7 @@ def load_cached(client: Client, step: Step, key: str) -> list[StoredOutput] | No
             name=recorded["name"], artifact_id=artifact.artifact_id, artifact_name=artifact.name,
             artifact_version=artifact.version, content_hash=artifact.content_hash, uri=artifact.uri,
             materializer=artifact.materializer, data_type=artifact.data_type,
-            config=configs.get(recorded["name"], ArtifactConfig()), value=deserialize(data, artifact.materializer),
+            config=configs.get(recorded["name"], ArtifactConfig()), value=value,
             cached=True,
         ))
     return outputs

@@ -19,8 +19,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 from modelog.application.api import ABANDONED, DEFAULT_ABANDON_REASON, RegistryAPI
 from modelog.application.local import LocalRegistry, connect
+from modelog.sdk.downloads import download_verified, load_verified
 from modelog.sdk.errors import ConfigError, concise_errors
-from modelog.sdk.materializers import deserialize
 from modelog.sdk.model_version import ModelVersion
 
 if TYPE_CHECKING:
@@ -244,8 +244,13 @@ class Client:
 
     def load_artifact(self, artifact_id: str) -> Any:
         """Load an artifact version, refusing it if the stored file does not match the logged hash."""
-        artifact, data = self.api.read_artifact(artifact_id)
-        return deserialize(data, artifact.materializer)
+        return load_verified(self.api, artifact_id)[1]
+
+    def download_artifact(self, artifact_id: str, path: str | os.PathLike[str]) -> ArtifactView:
+        """Write an artifact version's bytes to ``path`` as they stream in (never held whole in memory), hashed as
+        they come; ``path`` appears, renamed into place, only once they matched the logged hash. A mismatch or
+        a cut transfer raises and leaves nothing behind."""
+        return download_verified(self.api, artifact_id, Path(path))
 
     def verify_artifacts(self) -> ArtifactReport:
         """Check every stored artifact file against the hash in the log."""

@@ -15,7 +15,7 @@ import pickle
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 from modelog.registry.logs import get_logger
 from modelog.sdk.errors import ConfigError
@@ -141,9 +141,38 @@ _LOADERS: dict[str, Callable[[bytes], Any]] = {
 }
 
 
+_FILE_LOADERS: dict[str, Callable[[IO[bytes]], Any]] = {
+    NUMPY: lambda handle: _numpy().load(handle, allow_pickle=False),
+    SKLEARN: lambda handle: _joblib().load(handle),
+    PICKLE: pickle.load,
+}
+
+
+def _numpy() -> Any:
+    import numpy as np
+
+    return np
+
+
+def _joblib() -> Any:
+    import joblib
+
+    return joblib
+
+
+def deserialize_file(handle: IO[bytes], materializer: str) -> Any:
+    """Rebuild an object from a file of verified bytes, read from the file as the format goes (numpy, joblib and
+    pickle: never one bytes object of the whole file). Callers must check the content hash first."""
+    loader = _FILE_LOADERS.get(materializer)
+    if loader is None:  # JSON and the pandas format are parsed from their bytes
+        return deserialize(handle.read(), materializer)
+    return loader(handle)
+
+
 def deserialize(data: bytes, materializer: str) -> Any:
     """Rebuild an object from verified bytes. Callers must check the content hash first."""
     loader = _LOADERS.get(materializer)
     if loader is None:
         raise ConfigError(f"unknown materializer {materializer!r}; known: {', '.join(sorted(_LOADERS))}")
     return loader(data)
+

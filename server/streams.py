@@ -15,17 +15,19 @@ import queue
 import tempfile
 import threading
 import typing
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import IO
 
+from modelog.application.artifact_content import ArtifactContent
 from modelog.application.blobs import BlobUpload
 from modelog.application.remote import (
-    ARTIFACT_HEADER,
     BUNDLE_ARTIFACTS_HEADER,
     BUNDLE_EVENTS_HEADER,
     CONTENT_HASH_HEADER,
 )
-from modelog.registry.errors import InvalidInputError
+from modelog.application.remote_artifacts import ARTIFACT_HEADER
+from modelog.registry.errors import ArtifactIntegrityError, InvalidInputError
+from modelog.registry.logs import get_logger
 from modelog.server.http import MAX_UPLOAD, HTTPRefusal, answer, encode
 from modelog.server.state import state_of
 from starlette.background import BackgroundTask
@@ -33,6 +35,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 
 _CHUNK = 1 << 20
+_log = get_logger("modelog.server")
 _QUEUE_CHUNKS = 8
 _DONE = object()
 
@@ -55,11 +58,49 @@ async def put_blob(request: Request) -> Response:
 
 async def get_artifact_content(request: Request) -> Response:
     """An artifact version's bytes, found and verified by what the log recorded (never by a view row alone), with
-    that version in ``X-Modelog-Artifact`` (its JSON, base64url): a client needs no second request to check them."""
+    that version in ``X-Modelog-Artifact`` (its JSON, base64url): a client needs no second request to check them.
+
+    The store's file is sent in 1 MiB chunks as it is read and hashed (never held whole), with its size as the
+    ``Content-Length``. The last chunk is sent only once everything matched the logged hash: a file changed on
+    disk ends the body short of its length, which every HTTP client reports as a cut transfer, never as a
+    complete answer. A file of one chunk is checked before the answer starts (a JSON error if it fails).
+    """
     state = state_of(request)
-    artifact, data = await state.call(state.api.read_artifact, request.path_params["artifact_id"])
-    sent = base64.urlsafe_b64encode(encode(artifact)).decode("ascii")
-    return Response(data, media_type="application/octet-stream", headers={ARTIFACT_HEADER: sent})
+    content = await state.call(state.api.open_artifact, request.path_params["artifact_id"])
+    sent = base64.urlsafe_b64encode(encode(content.artifact)).decode("ascii")
+    return await streamed_artifact(content, {ARTIFACT_HEADER: sent})
+
+
+async def streamed_artifact(content: ArtifactContent, headers: dict[str, str]) -> StreamingResponse:
+    """The answer streaming ``content`` with ``headers`` and its ``Content-Length``; its first chunk is read before
+    the answer starts, so a file of one chunk that fails its hash is an error answer, not a cut body."""
+    try:
+        chunks = iter(content)
+        first = await asyncio.to_thread(next, chunks, None)
+    except BaseException:
+        await asyncio.to_thread(content.close)
+        raise
+    return StreamingResponse(_artifact_body(content, chunks, first), media_type="application/octet-stream",
+                             headers={**headers, "Content-Length": str(content.size)})
+
+
+async def _artifact_body(content: ArtifactContent, chunks: Iterator[bytes], first: bytes | None
+                         ) -> AsyncIterator[bytes]:
+    """``first``, then the rest of ``chunks``, each read on a worker thread (file reads block); the file closed
+    however it ends, a mismatch logged before the stream is cut."""
+    try:
+        if first is not None:
+            yield first
+        while True:
+            chunk = await asyncio.to_thread(next, chunks, None)
+            if chunk is None:
+                return
+            yield chunk
+    except ArtifactIntegrityError as error:
+        _log.warning("artifact download cut short", artifact_id=content.artifact.artifact_id, error=str(error))
+        raise
+    finally:
+        await asyncio.to_thread(content.close)
 
 
 async def export_bundle(request: Request) -> Response:

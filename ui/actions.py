@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from modelog.application import pages
 from modelog.registry.errors import ConflictError, InvalidInputError
+from modelog.server.streams import streamed_artifact
 from modelog.ui.access import Visit
 from modelog.ui.render import html, path_part, secured
 from starlette.requests import Request
@@ -99,9 +100,10 @@ async def verify(request: Request, visit: Visit) -> Response:
 
 
 async def download(request: Request, visit: Visit) -> Response:
-    """An artifact's bytes, as the log records them (refused when the file does not match its hash)."""
+    """An artifact's bytes, as the log records them (cut short when the file does not match its hash)."""
     scope = visit.scope
-    found, data = await scope.call(scope.api.read_artifact, str(request.path_params["artifact"]))
+    content = await scope.call(scope.api.open_artifact, str(request.path_params["artifact"]))
+    found = content.artifact
     name = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{found.name}-v{found.version}")
-    return secured(Response(data, media_type="application/octet-stream",
-                            headers={"Content-Disposition": f'attachment; filename="{name}"'}))
+    # Streamed as the API's content route streams it: hashed while read, cut short if the file does not match.
+    return secured(await streamed_artifact(content, {"Content-Disposition": f'attachment; filename="{name}"'}))

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from modelog.application.artifact_content import read_whole
 from modelog.application.local import connect
 from modelog.application.remote import COMMAND_ID_HEADER, CONTENT_HASH_HEADER, RemoteRegistry
 from modelog.application.requests import OutputSpec
@@ -123,11 +124,11 @@ def test_artifact_content_is_served_as_the_log_records_it(http: httpx.Client, se
         spec = OutputSpec(name="out", uri=blob.uri, content_hash=blob.content_hash, data_type="bytes",
                           materializer="bytes", kind=None)
         (output,) = remote.complete_step("r1", "s", [spec]).outputs
-        artifact, data = remote.read_artifact(output.artifact_id)
+        artifact, data = read_whole(remote, output.artifact_id)
         assert (data, artifact.content_hash) == (b"payload", blob.content_hash)
         (tmp_path / "server-home" / "artifacts" / blob.uri).write_bytes(b"tampered")
         with pytest.raises(ArtifactIntegrityError, match="modified"):
-            remote.read_artifact(output.artifact_id)
+            read_whole(remote, output.artifact_id)
 
 
 def test_the_openapi_document_lists_every_route(http: httpx.Client, server: ServerProcess) -> None:
@@ -257,4 +258,4 @@ def test_a_bundle_exported_through_the_server_restores_log_and_artifacts_elsewhe
     with connect(f"sqlite:///{tmp_path / 'copy.db'}", home=tmp_path / "copy", writable=True) as copy:
         assert copy.import_bundle(bundle).artifacts == 1
         assert copy.log_head() == head and copy.verify_artifacts().ok
-        assert copy.read_artifact(output.artifact_id)[1] == b"kept"
+        assert read_whole(copy, output.artifact_id)[1] == b"kept"

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from modelog.application.artifact_content import read_whole
 from modelog.application.local import connect
 from modelog.application.remote import COMMAND_ID_HEADER, RemoteRegistry
 from modelog.application.remote_runs import INLINE_LIMIT
@@ -120,7 +121,7 @@ def test_a_small_output_travels_with_its_step_one_request_per_step(server: Serve
     with RemoteRegistry(server.url, token=server.token) as remote:
         links = remote.list_links("steps", 1)
         assert len(links) == 3
-        _, data = remote.read_artifact(links[1].artifact_id)
+        _, data = read_whole(remote, links[1].artifact_id)
         assert json.loads(data) == "1-" * 500
     _consistent(server)
 
@@ -133,7 +134,7 @@ def test_a_large_output_is_uploaded_streamed_before_its_step(server: ServerProce
     assert steps == [("POST", steps[0][1], 200)] * 2
     with RemoteRegistry(server.url, token=server.token) as remote:
         link = remote.list_links("steps", 1)[0]
-        assert json.loads(remote.read_artifact(link.artifact_id)[1]) == "0-" * ((INLINE_LIMIT + 4000) // 2)
+        assert json.loads(read_whole(remote, link.artifact_id)[1]) == "0-" * ((INLINE_LIMIT + 4000) // 2)
     _consistent(server)
 
 
@@ -206,7 +207,7 @@ def test_remote_complete_step_takes_outputs_as_bytes_and_the_log_records_their_h
         remote.start_run("r1", "p")
         recorded = remote.complete_step("r1", "s", outputs)
         assert [o.content_hash for o in recorded.outputs] == [o.content_hash for o in outputs]
-        assert [remote.read_artifact(o.artifact_id)[1] for o in recorded.outputs] == [small, large]
+        assert [read_whole(remote, o.artifact_id)[1] for o in recorded.outputs] == [small, large]
 
 
 def test_an_inline_step_cut_halfway_stores_and_appends_nothing(server: ServerProcess) -> None:
@@ -249,7 +250,7 @@ def test_server_killed_mid_steps_leaves_no_event_naming_missing_bytes(db_url: st
             artifacts = remote.list_artifacts()
             assert len(artifacts) >= 15
             for artifact in artifacts:  # served as the log records it, hash checked again here
-                text = json.loads(remote.read_artifact(artifact.artifact_id)[1])
+                text = json.loads(read_whole(remote, artifact.artifact_id)[1])
                 assert text == (text[:text.index("-") + 1] * 20000)[:20000]
     finally:
         restarted.stop()
@@ -281,7 +282,7 @@ def test_an_artifact_is_read_in_one_request(server: ServerProcess) -> None:
             materializer="bytes", kind=None)]).outputs
         _requests(server, at_least=2, api_only=True)  # the run's start and the step, logged
         before = len(_requests(server))
-        artifact, read = remote.read_artifact(output.artifact_id)
+        artifact, read = read_whole(remote, output.artifact_id)
         assert (read, artifact.artifact_id, artifact.content_hash) == (data, output.artifact_id, output.content_hash)
         time.sleep(0.3)  # a second request, had there been one, would be logged by now too
         assert [r[1] for r in _requests(server, before + 1)[before:]] == [
