@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from modelog.registry.logs import configure_when_used
+from modelog.server.http import BodyCut
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 #: How log lines are written: ``console`` or ``json`` (``modelog --log-format`` sets it for workers).
@@ -239,5 +240,9 @@ class AccessLog:
 
         try:
             await self.app(scope, receive, sending)
+        except BodyCut:
+            # Returning with the body short makes the ASGI server close the connection (one line in its log);
+            # raising would add two tracebacks for a cut that was decided and logged on purpose.
+            pass
         finally:
             self.lines.add(scope, status, time.perf_counter() - started)

@@ -32,6 +32,11 @@ class HTTPRefusal(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+class BodyCut(Exception):
+    """An answer whose headers went out and whose body is stopped short on purpose (its content failed a check):
+    the connection is closed so the client sees an incomplete body; already logged where it was decided."""
+
+
 def dumps(data: Any) -> bytes:
     """Compact UTF-8 JSON."""
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")

@@ -28,7 +28,7 @@ from modelog.application.remote import (
 from modelog.application.remote_artifacts import ARTIFACT_HEADER
 from modelog.registry.errors import ArtifactIntegrityError, InvalidInputError
 from modelog.registry.logs import get_logger
-from modelog.server.http import MAX_UPLOAD, HTTPRefusal, answer, encode
+from modelog.server.http import MAX_UPLOAD, BodyCut, HTTPRefusal, answer, encode
 from modelog.server.state import state_of
 from starlette.background import BackgroundTask
 from starlette.requests import Request
@@ -98,7 +98,7 @@ async def _artifact_body(content: ArtifactContent, chunks: Iterator[bytes], firs
             yield chunk
     except ArtifactIntegrityError as error:
         _log.warning("artifact download cut short", artifact_id=content.artifact.artifact_id, error=str(error))
-        raise
+        raise BodyCut(str(error)) from None
     finally:
         await asyncio.to_thread(content.close)
 
