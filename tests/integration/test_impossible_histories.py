@@ -20,8 +20,7 @@ from modelog.registry.transfer import END_KEY
 from sqlalchemy import create_engine, func, select
 
 from tests.cli_support import run
-
-Record = dict[str, Any]
+from tests.log_support import Record, rechained
 
 
 @pytest.fixture
@@ -41,18 +40,8 @@ def exported(registry: object, db_url: str, tmp_path: Path) -> list[Record]:
     return [json.loads(line) for line in out.read_text().splitlines()][:-1]
 
 
-def _rechained(records: list[Record]) -> list[Record]:
-    prev = GENESIS_HASH
-    for r in records:
-        r["prev_hash"] = prev
-        r["hash"] = prev = chain_hash(prev, r["position"], r["stream_id"], r["stream_version"], r["event_type"],
-                                      r["schema_version"], canonical_json(r["data"]), canonical_json(r["meta"]),
-                                      r["recorded_at"])
-    return records
-
-
 def _write(records: list[Record], path: Path) -> Path:
-    chained = _rechained(records)
+    chained = rechained(records)
     end = {END_KEY: {"events": len(chained), "last_hash": chained[-1]["hash"] if chained else GENESIS_HASH}}
     path.write_text("".join(canonical_json(r) + "\n" for r in [*chained, end]))
     return path

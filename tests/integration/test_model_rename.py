@@ -21,12 +21,13 @@ from modelog.projections.queries import ReadModel
 from modelog.projections.rebuild import rebuild, verify
 from modelog.registry import commands as cmd
 from modelog.registry.errors import ConflictError, InvalidInputError, NotFoundError, RegistryError
-from modelog.registry.hashing import GENESIS_HASH, canonical_json, chain_hash
+from modelog.registry.hashing import canonical_json
 from modelog.registry.rules import first_breach
 from modelog.registry.store import parse_time
 from modelog.registry.transfer import END_KEY
 
 from tests.integration.test_stateful import dump_views
+from tests.log_support import rechained
 
 
 class Ticking:
@@ -233,13 +234,8 @@ def test_an_export_with_renames_imports_and_a_forged_rename_is_refused(api: Loca
     records = [json.loads(line) for line in out.getvalue().splitlines()][:-1]
     renamed = next(r for r in records if r["event_type"] == "ModelRenamed")
     renamed["data"]["old_name"] = "ghost"  # a rename of a name the model never had, the chain made whole again
-    prev = GENESIS_HASH
-    for r in records:
-        r["prev_hash"] = prev
-        r["hash"] = prev = chain_hash(prev, r["position"], r["stream_id"], r["stream_version"], r["event_type"],
-                                      r["schema_version"], canonical_json(r["data"]), canonical_json(r["meta"]),
-                                      r["recorded_at"])
-    end = {END_KEY: {"events": len(records), "last_hash": prev}}
+    rechained(records)
+    end = {END_KEY: {"events": len(records), "last_hash": records[-1]["hash"]}}
     text = "".join(canonical_json(r) + "\n" for r in [*records, end])
     with connect(f"sqlite:///{tmp_path / 'forged.db'}", home=tmp_path / "forged") as target:
         expected = (f"\\(position {renamed['position']}\\): ModelRenamed on model-.*: the model is named 'demo', "
