@@ -84,10 +84,22 @@ class ConsoleLine:
 
 
 def _text(value: object) -> str:
-    """A value as ConsoleRenderer shows it: text as it is unless it holds a space, quote, ``=`` or line break."""
-    if isinstance(value, str) and _QUOTED.isdisjoint(value):
+    """A value as ConsoleRenderer shows it: text as it is unless it holds a space, quote, ``=`` or line break; and,
+    unlike it, escaped (``repr``) when it holds anything unprintable: a request path is the client's text, and an
+    escape sequence or a bidi override must not reach the operator's terminal as it is."""
+    if isinstance(value, str) and _QUOTED.isdisjoint(value) and value.isprintable():
         return value
     return repr(value)
+
+
+def printable_values(logger: Any, name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """(A structlog processor for console lines.) Text values holding anything unprintable (a client's path with an
+    escape sequence, a bidi override) shown escaped, as ``repr`` escapes them; printable text, however foreign, as
+    it is. Tracebacks (``exception``) keep their line breaks."""
+    for key, value in event_dict.items():
+        if isinstance(value, str) and key != "exception" and not value.isprintable():
+            event_dict[key] = repr(value)[1:-1]
+    return event_dict
 
 
 class Stamp:
@@ -203,11 +215,13 @@ def configure_access_logs(fmt: str | None = None) -> AccessLines:
     chosen = fmt or os.environ.get(LOG_FORMAT_ENV) or "console"
 
     def configure() -> None:
-        renderer: Any = (structlog.processors.JSONRenderer() if chosen == "json"
+        json_lines = chosen == "json"  # JSON escapes control characters itself
+        renderer: Any = (structlog.processors.JSONRenderer() if json_lines
                          else structlog.dev.ConsoleRenderer(colors=False))
+        shown: list[Any] = [] if json_lines else [printable_values]
         structlog.configure(
             processors=[structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso", utc=True),
-                        structlog.processors.format_exc_info, renderer],
+                        structlog.processors.format_exc_info, *shown, renderer],
             wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
             logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
             cache_logger_on_first_use=False,

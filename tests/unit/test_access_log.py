@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import structlog
-from modelog.server.access_log import ConsoleLine, JsonLine, Stamp
+from modelog.server.access_log import ConsoleLine, JsonLine, Stamp, printable_values
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -37,6 +37,15 @@ ODD: list[dict[str, Any]] = [
 def test_the_console_line_is_structlogs_console_line(event: dict[str, Any]) -> None:
     expected = structlog.dev.ConsoleRenderer(colors=False)(None, "info", dict(event))
     assert ConsoleLine()(None, "info", dict(event)) == expected
+
+
+def test_unprintable_text_reaches_no_terminal_as_it_is() -> None:
+    """Unlike structlog's console renderer, a client's escape sequence or bidi override is shown escaped."""
+    event = {**ACCESS, "path": "/api/v1/models/\x1b[31mred\u202e"}
+    line = ConsoleLine()(None, "info", dict(event))
+    assert "\x1b" not in line and "\u202e" not in line and "\\x1b[31mred\\u202e" in line, line
+    other = printable_values(None, "error", {"event": "unexpected error", "path": "/a\x1b[2J", "who": "zoë"})
+    assert other == {"event": "unexpected error", "path": "/a\\x1b[2J", "who": "zoë"}
 
 
 @pytest.mark.parametrize("event", ODD, ids=range(len(ODD)))
