@@ -52,19 +52,11 @@ def run_command(url: str, n: int) -> dict[str, float]:
     return {"versions_per_s": n / versions_s, "links_per_s": n / links_s}
 
 
-def _event_row(position: int, stream: str, version: int, event_type: str, data: str, now: str) -> tuple:
-    # The database's chain guard checks continuity (prev_hash = the head's hash), not the hash itself: a distinct
-    # value per position keeps the chain continuous without hashing (the baseline does no hashing); the first
-    # plain row continues from the log's real head (see run_plain).
-    return (position, stream, version, event_type, 1, data, '{"actor":"bench"}', now, _chain_value(position - 1),
-            _chain_value(position))
-
-
-_HEAD_HASH: dict[int, str] = {}
-
-
-def _chain_value(position: int) -> str:
-    return _HEAD_HASH.get(position) or f"{position:064x}"
+def _event_row(position: int, stream: str, version: int, event_type: str, data: str, now: str,
+               prev_hash: str) -> tuple:
+    # The database's chain guard checks continuity (prev_hash = the head's hash), not the hash itself: the
+    # position as the row's "hash" keeps the chain continuous without hashing (the baseline does no hashing).
+    return (position, stream, version, event_type, 1, data, '{"actor":"bench"}', now, prev_hash, f"{position:064x}")
 
 
 INSERT_EVENT = ("INSERT INTO events (position, stream_id, stream_version, event_type, schema_version, data, meta, "
@@ -109,7 +101,7 @@ def run_plain(url: str, n: int) -> dict[str, float]:
            ("stamp", STAMP, 4))}
     position = registry.store.head()
     with registry.engine.connect() as conn:
-        _HEAD_HASH[position] = conn.exec_driver_sql(
+        prev_hash = conn.exec_driver_sql(
             f"SELECT hash FROM events WHERE position = {int(position)}").scalar_one()
     stream = f"model-{model_id}"
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -118,7 +110,9 @@ def run_plain(url: str, n: int) -> dict[str, float]:
     for k in range(1, n + 1):
         position += 1
         with writer.transaction() as conn:
-            conn.exec_driver_sql(sql["event"], _event_row(position, stream, 1 + k, "ModelVersionCreated", data, now))
+            conn.exec_driver_sql(sql["event"], _event_row(position, stream, 1 + k, "ModelVersionCreated", data, now,
+                                                            prev_hash))
+            prev_hash = f"{position:064x}"
             conn.exec_driver_sql(sql["version"], (model_id, k, str(k), str(k), None, "[]", "none", now, now,
                                                   "bench", None))
             conn.exec_driver_sql(sql["added"], (now, k, model_id))
@@ -132,7 +126,9 @@ def run_plain(url: str, n: int) -> dict[str, float]:
         position += 1
         link = _link(i)
         with writer.transaction() as conn:
-            conn.exec_driver_sql(sql["event"], _event_row(position, stream, 2 + n + i, "ArtifactLinked", data, now))
+            conn.exec_driver_sql(sql["event"], _event_row(position, stream, 2 + n + i, "ArtifactLinked", data, now,
+                                                            prev_hash))
+            prev_hash = f"{position:064x}"
             conn.exec_driver_sql(sql["link"], (model_id, 1 + i % n, link["pipeline"], link["step"], link["name"],
                                                "data", 1, link["artifact_id"], link["artifact_name"], 1,
                                                link["content_hash"], None, now, position))
