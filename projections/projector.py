@@ -12,10 +12,11 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from modelog.projections import tables as t
-from modelog.projections.bulk_replay import DERIVED_NAMES
+from modelog.projections.bulk_replay import STAMPED_LATER
 from modelog.projections.identity import HANDLERS as IDENTITY_HANDLERS
+from modelog.projections.links_in_database import LinksInDatabase
 from modelog.projections.table_rows import TableRows
-from modelog.projections.temporal import HistoryWrites
+from modelog.projections.temporal import DERIVED_NAMES, HistoryWrites
 from modelog.registry._sql.driver import DriverStatement, PositionalInsert
 from modelog.registry.catalog import CURRENT_SCHEMA, upcast
 from modelog.registry.errors import IntegrityError
@@ -135,8 +136,8 @@ def _on_model_renamed(conn: Connection, event: ProjectedEvent, data: dict[str, A
 
 
 def _on_model_deleted(conn: Connection, event: ProjectedEvent, data: dict[str, Any]) -> None:
-    model_id = _model_id(event)
-    for table in (t.artifact_links, t.run_links, t.aliases, t.versions, t.models):
+    model_id = _model_id(event)  # its links and run links: the revision closes them (PRESENT_DELETIONS without twins)
+    for table in (t.aliases, t.versions, t.models):
         conn.execute(table.delete().where(table.c.model_id == model_id))
 
 
@@ -183,7 +184,7 @@ def _on_alias_removed(conn: Connection, event: ProjectedEvent, data: dict[str, A
 
 
 def _on_version_deleted(conn: Connection, event: ProjectedEvent, data: dict[str, Any]) -> None:
-    for table in (t.artifact_links, t.run_links, t.aliases, t.versions):
+    for table in (t.aliases, t.versions):  # links and run links: as for a model's deletion
         conn.execute(table.delete().where(_version_where(event, data, table)))
     model_id, v = _model_id(event), t.versions
     of_model = v.c.model_id == model_id
@@ -194,12 +195,39 @@ def _on_version_deleted(conn: Connection, event: ProjectedEvent, data: dict[str,
 
 
 def _on_artifact_unlinked(conn: Connection, event: ProjectedEvent, data: dict[str, Any]) -> None:
+    _touch_version(conn, event, data)  # the link itself: as for a model's deletion
+
+
+# --- the derived views without twins ---------------------------------------------------------
+
+
+def _delete_links_of_model(conn: Connection, event: ProjectedEvent, data: dict[str, Any]) -> None:
+    model_id = _model_id(event)
+    for table in (t.artifact_links, t.run_links):
+        conn.execute(table.delete().where(table.c.model_id == model_id))
+
+
+def _delete_links_of_version(conn: Connection, event: ProjectedEvent, data: dict[str, Any]) -> None:
+    for table in (t.artifact_links, t.run_links):
+        conn.execute(table.delete().where(_version_where(event, data, table)))
+
+
+def _delete_link(conn: Connection, event: ProjectedEvent, data: dict[str, Any]) -> None:
     links = t.artifact_links
     conn.execute(links.delete().where(
         _version_where(event, data, links), links.c.pipeline == data["pipeline"], links.c.step == data["step"],
         links.c.name == data["name"], links.c.kind == data["kind"],
     ))
-    _touch_version(conn, event, data)
+
+
+#: What the handlers' events delete from the derived views (``temporal.DERIVED``), done here only where those
+#: views are tables of their own: a scratch replay without twins. With twins, the views are the twins' open rows,
+#: and the event's revision (``temporal.REVISIONS``) closes the rows instead.
+PRESENT_DELETIONS: dict[str, Handler] = {
+    EventType.MODEL_DELETED.value: _delete_links_of_model,
+    EventType.MODEL_VERSION_DELETED.value: _delete_links_of_version,
+    EventType.ARTIFACT_UNLINKED.value: _delete_link,
+}
 
 
 def _run_link_row(event: ProjectedEvent, data: dict[str, Any]) -> list[Any]:
@@ -324,9 +352,10 @@ class _Writes:
         self.conn, self.only = conn, only
         # The history twins (projections.temporal), written with the present rows unless a scratch replay skips them.
         self.history = HistoryWrites(conn, bulk) if history and only is None else None
-        # A whole-log replay writes these tables' rows to their twins alone and derives the views after it.
-        self.twin_only = DERIVED_NAMES if bulk and self.history is not None else frozenset()
-        self.links_to_view = _LINKS not in self.twin_only
+        # The derived views are their twins' open rows: with twins, their rows go to the twins alone.
+        self.twin_only = DERIVED_NAMES if self.history is not None else frozenset()
+        # A whole-log replay copies these tables' stamps from their twin rows at its end (``bulk_replay``).
+        self.stamped_later = STAMPED_LATER if bulk and self.history is not None else frozenset()
         self.insert_rows = PositionalInsert.load if bulk else PositionalInsert.executemany
         self._reset()
 
@@ -372,7 +401,7 @@ class _Writes:
         ``link``: the derived link table whose twin row this event just queued; a bulk replay stamps
         from those rows at its end (``bulk_replay``: the stamp is the row's model, number, position, time).
         """
-        if self.history is not None and link not in self.twin_only:
+        if self.history is not None and link not in self.stamped_later:
             self.history.stamps.append((model_id, position, number, at))
         if number is not None:
             key = (model_id, number)
@@ -448,11 +477,9 @@ def _queue_link(writes: _Writes, event: ProjectedEvent, data: dict[str, Any]) ->
             artifact_name=data["artifact_name"], artifact_version=data["artifact_version"],
             content_hash=data["content_hash"], run_id=data.get("run_id"), created_at=event.recorded_at,
             position=position)
-        if writes.links_to_view:
+        if history is None:  # a scratch replay: the view is a table of its own
             writes.insert(_LINKS, row)
-            if history is not None:
-                history.row(_LINKS, row, position)
-        elif history is not None:  # a whole-log replay: the view is derived from the twin afterwards
+        else:  # the view is the twin's open rows
             history.only_twin(_LINKS, row, position)
     writes.touch(model_id, position, event.recorded_at, number, _LINKS)
 
@@ -507,17 +534,22 @@ BATCHED: dict[str, Callable[[_Writes, ProjectedEvent, dict[str, Any]], None]] = 
 
 
 def apply_events(conn: Connection, batch: Sequence[ProjectedEvent], only: frozenset[str] | None = None,
-                 history: bool = True, bulk: bool = False) -> None:
+                 history: bool = True, bulk: bool = False, links: LinksInDatabase | None = None) -> None:
     """Apply events to the read-model tables and their history twins (no checkpoint).
 
     ``history=False`` leaves the twins alone: a scratch replay (the reference past read) has none.
-    ``bulk``: a replay of the whole log into empty tables, inside ``bulk_replay.bulk_replay`` (which
-    derives the views of ``bulk_replay.DERIVED`` from their twins afterwards: their rows go to the twins alone).
+    With twins, the rows of the derived views (``temporal.DERIVED``) go to the twins alone: those views are the
+    twins' open rows. ``bulk``: a replay of the whole log into empty tables, inside ``bulk_replay.bulk_replay``
+    (which copies the stamps of links and run links from their twin rows afterwards).
 
     ``only`` (table names) skips the row inserts of every other table, for a scratch replay whose
     query reads just those tables. A handler derives a table's rows from that table's own rows,
     and from the other tables :data:`READS` names (see :func:`tables_needed`), so the kept
     tables end up exactly as in a full replay.
+
+    ``links``: the batch holds every event of its range of positions but the artifact links, whose rows the
+    database builds (``projections.links_in_database``): those up to each one-event handler's event are
+    inserted before it, and the rest at the end.
     """
     writes, current = _Writes(conn, only, history, bulk), CURRENT_SCHEMA.get
     record = writes.history.after if writes.history is not None else None
@@ -530,10 +562,16 @@ def apply_events(conn: Connection, batch: Sequence[ProjectedEvent], only: frozen
             queue(writes, event, data)
         else:
             writes.flush()
+            if links is not None:
+                links.insert_through(event.position - 1)
             HANDLERS[event_type](conn, event, data)
             if record is not None:
                 record(conn, event, data)
+            elif event_type in PRESENT_DELETIONS:
+                PRESENT_DELETIONS[event_type](conn, event, data)
     writes.flush()
+    if links is not None:
+        links.insert_through(links.end)
 
 
 def save_checkpoint(conn: Connection, previous: int, position: int) -> None:

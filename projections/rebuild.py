@@ -10,6 +10,7 @@ from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
+from modelog.projections import links_in_database
 from modelog.projections import tables as t
 from modelog.projections.bulk_replay import bulk_replay, fast_deletes
 from modelog.projections.projector import apply_events, read_checkpoint, save_checkpoint
@@ -54,8 +55,8 @@ class VerifyViewsReport:
 
 
 def reset_views(conn: Connection) -> None:
-    """Empty every read-model table and set the checkpoint back to 0."""
-    for table in t.VIEW_TABLES:
+    """Empty every read-model table (the derived views with their twins) and set the checkpoint back to 0."""
+    for table in t.STORED_VIEW_TABLES:
         conn.execute(table.delete())
     reset_history(conn)
     conn.execute(update(t.checkpoints).where(t.checkpoints.c.name == t.CHECKPOINT_NAME).values(position=0))
@@ -67,12 +68,21 @@ def replay(conn: Connection, store: EventStore, *, after: int = 0, until: int | 
     """Apply the log's events after ``after`` (up to ``until``) to the tables ``conn`` sees.
 
     Events are read through ``source`` (default: ``conn`` itself, same database). ``bulk``: a replay of
-    the whole log into empty tables, inside :func:`bulk_replay.bulk_replay` (see ``projector.apply_events``).
+    the whole log into empty tables, inside :func:`bulk_replay.bulk_replay` (see ``projector.apply_events``);
+    on SQLite, reading its own log, it builds the links in the database (:mod:`links_in_database`).
     """
     reader = source if source is not None else conn
     end = until if until is not None else store.head(reader)
     done = 0
     with cyclic_gc_paused():
+        if bulk and links_in_database.applies(conn, reader):
+            for links, batch in links_in_database.windows(conn, after + 1, end, batch_size):
+                save_checkpoint(conn, links.low - 1, links.end)
+                done += links.end - links.low + 1
+                apply_events(conn, batch, bulk=True, links=links)
+                if progress:
+                    progress(done, end - after)
+            return done
         for batch in read_batches(reader, after=after, until=end, batch_size=batch_size):
             done += _apply_batch(conn, batch, done, end - after, progress, bulk)
     return done
@@ -88,7 +98,7 @@ def _apply_batch(conn: Connection, batch: list[RowEvent], done: int, total: int,
 
 
 #: The tables a whole-log replay rewrites (their planner statistics and visibility map are refreshed after it).
-_REPLAYED = [table.name for table in (*t.VIEW_TABLES, *HISTORY_TABLES)]
+_REPLAYED = [table.name for table in (*t.STORED_VIEW_TABLES, *HISTORY_TABLES)]
 
 
 def _replay_all(conn: Connection, store: EventStore, progress: Progress | None = None) -> int:
@@ -97,6 +107,8 @@ def _replay_all(conn: Connection, store: EventStore, progress: Progress | None =
         reset_views(conn)
         with bulk_replay(conn):
             count = replay(conn, store, progress=progress, bulk=True)
+    if links_in_database.applies(conn, conn):  # the links' touches: from their stamps, copied after the replay
+        links_in_database.touch_from_stamps(conn)
     refresh_statistics(conn, _REPLAYED)
     return count
 

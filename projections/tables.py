@@ -7,6 +7,10 @@ from sqlalchemy import Boolean, Column, Float, Index, Integer, MetaData, String,
 from sqlalchemy.engine import Connection
 
 metadata = MetaData()
+#: The views that are the open rows of their history twins (``projections.temporal.DERIVED``): SQL views
+#: in a registry, created by :func:`create_view_schema` rather than by ``metadata.create_all``. Their
+#: :class:`Table` objects are what reads select from (and a scratch replay, which has no twins, creates).
+derived_metadata = MetaData()
 
 CHECKPOINT_NAME = "registry_views"
 
@@ -52,7 +56,7 @@ aliases = Table(
 )
 
 artifact_links = Table(
-    "view_artifact_links", metadata,
+    "view_artifact_links", derived_metadata,
     Column("model_id", String(64), primary_key=True),
     Column("number", Integer, primary_key=True),
     Column("pipeline", String(300), primary_key=True),
@@ -70,7 +74,7 @@ artifact_links = Table(
 )
 
 run_links = Table(
-    "view_run_links", metadata,
+    "view_run_links", derived_metadata,
     Column("model_id", String(64), primary_key=True),
     Column("number", Integer, primary_key=True),
     Column("run_id", String(64), primary_key=True),
@@ -109,19 +113,18 @@ step_runs = Table(
 )
 
 artifacts = Table(
-    "view_artifacts", metadata,
+    "view_artifacts", derived_metadata,
     Column("artifact_id", String(64), primary_key=True),
     Column("name", String(300), nullable=False),
     Column("name_key", String(300), nullable=False),
     Column("version", Integer, nullable=False),
     Column("uri", Text, nullable=False),
-    Column("content_hash", String(100), nullable=False, index=True),
+    Column("content_hash", String(100), nullable=False),
     Column("data_type", String(300), nullable=False),
     Column("materializer", String(300), nullable=False),
     Column("run_id", String(64)),
     Column("step", String(300)),
     Column("created_at", String(32), nullable=False),
-    Index("ix_view_artifacts_name", "name_key", "version"),
 )
 
 principals = Table(
@@ -159,10 +162,11 @@ VIEW_TABLES: tuple[Table, ...] = (artifact_links, run_links, aliases, versions, 
 
 
 def create_view_schema(conn: Connection) -> None:
-    """Create the read-model tables and their history twins (if missing) and the checkpoint row."""
-    from modelog.projections import temporal  # noqa: F401  (defines the twins in ``metadata``; imports this module)
+    """Create the read-model tables, their history twins and the derived views (if missing) and the checkpoint row."""
+    from modelog.projections import temporal  # defines the twins in ``metadata`` (and imports this module)
 
     metadata.create_all(conn, checkfirst=True)
+    temporal.create_derived_views(conn)
     found = conn.execute(checkpoints.select().where(checkpoints.c.name == CHECKPOINT_NAME)).first()
     if found is None:
         conn.execute(checkpoints.insert().values(name=CHECKPOINT_NAME, position=0))
@@ -184,3 +188,5 @@ version_metadata = Table(
 )
 
 VIEW_TABLES = (*VIEW_TABLES, version_metadata)
+#: The read models that hold rows of their own (every one but the derived views): what a reset empties.
+STORED_VIEW_TABLES: tuple[Table, ...] = tuple(table for table in VIEW_TABLES if table.metadata is metadata)

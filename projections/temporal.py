@@ -90,6 +90,15 @@ model_counts = Table(
     sqlite_with_rowid=False,
 )
 
+#: Views whose present rows are exactly their twin's open rows: their rows are only ever inserted at an event's
+#: position and deleted by a later event (never updated), and no handler reads them. In a registry they are SQL
+#: views over the twin (:func:`create_derived_views`), so each of their rows is written once, to the twin; the
+#: deleting event's revision closes it. A scratch replay without twins (``apply_events(history=False)``)
+#: creates them as tables and deletes their rows itself (``projector.PRESENT_DELETIONS``).
+DERIVED: tuple[Table, ...] = (t.artifact_links, t.run_links, t.artifacts)
+#: Their names, as the projector's writes name tables.
+DERIVED_NAMES: frozenset[str] = frozenset(view.name for view in DERIVED)
+
 #: The twin of each view table, by the view table's name.
 TWINS: dict[str, Table] = {view.name: twin for view, twin in (
     (t.models, models), (t.versions, versions), (t.aliases, aliases), (t.artifact_links, artifact_links),
@@ -154,7 +163,7 @@ class HistoryWrites:
     """The twin rows and stamps of a run of batched events, flushed with the present rows."""
 
     def __init__(self, conn: Connection, bulk: bool = False) -> None:
-        self.conn = conn
+        self.conn, self.bulk = conn, bulk
         # A whole-log replay loads its rows in bulk (COPY on PostgreSQL): see ``PositionalInsert.load``.
         self.insert_rows = PositionalInsert.load if bulk else PositionalInsert.executemany
         self.rows: dict[str, list[Sequence[Any]]] = {}
@@ -171,17 +180,22 @@ class HistoryWrites:
             found.append(twin_row)
 
     def only_twin(self, table: str, row: list[Any], position: int) -> None:
-        """Queue a row for the twin alone, extending ``row`` itself (a view without stamped columns).
+        """Queue the row of a derived view (``DERIVED``: no stamped columns) for its twin, where it alone goes.
 
-        A whole-log replay derives such a view from its twin afterwards (``projections.bulk_replay``), so
-        the present row is never inserted and its list becomes the twin's row without a copy.
+        In a bulk load the list ``row`` itself becomes the twin's row (extended, not copied); the driver's
+        ``executemany`` of an append takes tuples.
         """
-        row += (position, OPEN)
+        twin_row: Sequence[Any]
+        if self.bulk:
+            row += (position, OPEN)
+            twin_row = row
+        else:
+            twin_row = (*row, position, OPEN)
         found = self.rows.get(table)
         if found is None:
-            self.rows[table] = [row]
+            self.rows[table] = [twin_row]
         else:
-            found.append(row)
+            found.append(twin_row)
 
     def registered(self, model_id: str, position: int, at: str) -> None:
         """Record a model's registration (a batched event): its first stamp, and one model more."""
@@ -224,11 +238,15 @@ class HistoryWrites:
 
 # --- rows updated or deleted by the one-event handlers ------------------------------------------
 
-_REVISIONS: dict[tuple[str, tuple[str, ...]], tuple[DriverStatement, DriverStatement, DriverStatement]] = {}
+_REVISIONS: dict[tuple[str, tuple[str, ...]], tuple[DriverStatement, ...]] = {}
 
 
-def _revision(view: Table, keys: tuple[str, ...]) -> tuple[DriverStatement, DriverStatement, DriverStatement]:
-    """Drop this event's own twin rows of a key, close its open ones, copy its present ones (compiled once)."""
+def _revision(view: Table, keys: tuple[str, ...]) -> tuple[DriverStatement, ...]:
+    """Drop this event's own twin rows of a key, close its open ones, copy its present ones (compiled once).
+
+    A derived view is its twin's open rows: closing them is its revision (a derived view's rows are only
+    ever deleted, so there is nothing to copy back).
+    """
     found = _REVISIONS.get((view.name, keys))
     if found is None:
         twin = TWINS[view.name]
@@ -238,12 +256,13 @@ def _revision(view: Table, keys: tuple[str, ...]) -> tuple[DriverStatement, Driv
             DriverStatement(twin.delete().where(*on_twin, twin.c.valid_from == bindparam("key_at"))),
             DriverStatement(twin.update().where(*on_twin, twin.c.valid_to == OPEN)
                             .values(valid_to=bindparam("key_at"))),
-            DriverStatement(twin.insert().from_select(
+        )
+        if view.name not in DERIVED_NAMES:
+            found += (DriverStatement(twin.insert().from_select(
                 [*copied, "valid_from", "valid_to"],
                 select(*(view.c[c] for c in copied), bindparam("key_at", type_=PositionType),
                        literal(OPEN, PositionType))
-                .where(and_(*(view.c[k] == bindparam(f"key_{k}") for k in keys))))),
-        )
+                .where(and_(*(view.c[k] == bindparam(f"key_{k}") for k in keys))))),)
         _REVISIONS[(view.name, keys)] = found
     return found
 
@@ -257,6 +276,21 @@ def revise(conn: Connection, view: Table, position: int, **keys: Any) -> None:
     params["key_at"] = position
     for statement in _revision(view, tuple(keys)):
         statement.execute(conn, params)
+
+
+def derived_view_definition(view: Table, conn: Connection) -> str:
+    """``CREATE VIEW`` of a derived view: its columns, in its order, from its twin's open rows."""
+    twin = TWINS[view.name]
+    open_rows = select(*(twin.c[c.name] for c in view.columns)).where(twin.c.valid_to == literal(OPEN, PositionType))
+    body = open_rows.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+    return f"CREATE VIEW {conn.dialect.identifier_preparer.quote(view.name)} AS {body}"
+
+
+def create_derived_views(conn: Connection) -> None:
+    """Create the derived views (:data:`DERIVED`) that are missing; their twins must exist."""
+    for view in DERIVED:
+        if not conn.dialect.has_table(conn, view.name):
+            conn.exec_driver_sql(derived_view_definition(view, conn))
 
 
 def reset_history(conn: Connection) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 
 #: Version of the database layout this code writes; bumped by every migration.
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 #: The version of a log created before the schema was versioned (no ``modelog_schema`` table).
 PRE_VERSIONING = 0
 

@@ -1,7 +1,8 @@
 """A whole-log replay's bulk path (``projections.bulk_replay``) leaves exactly the rows the projector wrote.
 
-A rebuild writes artifact links, run links and artifacts to their history twins only and derives the views
-from the twins' open rows at the end; on PostgreSQL it loads rows with ``COPY``. Both backends: after a
+Artifact links, run links and artifacts are written to their history twins only (their views are the twins'
+open rows); a rebuild copies the links' and run links' stamps from those rows at the end, and on PostgreSQL
+it loads rows with ``COPY``. Both backends: after a
 history with every way such a row ends (an overwriting link, an unlink, a version deleted with its links
 and run links, a model deleted, a failed run deleting the version it created), the rebuilt tables equal
 the live ones, equal a plain replay (one executemany per table, both rows from Python), and ``verify``
@@ -14,9 +15,10 @@ from typing import Any
 
 import pytest
 from modelog.projections import tables as t
-from modelog.projections.bulk_replay import DERIVED, fast_deletes
+from modelog.projections.bulk_replay import fast_deletes
+from modelog.projections.links_in_database import LinksInDatabase
 from modelog.projections.rebuild import rebuild, replay, reset_views, verify
-from modelog.projections.temporal import HISTORY_TABLES, TWINS
+from modelog.projections.temporal import DERIVED, HISTORY_TABLES, TWINS
 from modelog.registry import commands as cmd
 from modelog.registry.database import transaction
 from sqlalchemy import func, select
@@ -85,6 +87,27 @@ def test_a_rebuild_writes_exactly_what_the_projector_wrote(registry: Any) -> Non
         replay(conn, registry.store)
     assert _dump(registry.engine) == live
 
+
+
+def test_a_sqlite_rebuild_builds_every_link_in_the_database(registry: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    if registry.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL loads the rows built in Python with COPY")
+    _history(registry)
+    live = _dump(registry.engine)
+    ranges: list[tuple[int, int]] = []
+    insert_through = LinksInDatabase.insert_through
+
+    def recorded(self: LinksInDatabase, high: int) -> None:
+        if high >= self.low:
+            ranges.append((self.low, high))
+        insert_through(self, high)
+
+    monkeypatch.setattr(LinksInDatabase, "insert_through", recorded)
+    rebuild(registry.engine, registry.store)
+    assert _dump(registry.engine) == live
+    links = [e.position for e in registry.store.read_all() if e.event_type == "ArtifactLinked"]
+    assert sorted(p for p in links if any(low <= p <= high for low, high in ranges)) == links
+    assert len(ranges) > 1  # the deletions and unlinks in between split the ranges
 
 
 def test_fast_deletes_puts_the_connections_setting_back(registry: Any) -> None:

@@ -10,7 +10,7 @@ from modelog.application.bootstrap import database_status, open_registry, upgrad
 from modelog.projections import tables as view_tables
 from modelog.projections.queries import ReadModel
 from modelog.projections.rebuild import verify as verify_views
-from modelog.projections.temporal import HISTORY_TABLES
+from modelog.projections.temporal import DERIVED, HISTORY_TABLES
 from modelog.registry import commands as cmd
 from modelog.registry.database import create_engine_for, transaction
 from modelog.registry.errors import IntegrityError, SchemaVersionError, StorageError
@@ -21,6 +21,7 @@ from modelog.registry.schema import metadata as log_metadata
 from modelog.registry.service import CommandService
 from modelog.registry.store import EventStore
 from sqlalchemy import inspect, text
+from sqlalchemy.schema import CreateTable
 
 from tests import backends
 from tests.integration.store_support import drop_guards_on
@@ -58,8 +59,10 @@ def dump_schema(url: str) -> dict[str, Any]:
         with engine.connect() as conn:
             inspector = inspect(conn)
             tables = sorted(t for t in inspector.get_table_names() if t != ALEMBIC_TABLE)
+            views = sorted(inspector.get_view_names())
             return {
                 "tables": {table: _table_layout(inspector, table) for table in tables},
+                "views": {view: [column["name"] for column in inspector.get_columns(view)] for view in views},
                 "triggers": _triggers(conn),
                 "schema_rows": conn.exec_driver_sql("SELECT component, version FROM modelog_schema").all(),
                 "checkpoints": conn.exec_driver_sql("SELECT name, position FROM view_checkpoints").all(),
@@ -312,11 +315,22 @@ def _make_version_2(db_url: str, home: Path) -> None:
     engine = create_engine_for(db_url)
     try:
         with transaction(engine, write=True) as conn:
+            _derived_views_as_tables(conn)  # schema version 10
             for table in HISTORY_TABLES:
                 conn.exec_driver_sql(f"DROP TABLE {table.name}")
             conn.exec_driver_sql("UPDATE modelog_schema SET version = 2")
     finally:
         engine.dispose()
+
+
+def _derived_views_as_tables(conn: Any) -> None:
+    """Each derived view replaced by a table of its own holding the same rows, as before schema version 10."""
+    for view in DERIVED:
+        rows = [dict(row._mapping) for row in conn.execute(view.select())]
+        conn.exec_driver_sql(f"DROP VIEW {view.name}")
+        conn.execute(CreateTable(view))
+        if rows:
+            conn.execute(view.insert(), rows)
 
 
 def test_version_2_registry_gets_its_history_built_from_the_log(db_url: str, home: Path) -> None:
@@ -338,3 +352,65 @@ def test_version_2_registry_gets_its_history_built_from_the_log(db_url: str, hom
             assert registry.reads.list_versions("churn", at_position=len(before) - 1)[-1].number == 3
         finally:
             replayed.close()
+
+
+def _make_version_9(db_url: str, home: Path) -> None:
+    """A registry as schema version 9 left it: links, run links and artifacts in tables of their own."""
+    with open_registry(db_url, home=home) as registry:
+        run = registry.commands.execute
+        run(cmd.RegisterModel(name="churn"))
+        for _ in range(2):
+            run(cmd.CreateVersion(model="churn"))
+        for version, name in ((1, "a"), (1, "b"), (2, "keep")):
+            run(cmd.LinkArtifact(model="churn", version=version, pipeline="p", step="s", name=name, kind="data",
+                                 artifact_id="art-" + name, artifact_name=name, content_hash="h" + name))
+        run(cmd.LinkRun(model="churn", version=2, run_id="r1", pipeline="p"))
+        run(cmd.StartRun(run_id="r2", pipeline="p", model=cmd.ModelContext(name="churn", version=2)))
+        run(cmd.CompleteStep(run_id="r2", step="train", outputs=(cmd.OutputSpec(
+            name="model", uri="file:///m", content_hash="hm", data_type="pickle", materializer="m", kind="model"),)))
+        run(cmd.DeleteVersion(model="churn", version=1))  # its links end here
+    engine = create_engine_for(db_url)
+    try:
+        with transaction(engine, write=True) as conn:
+            _derived_views_as_tables(conn)
+            conn.exec_driver_sql("UPDATE modelog_schema SET version = 9")
+    finally:
+        engine.dispose()
+
+
+def test_version_9_registry_gets_derived_views_over_its_twins_without_a_rebuild(
+        db_url: str, home: Path, tmp_path: Path, backend: str) -> None:
+    _make_version_9(db_url, home)
+    before = log_rows(db_url)
+    with pytest.raises(SchemaVersionError, match="modelog db upgrade"):
+        open_registry(db_url, home=home)
+    engine = create_engine_for(db_url)
+    try:
+        with transaction(engine) as conn:
+            copies = {view.name: sorted(map(tuple, conn.execute(view.select()))) for view in DERIVED}
+    finally:
+        engine.dispose()
+    assert all(copies.values())
+
+    assert upgrade_database(db_url, home=home) == (9, SCHEMA_VERSION)
+
+    assert log_rows(db_url) == before
+    migrated = dump_schema(db_url)
+    assert set(migrated["views"]) == {view.name for view in DERIVED}
+    assert not {view.name for view in DERIVED} & set(migrated["tables"])
+    assert migrated["checkpoints"] == [("registry_views", len(before))]  # no rebuild
+    with open_registry(db_url, home=home) as registry:
+        assert verify_views(registry.engine, registry.store).ok
+        with transaction(registry.engine) as conn:
+            assert {view.name: sorted(map(tuple, conn.execute(view.select()))) for view in DERIVED} == copies
+        run = registry.commands.execute
+        run(cmd.LinkArtifact(model="churn", version=2, pipeline="p", step="s", name="c", kind="data",
+                             artifact_id="art-c", artifact_name="c", content_hash="hc"))
+        assert [link.name for link in registry.reads.list_links("churn", 2)] == ["keep", "model", "c"]  # r2's output
+        assert [link.name for link in registry.reads.list_links("churn", 1, at_position=len(before) - 1)] == \
+            ["a", "b"]
+    fresh_url = _second_url(backend, tmp_path)
+    with open_registry(fresh_url, home=tmp_path / "fresh-home"):
+        pass
+    fresh = dump_schema(fresh_url)
+    assert (migrated["tables"], migrated["views"]) == (fresh["tables"], fresh["views"])

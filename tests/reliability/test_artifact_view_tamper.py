@@ -1,7 +1,8 @@
 """Edited ``view_artifacts`` rows: loads and ``modelog artifacts verify`` trust the log, not the read model.
 
 An attacker who can write to the database (but cannot forge the hash-chained log) edits the
-artifact's read-model row to point at bytes of their choice, to claim another hash, or to switch
+artifact's read-model row (the open row of its history twin ``hist_artifacts``, which is what the view
+``view_artifacts`` shows) to point at bytes of their choice, to claim another hash, or to switch
 the materializer to pickle. Every load refuses (one line naming the artifact), nothing chosen by
 the attacker is unpickled, a cached step is not served from the edited row, and
 ``modelog artifacts verify`` exits 1 naming the artifact.
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
+from modelog.projections.temporal import OPEN
 from modelog.sdk.errors import ArtifactIntegrityError
 from sqlalchemy import create_engine, text
 
@@ -38,8 +40,8 @@ def _edit_row(url: str, target: str, **values: str) -> None:
     engine = create_engine(url)
     sets = ", ".join(f"{column} = :{column}" for column in values)
     with engine.begin() as conn:
-        changed = conn.execute(text(f"UPDATE view_artifacts SET {sets} WHERE artifact_id = :id"),
-                               {**values, "id": target})
+        changed = conn.execute(text(f"UPDATE hist_artifacts SET {sets} WHERE artifact_id = :id AND valid_to = :open"),
+                               {**values, "id": target, "open": OPEN})
         assert changed.rowcount == 1
     engine.dispose()
 

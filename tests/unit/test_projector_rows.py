@@ -44,9 +44,8 @@ def test_link_and_run_link_rows() -> None:
     e = event("model-m1", '{"number":3,"pipeline":"p","step":"s","name":"n","kind":"data","link_version":2,'
                           '"artifact_id":"a","artifact_name":"an","artifact_version":4,"content_hash":"h",'
                           '"run_id":"r","run_pipeline":"rp"}')
-    writes = projector._Writes(None)  # type: ignore[arg-type]  # queuing a row needs no connection
-    projector._queue_link(writes, e, e.data)
-    assert writes.history is not None and writes.history.stamps == [("m1", 7, 3, e.recorded_at)]
+    writes = projector._Writes(None, history=False)  # type: ignore[arg-type]  # queuing a row needs no connection
+    projector._queue_link(writes, e, e.data)  # without twins: the view's own row
     assert named(t.artifact_links.name, writes.rows[t.artifact_links.name][0]) == {
         "model_id": "m1", "number": 3, "pipeline": "p", "step": "s", "name": "n", "kind": "data", "link_version": 2,
         "artifact_id": "a", "artifact_name": "an", "artifact_version": 4, "content_hash": "h", "run_id": "r",
@@ -92,26 +91,39 @@ def test_version_rows_are_read_by_column_name() -> None:
     assert (view.model_count, view.data_count, view.run_count, view.aliases) == (2, 0, 1, ("best",))
 
 
-def test_no_handler_reads_a_view_that_a_whole_log_replay_derives_from_its_twin() -> None:
-    from modelog.projections.bulk_replay import DERIVED_NAMES
+def test_no_handler_reads_or_writes_a_view_that_is_its_twins_open_rows() -> None:
+    from modelog.projections.temporal import DERIVED_NAMES, REVISIONS
 
     assert DERIVED_NAMES and not any(DERIVED_NAMES & tables for tables in projector.READS.values())
     assert not DERIVED_NAMES & {t.models.name, t.versions.name, t.aliases.name, t.runs.name, t.step_runs.name}
+    # Every event whose scratch replay deletes derived rows closes them through its revision when there are twins.
+    assert set(projector.PRESENT_DELETIONS) <= set(REVISIONS)
 
 
-def test_a_bulk_replay_queues_a_link_for_its_twin_alone() -> None:
+@pytest.mark.parametrize("bulk", [True, False])
+def test_a_replay_with_twins_queues_a_link_for_its_twin_alone(bulk: bool) -> None:
     from modelog.projections import temporal
 
     e = event("model-m1", '{"number":3,"pipeline":"p","step":"s","name":"n","kind":"data","link_version":2,'
                           '"artifact_id":"a","artifact_name":"an","artifact_version":4,"content_hash":"h",'
                           '"run_id":null}')
-    writes = projector._Writes(None, bulk=True)  # type: ignore[arg-type]  # queuing a row needs no connection
+    writes = projector._Writes(None, bulk=bulk)  # type: ignore[arg-type]  # queuing a row needs no connection
     projector._queue_link(writes, e, e.data)
     assert t.artifact_links.name not in writes.rows
     assert writes.history is not None
-    assert writes.history.stamps == []  # copied from the twin's rows after the replay
+    # A whole-log replay copies the stamp from the twin's row afterwards; an append queues it.
+    assert writes.history.stamps == ([] if bulk else [("m1", 7, 3, e.recorded_at)])
     twin = [c.name for c in temporal.artifact_links.columns]
     assert dict(zip(twin, writes.history.rows[t.artifact_links.name][0], strict=True)) == {
         "model_id": "m1", "number": 3, "pipeline": "p", "step": "s", "name": "n", "kind": "data", "link_version": 2,
         "artifact_id": "a", "artifact_name": "an", "artifact_version": 4, "content_hash": "h", "run_id": None,
         "created_at": e.recorded_at, "position": 7, "valid_from": 7, "valid_to": temporal.OPEN}
+
+
+def test_a_scratch_replay_without_twins_writes_the_link_view_itself() -> None:
+    e = event("model-m1", '{"number":3,"pipeline":"p","step":"s","name":"n","kind":"data","link_version":2,'
+                          '"artifact_id":"a","artifact_name":"an","artifact_version":4,"content_hash":"h",'
+                          '"run_id":null}')
+    writes = projector._Writes(None, history=False)  # type: ignore[arg-type]
+    projector._queue_link(writes, e, e.data)
+    assert writes.history is None and len(writes.rows[t.artifact_links.name]) == 1
