@@ -36,8 +36,10 @@ from modelog.registry._sql.rows import RAW_COLUMNS
 from modelog.registry.catalog import CURRENT_SCHEMA
 from modelog.registry.schema import PositionType, events
 from modelog.registry.vocabulary import MODEL_PREFIX, EventType
-from sqlalchemy import and_, bindparam, func, literal, not_, select, update
+from sqlalchemy import and_, bindparam, cast, column, func, literal, not_, select, true, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.selectable import TableValuedAlias
 
 _LINKED = EventType.ARTIFACT_LINKED.value
 _c = events.c
@@ -51,26 +53,41 @@ def _field(name: str) -> Any:
     return func.json_extract(_c.data, "$." + name)
 
 
-def _insert_statement() -> DriverStatement:
-    twin = TWINS[t.artifact_links.name]
-    fields = ("number", "pipeline", "step", "name", "kind", "link_version", "artifact_id", "artifact_name",
-              "artifact_version", "content_hash", "run_id")
-    values = {"model_id": func.substr(_c.stream_id, len(MODEL_PREFIX) + 1), **{name: _field(name) for name in fields},
+_TWIN = TWINS[t.artifact_links.name]
+#: The link's fields in its JSON, and their twin columns' types (PostgreSQL's record of them).
+_FIELDS = {name: _TWIN.c[name].type for name in (
+    "number", "pipeline", "step", "name", "kind", "link_version", "artifact_id", "artifact_name", "artifact_version",
+    "content_hash", "run_id")}
+
+
+def _insert_statement(fields: Any) -> DriverStatement:
+    """The twin rows of the links in ``low <= position <= high``, each field taken by ``fields[name]``."""
+    values = {"model_id": func.substr(_c.stream_id, len(MODEL_PREFIX) + 1), **{name: fields[name] for name in _FIELDS},
               "created_at": _c.recorded_at, "position": _c.position, "valid_from": _c.position,
               "valid_to": literal(OPEN, PositionType)}
-    if set(values) != set(twin.columns.keys()):  # a column added to the links' twin needs its value here
-        raise ImportError(f"links built in the database miss columns of {twin.name}")
+    if set(values) != set(_TWIN.columns.keys()):  # a column added to the links' twin needs its value here
+        raise ImportError(f"links built in the database miss columns of {_TWIN.name}")
     rows = select(*values.values()).where(_built_in_database(), _c.position >= bindparam("low"),
                                           _c.position <= bindparam("high"))
-    return DriverStatement(twin.insert().from_select(list(values), rows))
+    if isinstance(fields, TableValuedAlias):
+        rows = rows.select_from(events).join(fields, true())
+    return DriverStatement(_TWIN.insert().from_select(list(values), rows))
+
+
+def _postgres_fields() -> Any:
+    # One parse of the text per row: every field from one record (json_extract's PostgreSQL counterparts, ``->>``
+    # on ``data::jsonb``, would parse it once per field).
+    columns = [column(name, type_) for name, type_ in _FIELDS.items()]
+    return func.jsonb_to_record(cast(_c.data, JSONB)).table_valued(*columns).render_derived("link", with_types=True)
 
 
 #: The events with ``start <= position <= end`` but the links built in the database, in position order.
 _WINDOW = DriverStatement(select(*RAW_COLUMNS).where(
     _c.position >= bindparam("start"), _c.position <= bindparam("end"), not_(_built_in_database()))
     .order_by(_c.position))
-#: Inserts the twin rows of the links built in the database with ``low <= position <= high``.
-_INSERT_LINKS = _insert_statement()
+#: Inserts the twin rows of the links built in the database with ``low <= position <= high``, by dialect.
+_INSERT_LINKS = {"sqlite": _insert_statement({name: _field(name) for name in _FIELDS}),
+                 "postgresql": _insert_statement(_postgres_fields().c)}
 
 
 def _latest_stamp(*keys: Any) -> Any:
@@ -86,8 +103,8 @@ _TOUCH_FROM_STAMPS = (
 
 
 def applies(conn: Connection, source: Connection) -> bool:
-    """Whether a replay on ``conn`` reading from ``source`` builds its links in the database (same SQLite)."""
-    return source is conn and conn.dialect.name == "sqlite"
+    """Whether a replay on ``conn`` reading from ``source`` builds its links in the database (the same one)."""
+    return source is conn and conn.dialect.name in _INSERT_LINKS
 
 
 @dataclass
@@ -101,7 +118,7 @@ class LinksInDatabase:
     def insert_through(self, high: int) -> None:
         """Insert the twin rows of the window's links up to position ``high``."""
         if high >= self.low:
-            _INSERT_LINKS.execute(self.conn, {"low": self.low, "high": high})
+            _INSERT_LINKS[self.conn.dialect.name].execute(self.conn, {"low": self.low, "high": high})
             self.low = high + 1
 
 
