@@ -4,7 +4,8 @@ Usage: python -m bench.throughput command|plain|floor URL N
   command : N x CreateVersion then N x LinkArtifact through CommandService.execute (decide, append with
             hash chain, inline projections; one command = one write transaction).
   plain   : the same writes each of those commands makes (event row, view row, touch updates,
-            history twin row and stamp, checkpoint), issued as plain SQL, one transaction per command on one
+            history twin row and stamp, checkpoint; a link's view is its twin's open rows, so a link
+            writes the twin row alone), issued as plain SQL, one transaction per command on one
             kept connection (as the command service keeps one); no decide, no hashing.
   writers : (usage: writers URL K M) K processes at once, M CreateVersion each on their own model.
   floor   : plain SQLAlchemy one-row insert per transaction into an events-like table, and 100 rows
@@ -63,14 +64,13 @@ INSERT_EVENT = ("INSERT INTO events (position, stream_id, stream_version, event_
                 "recorded_at, prev_hash, hash) VALUES (%s)")
 INSERT_VERSION = ("INSERT INTO view_versions (model_id, number, name, name_key, description, tags, stage, created_at, "
                   "updated_at, created_by, created_run_id) VALUES (%s)")
-INSERT_LINK = ("INSERT INTO view_artifact_links (model_id, number, pipeline, step, name, kind, link_version, "
-               "artifact_id, artifact_name, artifact_version, content_hash, run_id, created_at, position) VALUES (%s)")
 TOUCH_MODEL = "UPDATE view_models SET updated_at = {p} WHERE model_id = {p}"
 ADD_VERSION = ("UPDATE view_models SET updated_at = {p}, version_count = version_count + 1, latest_version = {p} "
                "WHERE model_id = {p}")
 TOUCH_VERSION = "UPDATE view_versions SET updated_at = {p} WHERE model_id = {p} AND number = {p}"
 CHECKPOINT = "UPDATE view_checkpoints SET position = {p} WHERE name = {p}"
-# The history twins (projections/temporal.py): the row inserted, valid from its event on, and the event's stamp.
+# The history twins (projections/temporal.py): the row inserted, valid from its event on, and the event's stamp
+# (``view_artifact_links`` is the open rows of ``hist_artifact_links``: a link writes its twin row alone).
 OPEN = 2**62
 HIST_VERSION = ("INSERT INTO hist_versions (model_id, number, name, name_key, description, tags, stage, created_at, "
                 "created_by, created_run_id, valid_from, valid_to) VALUES (%s)")
@@ -96,7 +96,7 @@ def run_plain(url: str, n: int) -> dict[str, float]:
     model_id = registry.reads.get_model("m").id
     marker = "?" if registry.engine.dialect.name == "sqlite" else "%s"
     sql = {k: _sql(v, w, marker) for k, v, w in (("event", INSERT_EVENT, 10), ("version", INSERT_VERSION, 11),
-           ("link", INSERT_LINK, 14), ("model", TOUCH_MODEL, 0), ("touch", TOUCH_VERSION, 0), ("added", ADD_VERSION, 0),
+           ("model", TOUCH_MODEL, 0), ("touch", TOUCH_VERSION, 0), ("added", ADD_VERSION, 0),
            ("checkpoint", CHECKPOINT, 0), ("hist_version", HIST_VERSION, 12), ("hist_link", HIST_LINK, 16),
            ("stamp", STAMP, 4))}
     position = registry.store.head()
@@ -129,9 +129,6 @@ def run_plain(url: str, n: int) -> dict[str, float]:
             conn.exec_driver_sql(sql["event"], _event_row(position, stream, 2 + n + i, "ArtifactLinked", data, now,
                                                             prev_hash))
             prev_hash = f"{position:064x}"
-            conn.exec_driver_sql(sql["link"], (model_id, 1 + i % n, link["pipeline"], link["step"], link["name"],
-                                               "data", 1, link["artifact_id"], link["artifact_name"], 1,
-                                               link["content_hash"], None, now, position))
             conn.exec_driver_sql(sql["touch"], (now, model_id, 1 + i % n))
             conn.exec_driver_sql(sql["model"], (now, model_id))
             conn.exec_driver_sql(sql["hist_link"], (model_id, 1 + i % n, link["pipeline"], link["step"],
