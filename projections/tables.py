@@ -88,7 +88,7 @@ runs = Table(
     Column("run_id", String(64), primary_key=True),
     Column("pipeline", String(300), nullable=False),
     Column("status", String(20), nullable=False),
-    Column("model_id", String(64)),
+    Column("model_id", String(64), index=True),  # a rename rewrites its model's runs (their model_name)
     Column("model_name", String(300)),
     Column("version_number", Integer),
     Column("created_version", Boolean, nullable=False),

@@ -64,7 +64,7 @@ versions = _twin(t.versions, ("model_id", "number", "valid_from", "valid_to"))
 aliases = _twin(t.aliases)
 artifact_links = _twin(t.artifact_links)
 run_links = _twin(t.run_links)
-runs = _twin(t.runs, ("started_at", "valid_from"))
+runs = _twin(t.runs, ("started_at", "valid_from"), ("model_id", "valid_to"))  # the latter: a rename's revision
 step_runs = _twin(t.step_runs)
 artifacts = _twin(t.artifacts, ("name_key", "version", "valid_from"))
 

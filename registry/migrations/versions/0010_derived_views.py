@@ -11,6 +11,9 @@ dropped and the views created over the twins that are there; a registry without 
 version 6) gets twins and views from the rebuild ``modelog db upgrade`` runs. Nothing is rebuilt here:
 the twins already hold every row (``modelog projections verify`` compares both with the log). The
 column lists are this version's, written out: this layer does not import the read models.
+
+It also indexes the runs by model (``view_runs`` and the open rows of ``hist_runs``): a model's rename
+rewrites its runs' rows (they show its name), which was a scan of every run.
 """
 
 from __future__ import annotations
@@ -37,9 +40,13 @@ DERIVED = (
       "step", "created_at")),
 )
 
+#: The runs' indexes by model: the view's, and the twin's (its open rows: a revision closes ``valid_to = OPEN``).
+RUN_INDEXES = (("view_runs", "ix_view_runs_model_id", ("model_id",)),
+               ("hist_runs", "ix_hist_runs_model_id_valid_to", ("model_id", "valid_to")))
+
 
 def upgrade() -> None:
-    """Replace each derived table by a view over its twin (when the twin exists); record version 10."""
+    """Replace each derived table by a view over its twin (when the twin exists), index runs by model; version 10."""
     conn = op.get_bind()
     inspector = sa.inspect(conn)
     tables, views = set(inspector.get_table_names()), set(inspector.get_view_names())
@@ -51,6 +58,9 @@ def upgrade() -> None:
             listed = ", ".join(quote(column) for column in columns)
             conn.execute(sa.text(f"CREATE VIEW {quote(view)} AS SELECT {listed} FROM {quote(twin)} "
                                  f"WHERE valid_to = {OPEN}"))
+    for table, index, columns in RUN_INDEXES:
+        if table in tables and index not in {found["name"] for found in inspector.get_indexes(table)}:
+            op.create_index(index, table, list(columns))
     conn.execute(sa.text(f"UPDATE modelog_schema SET version = {VERSION} WHERE component = 'registry'"))
 
 
