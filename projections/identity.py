@@ -19,7 +19,7 @@ from sqlalchemy import update
 from sqlalchemy.engine import Connection, Row
 
 if TYPE_CHECKING:
-    from modelog.projections.projector import Handler, ProjectedEvent
+    from modelog.projections.handlers import Handler, ProjectedEvent
 
 
 @dataclass(frozen=True)

@@ -1,19 +1,20 @@
 """The projector: turns log events into read-model rows, inline with the append or during a rebuild.
 
-Handlers read the events' JSON data (upcast to the current schema), so this module
-needs neither pydantic nor the event classes. The checkpoint is written in the same
+Events that only insert rows and touch ``updated_at`` (most of them) are queued and written one
+``executemany`` per statement (:class:`_Writes`); the others run one at a time
+(``projections.handlers``). Handlers read the events' JSON data (upcast to the current schema), so
+this module needs neither pydantic nor the event classes. The checkpoint is written in the same
 transaction as the rows.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from modelog.projections import tables as t
 from modelog.projections.bulk_replay import STAMPED_LATER
-from modelog.projections.identity import HANDLERS as IDENTITY_HANDLERS
+from modelog.projections.handlers import HANDLERS, PRESENT_DELETIONS, ProjectedEvent, event_model_id, tags_json
 from modelog.projections.links_in_database import LinksInDatabase
 from modelog.projections.table_rows import TableRows
 from modelog.projections.temporal import DERIVED_NAMES, HistoryWrites
@@ -24,44 +25,10 @@ from modelog.registry.hashing import canonical_json
 from modelog.registry.store import StoredEvent
 from modelog.registry.validation import name_key
 from modelog.registry.values import RunStatus, Stage
-from modelog.registry.vocabulary import MODEL_PREFIX, EventType, run_id_of
-from sqlalchemy import and_, bindparam, func, select, update
+from modelog.registry.vocabulary import EventType
+from sqlalchemy import bindparam, update
 from sqlalchemy.engine import Connection
 
-
-class ProjectedEvent(Protocol):
-    """What the projector reads of an event: a stored event of a live append, or a raw row of a replay."""
-
-    @property
-    def position(self) -> int:
-        """Log position."""
-
-    @property
-    def stream_id(self) -> str:
-        """The stream it belongs to (``model-<id>``...)."""
-
-    @property
-    def event_type(self) -> str:
-        """Its event type (an :class:`EventType` value)."""
-
-    @property
-    def schema_version(self) -> int:
-        """The schema version its data was written at."""
-
-    @property
-    def data(self) -> dict[str, Any]:
-        """Its payload (upcast by the projector when older)."""
-
-    @property
-    def meta(self) -> dict[str, Any]:
-        """Its metadata (actor, run id...)."""
-
-    @property
-    def recorded_at(self) -> str:
-        """When it was recorded (fixed-width UTC text)."""
-
-
-Handler = Callable[[Connection, ProjectedEvent, dict[str, Any]], None]
 #: Builds the row an event inserts, by column name (see :mod:`projections.table_rows`).
 RowBuilder = Callable[[ProjectedEvent, dict[str, Any]], list[Any]]
 
@@ -73,39 +40,10 @@ _MODEL_ROW, _VERSION_ROW, _LINK_ROW = ROWS[t.models.name].make, ROWS[t.versions.
 _RUN_LINK_ROW, _RUN_ROW, _ARTIFACT_ROW = ROWS[t.run_links.name].make, ROWS[t.runs.name].make, \
     ROWS[t.artifacts.name].make
 _METADATA_ROW = ROWS[t.version_metadata.name].make
-_MODEL_ID_START = len(MODEL_PREFIX)  # inlined model_id_of: most events of a replay are model events
-_RUNNING, _COMPLETED, _FAILED, _NO_STAGE = RunStatus.RUNNING.value, RunStatus.COMPLETED.value, \
-    RunStatus.FAILED.value, Stage.NONE.value  # plain text: rows go to the driver as they are
+_RUNNING, _NO_STAGE = RunStatus.RUNNING.value, Stage.NONE.value  # plain text: rows go to the driver as they are
 
 
-def _model_id(event: ProjectedEvent) -> str:
-    # Only model events reach the handlers that call this, so every stream id is a model stream.
-    return event.stream_id[_MODEL_ID_START:]
-
-
-def _tags_json(tags: Sequence[str]) -> str:
-    return canonical_json(list(tags)) if tags else "[]"
-
-
-def _merge_tags(current: str, added: Sequence[str], removed: Sequence[str]) -> str:
-    kept = [tag for tag in json.loads(current) if tag not in removed]
-    return _tags_json(kept + [tag for tag in added if tag not in kept])
-
-
-def _touch_model(conn: Connection, event: ProjectedEvent) -> None:
-    conn.execute(update(t.models).where(t.models.c.model_id == _model_id(event)).values(updated_at=event.recorded_at))
-
-
-def _version_where(event: ProjectedEvent, data: dict[str, Any], table: Any = t.versions) -> Any:
-    return and_(table.c.model_id == _model_id(event), table.c.number == data["number"])
-
-
-def _touch_version(conn: Connection, event: ProjectedEvent, data: dict[str, Any]) -> None:
-    conn.execute(update(t.versions).where(_version_where(event, data)).values(updated_at=event.recorded_at))
-    _touch_model(conn, event)
-
-
-# --- models --------------------------------------------------------------------------
+# --- rows the batched events insert -------------------------------------------------------
 
 
 def _model_row(event: ProjectedEvent, data: dict[str, Any]) -> list[Any]:
@@ -114,133 +52,19 @@ def _model_row(event: ProjectedEvent, data: dict[str, Any]) -> list[Any]:
         model_id=data["model_id"], name=data["name"], name_key=name_key(data["name"]), license=get("license"),
         description=get("description"), audience=get("audience"), use_cases=get("use_cases"),
         limitations=get("limitations"), trade_offs=get("trade_offs"), ethics=get("ethics"),
-        tags=_tags_json(get("tags", ())), implicit=bool(get("implicit")), created_at=at, updated_at=at,
+        tags=tags_json(get("tags", ())), implicit=bool(get("implicit")), created_at=at, updated_at=at,
         created_by=event.meta.get("actor"), version_count=0, latest_version=None)
-
-
-def _on_model_updated(conn: Connection, event: ProjectedEvent, data: dict[str, Any]) -> None:
-    where = t.models.c.model_id == _model_id(event)
-    values: dict[str, Any] = dict(data.get("changes", {}))
-    if data.get("tags_added") or data.get("tags_removed"):
-        current = conn.execute(t.models.select().where(where)).one()
-        values["tags"] = _merge_tags(current.tags, data.get("tags_added", ()), data.get("tags_removed", ()))
-    conn.execute(update(t.models).where(where).values(updated_at=event.recorded_at, **values))
-
-
-def _on_model_renamed(conn: Connection, event: ProjectedEvent, data: dict[str, Any]) -> None:
-    # The runs of the model show its name too: they follow it, as the model's own row does.
-    model_id, name = _model_id(event), data["new_name"]
-    conn.execute(update(t.models).where(t.models.c.model_id == model_id).values(
-        name=name, name_key=name_key(name), updated_at=event.recorded_at))
-    conn.execute(update(t.runs).where(t.runs.c.model_id == model_id).values(model_name=name))
-
-
-def _on_model_deleted(conn: Connection, event: ProjectedEvent, data: dict[str, Any]) -> None:
-    model_id = _model_id(event)  # its links and run links: the revision closes them (PRESENT_DELETIONS without twins)
-    for table in (t.aliases, t.versions, t.models):
-        conn.execute(table.delete().where(table.c.model_id == model_id))
-
-
-# --- versions ------------------------------------------------------------------------
-
 
 def _version_row(event: ProjectedEvent, data: dict[str, Any]) -> list[Any]:
     meta, at = event.meta, event.recorded_at
     return _VERSION_ROW(
-        model_id=_model_id(event), number=data["number"], name=data["name"], name_key=name_key(data["name"]),
-        description=data.get("description"), tags=_tags_json(data.get("tags", ())), stage=_NO_STAGE,
+        model_id=event_model_id(event), number=data["number"], name=data["name"], name_key=name_key(data["name"]),
+        description=data.get("description"), tags=tags_json(data.get("tags", ())), stage=_NO_STAGE,
         created_at=at, updated_at=at, created_by=meta.get("actor"), created_run_id=meta.get("run_id"))
 
-
-def _on_version_updated(conn: Connection, event: ProjectedEvent, data: dict[str, Any]) -> None:
-    changes = dict(data.get("changes", {}))
-    if changes.get("name") is not None:
-        changes["name_key"] = name_key(changes["name"])
-    elif "name" in changes:
-        changes.pop("name")
-    if data.get("tags_added") or data.get("tags_removed"):
-        current = conn.execute(t.versions.select().where(_version_where(event, data))).one()
-        changes["tags"] = _merge_tags(current.tags, data.get("tags_added", ()), data.get("tags_removed", ()))
-    conn.execute(update(t.versions).where(_version_where(event, data)).values(**changes))
-    _touch_version(conn, event, data)
-
-
-def _on_stage_changed(conn: Connection, event: ProjectedEvent, data: dict[str, Any]) -> None:
-    conn.execute(update(t.versions).where(_version_where(event, data)).values(stage=data["to_stage"]))
-    _touch_version(conn, event, data)
-
-
-def _on_alias_set(conn: Connection, event: ProjectedEvent, data: dict[str, Any]) -> None:
-    model_id = _model_id(event)
-    conn.execute(t.aliases.delete().where(t.aliases.c.model_id == model_id, t.aliases.c.alias == data["alias"]))
-    conn.execute(t.aliases.insert().values(model_id=model_id, alias=data["alias"], number=data["number"]))
-    _touch_version(conn, event, data)
-
-
-def _on_alias_removed(conn: Connection, event: ProjectedEvent, data: dict[str, Any]) -> None:
-    where = and_(t.aliases.c.model_id == _model_id(event), t.aliases.c.alias == data["alias"])
-    conn.execute(t.aliases.delete().where(where))
-    _touch_version(conn, event, data)
-
-
-def _on_version_deleted(conn: Connection, event: ProjectedEvent, data: dict[str, Any]) -> None:
-    for table in (t.aliases, t.versions):  # links and run links: as for a model's deletion
-        conn.execute(table.delete().where(_version_where(event, data, table)))
-    model_id, v = _model_id(event), t.versions
-    of_model = v.c.model_id == model_id
-    conn.execute(update(t.models).where(t.models.c.model_id == model_id).values(
-        updated_at=event.recorded_at,
-        version_count=select(func.count()).select_from(v).where(of_model).scalar_subquery(),
-        latest_version=select(func.max(v.c.number)).where(of_model).scalar_subquery()))
-
-
-def _on_artifact_unlinked(conn: Connection, event: ProjectedEvent, data: dict[str, Any]) -> None:
-    _touch_version(conn, event, data)  # the link itself: as for a model's deletion
-
-
-# --- the derived views without twins ---------------------------------------------------------
-
-
-def _delete_links_of_model(conn: Connection, event: ProjectedEvent, data: dict[str, Any]) -> None:
-    model_id = _model_id(event)
-    for table in (t.artifact_links, t.run_links):
-        conn.execute(table.delete().where(table.c.model_id == model_id))
-
-
-def _delete_links_of_version(conn: Connection, event: ProjectedEvent, data: dict[str, Any]) -> None:
-    for table in (t.artifact_links, t.run_links):
-        conn.execute(table.delete().where(_version_where(event, data, table)))
-
-
-def _delete_link(conn: Connection, event: ProjectedEvent, data: dict[str, Any]) -> None:
-    links = t.artifact_links
-    conn.execute(links.delete().where(
-        _version_where(event, data, links), links.c.pipeline == data["pipeline"], links.c.step == data["step"],
-        links.c.name == data["name"], links.c.kind == data["kind"],
-    ))
-
-
-#: What the handlers' events delete from the derived views (``temporal.DERIVED``), done here only where those
-#: views are tables of their own: a scratch replay without twins. With twins, the views are the twins' open rows,
-#: and the event's revision (``temporal.REVISIONS``) closes the rows instead.
-PRESENT_DELETIONS: dict[str, Handler] = {
-    EventType.MODEL_DELETED.value: _delete_links_of_model,
-    EventType.MODEL_VERSION_DELETED.value: _delete_links_of_version,
-    EventType.ARTIFACT_UNLINKED.value: _delete_link,
-}
-
-
 def _run_link_row(event: ProjectedEvent, data: dict[str, Any]) -> list[Any]:
-    return _RUN_LINK_ROW(model_id=_model_id(event), number=data["number"], run_id=data["run_id"],
+    return _RUN_LINK_ROW(model_id=event_model_id(event), number=data["number"], run_id=data["run_id"],
                          pipeline=data["pipeline"], created_at=event.recorded_at, position=event.position)
-
-
-# --- runs and artifacts ----------------------------------------------------------------
-
-
-def _run_where(event: ProjectedEvent) -> Any:
-    return t.runs.c.run_id == run_id_of(event.stream_id)
-
 
 def _run_row(event: ProjectedEvent, data: dict[str, Any]) -> list[Any]:
     get = data.get
@@ -250,66 +74,12 @@ def _run_row(event: ProjectedEvent, data: dict[str, Any]) -> list[Any]:
         created_version=bool(get("created_version")), started_at=event.recorded_at, finished_at=None,
         steps_completed=0, failed_step=None, error_type=None, error_message=None, started_by=event.meta.get("actor"))
 
-
-def _on_step_completed(conn: Connection, event: ProjectedEvent, data: dict[str, Any]) -> None:
-    run_id = run_id_of(event.stream_id)
-    conn.execute(t.step_runs.insert().values(
-        run_id=run_id, step=data["step"], cached=bool(data.get("cached")), cache_key=data.get("cache_key"),
-        outputs=canonical_json(data.get("outputs", [])), duration_ms=float(data.get("duration_ms", 0.0)),
-        completed_at=event.recorded_at,
-    ))
-    conn.execute(update(t.runs).where(_run_where(event)).values(steps_completed=t.runs.c.steps_completed + 1))
-
-
-def _on_run_completed(conn: Connection, event: ProjectedEvent, data: dict[str, Any]) -> None:
-    conn.execute(update(t.runs).where(_run_where(event)).values(status=_COMPLETED, finished_at=event.recorded_at))
-
-
-def _on_run_failed(conn: Connection, event: ProjectedEvent, data: dict[str, Any]) -> None:
-    conn.execute(update(t.runs).where(_run_where(event)).values(
-        status=_FAILED, finished_at=event.recorded_at, failed_step=data.get("step"),
-        error_type=data["error_type"], error_message=data["error_message"],
-    ))
-
-
 def _artifact_row(event: ProjectedEvent, data: dict[str, Any]) -> list[Any]:
     return _ARTIFACT_ROW(
         artifact_id=data["artifact_id"], name=data["name"], name_key=name_key(data["name"]), version=data["version"],
         uri=data["uri"], content_hash=data["content_hash"], data_type=data["data_type"],
         materializer=data["materializer"], run_id=data.get("run_id"), step=data.get("step"),
         created_at=event.recorded_at)
-
-
-#: Handlers that update or delete rows, applied one event at a time (the rest are in ``BATCHED``).
-HANDLERS: dict[str, Handler] = {
-    EventType.MODEL_UPDATED.value: _on_model_updated,
-    EventType.MODEL_DELETED.value: _on_model_deleted,
-    EventType.MODEL_RENAMED.value: _on_model_renamed,
-    EventType.MODEL_VERSION_UPDATED.value: _on_version_updated,
-    EventType.MODEL_VERSION_STAGE_CHANGED.value: _on_stage_changed,
-    EventType.MODEL_VERSION_ALIAS_SET.value: _on_alias_set,
-    EventType.MODEL_VERSION_ALIAS_REMOVED.value: _on_alias_removed,
-    EventType.MODEL_VERSION_DELETED.value: _on_version_deleted,
-    EventType.ARTIFACT_UNLINKED.value: _on_artifact_unlinked,
-    EventType.PIPELINE_STEP_COMPLETED.value: _on_step_completed,
-    EventType.PIPELINE_RUN_COMPLETED.value: _on_run_completed,
-    EventType.PIPELINE_RUN_FAILED.value: _on_run_failed,
-}
-
-HANDLERS.update(IDENTITY_HANDLERS)
-
-#: Tables a handler reads rows of (beyond the model row): a replay that keeps only some tables
-#: (``apply_events(only=...)``) must keep these too whenever such an event is replayed. A tag
-#: change merges into the version's stored tags; a deletion recounts the model's versions.
-READS: dict[str, frozenset[str]] = {EventType.MODEL_VERSION_UPDATED.value: frozenset({t.versions.name}),
-                                    EventType.MODEL_VERSION_DELETED.value: frozenset({t.versions.name})}
-
-
-def tables_needed(only: frozenset[str], events: Sequence[ProjectedEvent]) -> frozenset[str]:
-    """``only`` plus the tables the handlers of ``events`` read (see :data:`READS`)."""
-    extra = [READS[e.event_type] for e in events if e.event_type in READS]
-    return only.union(*extra) if extra else only
-
 
 # --- batched application --------------------------------------------------------------
 
@@ -458,18 +228,18 @@ _MODELS, _VERSIONS, _LINKS, _METADATA = t.models.name, t.versions.name, t.artifa
 def _queue_model(writes: _Writes, event: ProjectedEvent, data: dict[str, Any]) -> None:
     writes.insert_built(t.models.name, _model_row, event, data)
     if writes.history is not None:
-        writes.history.registered(_model_id(event), event.position, event.recorded_at)
+        writes.history.registered(event_model_id(event), event.position, event.recorded_at)
 
 
 def _queue_version(writes: _Writes, event: ProjectedEvent, data: dict[str, Any]) -> None:
     writes.insert_built(t.versions.name, _version_row, event, data)
-    writes.add_version(_model_id(event), data["number"], event.position, event.recorded_at)
+    writes.add_version(event_model_id(event), data["number"], event.position, event.recorded_at)
 
 
 def _queue_link(writes: _Writes, event: ProjectedEvent, data: dict[str, Any]) -> None:
     # Most events of a large registry are links: this path builds the model id and the row once each.
     # The row is built here rather than by a row builder: one call fewer per link.
-    model_id, number, position, history = _model_id(event), data["number"], event.position, writes.history
+    model_id, number, position, history = event_model_id(event), data["number"], event.position, writes.history
     if writes.keeps(_LINKS):
         row = _LINK_ROW(
             model_id=model_id, number=number, pipeline=data["pipeline"], step=data["step"], name=data["name"],
@@ -486,12 +256,12 @@ def _queue_link(writes: _Writes, event: ProjectedEvent, data: dict[str, Any]) ->
 
 def _queue_run_link(writes: _Writes, event: ProjectedEvent, data: dict[str, Any]) -> None:
     writes.insert_built(t.run_links.name, _run_link_row, event, data)
-    writes.touch(_model_id(event), event.position, event.recorded_at, data["number"], t.run_links.name)
+    writes.touch(event_model_id(event), event.position, event.recorded_at, data["number"], t.run_links.name)
 
 
 def _queue_metadata(writes: _Writes, event: ProjectedEvent, data: dict[str, Any]) -> None:
     # One row per key logged (see ``tables.version_metadata``, its own history: no twin); the version is touched.
-    model_id, number, position, at = _model_id(event), data["number"], event.position, event.recorded_at
+    model_id, number, position, at = event_model_id(event), data["number"], event.position, event.recorded_at
     if writes.keeps(_METADATA):
         actor = event.meta.get("actor")
         for key, value in data["values"].items():

@@ -22,10 +22,11 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from modelog.projections import read_statements as rs
 from modelog.projections import tables as t
 from modelog.projections.boundaries import boundary_in_log, command_boundary
+from modelog.projections.handlers import tables_needed
 from modelog.projections.history import HistoryEntry, describe, name_after
 from modelog.projections.identity import PrincipalView, TokenView, principal_views, token_views
 from modelog.projections.log_rows import linked_run_ids, model_renames, stream_events
-from modelog.projections.projector import apply_events, tables_needed
+from modelog.projections.projector import apply_events
 from modelog.projections.read_statements import SORT_FIELDS
 from modelog.projections.suggest import did_you_mean
 from modelog.projections.table_rows import TableRows
@@ -65,7 +66,7 @@ CLOCK_SKEW = timedelta(seconds=5)
 #: The table a model query reads: a past read of one model replays only its rows.
 MODEL_TABLES = frozenset({t.models.name})
 #: The same for the past model list, which replays in batches: a version deletion in a later batch
-#: reads version rows of earlier ones (``projector.READS``), so those are kept from the start.
+#: reads version rows of earlier ones (``handlers.READS``), so those are kept from the start.
 MODEL_LIST_TABLES = frozenset({t.models.name, t.versions.name})
 
 

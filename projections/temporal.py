@@ -94,7 +94,7 @@ model_counts = Table(
 #: position and deleted by a later event (never updated), and no handler reads them. In a registry they are SQL
 #: views over the twin (:func:`create_derived_views`), so each of their rows is written once, to the twin; the
 #: deleting event's revision closes it. A scratch replay without twins (``apply_events(history=False)``)
-#: creates them as tables and deletes their rows itself (``projector.PRESENT_DELETIONS``).
+#: creates them as tables and deletes their rows itself (``handlers.PRESENT_DELETIONS``).
 DERIVED: tuple[Table, ...] = (t.artifact_links, t.run_links, t.artifacts)
 #: Their names, as the projector's writes name tables.
 DERIVED_NAMES: frozenset[str] = frozenset(view.name for view in DERIVED)
@@ -108,7 +108,7 @@ HISTORY_TABLES: tuple[Table, ...] = (*TWINS.values(), stamps, model_counts)
 
 
 class HistoryEvent(Protocol):
-    """What the history writer reads of an event (a subset of ``projector.ProjectedEvent``)."""
+    """What the history writer reads of an event (a subset of ``handlers.ProjectedEvent``)."""
 
     @property
     def position(self) -> int:
@@ -389,7 +389,7 @@ def _revise_run(conn: Connection, event: HistoryEvent, data: dict[str, Any]) -> 
     revise(conn, t.runs, event.position, run_id=run_id_of(event.stream_id))
 
 
-#: What each one-event handler of the projector (``projector.HANDLERS``) changes in the twins, applied after it.
+#: What each one-event handler of the projector (``handlers.HANDLERS``) changes in the twins, applied after it.
 REVISIONS: dict[str, Revision] = {
     EventType.MODEL_UPDATED.value: _revise_model,
     EventType.MODEL_DELETED.value: _revise_deleted_model,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from modelog.projections import projector, queries
+from modelog.projections import handlers, projector, queries
 from modelog.projections import tables as t
 from modelog.projections.table_rows import TableRows
 from modelog.registry._sql.raw_events import RowEvent
@@ -94,10 +94,10 @@ def test_version_rows_are_read_by_column_name() -> None:
 def test_no_handler_reads_or_writes_a_view_that_is_its_twins_open_rows() -> None:
     from modelog.projections.temporal import DERIVED_NAMES, REVISIONS
 
-    assert DERIVED_NAMES and not any(DERIVED_NAMES & tables for tables in projector.READS.values())
+    assert DERIVED_NAMES and not any(DERIVED_NAMES & tables for tables in handlers.READS.values())
     assert not DERIVED_NAMES & {t.models.name, t.versions.name, t.aliases.name, t.runs.name, t.step_runs.name}
     # Every event whose scratch replay deletes derived rows closes them through its revision when there are twins.
-    assert set(projector.PRESENT_DELETIONS) <= set(REVISIONS)
+    assert set(handlers.PRESENT_DELETIONS) <= set(REVISIONS)
 
 
 @pytest.mark.parametrize("bulk", [True, False])

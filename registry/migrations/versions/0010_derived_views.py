@@ -30,7 +30,7 @@ VERSION = 10
 #: ``valid_to`` of an open twin row (``projections.temporal.OPEN``).
 OPEN = 2**62
 #: Each derived view, its twin and its columns, in order.
-DERIVED = (
+DERIVED: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("view_artifact_links", "hist_artifact_links",
      ("model_id", "number", "pipeline", "step", "name", "kind", "link_version", "artifact_id", "artifact_name",
       "artifact_version", "content_hash", "run_id", "created_at", "position")),
@@ -41,7 +41,7 @@ DERIVED = (
 )
 
 #: The runs' indexes by model: the view's, and the twin's (its open rows: a revision closes ``valid_to = OPEN``).
-RUN_INDEXES = (("view_runs", "ix_view_runs_model_id", ("model_id",)),
+RUN_INDEXES: tuple[tuple[str, str, tuple[str, ...]], ...] = (("view_runs", "ix_view_runs_model_id", ("model_id",)),
                ("hist_runs", "ix_hist_runs_model_id_valid_to", ("model_id", "valid_to")))
 
 
@@ -58,9 +58,9 @@ def upgrade() -> None:
             listed = ", ".join(quote(column) for column in columns)
             conn.execute(sa.text(f"CREATE VIEW {quote(view)} AS SELECT {listed} FROM {quote(twin)} "
                                  f"WHERE valid_to = {OPEN}"))
-    for table, index, columns in RUN_INDEXES:
+    for table, index, indexed in RUN_INDEXES:
         if table in tables and index not in {found["name"] for found in inspector.get_indexes(table)}:
-            op.create_index(index, table, list(columns))
+            op.create_index(index, table, list(indexed))
     conn.execute(sa.text(f"UPDATE modelog_schema SET version = {VERSION} WHERE component = 'registry'"))
 
 
