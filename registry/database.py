@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from modelog.registry._sql.driver import begin_on_cursor
 from modelog.registry.errors import RegistryError, StorageError
 from modelog.registry.locations import registry_home as registry_home  # re-exported: callers import them here
 from modelog.registry.locations import resolve_url as resolve_url
@@ -83,7 +84,7 @@ def _sqlite_engine(url: str, synchronous: str, busy_timeout_ms: int) -> Engine:
         # A write transaction takes the lock up front: a deferred one that reads and
         # then writes fails with "database is locked" instead of waiting its turn.
         mode = "BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE_OPTION) else "BEGIN"
-        conn.exec_driver_sql(mode)
+        begin_on_cursor(conn, mode)  # on the driver's cursor: SQLAlchemy's statement set-up costs more than BEGIN
 
     return engine
 

@@ -85,31 +85,49 @@ def write_on_cursor(conn: Connection, sql: str, rows: Sequence[Any]) -> None:
     SQLAlchemy would do more than call the cursor (someone listens to cursor executes, statements
     are echoed, no transaction is begun yet), the write goes through ``exec_driver_sql`` instead.
     """
-    if _sqlalchemy_needed(conn):
+    if _watched(conn) or not conn.in_transaction():
         conn.exec_driver_sql(sql, list(rows))
-        return
+    else:
+        _on_cursor(conn, sql, rows)
+
+
+def begin_on_cursor(conn: Connection, sql: str) -> None:
+    """Run the statement that opens a transaction (``BEGIN IMMEDIATE``) from a ``begin`` listener, on the cursor.
+
+    As :func:`write_on_cursor`: through ``exec_driver_sql`` whenever someone watches statements.
+    """
+    if _watched(conn):
+        conn.exec_driver_sql(sql)
+    else:
+        _on_cursor(conn, sql, None)
+
+
+def _on_cursor(conn: Connection, sql: str, rows: Sequence[Any] | None) -> None:
+    """Run ``sql`` (once per row; once without parameters for None) on a DB-API cursor of ``conn``."""
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        if len(rows) == 1:
+        if rows is None:
+            cursor.execute(sql)
+        elif len(rows) == 1:
             cursor.execute(sql, rows[0])
         else:
             cursor.executemany(sql, rows)
     except conn.dialect.loaded_dbapi.Error as error:
-        raise _as_sqlalchemy_error(conn, cursor, sql, rows, error) from error
+        raise _as_sqlalchemy_error(conn, cursor, sql, rows or (), error) from error
     finally:
         cursor.close()
 
 
-def _sqlalchemy_needed(conn: Connection) -> bool:
+def _watched(conn: Connection) -> bool:
     """True when ``exec_driver_sql`` would do more than run the cursor: keep its behaviour then.
 
     Cursor-execute listeners (instrumentation, the reliability suite's injected faults) and the
-    dialect's execute hooks see every statement, echo logs it, and a connection outside a
-    transaction (or an invalidated one) is begun (or refused) by SQLAlchemy.
+    dialect's execute hooks see every statement, echo logs it, and an invalidated connection is
+    refused (or revalidated) by SQLAlchemy.
     """
     dispatch = conn.dispatch
     return (bool(dispatch.before_cursor_execute) or bool(dispatch.after_cursor_execute) or conn.dialect._has_events
-            or conn._echo or not conn.in_transaction() or conn.invalidated)
+            or conn._echo or conn.invalidated)
 
 
 def _as_sqlalchemy_error(conn: Connection, cursor: Any, sql: str, args: Any, error: DBAPIModule.Error) -> Exception:
