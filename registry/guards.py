@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from typing import Any
 
 from modelog.registry._sql.driver import DriverStatement
 from modelog.registry.errors import IntegrityError
@@ -124,6 +125,13 @@ _PG_FINGERPRINT = (
 
 _PG_CHECK = DriverStatement(text(_PG_FINGERPRINT))
 _SQLITE_CHECK = DriverStatement(text(_SQLITE_FINGERPRINT))
+# An append's check also reads the first signed position (``registry.signing``), in the same round trip: a row
+# with a NULL name (sorted first) on SQLite, a third column on PostgreSQL.
+_FIRST_SIGNED = "(SELECT position FROM event_signatures ORDER BY position LIMIT 1)"
+_SQLITE_APPEND_CHECK = DriverStatement(text(
+    _SQLITE_FINGERPRINT.removesuffix(" ORDER BY name") + f" UNION ALL SELECT NULL, {_FIRST_SIGNED} ORDER BY 1"))
+_PG_APPEND_CHECK = DriverStatement(text(
+    _PG_FINGERPRINT.replace(" FROM pg_trigger ", f", {_FIRST_SIGNED} FROM pg_trigger ")))
 
 
 def _pg_expected() -> dict[str, str]:
@@ -203,17 +211,35 @@ def check_before_write(conn: Connection) -> datetime | None:
     """
     if conn.dialect.name == "postgresql":
         now, fingerprint = _PG_CHECK.fetchall(conn, prepare=True)[0]  # prepared: the catalogue join is planned once
-        if fingerprint == _PG_EXPECTED:
-            return now  # type: ignore[no-any-return]
-    else:
-        rows = _SQLITE_CHECK.fetchall(conn)  # on the driver's cursor: SQLAlchemy's result costs more than the read
-        if len(rows) == len(_SQLITE_TRIGGERS) and all(_SQLITE_TRIGGERS.get(name) == sql for name, sql in rows):
-            return None
-        now = None
-    problems = guard_problems(conn)
-    if problems:
-        raise IntegrityError(refusal(problems))
-    return now  # type: ignore[no-any-return]
+        return _checked(conn, now, fingerprint == _PG_EXPECTED)
+    rows = _SQLITE_CHECK.fetchall(conn)  # on the driver's cursor: SQLAlchemy's result costs more than the read
+    return _checked(conn, None, _sqlite_intact(rows))
+
+
+def check_before_append(conn: Connection) -> tuple[datetime | None, int | None]:
+    """:func:`check_before_write` for an append, and the log's first signed position (None: never signed).
+
+    The same catalogue read also reads the first signature, so an append makes one round trip for both
+    checks (the caller refuses an unsigned append on a signed log: ``store.refuse_unsigned_append``).
+    """
+    if conn.dialect.name == "postgresql":
+        now, fingerprint, first = _PG_APPEND_CHECK.fetchall(conn, prepare=True)[0]
+        return _checked(conn, now, fingerprint == _PG_EXPECTED), first
+    signed, *rows = _SQLITE_APPEND_CHECK.fetchall(conn)  # the row with the NULL name sorts first
+    return _checked(conn, None, _sqlite_intact(rows)), signed[1]
+
+
+def _sqlite_intact(rows: list[Any]) -> bool:
+    return len(rows) == len(_SQLITE_TRIGGERS) and all(_SQLITE_TRIGGERS.get(name) == sql for name, sql in rows)
+
+
+def _checked(conn: Connection, now: datetime | None, intact: bool) -> datetime | None:
+    """``now`` when the fingerprint matched or a closer look finds every guard in place; else IntegrityError."""
+    if not intact:
+        problems = guard_problems(conn)
+        if problems:
+            raise IntegrityError(refusal(problems))
+    return now
 
 
 def refusal(problems: list[str]) -> str:

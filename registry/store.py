@@ -29,7 +29,7 @@ from modelog.registry.errors import (
     InvalidInputError,
     PermissionDeniedError,
 )
-from modelog.registry.guards import CLOCK_GUARD_MARKER, check_before_write
+from modelog.registry.guards import CLOCK_GUARD_MARKER, check_before_append, check_before_write
 from modelog.registry.recorder import (
     EMPTY_LOG,
     AppendRequest,
@@ -154,18 +154,17 @@ class SqlWriter:
         self.connection.close()
 
 
-def refuse_unsigned_append(conn: Connection) -> None:
+def refuse_unsigned_append(first_signed: int | None) -> None:
     """Refuse (PermissionDeniedError) an append without the signing key on a log whose signing has begun.
 
     Once a log carries signatures, every later event must be signed (``log verify --public-key`` names any
     that is not): a writer without the key (a local CLI pointed at the server's database, say) is stopped
     here rather than leaving a gap an auditor must explain. It stops modelog, not a hand-written INSERT;
-    the signatures expose those.
+    the signatures expose those. ``first_signed``: the log's first signed position (``guards.check_before_append``).
     """
-    first = first_signed_position(conn)
-    if first is not None:
+    if first_signed is not None:
         raise PermissionDeniedError(
-            f"refusing to append unsigned events: this registry's log is signed from position {first} on; set "
+            f"refusing to append unsigned events: this registry's log is signed from position {first_signed} on; set "
             "MODELOG_SIGNING_KEY to the signing key's file (or write through the server that holds it)")
 
 
@@ -212,12 +211,13 @@ class EventStore:
               head: LogHead) -> list[StoredEvent]:
         """Append in ``conn``'s write transaction after ``head`` (read under the same lock); project the events."""
         lock_appends(conn)
-        server_now = check_before_write(conn)  # the guards are in place (and, on PostgreSQL, the server's clock)
+        # The guards are in place (and, on PostgreSQL, the server's clock); where signing began, if it did.
+        server_now, first_signed = check_before_append(conn)
         now = self.clock() if self.clock is not None else server_now or utc_now()
         stored, rows = seal(requests, expected_versions(requests), meta, head, format_time(now))
         if stored:
             if self.signer is None:
-                refuse_unsigned_append(conn)
+                refuse_unsigned_append(first_signed)
             signatures = None if self.signer is None else [
                 (row.position, *self.signer.sign_event(row.position, row.hash)) for row in rows]
             _insert(conn, requests, rows)
