@@ -14,9 +14,11 @@ from typing import Any
 
 import pytest
 from modelog.registry import commands as cmd
+from modelog.registry.database import is_transient
 from modelog.registry.errors import StorageError
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from tests.reliability.support import check_log_and_views, snapshot
 
@@ -128,5 +130,39 @@ def test_a_write_the_database_refuses_is_one_line_and_leaves_nothing(
     assert registry.commands.writer.connection._conn is None  # given back: the next command starts afresh
     registry.commands.execute(_link(1))
     assert registry.commands.writer.connection._conn is not held
+    assert snapshot(db_url).head == before.head + 1
+    assert not check_log_and_views(db_url)[1]
+
+
+
+def test_a_connection_lost_during_a_write_on_the_cursor_is_a_transient_storage_error(
+        registry: Any, db_url: str, backend: str) -> None:
+    """PostgreSQL: the session dies inside the stamp insert (a trigger ends it): one line, nothing written,
+    a failure the command service retries, and the next command runs on a fresh connection."""
+    if backend != "postgres":
+        pytest.skip("SQLite has no server session to lose")
+    _setup(registry)
+    registry.commands.attempts = 1
+    before = snapshot(db_url)
+    held = registry.commands.writer.connection._conn.connection.dbapi_connection
+    admin = create_engine(db_url)
+    with admin.begin() as conn:
+        conn.exec_driver_sql("CREATE FUNCTION end_session() RETURNS trigger LANGUAGE plpgsql AS "
+                             "$$ BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NEW; END $$")
+        conn.exec_driver_sql("CREATE TRIGGER end_session BEFORE INSERT ON hist_stamps "
+                             "FOR EACH ROW EXECUTE FUNCTION end_session()")
+    try:
+        with pytest.raises(StorageError) as lost:
+            registry.commands.execute(_link(1))
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql("DROP TRIGGER end_session ON hist_stamps")
+            conn.exec_driver_sql("DROP FUNCTION end_session()")
+        admin.dispose()
+    cause = lost.value.__cause__
+    assert "\n" not in str(lost.value) and isinstance(cause, DBAPIError) and is_transient(cause)
+    assert cause.connection_invalidated and held.closed  # invalidated, as SQLAlchemy does: not back to the pool
+    assert snapshot(db_url) == before
+    registry.commands.execute(_link(1))
     assert snapshot(db_url).head == before.head + 1
     assert not check_log_and_views(db_url)[1]
