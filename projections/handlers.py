@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from modelog.projections import tables as t
 from modelog.projections.identity import HANDLERS as IDENTITY_HANDLERS
+from modelog.projections.temporal import HistoryEvent
 from modelog.registry.hashing import canonical_json
 from modelog.registry.validation import name_key
 from modelog.registry.values import RunStatus
@@ -21,20 +22,11 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.engine import Connection
 
 
-class ProjectedEvent(Protocol):
-    """What the projector reads of an event: a stored event of a live append, or a raw row of a replay."""
+class ProjectedEvent(HistoryEvent, Protocol):
+    """What the projector reads of an event: a stored event of a live append, or a raw row of a replay.
 
-    @property
-    def position(self) -> int:
-        """Log position."""
-
-    @property
-    def stream_id(self) -> str:
-        """The stream it belongs to (``model-<id>``...)."""
-
-    @property
-    def event_type(self) -> str:
-        """Its event type (an :class:`EventType` value)."""
+    Its position, stream id, event type and time (``temporal.HistoryEvent``), and:
+    """
 
     @property
     def schema_version(self) -> int:
@@ -47,10 +39,6 @@ class ProjectedEvent(Protocol):
     @property
     def meta(self) -> dict[str, Any]:
         """Its metadata (actor, run id...)."""
-
-    @property
-    def recorded_at(self) -> str:
-        """When it was recorded (fixed-width UTC text)."""
 
 
 Handler = Callable[[Connection, ProjectedEvent, dict[str, Any]], None]

@@ -108,7 +108,7 @@ HISTORY_TABLES: tuple[Table, ...] = (*TWINS.values(), stamps, model_counts)
 
 
 class HistoryEvent(Protocol):
-    """What the history writer reads of an event (a subset of ``handlers.ProjectedEvent``)."""
+    """What the history writer reads of an event (``handlers.ProjectedEvent`` reads more)."""
 
     @property
     def position(self) -> int:
@@ -116,15 +116,15 @@ class HistoryEvent(Protocol):
 
     @property
     def stream_id(self) -> str:
-        """The stream it belongs to."""
+        """The stream it belongs to (``model-<id>``...)."""
 
     @property
     def event_type(self) -> str:
-        """Its event type."""
+        """Its event type (an :class:`EventType` value)."""
 
     @property
     def recorded_at(self) -> str:
-        """When it was recorded."""
+        """When it was recorded (fixed-width UTC text)."""
 
 
 # --- rows inserted by the batched handlers -----------------------------------------------------

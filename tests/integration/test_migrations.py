@@ -303,13 +303,19 @@ def test_upgrade_reinstalls_guards_dropped_on_a_current_registry(backend: str, d
         registry.commands.execute(cmd.CreateVersion(model="churn"))
 
 
+def _churn_with_versions(registry: Any, versions: int) -> Any:
+    """Register model ``churn`` with ``versions`` versions; the registry's command runner."""
+    run = registry.commands.execute
+    run(cmd.RegisterModel(name="churn"))
+    for _ in range(versions):
+        run(cmd.CreateVersion(model="churn"))
+    return run
+
+
 def _make_version_2(db_url: str, home: Path) -> None:
     """A registry as schema version 2 left it: read models without their history twins."""
     with open_registry(db_url, home=home) as registry:
-        run = registry.commands.execute
-        run(cmd.RegisterModel(name="churn"))
-        for _ in range(3):
-            run(cmd.CreateVersion(model="churn"))
+        run = _churn_with_versions(registry, 3)
         run(cmd.SetStage(model="churn", version=2, stage="production"))
         run(cmd.DeleteVersion(model="churn", version=3))
     engine = create_engine_for(db_url)
@@ -357,10 +363,7 @@ def test_version_2_registry_gets_its_history_built_from_the_log(db_url: str, hom
 def _make_version_9(db_url: str, home: Path) -> None:
     """A registry as schema version 9 left it: links, run links and artifacts in tables of their own."""
     with open_registry(db_url, home=home) as registry:
-        run = registry.commands.execute
-        run(cmd.RegisterModel(name="churn"))
-        for _ in range(2):
-            run(cmd.CreateVersion(model="churn"))
+        run = _churn_with_versions(registry, 2)
         for version, name in ((1, "a"), (1, "b"), (2, "keep")):
             run(cmd.LinkArtifact(model="churn", version=version, pipeline="p", step="s", name=name, kind="data",
                                  artifact_id="art-" + name, artifact_name=name, content_hash="h" + name))
