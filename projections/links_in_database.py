@@ -1,12 +1,13 @@
-"""A whole-log replay on SQLite builds the artifact links' twin rows inside the database, from the events' JSON.
+"""A whole-log replay builds the artifact links' twin rows inside the database, from the events' JSON.
 
 Most events of a large registry are artifact links, and each link's twin row has fourteen values. Built
 in Python, a link cost a read of its whole JSON text, a decode, a row and fourteen bound values: about
 half of a rebuild. Here the links never reach Python:
 
 * the replay reads every event of a window of positions but the links (:func:`windows`);
-* the database builds their twin rows itself (``json_extract`` parses each text once per row and picks the
-  fields) with one ``INSERT ... SELECT`` per range of positions (:class:`LinksInDatabase`): the projector
+* the database builds their twin rows itself (SQLite's ``json_extract`` parses each text once per row and
+  picks the fields; PostgreSQL's ``json_to_record`` makes one record of it) with one ``INSERT ... SELECT`` per
+  range of positions (:class:`LinksInDatabase`): the projector
   inserts the links up to each one-event handler's event before running it (an unlink, a version's or a
   model's deletion closes the open rows it finds), and the rest of the window after the window's events;
 * their stamps are copied from their twin rows after the replay, as in any bulk replay (``bulk_replay``),
@@ -18,8 +19,8 @@ Only links at their type's current schema version qualify (:func:`_built_in_data
 and upcast in Python as before. The row is the one ``projector._queue_link`` builds: the model id from the
 stream id, each field from the JSON (a missing optional ``run_id`` is NULL), the event's time and position,
 open. ``tests/integration/test_bulk_rebuild.py`` compares a rebuild through this path with the live rows and
-with a replay in Python. It applies only where the log and the read models share one SQLite connection (a
-rebuild, a catch-up): ``verify`` replays into a scratch database, and PostgreSQL loads rows with ``COPY``.
+with a replay in Python. It applies only where the log and the read models share one connection (a rebuild,
+a catch-up): ``verify`` replays into a scratch database, building every row in Python.
 """
 
 from __future__ import annotations
