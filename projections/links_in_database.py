@@ -31,6 +31,7 @@ from typing import Any
 
 from modelog.projections import tables as t
 from modelog.projections.temporal import OPEN, TWINS, stamps
+from modelog.registry._sql.batches import position_windows
 from modelog.registry._sql.driver import DriverStatement
 from modelog.registry._sql.raw_events import RowEvent
 from modelog.registry._sql.rows import RAW_COLUMNS
@@ -125,13 +126,8 @@ class LinksInDatabase:
 
 def windows(conn: Connection, start: int, until: int, size: int) -> Iterator[tuple[LinksInDatabase, list[RowEvent]]]:
     """Each window of ``size`` positions from ``start`` to ``until``: its links, and its other events (memory flat)."""
-    while start <= until:
-        end = min(until, start + size - 1)
-        result = _WINDOW.execute(conn, {"start": start, "end": end})
-        rows = result.cursor.fetchall()
-        result.close()
-        yield LinksInDatabase(conn, start, end), [RowEvent(row) for row in rows]
-        start = end + 1
+    for first, last, batch in position_windows(conn, _WINDOW, start, until, size):
+        yield LinksInDatabase(conn, first, last), batch
 
 
 def touch_from_stamps(conn: Connection) -> None:

@@ -69,7 +69,7 @@ def replay(conn: Connection, store: EventStore, *, after: int = 0, until: int | 
 
     Events are read through ``source`` (default: ``conn`` itself, same database). ``bulk``: a replay of
     the whole log into empty tables, inside :func:`bulk_replay.bulk_replay` (see ``projector.apply_events``);
-    on SQLite, reading its own log, it builds the links in the database (:mod:`links_in_database`).
+    reading its own log, it builds the links in the database (:mod:`links_in_database`).
     """
     reader = source if source is not None else conn
     end = until if until is not None else store.head(reader)

@@ -66,13 +66,21 @@ def read_batches(conn: Connection, *, after: int = 0, until: int, prefix: str | 
 
 
 def _windows(conn: Connection, start: int, until: int, size: int) -> Iterator[list[RowEvent]]:
+    for _first, _last, batch in position_windows(conn, _WINDOW, start, until, size):
+        if batch:
+            yield batch
+
+
+def position_windows(conn: Connection, statement: DriverStatement, start: int, until: int,
+                     size: int) -> Iterator[tuple[int, int, list[RowEvent]]]:
+    """Each window of ``size`` positions from ``start`` to ``until``: its first and last position, and the events
+    ``statement`` (``RAW_COLUMNS`` with ``:start <= position <= :end``) reads in it (memory stays flat)."""
     while start <= until:
         end = min(until, start + size - 1)
-        result = _WINDOW.execute(conn, {"start": start, "end": end})
+        result = statement.execute(conn, {"start": start, "end": end})
         rows = result.cursor.fetchall()
         result.close()
-        if rows:
-            yield [RowEvent(row) for row in rows]
+        yield start, end, [RowEvent(row) for row in rows]
         start = end + 1
 
 
